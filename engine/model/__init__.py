@@ -1,0 +1,10 @@
+"""Plain typed domain objects (stdlib only): assets, accounts, households, lots, orders, proposals.
+
+    from engine.model import Household, AccountType
+    household.account("brokerage").type is AccountType.TAXABLE
+"""
+
+from engine.model.core import *  # noqa: F403
+from engine.model.core import __all__ as _core_all
+
+__all__ = list(_core_all)

@@ -1,0 +1,63 @@
+"""``robo`` entry point: discovers every command module in this package and runs one command.
+
+    robo demo
+    robo data show VTI BND
+
+A command module defines ``register(subparsers)`` that adds its parser(s) and sets ``func`` (a
+callable taking the parsed args, returning an exit code). Heavy imports belong inside ``func`` so
+that ``robo --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from engine.errors import EngineError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``robo`` parser with every discovered command."""
+    parser = argparse.ArgumentParser(
+        prog="robo", description="adaptive-robo: goals-, values- and tax-aware household portfolios."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--log-json", action="store_true", help="log JSON lines (for services)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``robo``; engine errors print their message and exit with status 2 (no traceback)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from robo.cli._out import setup_logging
+
+    setup_logging(args.verbose, json_lines=args.log_json)
+    try:
+        return int(args.func(args) or 0)
+    except EngineError as exc:
+        from robo.cli._out import console
+
+        console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        logging.getLogger("robo").debug("engine error", exc_info=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Shared fixtures, loaded once per session with their shape pinned."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Tolerances, set once (STYLE.md habit 11).
+WEIGHT_TOL = 1e-6
+MONEY_TOL = 0.005
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own ROBO_HOME so nothing touches ~/.adaptive-robo or a shared database."""
+    home = tmp_path_factory.mktemp("robo-home")
+    monkeypatch.setenv("ROBO_HOME", str(home))
+    monkeypatch.delenv("ROBO_DATABASE_URL", raising=False)
+    yield home
+
+
+@pytest.fixture(scope="session")
+def universe():
+    from engine.config import load_universe
+
+    u = load_universe()
+    assert len(u) == 26
+    return u
+
+
+@pytest.fixture(scope="session")
+def household(universe):
+    from engine.config import load_household
+
+    h = load_household(universe=universe)
+    assert h.id == "rivera" and len(h.accounts) == 4 and len(h.lots) == 12
+    return h
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """PostgreSQL URL from ROBO_TEST_DATABASE_URL; skips without it unless ROBO_REQUIRE_POSTGRES=1."""
+    url = os.environ.get("ROBO_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("ROBO_REQUIRE_POSTGRES") == "1":
+            pytest.fail("ROBO_REQUIRE_POSTGRES=1 but ROBO_TEST_DATABASE_URL is not set")
+        pytest.skip("set ROBO_TEST_DATABASE_URL to run the PostgreSQL tests")
+    return url
