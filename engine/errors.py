@@ -49,8 +49,8 @@ __all__ = [
     "DataError",
     "EmptyRange",
     "EngineError",
-    "InsufficientFunds",
     "Infeasible",
+    "InsufficientFunds",
     "LookAheadError",
     "NotFound",
     "OptimizationError",
@@ -102,6 +102,7 @@ class ConfigError(EngineError):
         if fix:
             parts.append(f"— {fix}")
         super().__init__(" ".join(parts), file=file, field=field, value=value, fix=fix, **context)
+        self.reason = message
         self.file = file
         self.field = field
         self.value = value

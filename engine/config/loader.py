@@ -111,8 +111,8 @@ def _fix_hint(err: Any) -> str:
         return "remove this field or check its spelling"
     if kind == "missing":
         return "add this field"
-    if kind == "enum" and "expected" in ctx:
-        return f"use one of {ctx['expected']}"
+    if kind == "enum":
+        return "choose one of the values listed"
     if kind.startswith(("greater_than", "less_than")):
         return "use a value within the allowed range"
     if "date" in kind:
@@ -158,7 +158,7 @@ def universe_from_dict(data: Any, *, file: str | None = None) -> Universe:
     try:
         return Universe(assets, tuple(frozenset(x.upper() for x in g) for g in schema.identical))
     except DomainValidationError as exc:
-        raise ConfigError(exc.message, file=file, field="identical", value=exc.value) from exc
+        raise ConfigError(exc.reason, file=file, field="identical", value=exc.value) from exc
 
 
 def load_universe(path: str | Path | None = None) -> Universe:
@@ -294,7 +294,7 @@ def household_from_dict(
             emergency_months=s.emergency_months,
         )
     except DomainValidationError as exc:
-        raise ConfigError(exc.message, file=file, field=exc.field, value=exc.value, fix=exc.fix) from exc
+        raise ConfigError(exc.reason, file=file, field=exc.field, value=exc.value, fix=exc.fix) from exc
     if universe is not None:
         for lot in household.lots:
             if lot.symbol not in universe:
@@ -325,7 +325,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):
+    if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     return value
 
