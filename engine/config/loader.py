@@ -106,7 +106,6 @@ def load_yaml(path: str | Path, schema: type[Schema]) -> Schema:
 
 def _fix_hint(err: Any) -> str:
     kind = err.get("type", "")
-    ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         return "remove this field or check its spelling"
     if kind == "missing":

@@ -112,7 +112,7 @@ def test_universe_identical_group_unknown_ticker():
 
 
 def test_universe_unknown_ticker_lookup(universe):
-    with pytest.raises(UnknownTicker, match="universe.yaml"):
+    with pytest.raises(UnknownTicker, match=r"universe\.yaml"):
         universe["ZZZZ"]
 
 
@@ -139,7 +139,7 @@ def test_order_more_than_nine_decimals():
 def test_lot_negative_and_datetime():
     with pytest.raises(ValidationError, match=r"Lot\.shares"):
         Lot("l", "a", "VTI", Decimal(-1), Decimal(10), date(2020, 1, 1))
-    with pytest.raises(ValidationError, match="datetime.date"):
+    with pytest.raises(ValidationError, match=r"datetime\.date"):
         Lot("l", "a", "VTI", Decimal(1), Decimal(10), datetime(2020, 1, 1))  # type: ignore[arg-type]
 
 
