@@ -18,8 +18,8 @@ from decimal import ROUND_DOWN, Decimal
 from engine.model import Asset, Order, OrderSide
 
 __all__ = [
-    "OrderRules",
     "OrderPlan",
+    "OrderRules",
     "SkippedTrade",
     "build_orders",
     "client_order_id",
