@@ -1,0 +1,200 @@
+"""Column types that keep money exact and instants in UTC on every database.
+
+    amount: Mapped[Decimal] = mapped_column(Money())      # NUMERIC(28, 10); exact text on SQLite
+    at: Mapped[datetime] = mapped_column(UTCDateTime())   # timestamptz; always aware UTC on the way out
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Numeric, String
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from engine.errors import ValidationError
+
+__all__ = [
+    "MONEY_PRECISION",
+    "MONEY_SCALE",
+    "JSONValue",
+    "Money",
+    "UTCDateTime",
+    "canonical_decimal",
+    "decode_json",
+    "encode_json",
+]
+
+MONEY_PRECISION = 28
+MONEY_SCALE = 10
+_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+_LIMIT = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
+
+
+def canonical_decimal(value: Decimal) -> Decimal:
+    """The value without trailing fractional zeros (``Decimal('12.50')`` → ``Decimal('12.5')``), never in E-notation."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+class Money(TypeDecorator[Decimal]):
+    """Exact decimal, ``NUMERIC(28, 10)``: USD amounts and share counts up to 10 decimals.
+
+    SQLite has no exact decimal (its NUMERIC affinity rounds through an 8-byte float), so there the
+    canonical decimal text is stored instead. Values come back canonical (no trailing zeros).
+
+    Raises:
+        ValidationError: on bind, a value with more than 10 decimals or 18 integer digits (it would be rounded).
+    """
+
+    impl = Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValidationError("expected a finite Decimal for a money/shares column", field="Money", value=value)
+        if value != value.quantize(_QUANTUM) or abs(value) >= _LIMIT:
+            raise ValidationError(
+                f"does not fit NUMERIC({MONEY_PRECISION}, {MONEY_SCALE}) exactly",
+                field="Money",
+                value=str(value),
+                fix=f"round to {MONEY_SCALE} decimals (Decimal.quantize(Decimal('1e-{MONEY_SCALE}')))",
+            )
+        value = canonical_decimal(value)
+        return format(value, "f") if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return canonical_decimal(Decimal(value) if not isinstance(value, Decimal) else value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant, stored as ``TIMESTAMP WITH TIME ZONE`` (UTC text on SQLite).
+
+    Raises:
+        ValidationError: on bind, a naive datetime.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationError(
+                "naive or missing datetime for a timestamp column",
+                field="UTCDateTime",
+                value=value,
+                fix="pass a timezone-aware datetime, e.g. datetime.now(timezone.utc)",
+            )
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON that keeps Decimal, date, datetime and tuple exact (tagged objects)
+# ---------------------------------------------------------------------------------------------
+
+def encode_json(value: Any) -> Any:
+    """Plain JSON data for ``value``; Decimal, date, datetime, tuple and frozenset become tagged objects.
+
+    Dataclasses become dicts of their fields (decoded as dicts). StrEnums become their string value.
+
+    Raises:
+        ValidationError: a value JSON cannot hold (a float NaN/inf, an arbitrary object).
+    """
+    if isinstance(value, str):
+        return str(value)  # a StrEnum becomes its plain value
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValidationError("JSON cannot hold NaN or infinity", field="JSON", value=value)
+        return value
+    if isinstance(value, Decimal):
+        return {"__decimal__": str(value)}
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode_json(v) for v in value]}
+    if isinstance(value, frozenset | set):
+        return {"__frozenset__": [encode_json(v) for v in sorted(value, key=repr)]}
+    if isinstance(value, list):
+        return [encode_json(v) for v in value]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValidationError(
+                    "JSON object keys must be strings", field="JSON", value=k, fix="convert the keys to str"
+                )
+            out[str(k)] = encode_json(v)
+        return out
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode_json(getattr(value, f.name)) for f in fields(value)}
+    raise ValidationError(
+        f"cannot store a {type(value).__name__} as JSON",
+        field="JSON",
+        value=repr(value)[:80],
+        fix="use str, int, float, bool, None, Decimal, date, datetime, list, tuple, dict or a dataclass",
+    )
+
+
+def decode_json(value: Any) -> Any:
+    """Inverse of ``encode_json`` (dataclasses come back as dicts)."""
+    if isinstance(value, list):
+        return [decode_json(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (tag, inner), = value.items()
+            if tag == "__decimal__":
+                return Decimal(inner)
+            if tag == "__date__":
+                return date.fromisoformat(inner)
+            if tag == "__datetime__":
+                return datetime.fromisoformat(inner)
+            if tag == "__tuple__":
+                return tuple(decode_json(v) for v in inner)
+            if tag == "__frozenset__":
+                return frozenset(decode_json(v) for v in inner)
+        return {k: decode_json(v) for k, v in value.items()}
+    return value
+
+
+class JSONValue(TypeDecorator[Any]):
+    """JSON column that round-trips Decimal, date, datetime, tuple and frozenset exactly (see ``encode_json``)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else encode_json(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, str) and dialect.name == "sqlite":  # pragma: no cover - JSON is decoded by the impl
+            value = json.loads(value)
+        return None if value is None else decode_json(value)
+
