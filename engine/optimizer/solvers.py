@@ -1,0 +1,276 @@
+"""Compile a cvxpy problem once, re-solve it by writing parameter values straight into Clarabel.
+
+    compiled = CompiledProblem(problem)          # cvxpy canonicalization happens here, once
+    record = compiled.solve(DEFAULT_CHAIN)       # assigns parameters -> solver data -> solve -> unpack
+
+The fast path reuses cvxpy's parameter-to-data map (the DPP tensor) and keeps one Clarabel solver
+whose data is updated in place (same sparsity pattern, so no new symbolic factorization). If Clarabel
+fails, the documented fallback chain runs through cvxpy itself: OSQP with tightened tolerances, then
+SCS. A primal-infeasible certificate stops the chain (it is a property of the data, not the solver).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+from cvxpy.cvxcore.python import canonInterface
+from cvxpy.reductions.solvers.conic_solvers.clarabel_conif import dims_to_solver_cones
+
+from engine.errors import OptimizationError
+
+__all__ = [
+    "DEFAULT_CHAIN",
+    "CompiledProblem",
+    "SolveRecord",
+    "SolveStatus",
+    "SolverName",
+    "SolverSpec",
+]
+
+
+class SolverName(StrEnum):
+    """Solvers of the fallback chain."""
+
+    CLARABEL = "clarabel"
+    OSQP = "osqp"
+    SCS = "scs"
+
+
+class SolveStatus(StrEnum):
+    """Outcome of one solver attempt."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SolverSpec:
+    """One link of the fallback chain: a solver and its options (passed to the solver as-is)."""
+
+    name: SolverName
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+DEFAULT_CHAIN: tuple[SolverSpec, ...] = (
+    SolverSpec(SolverName.CLARABEL),
+    SolverSpec(
+        SolverName.OSQP,
+        {"eps_abs": 1e-8, "eps_rel": 1e-8, "max_iter": 400_000, "polish": True},
+    ),
+    SolverSpec(SolverName.SCS, {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000}),
+)
+"""Clarabel (interior point, the fast path) → OSQP with tightened tolerances → SCS."""
+
+
+@dataclass(frozen=True, slots=True)
+class SolveRecord:
+    """What a solve did: the solver that succeeded, its own reported time and our wall time (seconds)."""
+
+    status: SolveStatus
+    solver: SolverName | None
+    solver_time: float
+    wall_time: float
+    iterations: int
+    attempts: tuple[tuple[str, str], ...]
+
+
+_CVXPY_NAMES = {SolverName.OSQP: cp.OSQP, SolverName.SCS: cp.SCS, SolverName.CLARABEL: cp.CLARABEL}
+_CLARABEL_OK = {"Solved"}
+_CLARABEL_INFEASIBLE = {"PrimalInfeasible"}
+_CLARABEL_UNBOUNDED = {"DualInfeasible"}
+
+
+class CompiledProblem:
+    """A DPP cvxpy problem compiled once for Clarabel, re-solved by updating the solver's data in place.
+
+    After a successful ``solve`` the cvxpy variables and constraint duals hold the solution, exactly as
+    after ``problem.solve()``.
+    """
+
+    def __init__(self, problem: cp.Problem, *, clarabel_options: Mapping[str, Any] | None = None):
+        if not problem.is_dcp(dpp=True) and not _dpp_with_quad_obj(problem):
+            raise OptimizationError(
+                "internal: the optimizer built a problem that is not DPP; parameters would force "
+                "a re-compile on every solve — report this as a bug"
+            )
+        self.problem = problem
+        self._default_clarabel = dict(clarabel_options or {})
+        self._clarabel_options = dict(self._default_clarabel)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data, chain, inverse = problem.get_problem_data(cp.CLARABEL)
+        self.compile_time = time.perf_counter() - start
+        self._chain = chain
+        self._inverse = inverse
+        if getattr(inverse[-1], "solver_options", None) is None:
+            inverse[-1].solver_options = {}
+        self._pp = data[cp.settings.PARAM_PROB]
+        self._cones = dims_to_solver_cones(data["dims"])
+        pp = self._pp
+        if getattr(pp, "lb_tensor", None) is not None or getattr(pp, "ub_tensor", None) is not None:
+            raise OptimizationError("internal: variable bounds reached the Clarabel fast path")
+        pp.reduced_A.cache(keep_zeros=False)
+        self._a_index = pp.reduced_A.problem_data_index
+        indices, indptr, shape = self._a_index
+        self._n_rows = shape[0]
+        self._n_vars = pp.x.size
+        self._a_cut = indptr[-2]  # entries before this belong to A, after it to the offset column b
+        self._a_indices = indices[: self._a_cut]
+        self._a_indptr = indptr[:-1]
+        self._b_rows = indices[self._a_cut :]
+        self._has_p = pp.P is not None
+        if self._has_p:
+            pp.reduced_P.cache(keep_zeros=False)
+            p_idx, p_ptr, p_shape = pp.reduced_P.problem_data_index
+            cols = np.repeat(np.arange(p_shape[1]), np.diff(p_ptr))
+            self._p_keep = p_idx <= cols
+            kept_cols = cols[self._p_keep]
+            self._p_indices = p_idx[self._p_keep]
+            self._p_indptr = np.concatenate(
+                [[0], np.cumsum(np.bincount(kept_cols, minlength=self._n_vars))]
+            )
+        self._solver: Any = None
+        self.solves = 0
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def _param_vec(self) -> np.ndarray:
+        for reduction in self._chain.reductions:
+            reduction.update_parameters(self.problem)
+        pp = self._pp
+        for param in pp.parameters:
+            if param.value is None:
+                raise OptimizationError(f"internal: parameter {param.name()} has no value")
+        return canonInterface.get_parameter_vector(
+            pp.total_param_size,
+            pp.param_id_to_col,
+            pp.param_id_to_size,
+            lambda pid: np.asarray(pp.id_to_param[pid].value),
+        )
+
+    def _data(self) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, float]:
+        pp = self._pp
+        vec = self._param_vec()
+        qd = pp.q @ vec
+        q = np.asarray(qd[:-1], dtype=float).ravel()
+        offset = float(qd[-1])
+        vals = pp.reduced_A.reduced_mat @ vec
+        a_vals = -np.asarray(vals[: self._a_cut], dtype=float)
+        b = np.zeros(self._n_rows)
+        b[self._b_rows] = vals[self._a_cut :]
+        p_vals = None
+        if self._has_p:
+            p_all = pp.reduced_P.reduced_mat @ vec
+            p_vals = np.asarray(p_all, dtype=float)[self._p_keep]
+        return p_vals, q, a_vals, b, offset
+
+    # -- solving -------------------------------------------------------------------------------
+
+    def _clarabel(self) -> tuple[Any, float]:
+        import clarabel
+
+        p_vals, q, a_vals, b, offset = self._data()
+        if self._solver is None:
+            settings = clarabel.DefaultSettings()
+            settings.verbose = False
+            settings.presolve_enable = False  # keeps the data updatable in place
+            for key, value in self._clarabel_options.items():
+                setattr(settings, key, value)
+            a = sp.csc_matrix((a_vals, self._a_indices, self._a_indptr), shape=(self._n_rows, self._n_vars))
+            if self._has_p:
+                p = sp.csc_matrix((p_vals, self._p_indices, self._p_indptr), shape=(self._n_vars, self._n_vars))
+            else:
+                p = sp.csc_matrix((self._n_vars, self._n_vars))
+            self._solver = clarabel.DefaultSolver(p, q, a, b, self._cones, settings)
+        else:
+            if self._has_p:
+                self._solver.update(P=p_vals, q=q, A=a_vals, b=b)
+            else:
+                self._solver.update(q=q, A=a_vals, b=b)
+        return self._solver.solve(), offset
+
+    def _solve_clarabel(self, spec: SolverSpec) -> tuple[SolveStatus, float, int]:
+        options = {**self._default_clarabel, **spec.options}
+        if options != self._clarabel_options:
+            self._clarabel_options = options
+            self._solver = None
+        raw, offset = self._clarabel()
+        status = str(raw.status)
+        if status in _CLARABEL_INFEASIBLE:
+            return SolveStatus.INFEASIBLE, raw.solve_time, raw.iterations
+        if status in _CLARABEL_UNBOUNDED:
+            return SolveStatus.UNBOUNDED, raw.solve_time, raw.iterations
+        if status not in _CLARABEL_OK:
+            return SolveStatus.FAILED, raw.solve_time, raw.iterations
+        self._inverse[-1].inverse_data[cp.settings.OFFSET] = offset
+        self.problem.unpack_results(raw, self._chain, self._inverse)
+        return SolveStatus.OPTIMAL, raw.solve_time, raw.iterations
+
+    def _solve_cvxpy(self, spec: SolverSpec) -> tuple[SolveStatus, float, int]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.problem.solve(solver=_CVXPY_NAMES[spec.name], **dict(spec.options))
+        stats = self.problem.solver_stats
+        solve_time = float(stats.solve_time or 0.0)
+        iters = int(stats.num_iters or 0)
+        status = self.problem.status
+        if status == cp.OPTIMAL:
+            return SolveStatus.OPTIMAL, solve_time, iters
+        if status == cp.INFEASIBLE:
+            return SolveStatus.INFEASIBLE, solve_time, iters
+        if status == cp.UNBOUNDED:
+            return SolveStatus.UNBOUNDED, solve_time, iters
+        return SolveStatus.FAILED, solve_time, iters
+
+    def solve(self, chain: Sequence[SolverSpec] = DEFAULT_CHAIN) -> SolveRecord:
+        """Solve with the current parameter values, trying each solver of ``chain`` in turn.
+
+        Returns a record whose status is OPTIMAL, INFEASIBLE, UNBOUNDED or FAILED (every solver failed);
+        solver errors are recorded in ``attempts``, never raised.
+        """
+        if not chain:
+            raise OptimizationError("empty solver chain; pass at least one SolverSpec")
+        start = time.perf_counter()
+        attempts: list[tuple[str, str]] = []
+        solver_time = 0.0
+        self.solves += 1
+        for spec in chain:
+            try:
+                if spec.name is SolverName.CLARABEL:
+                    status, t, iters = self._solve_clarabel(spec)
+                else:
+                    status, t, iters = self._solve_cvxpy(spec)
+            except (cp.error.SolverError, ValueError, ArithmeticError, RuntimeError) as exc:
+                self._solver = None if spec.name is SolverName.CLARABEL else self._solver
+                attempts.append((spec.name.value, f"error: {type(exc).__name__}: {exc}"))
+                continue
+            solver_time += t
+            attempts.append((spec.name.value, status.value))
+            if status is SolveStatus.OPTIMAL or status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
+                return SolveRecord(
+                    status, spec.name, solver_time, time.perf_counter() - start, iters, tuple(attempts)
+                )
+        return SolveRecord(
+            SolveStatus.FAILED, None, solver_time, time.perf_counter() - start, 0, tuple(attempts)
+        )
+
+
+def _dpp_with_quad_obj(problem: cp.Problem) -> bool:
+    """quad_form(x, P) with a PSD parameter P is DPP only inside a quad-objective solving chain (cvxpy ≥ 1.8)."""
+    try:
+        from cvxpy.utilities.scopes import quad_form_dpp_scope
+    except ImportError:  # pragma: no cover - older cvxpy
+        return False
+    with quad_form_dpp_scope():
+        return problem.is_dcp(dpp=True)
