@@ -1,0 +1,47 @@
+"""The store: SQLAlchemy tables, repositories and Alembic migrations (the only home of SQLAlchemy).
+
+    from engine.store import Store
+    store = Store(); store.upgrade(); store.households.add(household)
+
+SQLite under ``ROBO_HOME`` by default; PostgreSQL via ``ROBO_DATABASE_URL`` (``pip install 'adaptive-robo[postgres]'``).
+"""
+
+from engine.store.migrate import current, head, upgrade
+from engine.store.records import (
+    AuditEntry,
+    OrderRecord,
+    OrderStatus,
+    ProposalTransition,
+    RunRecord,
+    RunStatus,
+)
+from engine.store.repositories import (
+    AuditLog,
+    FillRepository,
+    HouseholdRepository,
+    OrderRepository,
+    ProposalRepository,
+    RunRepository,
+    config_hash,
+)
+from engine.store.store import Store
+
+__all__ = [
+    "AuditEntry",
+    "AuditLog",
+    "FillRepository",
+    "HouseholdRepository",
+    "OrderRecord",
+    "OrderRepository",
+    "OrderStatus",
+    "ProposalRepository",
+    "ProposalTransition",
+    "RunRecord",
+    "RunRepository",
+    "RunStatus",
+    "Store",
+    "config_hash",
+    "current",
+    "head",
+    "upgrade",
+]

@@ -1,0 +1,1178 @@
+"""Repositories: the only code that reads or writes the store's tables; domain objects in, domain objects out.
+
+    store.households.add(household); store.households.get("rivera") == household
+    store.proposals.transition(pid, ProposalStatus.APPROVED, actor="alex", reason="looks right")
+
+Every public method runs in one transaction (all or nothing) and writes its audit entries in that same
+transaction. Database errors become ``StoreError`` / ``NotFound`` / ``Conflict`` with a fix hint.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.errors import Conflict, EngineError, NotFound, StoreError, ValidationError
+from engine.model import (
+    Account,
+    Fill,
+    Goal,
+    Household,
+    LifeEvent,
+    Lot,
+    Member,
+    Order,
+    Proposal,
+    ProposalStatus,
+    RiskProfile,
+    TaxProfile,
+    Values,
+)
+from engine.store.records import (
+    ORDER_TRANSITIONS,
+    PROPOSAL_TRANSITIONS,
+    AuditEntry,
+    OrderRecord,
+    OrderStatus,
+    ProposalTransition,
+    RunRecord,
+    RunStatus,
+)
+from engine.store.tables import (
+    AccountRow,
+    AuditRow,
+    FillRow,
+    GoalRow,
+    HouseholdRow,
+    LifeEventRow,
+    LotRow,
+    MemberRow,
+    OrderRow,
+    ProposalRow,
+    ProposalTransitionRow,
+    RunRow,
+)
+from engine.store.types import encode_json
+
+__all__ = [
+    "AuditLog",
+    "FillRepository",
+    "HouseholdRepository",
+    "OrderRepository",
+    "ProposalRepository",
+    "RunRepository",
+    "config_hash",
+]
+
+SYSTEM = "system"
+_UPGRADE_FIX = "run `robo db upgrade` (or Store.upgrade()) to create or update the tables"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _error(cls: type[StoreError], what: str, fix: str, **context: Any) -> StoreError:
+    return cls(f"{what} — {fix}", fix=fix, **context)
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig)
+
+
+class _Repository:
+    """Shared plumbing: one transaction per call with errors translated at the boundary."""
+
+    def __init__(self, sessions: sessionmaker[Session], audit: AuditLog | None = None) -> None:
+        self._sessions = sessions
+        self._audit = audit
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except EngineError:
+            raise
+        except StatementError as exc:
+            if isinstance(exc.orig, EngineError):
+                raise exc.orig from exc
+            if isinstance(exc, DBAPIError) and _missing_table(exc):
+                raise _error(StoreError, "the database has no store tables yet", _UPGRADE_FIX) from exc
+            if isinstance(exc, IntegrityError):
+                raise _error(
+                    Conflict,
+                    f"the database refused the write: {str(exc.orig).splitlines()[0]}",
+                    "check for a duplicate id or a reference to a missing record",
+                ) from exc
+            raise _error(StoreError, f"database error: {str(exc.orig).splitlines()[0]}", "see the log") from exc
+        except SQLAlchemyError as exc:
+            raise _error(StoreError, f"database error: {exc}", "check ROBO_DATABASE_URL and the server") from exc
+
+    def _record(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        action: str,
+        entity: str,
+        entity_id: str,
+        household: str | None,
+        before: Any = None,
+        after: Any = None,
+    ) -> None:
+        assert self._audit is not None
+        self._audit._write(
+            session,
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            household=household,
+            before=before,
+            after=after,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit log
+# ---------------------------------------------------------------------------------------------
+
+
+class AuditLog(_Repository):
+    """The append-only audit log: ``append`` and ``list`` only; rows are never updated or deleted."""
+
+    def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        entity: str,
+        entity_id: str,
+        household: str | None = None,
+        before: Any = None,
+        after: Any = None,
+    ) -> AuditEntry:
+        """Append one entry (``before``/``after`` any JSON-able value, dataclasses included) and return it."""
+        with self._tx() as session:
+            row = self._write(
+                session,
+                actor=actor,
+                action=action,
+                entity=entity,
+                entity_id=entity_id,
+                household=household,
+                before=before,
+                after=after,
+            )
+            session.flush()
+            return _audit_entry(row)
+
+    def list(
+        self,
+        *,
+        household: str | None = None,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        """Entries matching every given filter, oldest first (``limit`` keeps the newest ``limit``)."""
+        stmt = select(AuditRow)
+        if household is not None:
+            stmt = stmt.where(AuditRow.household_id == household)
+        if entity is not None:
+            stmt = stmt.where(AuditRow.entity == entity)
+        if entity_id is not None:
+            stmt = stmt.where(AuditRow.entity_id == entity_id)
+        if action is not None:
+            stmt = stmt.where(AuditRow.action == action)
+        stmt = stmt.order_by(AuditRow.seq.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._tx() as session:
+            return [_audit_entry(r) for r in reversed(session.scalars(stmt).all())]
+
+    def _write(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        action: str,
+        entity: str,
+        entity_id: str,
+        household: str | None,
+        before: Any,
+        after: Any,
+    ) -> AuditRow:
+        for name, value in (("actor", actor), ("action", action), ("entity", entity), ("entity_id", entity_id)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValidationError("must be a non-empty string", field=f"audit.{name}", value=value)
+        row = AuditRow(
+            at=_now(),
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            household_id=household,
+            before=None if before is None else encode_json(before),
+            after=None if after is None else encode_json(after),
+        )
+        session.add(row)
+        return row
+
+
+def _audit_entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        entity=row.entity,
+        entity_id=row.entity_id,
+        household=row.household_id,
+        before=row.before,
+        after=row.after,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Households
+# ---------------------------------------------------------------------------------------------
+
+
+class HouseholdRepository(_Repository):
+    """Households with their members, accounts, lots, goals and life events; round-trips exactly."""
+
+    def add(self, household: Household, *, actor: str = SYSTEM) -> None:
+        """Store a new household (all rows or none).
+
+        Raises:
+            Conflict: a household with this id is already stored (use ``update``).
+        """
+        with self._tx() as session:
+            if session.get(HouseholdRow, household.id) is not None:
+                raise _error(
+                    Conflict,
+                    f"household {household.id!r} is already stored",
+                    "use store.households.update(household) to change it",
+                    household=household.id,
+                )
+            now = _now()
+            session.add(_household_row(household, now))
+            session.flush()
+            _write_children(session, household)
+            self._record(
+                session,
+                actor=actor,
+                action="household.add",
+                entity="household",
+                entity_id=household.id,
+                household=household.id,
+                after=household,
+            )
+
+    def get(self, household_id: str) -> Household:
+        """The stored household with this id.
+
+        Raises:
+            NotFound: no household with this id (the message lists how to add one).
+        """
+        with self._tx() as session:
+            return _load_household(session, household_id)
+
+    def list(self) -> list[str]:
+        """Ids of all stored households, sorted."""
+        with self._tx() as session:
+            return list(session.scalars(select(HouseholdRow.id).order_by(HouseholdRow.id)))
+
+    def update(self, household: Household, *, actor: str = SYSTEM) -> None:
+        """Replace the stored household of the same id with ``household`` (audited with before and after).
+
+        Raises:
+            NotFound: no household with this id is stored (use ``add``).
+        """
+        with self._tx() as session:
+            before = _load_household(session, household.id)
+            row = session.get(HouseholdRow, household.id)
+            assert row is not None
+            _replace_household(session, row, household)
+            self._record(
+                session,
+                actor=actor,
+                action="household.update",
+                entity="household",
+                entity_id=household.id,
+                household=household.id,
+                before=before,
+                after=household,
+            )
+
+    def record_event(self, household_id: str, event: LifeEvent, *, actor: str = SYSTEM) -> Household:
+        """Append a life event to the household and return the updated household.
+
+        Raises:
+            NotFound: no household with this id.
+            Conflict: an event with the same id is already recorded (recording is idempotent by id).
+            ValidationError: the event names a member the household does not have.
+        """
+        with self._tx() as session:
+            current = _load_household(session, household_id)
+            if any(e.id == event.id for e in current.events):
+                raise _error(
+                    Conflict,
+                    f"household {household_id!r} already has life event {event.id!r}",
+                    "give the event a distinct id",
+                    household=household_id,
+                )
+            if event.member is not None:
+                current.member(event.member)
+            session.add(_event_row(household_id, len(current.events), event))
+            row = session.get(HouseholdRow, household_id)
+            assert row is not None
+            row.updated_at = _now()
+            self._record(
+                session,
+                actor=actor,
+                action="household.record_event",
+                entity="household",
+                entity_id=household_id,
+                household=household_id,
+                after=event,
+            )
+            return _load_household(session, household_id)
+
+
+def _household_row(h: Household, now: datetime) -> HouseholdRow:
+    row = HouseholdRow(id=h.id, created_at=now)
+    _fill_household_row(row, h, now)
+    return row
+
+
+def _fill_household_row(row: HouseholdRow, h: Household, now: datetime) -> None:
+    row.name = h.name
+    row.risk_willingness = int(h.risk.willingness)
+    row.risk_answers = dict(h.risk.answers)
+    row.values = {
+        "exclude_tags": sorted(h.values.exclude_tags),
+        "exclude_tickers": sorted(h.values.exclude_tickers),
+        "min_esg_score": h.values.min_esg_score,
+        "max_carbon": h.values.max_carbon,
+        "carbon_relative": h.values.carbon_relative,
+        "tilt": h.values.tilt,
+    }
+    row.filing_status = h.tax.filing_status.value
+    row.state = h.tax.state
+    row.state_rate = h.tax.state_rate
+    row.ordinary_income = h.tax.ordinary_income
+    row.st_loss_carryforward = h.tax.st_loss_carryforward
+    row.lt_loss_carryforward = h.tax.lt_loss_carryforward
+    row.monthly_savings = h.monthly_savings
+    row.monthly_expenses = h.monthly_expenses
+    row.emergency_months = float(h.emergency_months)
+    row.updated_at = now
+
+
+def _write_children(session: Session, h: Household) -> None:
+    """Insert children parents first (members → accounts → lots, goals, events), flushing in between."""
+    session.add_all(
+        MemberRow(
+            household_id=h.id,
+            id=m.id,
+            position=i,
+            name=m.name,
+            birth_date=m.birth_date,
+            income=m.income,
+            retirement_age=int(m.retirement_age),
+            income_stability=m.income_stability.value,
+        )
+        for i, m in enumerate(h.members)
+    )
+    session.flush()
+    session.add_all(
+        AccountRow(
+            household_id=h.id,
+            id=a.id,
+            position=i,
+            type=a.type.value,
+            name=a.name,
+            owner=a.owner,
+            cash=a.cash,
+            broker_account=a.broker_account,
+        )
+        for i, a in enumerate(h.accounts)
+    )
+    session.flush()
+    session.add_all(_lot_row(h.id, i, lot) for i, lot in enumerate(h.lots))
+    session.add_all(
+        GoalRow(
+            household_id=h.id,
+            id=g.id,
+            position=i,
+            kind=g.kind.value,
+            name=g.name,
+            target=g.target,
+            target_date=g.target_date,
+            priority=int(g.priority),
+            accounts=list(g.accounts),
+            current_savings=g.current_savings,
+            monthly_contribution=g.monthly_contribution,
+            flexibility=g.flexibility,
+            annual_income=g.annual_income,
+            years=g.years,
+        )
+        for i, g in enumerate(h.goals)
+    )
+    session.add_all(_event_row(h.id, i, e) for i, e in enumerate(h.events))
+    session.flush()
+
+
+def _lot_row(household_id: str, position: int, lot: Lot) -> LotRow:
+    return LotRow(
+        household_id=household_id,
+        id=lot.id,
+        position=position,
+        account_id=lot.account,
+        symbol=lot.symbol,
+        shares=lot.shares,
+        basis=lot.basis,
+        acquired=lot.acquired,
+        purchased=lot.purchased,
+    )
+
+
+def _event_row(household_id: str, position: int, e: LifeEvent) -> LifeEventRow:
+    return LifeEventRow(
+        household_id=household_id,
+        position=position,
+        id=e.id,
+        kind=e.kind.value,
+        on_date=e.on,
+        member=e.member,
+        amount=e.amount,
+        details=dict(e.details),
+    )
+
+
+def _replace_household(session: Session, row: HouseholdRow, h: Household) -> None:
+    # Children are replaced wholesale: delete (dependents first), then insert the new ones.
+    for table in (LotRow, GoalRow, LifeEventRow, AccountRow, MemberRow):
+        session.execute(delete(table).where(table.household_id == h.id))
+    _fill_household_row(row, h, _now())
+    session.flush()
+    _write_children(session, h)
+
+
+def _load_household(session: Session, household_id: str) -> Household:
+    row = session.get(HouseholdRow, household_id)
+    if row is None:
+        known = session.scalars(select(HouseholdRow.id).order_by(HouseholdRow.id).limit(5)).all()
+        hint = f"stored ids include: {', '.join(known)}" if known else "the store holds no household yet"
+        raise _error(
+            NotFound,
+            f"no household {household_id!r} in the store",
+            f"import one with `robo household import FILE` ({hint})",
+            household=household_id,
+        )
+
+    def children(table: Any) -> Sequence[Any]:
+        stmt = select(table).where(table.household_id == household_id).order_by(table.position)
+        return session.scalars(stmt).all()
+
+    values = row.values
+    return Household(
+        id=row.id,
+        name=row.name,
+        members=tuple(
+            Member(
+                id=m.id,
+                name=m.name,
+                birth_date=m.birth_date,
+                income=m.income,
+                retirement_age=m.retirement_age,
+                income_stability=m.income_stability,
+            )
+            for m in children(MemberRow)
+        ),
+        accounts=tuple(
+            Account(
+                id=a.id,
+                type=a.type,
+                name=a.name,
+                owner=a.owner,
+                cash=a.cash,
+                broker_account=a.broker_account,
+            )
+            for a in children(AccountRow)
+        ),
+        goals=tuple(
+            Goal(
+                id=g.id,
+                kind=g.kind,
+                target=g.target,
+                target_date=g.target_date,
+                name=g.name,
+                priority=g.priority,
+                accounts=tuple(g.accounts),
+                current_savings=g.current_savings,
+                monthly_contribution=g.monthly_contribution,
+                flexibility=g.flexibility,
+                annual_income=g.annual_income,
+                years=g.years,
+            )
+            for g in children(GoalRow)
+        ),
+        lots=tuple(
+            Lot(
+                id=lot.id,
+                account=lot.account_id,
+                symbol=lot.symbol,
+                shares=lot.shares,
+                basis=lot.basis,
+                acquired=lot.acquired,
+                purchased=lot.purchased,
+            )
+            for lot in children(LotRow)
+        ),
+        risk=RiskProfile(willingness=row.risk_willingness, answers=dict(row.risk_answers)),
+        values=Values(
+            exclude_tags=frozenset(values["exclude_tags"]),
+            exclude_tickers=frozenset(values["exclude_tickers"]),
+            min_esg_score=values["min_esg_score"],
+            max_carbon=values["max_carbon"],
+            carbon_relative=values["carbon_relative"],
+            tilt=values["tilt"],
+        ),
+        tax=TaxProfile(
+            filing_status=row.filing_status,
+            state=row.state,
+            state_rate=row.state_rate,
+            ordinary_income=row.ordinary_income,
+            st_loss_carryforward=row.st_loss_carryforward,
+            lt_loss_carryforward=row.lt_loss_carryforward,
+        ),
+        events=tuple(
+            LifeEvent(
+                kind=e.kind,
+                on=e.on_date,
+                member=e.member,
+                amount=e.amount,
+                details=dict(e.details),
+                id=e.id,
+            )
+            for e in children(LifeEventRow)
+        ),
+        monthly_savings=row.monthly_savings,
+        monthly_expenses=row.monthly_expenses,
+        emergency_months=row.emergency_months,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Proposals and orders
+# ---------------------------------------------------------------------------------------------
+
+
+class ProposalRepository(_Repository):
+    """Proposals with their orders and a guarded status life cycle (every transition audited)."""
+
+    def add(self, proposal: Proposal, *, actor: str = SYSTEM) -> None:
+        """Store a new proposal and its orders (status ``new``).
+
+        Raises:
+            NotFound: the proposal's household is not stored.
+            Conflict: a proposal with this id, or one of its client_order_ids, is already stored.
+        """
+        with self._tx() as session:
+            if session.get(HouseholdRow, proposal.household) is None:
+                raise _error(
+                    NotFound,
+                    f"proposal {proposal.id!r} is for household {proposal.household!r}, which is not stored",
+                    "add the household first (store.households.add)",
+                    household=proposal.household,
+                )
+            if session.get(ProposalRow, proposal.id) is not None:
+                raise _error(
+                    Conflict,
+                    f"proposal {proposal.id!r} is already stored",
+                    "proposals are immutable; create a new proposal id",
+                    proposal=proposal.id,
+                )
+            now = _now()
+            session.add(_proposal_row(proposal, now))
+            session.flush()
+            _add_orders(session, proposal.id, proposal.orders, start=0, now=now)
+            self._record(
+                session,
+                actor=actor,
+                action="proposal.add",
+                entity="proposal",
+                entity_id=proposal.id,
+                household=proposal.household,
+                after={"status": proposal.status.value, "orders": len(proposal.orders)},
+            )
+
+    def get(self, proposal_id: str) -> Proposal:
+        """The stored proposal with its orders.
+
+        Raises:
+            NotFound: no proposal with this id.
+        """
+        with self._tx() as session:
+            row = _proposal_or_raise(session, proposal_id)
+            return _proposal(row, _order_rows(session, [proposal_id]).get(proposal_id, []))
+
+    def list(self, household: str | None = None, status: ProposalStatus | str | None = None) -> list[Proposal]:
+        """Proposals, optionally of one household and/or in one status, oldest ``created`` first."""
+        stmt = select(ProposalRow)
+        if household is not None:
+            stmt = stmt.where(ProposalRow.household_id == household)
+        if status is not None:
+            stmt = stmt.where(ProposalRow.status == _proposal_status(status).value)
+        stmt = stmt.order_by(ProposalRow.created, ProposalRow.id)
+        with self._tx() as session:
+            rows = session.scalars(stmt).all()
+            orders = _order_rows(session, [r.id for r in rows])
+            return [_proposal(r, orders.get(r.id, [])) for r in rows]
+
+    def transition(
+        self, proposal_id: str, new_status: ProposalStatus | str, *, actor: str, reason: str = ""
+    ) -> Proposal:
+        """Move a proposal along its life cycle and audit it; returns the updated proposal.
+
+        Legal moves: proposed → approved / rejected / expired; approved → executing;
+        executing → executed / partially_executed / failed.
+
+        Raises:
+            NotFound: no proposal with this id.
+            Conflict: the move is not legal from the current status (or another writer moved it first).
+        """
+        target = _proposal_status(new_status)
+        if not isinstance(actor, str) or not actor.strip():
+            raise ValidationError("must be a non-empty string", field="actor", value=actor, fix="name who acts")
+        with self._tx() as session:
+            row = _proposal_or_raise(session, proposal_id)
+            current = ProposalStatus(row.status)
+            allowed = PROPOSAL_TRANSITIONS[current]
+            if target not in allowed:
+                options = ", ".join(sorted(s.value for s in allowed)) or "none (final status)"
+                raise _error(
+                    Conflict,
+                    f"proposal {proposal_id!r} cannot go from {current.value} to {target.value}",
+                    f"allowed from {current.value}: {options}",
+                    proposal=proposal_id,
+                    household=row.household_id,
+                )
+            now = _now()
+            # Compare-and-set: a concurrent writer that moved the proposal first makes this update match 0 rows.
+            result = session.execute(
+                update(ProposalRow)
+                .where(ProposalRow.id == proposal_id, ProposalRow.status == current.value)
+                .values(status=target.value, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # pragma: no cover - needs two concurrent writers
+                raise _error(
+                    Conflict,
+                    f"proposal {proposal_id!r} changed while moving it to {target.value}",
+                    "reload it and retry",
+                    proposal=proposal_id,
+                )
+            session.add(
+                ProposalTransitionRow(
+                    proposal_id=proposal_id,
+                    from_status=current.value,
+                    to_status=target.value,
+                    actor=actor,
+                    reason=reason,
+                    at=now,
+                )
+            )
+            self._record(
+                session,
+                actor=actor,
+                action="proposal.transition",
+                entity="proposal",
+                entity_id=proposal_id,
+                household=row.household_id,
+                before={"status": current.value},
+                after={"status": target.value, "reason": reason},
+            )
+            session.expire(row)
+            row = _proposal_or_raise(session, proposal_id)
+            return _proposal(row, _order_rows(session, [proposal_id]).get(proposal_id, []))
+
+    def history(self, proposal_id: str) -> list[ProposalTransition]:
+        """Every status change of the proposal, oldest first.
+
+        Raises:
+            NotFound: no proposal with this id.
+        """
+        with self._tx() as session:
+            _proposal_or_raise(session, proposal_id)
+            stmt = (
+                select(ProposalTransitionRow)
+                .where(ProposalTransitionRow.proposal_id == proposal_id)
+                .order_by(ProposalTransitionRow.seq)
+            )
+            return [
+                ProposalTransition(
+                    proposal_id=t.proposal_id,
+                    from_status=ProposalStatus(t.from_status),
+                    to_status=ProposalStatus(t.to_status),
+                    actor=t.actor,
+                    reason=t.reason,
+                    at=t.at,
+                )
+                for t in session.scalars(stmt)
+            ]
+
+
+def _proposal_status(value: ProposalStatus | str) -> ProposalStatus:
+    try:
+        return ProposalStatus(value)
+    except ValueError as exc:
+        raise ValidationError(
+            "unknown ProposalStatus",
+            field="status",
+            value=value,
+            fix=f"use one of: {', '.join(s.value for s in ProposalStatus)}",
+        ) from exc
+
+
+def _proposal_or_raise(session: Session, proposal_id: str) -> ProposalRow:
+    row = session.get(ProposalRow, proposal_id)
+    if row is None:
+        raise _error(
+            NotFound,
+            f"no proposal {proposal_id!r} in the store",
+            "check the id (store.proposals.list() shows the stored ones)",
+            proposal=proposal_id,
+        )
+    return row
+
+
+def _proposal_row(p: Proposal, now: datetime) -> ProposalRow:
+    return ProposalRow(
+        id=p.id,
+        household_id=p.household,
+        as_of=p.as_of,
+        created=p.created,
+        trigger=p.trigger,
+        run_kind=p.run_kind.value,
+        targets=[[account, symbol, float(weight)] for (account, symbol), weight in p.targets.items()],
+        explanation=list(p.explanation),
+        tax_preview=p.tax_preview,
+        needs_approval=bool(p.needs_approval),
+        approval_reasons=list(p.approval_reasons),
+        status=p.status.value,
+        details=dict(p.details),
+        updated_at=now,
+    )
+
+
+def _proposal(row: ProposalRow, orders: list[OrderRow]) -> Proposal:
+    return Proposal(
+        id=row.id,
+        household=row.household_id,
+        as_of=row.as_of,
+        created=row.created,
+        trigger=row.trigger,
+        run_kind=row.run_kind,
+        targets={(a, s): w for a, s, w in row.targets},
+        orders=tuple(_order(o) for o in orders),
+        explanation=tuple(row.explanation),
+        tax_preview=row.tax_preview,
+        needs_approval=row.needs_approval,
+        approval_reasons=tuple(row.approval_reasons),
+        status=row.status,
+        details=dict(row.details),
+    )
+
+
+def _order_rows(session: Session, proposal_ids: Sequence[str]) -> dict[str, builtins.list[OrderRow]]:
+    out: dict[str, builtins.list[OrderRow]] = {}
+    if not proposal_ids:
+        return out
+    stmt = select(OrderRow).where(OrderRow.proposal_id.in_(proposal_ids)).order_by(OrderRow.position)
+    for o in session.scalars(stmt):
+        out.setdefault(o.proposal_id, []).append(o)
+    return out
+
+
+def _add_orders(session: Session, proposal_id: str, orders: Sequence[Order], *, start: int, now: datetime) -> None:
+    ids = [o.client_order_id for o in orders]
+    if len(set(ids)) != len(ids):
+        raise ValidationError("duplicate client_order_id among the orders", field="orders", value=ids)
+    if ids:
+        taken = session.scalars(select(OrderRow.client_order_id).where(OrderRow.client_order_id.in_(ids))).all()
+        if taken:
+            raise _error(
+                Conflict,
+                f"client_order_id already stored: {', '.join(sorted(taken))}",
+                "client order ids are unique across proposals; derive them from the proposal id",
+                proposal=proposal_id,
+            )
+    session.add_all(
+        OrderRow(
+            client_order_id=o.client_order_id,
+            proposal_id=proposal_id,
+            position=start + i,
+            account=o.account,
+            symbol=o.symbol,
+            side=o.side.value,
+            qty=o.qty,
+            notional=o.notional,
+            type=o.type.value,
+            time_in_force=o.time_in_force.value,
+            limit_price=o.limit_price,
+            lots=list(o.lots),
+            status=OrderStatus.NEW.value,
+            updated_at=now,
+        )
+        for i, o in enumerate(orders)
+    )
+    session.flush()
+
+
+def _order(o: OrderRow) -> Order:
+    return Order(
+        client_order_id=o.client_order_id,
+        account=o.account,
+        symbol=o.symbol,
+        side=o.side,
+        qty=o.qty,
+        notional=o.notional,
+        type=o.type,
+        time_in_force=o.time_in_force,
+        limit_price=o.limit_price,
+        lots=tuple(o.lots),
+    )
+
+
+def _order_record(o: OrderRow) -> OrderRecord:
+    return OrderRecord(order=_order(o), proposal_id=o.proposal_id, status=OrderStatus(o.status), updated=o.updated_at)
+
+
+class OrderRepository(_Repository):
+    """Orders of proposals, keyed by ``client_order_id``, with a guarded status."""
+
+    def add_many(self, proposal_id: str, orders: Sequence[Order], *, actor: str = SYSTEM) -> None:
+        """Append orders to a stored proposal (status ``new``), all or none.
+
+        Raises:
+            NotFound: no proposal with this id.
+            Conflict: a client_order_id is already stored.
+        """
+        with self._tx() as session:
+            row = _proposal_or_raise(session, proposal_id)
+            start = session.scalar(
+                select(func.coalesce(func.max(OrderRow.position) + 1, 0)).where(OrderRow.proposal_id == proposal_id)
+            )
+            _add_orders(session, proposal_id, orders, start=int(start or 0), now=_now())
+            self._record(
+                session,
+                actor=actor,
+                action="orders.add",
+                entity="proposal",
+                entity_id=proposal_id,
+                household=row.household_id,
+                after=[o.client_order_id for o in orders],
+            )
+
+    def for_proposal(self, proposal_id: str) -> builtins.list[OrderRecord]:
+        """The proposal's orders with their status, in the order they were added."""
+        with self._tx() as session:
+            return [_order_record(o) for o in _order_rows(session, [proposal_id]).get(proposal_id, [])]
+
+    def get(self, client_order_id: str) -> OrderRecord:
+        """The stored order with this client order id.
+
+        Raises:
+            NotFound: no such order.
+        """
+        with self._tx() as session:
+            return _order_record(_order_or_raise(session, client_order_id))
+
+    def update_status(
+        self, client_order_id: str, status: OrderStatus | str, *, actor: str = SYSTEM, reason: str = ""
+    ) -> OrderRecord:
+        """Move an order to ``status`` (audited); setting the current status again is a no-op.
+
+        Raises:
+            NotFound: no such order.
+            Conflict: the move is not allowed (e.g. from a final status such as filled).
+        """
+        try:
+            target = OrderStatus(status)
+        except ValueError as exc:
+            raise ValidationError(
+                "unknown OrderStatus",
+                field="status",
+                value=status,
+                fix=f"use one of: {', '.join(s.value for s in OrderStatus)}",
+            ) from exc
+        with self._tx() as session:
+            row = _order_or_raise(session, client_order_id)
+            current = OrderStatus(row.status)
+            if target is current and target is not OrderStatus.PARTIALLY_FILLED:
+                return _order_record(row)
+            if target not in ORDER_TRANSITIONS[current]:
+                options = ", ".join(sorted(s.value for s in ORDER_TRANSITIONS[current])) or "none (final status)"
+                raise _error(
+                    Conflict,
+                    f"order {client_order_id!r} cannot go from {current.value} to {target.value}",
+                    f"allowed from {current.value}: {options}",
+                    client_order_id=client_order_id,
+                )
+            row.status = target.value
+            row.updated_at = _now()
+            proposal = session.get(ProposalRow, row.proposal_id)
+            self._record(
+                session,
+                actor=actor,
+                action="order.status",
+                entity="order",
+                entity_id=client_order_id,
+                household=proposal.household_id if proposal else None,
+                before={"status": current.value},
+                after={"status": target.value, "reason": reason},
+            )
+            session.flush()
+            return _order_record(row)
+
+
+def _order_or_raise(session: Session, client_order_id: str) -> OrderRow:
+    row = session.get(OrderRow, client_order_id)
+    if row is None:
+        raise _error(
+            NotFound,
+            f"no order {client_order_id!r} in the store",
+            "check the client_order_id (store.orders.for_proposal(id) lists a proposal's orders)",
+            client_order_id=client_order_id,
+        )
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Fills
+# ---------------------------------------------------------------------------------------------
+
+
+class FillRepository(_Repository):
+    """Executions, idempotent on the fill id."""
+
+    def add(self, fill: Fill, *, household: str | None = None) -> bool:
+        """Store a fill; returns False if this very fill was already stored (a no-op).
+
+        The household is taken from the fill's stored order unless given.
+
+        Raises:
+            NotFound: the order is not stored and no ``household`` was given.
+            Conflict: a different fill with the same id is already stored.
+        """
+        with self._tx() as session:
+            existing = session.get(FillRow, fill.id)
+            if existing is not None:
+                if _fill(existing) != fill or (household is not None and existing.household_id != household):
+                    raise _error(
+                        Conflict,
+                        f"a different fill with id {fill.id!r} is already stored",
+                        "fill ids must be unique per execution; use the broker's execution id",
+                        client_order_id=fill.client_order_id,
+                    )
+                return False
+            if household is None:
+                order = session.get(OrderRow, fill.client_order_id)
+                proposal = session.get(ProposalRow, order.proposal_id) if order is not None else None
+                if proposal is None:
+                    raise _error(
+                        NotFound,
+                        f"fill {fill.id!r} is for order {fill.client_order_id!r}, which is not stored",
+                        "pass household= to store a fill of an order placed outside the engine",
+                        client_order_id=fill.client_order_id,
+                    )
+                household = proposal.household_id
+            session.add(
+                FillRow(
+                    id=fill.id,
+                    client_order_id=fill.client_order_id,
+                    household_id=household,
+                    account=fill.account,
+                    symbol=fill.symbol,
+                    side=fill.side.value,
+                    qty=fill.qty,
+                    price=fill.price,
+                    fees=fill.fees,
+                    at=fill.at,
+                    recorded_at=_now(),
+                )
+            )
+            self._record(
+                session,
+                actor=SYSTEM,
+                action="fill.add",
+                entity="fill",
+                entity_id=fill.id,
+                household=household,
+                after=fill,
+            )
+            return True
+
+    def for_household(self, household_id: str, *, since: datetime | None = None) -> builtins.list[Fill]:
+        """The household's fills (optionally at or after ``since``, aware), oldest first."""
+        stmt = select(FillRow).where(FillRow.household_id == household_id)
+        if since is not None:
+            stmt = stmt.where(FillRow.at >= since)
+        with self._tx() as session:
+            return [_fill(r) for r in session.scalars(stmt.order_by(FillRow.at, FillRow.id))]
+
+    def for_order(self, client_order_id: str) -> builtins.list[Fill]:
+        """The fills of one order, oldest first."""
+        stmt = select(FillRow).where(FillRow.client_order_id == client_order_id).order_by(FillRow.at, FillRow.id)
+        with self._tx() as session:
+            return [_fill(r) for r in session.scalars(stmt)]
+
+
+def _fill(r: FillRow) -> Fill:
+    return Fill(
+        client_order_id=r.client_order_id,
+        account=r.account,
+        symbol=r.symbol,
+        side=r.side,
+        qty=r.qty,
+        price=r.price,
+        at=r.at,
+        fees=r.fees,
+        id=r.id,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------------------------
+
+
+def config_hash(config: Any) -> str:
+    """SHA-256 (hex) of the configuration's canonical JSON (sorted keys; Decimal/date kept exact)."""
+    text = json.dumps(encode_json(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def package_version() -> str:
+    """The installed adaptive-robo version (the source tree's when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("adaptive-robo")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        from engine import __version__
+
+        return __version__
+
+
+class RunRepository(_Repository):
+    """Run records with their provenance (configuration, its hash, the package version)."""
+
+    def start(self, kind: str, config: dict[str, Any], household: str | None = None) -> str:
+        """Record a run as started now; returns its new id.
+
+        Raises:
+            ValidationError: the configuration cannot be stored as JSON.
+        """
+        if not isinstance(kind, str) or not kind.strip():
+            raise ValidationError("must be a non-empty string", field="run.kind", value=kind)
+        run_id = uuid.uuid4().hex
+        with self._tx() as session:
+            session.add(
+                RunRow(
+                    id=run_id,
+                    kind=str(kind),
+                    household_id=household,
+                    config=encode_json(dict(config)),
+                    config_hash=config_hash(config),
+                    package_version=package_version(),
+                    started_at=_now(),
+                    finished_at=None,
+                    status=RunStatus.RUNNING.value,
+                    summary=None,
+                )
+            )
+        return run_id
+
+    def finish(self, run_id: str, status: RunStatus | str, summary: Any = None) -> RunRecord:
+        """Mark the run finished now with ``status`` and a JSON-able ``summary``.
+
+        Raises:
+            NotFound: no run with this id.
+            Conflict: the run is already finished, or ``status`` is ``running``.
+        """
+        final = RunStatus(status)
+        if final is RunStatus.RUNNING:
+            raise _error(Conflict, "a run cannot finish as 'running'", "use succeeded, failed or cancelled")
+        with self._tx() as session:
+            row = _run_or_raise(session, run_id)
+            if row.finished_at is not None:
+                raise _error(
+                    Conflict,
+                    f"run {run_id!r} already finished as {row.status}",
+                    "start a new run instead",
+                    run_id=run_id,
+                )
+            row.status = final.value
+            row.finished_at = _now()
+            row.summary = None if summary is None else encode_json(summary)
+            session.flush()
+            return _run(row)
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run record.
+
+        Raises:
+            NotFound: no run with this id.
+        """
+        with self._tx() as session:
+            return _run(_run_or_raise(session, run_id))
+
+    def list(self, *, kind: str | None = None, household: str | None = None) -> builtins.list[RunRecord]:
+        """Runs, optionally of one kind and/or household, oldest first."""
+        stmt = select(RunRow)
+        if kind is not None:
+            stmt = stmt.where(RunRow.kind == str(kind))
+        if household is not None:
+            stmt = stmt.where(RunRow.household_id == household)
+        with self._tx() as session:
+            return [_run(r) for r in session.scalars(stmt.order_by(RunRow.started_at, RunRow.id))]
+
+
+def _run_or_raise(session: Session, run_id: str) -> RunRow:
+    row = session.get(RunRow, run_id)
+    if row is None:
+        raise _error(NotFound, f"no run {run_id!r} in the store", "check the run id", run_id=run_id)
+    return row
+
+
+def _run(r: RunRow) -> RunRecord:
+    return RunRecord(
+        id=r.id,
+        kind=r.kind,
+        household=r.household_id,
+        config=r.config,
+        config_hash=r.config_hash,
+        package_version=r.package_version,
+        started=r.started_at,
+        finished=r.finished_at,
+        status=RunStatus(r.status),
+        summary=r.summary,
+    )

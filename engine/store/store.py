@@ -1,0 +1,101 @@
+"""``Store``: one database (SQLite by default, PostgreSQL by URL) and its repositories.
+
+    store = Store.from_settings(); store.upgrade()
+    store.households.add(household); store.households.get(household.id)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, sessionmaker
+
+from engine.errors import StoreError
+from engine.settings import Settings
+from engine.store.db import make_engine, redact
+from engine.store.migrate import current_engine, upgrade_engine
+from engine.store.repositories import (
+    AuditLog,
+    FillRepository,
+    HouseholdRepository,
+    OrderRepository,
+    ProposalRepository,
+    RunRepository,
+)
+from engine.store.tables import AuditRow
+
+__all__ = ["Store"]
+
+
+class Store:
+    """The store at ``url`` (None: ``Settings().resolved_database_url``, a SQLite file under ROBO_HOME).
+
+    Repositories: ``households``, ``proposals``, ``orders``, ``fills``, ``runs``, ``audit``. Call
+    ``upgrade()`` once to create or migrate the tables. Close with ``close()`` or use as a context manager.
+
+    Raises:
+        ConfigError: the URL is malformed or its driver is missing (with the install hint).
+    """
+
+    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+        self.url = url if url is not None else Settings().resolved_database_url
+        self._engine = make_engine(self.url, echo=echo)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        event.listen(self._sessions, "do_orm_execute", _refuse_audit_changes)
+        self.audit = AuditLog(self._sessions)
+        self.households = HouseholdRepository(self._sessions, self.audit)
+        self.proposals = ProposalRepository(self._sessions, self.audit)
+        self.orders = OrderRepository(self._sessions, self.audit)
+        self.fills = FillRepository(self._sessions, self.audit)
+        self.runs = RunRepository(self._sessions, self.audit)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Store:
+        """The store named by the settings (``ROBO_DATABASE_URL`` or SQLite under ``ROBO_HOME``)."""
+        return cls((settings or Settings()).resolved_database_url)
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Run the Alembic migrations up to ``revision`` (default the newest); returns the revision reached."""
+        return upgrade_engine(self._engine, revision)
+
+    def current(self) -> str | None:
+        """The migration revision the database is at (None before ``upgrade``)."""
+        return current_engine(self._engine)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({redact(self.url)!r})"
+
+
+def _refuse_audit_changes(state: ORMExecuteState) -> None:
+    """Session-level guard: bulk UPDATE/DELETE statements on the audit log are refused."""
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) == AuditRow.__tablename__:
+        raise StoreError(
+            "the audit log is append-only — record a new entry instead of changing one",
+            fix="use store.audit.append(...)",
+        )
+
+
+@event.listens_for(AuditRow, "before_update")
+@event.listens_for(AuditRow, "before_delete")
+def _refuse_audit_row_change(_mapper: Any, _connection: Any, target: AuditRow) -> None:
+    """Mapper-level guard: a loaded audit row can never be flushed as UPDATE or DELETE."""
+    raise StoreError(
+        f"the audit log is append-only (entry {target.seq}) — record a new entry instead of changing one",
+        fix="use store.audit.append(...)",
+    )
+
+
