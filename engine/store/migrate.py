@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from engine.store.db import make_engine
 
-__all__ = ["MIGRATIONS", "alembic_config", "current", "head", "upgrade"]
+__all__ = ["MIGRATIONS", "alembic_config", "current", "downgrade", "head", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -46,6 +46,15 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> str | None:
     return current_engine(engine)
 
 
+def downgrade_engine(engine: Engine, revision: str) -> str | None:
+    """Migrate the database behind ``engine`` down to ``revision`` (``"base"``: drop every table)."""
+    cfg = alembic_config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+    return current_engine(engine)
+
+
 def current_engine(engine: Engine) -> str | None:
     """The revision the database behind ``engine`` is at (None before the first migration)."""
     with engine.connect() as connection:
@@ -57,6 +66,15 @@ def upgrade(url: str, revision: str = "head") -> str | None:
     engine = make_engine(url)
     try:
         return upgrade_engine(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def downgrade(url: str, revision: str) -> str | None:
+    """Migrate the database at ``url`` down to ``revision`` (``"base"`` drops every store table)."""
+    engine = make_engine(url)
+    try:
+        return downgrade_engine(engine, revision)
     finally:
         engine.dispose()
 

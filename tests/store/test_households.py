@@ -1,0 +1,169 @@
+"""Households round-trip identically (Decimals included) and every write is all-or-nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from sqlalchemy import func, select
+
+import engine.store.repositories as repos
+from engine.errors import Conflict, NotFound, StoreError, ValidationError
+from engine.model import Household, LifeEvent, LifeEventKind, Lot
+from engine.store import Store
+from engine.store.tables import Base, LotRow
+from tests.store.strategies import households
+
+
+def _row_counts(store: Store) -> dict[str, int]:
+    with store._engine.connect() as conn:
+        return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
+def test_sample_household_round_trips_identically(store: Store, household: Household) -> None:
+    store.households.add(household)
+    loaded = store.households.get(household.id)
+    assert loaded == household
+    assert [lot.basis for lot in loaded.lots] == [lot.basis for lot in household.lots]
+    assert all(isinstance(lot.shares, Decimal) for lot in loaded.lots)
+    assert store.households.list() == ["rivera"]
+    counts = _row_counts(store)
+    assert (counts["members"], counts["accounts"], counts["lots"], counts["goals"]) == (2, 4, 12, 4)
+
+
+def test_extreme_money_is_exact(store: Store, household: Household) -> None:
+    big = Decimal("123456789012345678.0123456789")  # 18 integer digits and 10 decimals: NUMERIC(28, 10)
+    tiny = Decimal("0.0000000001")
+    lots = (dataclasses.replace(household.lots[0], shares=tiny, basis=big), *household.lots[1:])
+    h = dataclasses.replace(household, lots=lots, monthly_savings=big)
+    store.households.add(h)
+    loaded = store.households.get(h.id)
+    assert loaded == h
+    assert loaded.lots[0].basis == big and loaded.lots[0].shares == tiny and loaded.monthly_savings == big
+
+
+def test_money_that_would_be_rounded_is_refused_and_nothing_is_written(store: Store, household: Household) -> None:
+    lots = (dataclasses.replace(household.lots[0], shares=Decimal("1.00000000001")), *household.lots[1:])
+    with pytest.raises(ValidationError, match=r"NUMERIC\(28, 10\)") as info:
+        store.households.add(dataclasses.replace(household, lots=lots))
+    assert "round to 10 decimals" in str(info.value)
+    assert set(_row_counts(store).values()) == {0}
+
+
+def test_failure_in_the_middle_of_add_leaves_no_rows(store: Store, household: Household, monkeypatch) -> None:
+    real = repos._lot_row
+    calls = []
+
+    def failing(household_id: str, position: int, lot: Lot):
+        calls.append(position)
+        if position == 5:
+            raise RuntimeError("disk on fire")
+        return real(household_id, position, lot)
+
+    monkeypatch.setattr(repos, "_lot_row", failing)
+    with pytest.raises(RuntimeError, match=r"disk on fire"):
+        store.households.add(household)
+    assert calls == [0, 1, 2, 3, 4, 5]
+    assert set(_row_counts(store).values()) == {0}
+
+
+def test_failing_audit_write_rolls_back_the_flushed_household(
+    store: Store, household: Household, monkeypatch
+) -> None:
+    seen: list[int] = []
+
+    def refuse(_self, session, **_kwargs):
+        seen.append(session.scalar(select(func.count()).select_from(LotRow)))  # rows already sent to the database
+        raise StoreError("audit unavailable")
+
+    monkeypatch.setattr(repos.AuditLog, "_write", refuse)
+    with pytest.raises(StoreError, match=r"audit unavailable"):
+        store.households.add(household)
+    assert seen == [12]
+    assert set(_row_counts(store).values()) == {0}
+    with pytest.raises(NotFound):
+        store.households.get(household.id)
+
+
+def test_get_unknown_household_says_how_to_fix(store: Store, household: Household) -> None:
+    with pytest.raises(NotFound, match=r"no household 'nobody'.*robo household import") as info:
+        store.households.get("nobody")
+    assert "holds no household yet" in str(info.value)
+    store.households.add(household)
+    with pytest.raises(NotFound, match=r"stored ids include: rivera"):
+        store.households.get("nobody")
+
+
+def test_adding_twice_is_a_conflict_and_changes_nothing(store: Store, household: Household) -> None:
+    store.households.add(household)
+    with pytest.raises(Conflict, match=r"already stored.*update"):
+        store.households.add(dataclasses.replace(household, name="Someone else"))
+    assert store.households.get(household.id) == household
+
+
+def test_update_replaces_everything_and_is_audited(store: Store, household: Household) -> None:
+    store.households.add(household, actor="importer")
+    changed = dataclasses.replace(
+        household,
+        name="The Riveras",
+        lots=household.lots[:3],
+        goals=household.goals[1:],
+        accounts=(dataclasses.replace(household.accounts[0], cash=Decimal("99.99")), *household.accounts[1:]),
+        monthly_savings=Decimal("4000.50"),
+    )
+    store.households.update(changed, actor="advisor")
+    assert store.households.get(household.id) == changed
+    assert _row_counts(store)["lots"] == 3
+    entries = store.audit.list(household=household.id)
+    assert [(e.action, e.actor) for e in entries] == [("household.add", "importer"), ("household.update", "advisor")]
+    assert entries[1].before["name"] == household.name and entries[1].after["name"] == "The Riveras"
+    assert entries[1].after["monthly_savings"] == Decimal("4000.50")
+
+
+def test_update_of_unknown_household_is_not_found(store: Store, household: Household) -> None:
+    with pytest.raises(NotFound):
+        store.households.update(household)
+
+
+def test_record_event_appends_and_is_idempotent_by_id(store: Store, household: Household) -> None:
+    store.households.add(household)
+    event = LifeEvent(
+        LifeEventKind.INHERITANCE, date(2026, 2, 1), member="alex", amount=Decimal("250000.10"),
+        details={"from": "aunt", "split": [Decimal("0.5"), 2], "taxable": False},
+    )
+    updated = store.households.record_event(household.id, event)
+    assert updated.events == (event,)
+    assert store.households.get(household.id) == dataclasses.replace(household, events=(event,))
+    with pytest.raises(Conflict, match=r"already has life event 'inheritance-2026-02-01'"):
+        store.households.record_event(household.id, event)
+    second = LifeEvent(LifeEventKind.CHILD, date(2027, 5, 5))
+    assert store.households.record_event(household.id, second).events == (event, second)
+    assert [e.action for e in store.audit.list(household=household.id)][-2:] == ["household.record_event"] * 2
+
+
+def test_record_event_checks_member_and_household(store: Store, household: Household) -> None:
+    store.households.add(household)
+    with pytest.raises(ValidationError, match=r"no member 'casey'"):
+        store.households.record_event(household.id, LifeEvent(LifeEventKind.NEW_JOB, date(2026, 1, 1), member="casey"))
+    with pytest.raises(NotFound):
+        store.households.record_event("nobody", LifeEvent(LifeEventKind.CHILD, date(2026, 1, 1)))
+    assert store.households.get(household.id).events == ()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(h=households())
+def test_generated_households_round_trip_identically(store: Store, h: Household) -> None:
+    h = dataclasses.replace(h, id=f"{h.id}-{uuid.uuid4().hex[:8]}")  # the store is shared across examples
+    store.households.add(h)
+    assert store.households.get(h.id) == h
+
+
+def test_missing_tables_say_to_run_upgrade(sqlite_url: str) -> None:
+    with Store(sqlite_url) as bare:
+        with pytest.raises(StoreError, match=r"no store tables yet.*robo db upgrade"):
+            bare.households.list()
+        assert bare.current() is None
