@@ -64,6 +64,7 @@ class StrategyRun:
     shortfall: float = 0.0
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    prices: np.ndarray | None = None  # (days, funds) adjusted closes the run traded at
 
 
 def rates_for(scenario: Scenario) -> Rates:
@@ -478,7 +479,7 @@ def run_strategy(
         flows_after_tax=flows_after, weights=weights, strategic=strategic, trades=book.trades,
         realizations=book.realizations, wash_sales=book.wash_sales, taxes=taxes, year_totals=totals,
         decisions=decisions, goals=goals, events=events_log, shortfall=shortfall, notes=notes,
-        seconds=time.perf_counter() - t_start,
+        seconds=time.perf_counter() - t_start, prices=P,
     )
 
 

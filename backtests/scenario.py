@@ -129,6 +129,14 @@ class EventSpec(_Strict):
     details: dict[str, Any] = {}
     label: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on_is_true(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean True; take it back as the date field.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
 
 class StrategySpec(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
