@@ -62,7 +62,7 @@ from engine.store.tables import (
     ProposalTransitionRow,
     RunRow,
 )
-from engine.store.types import encode_json
+from engine.store.types import decode_json, encode_json
 
 __all__ = [
     "AuditLog",
@@ -84,6 +84,11 @@ def _now() -> datetime:
 
 def _error(cls: type[StoreError], what: str, fix: str, **context: Any) -> StoreError:
     return cls(f"{what} — {fix}", fix=fix, **context)
+
+
+def _normalized(value: Any) -> Any:
+    """The value as the JSON column gives it back (dataclasses as dicts); raises ValidationError if not JSON-able."""
+    return None if value is None else decode_json(encode_json(value))
 
 
 def _missing_table(exc: DBAPIError) -> bool:
@@ -226,8 +231,8 @@ class AuditLog(_Repository):
             entity=entity,
             entity_id=entity_id,
             household_id=household,
-            before=None if before is None else encode_json(before),
-            after=None if after is None else encode_json(after),
+            before=_normalized(before),
+            after=_normalized(after),
         )
         session.add(row)
         return row
@@ -1100,7 +1105,7 @@ class RunRepository(_Repository):
                     id=run_id,
                     kind=str(kind),
                     household_id=household,
-                    config=encode_json(dict(config)),
+                    config=_normalized(dict(config)),
                     config_hash=config_hash(config),
                     package_version=package_version(),
                     started_at=_now(),
@@ -1132,7 +1137,7 @@ class RunRepository(_Repository):
                 )
             row.status = final.value
             row.finished_at = _now()
-            row.summary = None if summary is None else encode_json(summary)
+            row.summary = _normalized(summary)
             session.flush()
             return _run(row)
 
