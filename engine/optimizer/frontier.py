@@ -55,8 +55,9 @@ class Frontier:
     """Mean-variance optimizer reusing one compiled problem per objective (PyPortfolioOpt's formulations).
 
     ``bounds`` is ``(lo, hi)`` for every asset or one pair per asset. As in PyPortfolioOpt, ``None`` in
-    the single pair means ±1 (``(None, None)`` is ``(-1, 1)``); ``None`` in per-asset pairs means unbounded. Raises ``ValidationError`` on bad inputs,
-    ``Infeasible`` when a target cannot be met, ``SolverFailed`` when every solver fails.
+    the single pair means ±1 (``(None, None)`` is ``(-1, 1)``); ``None`` in per-asset pairs means unbounded.
+    Raises ``ValidationError`` on bad inputs, ``Infeasible`` when a target cannot be met,
+    ``SolverFailed`` when every solver fails.
     """
 
     def __init__(
@@ -74,9 +75,7 @@ class Frontier:
         self.n = mu_arr.size
         if self.n < 1:
             raise ValidationError("needs at least one asset", field="mu")
-        self.tickers: tuple[str, ...] = tuple(tickers) if tickers is not None else tuple(
-            str(i) for i in range(self.n)
-        )
+        self.tickers: tuple[str, ...] = tuple(tickers) if tickers is not None else tuple(str(i) for i in range(self.n))
         if len(self.tickers) != self.n:
             raise ValidationError("one ticker per asset", field="tickers", value=len(self.tickers))
         self.solver_chain = tuple(solver_chain)
@@ -99,9 +98,7 @@ class Frontier:
         else:
             pairs = list(bounds)  # type: ignore[arg-type]
         if len(pairs) != self.n:
-            raise ValidationError(
-                f"needs one (lo, hi) pair per asset, got {len(pairs)} for {self.n}", field="bounds"
-            )
+            raise ValidationError(f"needs one (lo, hi) pair per asset, got {len(pairs)} for {self.n}", field="bounds")
         lo = np.array([-np.inf if p[0] is None else float(p[0]) for p in pairs])
         hi = np.array([np.inf if p[1] is None else float(p[1]) for p in pairs])
         if np.any(lo > hi):
@@ -111,8 +108,7 @@ class Frontier:
             )
         if lo.sum() > 1 + 1e-12 or hi.sum() < 1 - 1e-12:
             raise ValidationError(
-                f"bounds cannot sum to one (lower bounds sum to {lo.sum():.4g}, "
-                f"upper bounds to {hi.sum():.4g})",
+                f"bounds cannot sum to one (lower bounds sum to {lo.sum():.4g}, upper bounds to {hi.sum():.4g})",
                 field="bounds",
                 fix="widen the bounds so that weights summing to 1 fit",
             )
@@ -156,9 +152,7 @@ class Frontier:
             weights = lambda: np.asarray(w.value)  # noqa: E731
         elif name == "max_utility":
             mu = params["mu"] = cp.Parameter(n, name="mu")
-            prob = cp.Problem(
-                cp.Minimize(cp.quad_form(w, sigma) - mu @ w), budget + self._bound_constraints(w)
-            )
+            prob = cp.Problem(cp.Minimize(cp.quad_form(w, sigma) - mu @ w), budget + self._bound_constraints(w))
             weights = lambda: np.asarray(w.value)  # noqa: E731
         elif name == "efficient_return":
             mu = params["mu"] = cp.Parameter(n, name="mu")

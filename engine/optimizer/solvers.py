@@ -127,7 +127,10 @@ class CompiledProblem:
         self._n_vars = pp.x.size
         self._a_cut = indptr[-2]  # entries before this belong to A, after it to the offset column b
         self._a_indices = indices[: self._a_cut]
-        self._a_indptr = indptr[:-1]
+        self._a_cols = np.repeat(np.arange(self._n_vars), np.diff(indptr[:-1]))
+        self._a_mask: np.ndarray | None = None
+        self._p_mask: np.ndarray | None = None
+        self.rebuilds_skipped = 0
         self._b_rows = indices[self._a_cut :]
         self._has_p = pp.P is not None
         if self._has_p:
@@ -135,11 +138,8 @@ class CompiledProblem:
             p_idx, p_ptr, p_shape = pp.reduced_P.problem_data_index
             cols = np.repeat(np.arange(p_shape[1]), np.diff(p_ptr))
             self._p_keep = p_idx <= cols
-            kept_cols = cols[self._p_keep]
+            self._p_cols = cols[self._p_keep]
             self._p_indices = p_idx[self._p_keep]
-            self._p_indptr = np.concatenate(
-                [[0], np.cumsum(np.bincount(kept_cols, minlength=self._n_vars))]
-            )
         self._solver: Any = None
         self.solves = 0
 
@@ -178,26 +178,37 @@ class CompiledProblem:
     # -- solving -------------------------------------------------------------------------------
 
     def _clarabel(self) -> tuple[Any, float]:
+        """Solve with Clarabel; explicit zeros are dropped (they would densify the KKT system), and the
+        solver is updated in place while the nonzero pattern is unchanged, rebuilt when it changes."""
         import clarabel
 
         p_vals, q, a_vals, b, offset = self._data()
-        if self._solver is None:
+        a_mask = a_vals != 0
+        p_mask = p_vals != 0 if p_vals is not None else None
+        same = (
+            self._solver is not None
+            and np.array_equal(a_mask, self._a_mask)
+            and (p_mask is None or np.array_equal(p_mask, self._p_mask))
+        )
+        if same:
+            if self._has_p:
+                self._solver.update(P=p_vals[p_mask], q=q, A=a_vals[a_mask], b=b)
+            else:
+                self._solver.update(q=q, A=a_vals[a_mask], b=b)
+            self.rebuilds_skipped += 1
+        else:
             settings = clarabel.DefaultSettings()
             settings.verbose = False
             settings.presolve_enable = False  # keeps the data updatable in place
             for key, value in self._clarabel_options.items():
                 setattr(settings, key, value)
-            a = sp.csc_matrix((a_vals, self._a_indices, self._a_indptr), shape=(self._n_rows, self._n_vars))
+            a = _csc(a_vals, a_mask, self._a_indices, self._a_cols, (self._n_rows, self._n_vars))
             if self._has_p:
-                p = sp.csc_matrix((p_vals, self._p_indices, self._p_indptr), shape=(self._n_vars, self._n_vars))
+                p = _csc(p_vals, p_mask, self._p_indices, self._p_cols, (self._n_vars, self._n_vars))
             else:
                 p = sp.csc_matrix((self._n_vars, self._n_vars))
             self._solver = clarabel.DefaultSolver(p, q, a, b, self._cones, settings)
-        else:
-            if self._has_p:
-                self._solver.update(P=p_vals, q=q, A=a_vals, b=b)
-            else:
-                self._solver.update(q=q, A=a_vals, b=b)
+            self._a_mask, self._p_mask = a_mask, p_mask
         return self._solver.solve(), offset
 
     def _solve_clarabel(self, spec: SolverSpec) -> tuple[SolveStatus, float, int]:
@@ -258,12 +269,15 @@ class CompiledProblem:
             solver_time += t
             attempts.append((spec.name.value, status.value))
             if status is SolveStatus.OPTIMAL or status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
-                return SolveRecord(
-                    status, spec.name, solver_time, time.perf_counter() - start, iters, tuple(attempts)
-                )
-        return SolveRecord(
-            SolveStatus.FAILED, None, solver_time, time.perf_counter() - start, 0, tuple(attempts)
-        )
+                return SolveRecord(status, spec.name, solver_time, time.perf_counter() - start, iters, tuple(attempts))
+        return SolveRecord(SolveStatus.FAILED, None, solver_time, time.perf_counter() - start, 0, tuple(attempts))
+
+
+def _csc(vals: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> Any:
+    """A CSC matrix of the entries of a column-sorted pattern selected by ``mask``."""
+    counts = np.bincount(cols[mask], minlength=shape[1])
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csc_matrix((vals[mask], rows[mask], indptr), shape=shape)
 
 
 def _dpp_with_quad_obj(problem: cp.Problem) -> bool:

@@ -1,6 +1,6 @@
 """Input checks shared by the optimizers: shapes, NaN, covariance repair; every failure is a typed error.
 
-    cov, note = repaired_covariance(cov, where="household smith")   # note is None when nothing changed
+cov, note = repaired_covariance(cov, where="household smith")   # note is None when nothing changed
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ def as_vector(value: Any, n: int, field: str, *, allow_nan: bool = False) -> np.
         )
     if not allow_nan and not np.all(np.isfinite(arr)):
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValidationError(
-            f"holds NaN or inf at position {bad}", field=field, fix="fill or drop the missing values"
-        )
+        raise ValidationError(f"holds NaN or inf at position {bad}", field=field, fix="fill or drop the missing values")
     return arr
 
 
@@ -39,9 +37,7 @@ def as_matrix(value: Any, shape: tuple[int, int], field: str) -> np.ndarray:
         raise ValidationError(f"has shape {arr.shape}, expected {shape}", field=field)
     if not np.all(np.isfinite(arr)):
         r, c = np.argwhere(~np.isfinite(arr))[0]
-        raise ValidationError(
-            f"holds NaN or inf at [{r}, {c}]", field=field, fix="fill or drop the missing values"
-        )
+        raise ValidationError(f"holds NaN or inf at [{r}, {c}]", field=field, fix="fill or drop the missing values")
     return arr
 
 

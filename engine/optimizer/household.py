@@ -1,0 +1,871 @@
+"""The household problem: one cvxpy problem over holdings by account, lots, cash; compiled once per shape.
+
+    result = solve_household(inputs)            # HouseholdInputs → OptimizationResult
+    print(result.explain())
+
+Variables (weights of household value): holdings h and buys b per (account, asset), cell sells u, lot
+sells s per account slot, post-trade cash c per account, class weights z, slacks σ per constraint group.
+Lots are padded per account to a bucket (16, then multiples of 64) with zero-value dummy lots so that
+households of similar size share one compiled problem (``shape_key``).
+
+Wash-sale guard (Moehle, Kochenderfer, Boyd, Ang 2021, §5): selling at a loss has negative tax cost, so
+a convex problem may sell and buy the same asset (or a member of its guard group) on one day. We solve,
+fix each group that traded in both directions to its net direction (buy-only or sell-only, through the
+buy and lot-sell upper bounds), and re-solve; groups that traded one way keep that way. This repeats
+until no group trades both ways (at most once per group; in practice one extra solve), so the returned
+trades never buy and sell within one guard group across the household.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from engine.errors import Infeasible, OptimizationError, SolverFailed
+from engine.model import AccountType, AssetClass
+from engine.optimizer.inputs import HouseholdInputs, Prepared, prepare
+from engine.optimizer.result import (
+    BindingConstraint,
+    ConstraintGroup,
+    Holding,
+    LotSale,
+    OptimizationResult,
+    TermKind,
+    TermValue,
+    Timings,
+    Trade,
+    explain_result,
+)
+from engine.optimizer.solvers import DEFAULT_CHAIN, CompiledProblem, SolveRecord, SolverSpec, SolveStatus
+
+__all__ = [
+    "CacheStats",
+    "HouseholdOptimizer",
+    "ProblemCache",
+    "ShapeKey",
+    "lot_bucket",
+    "shape_key",
+    "solve_household",
+]
+
+TRADE_TOL = 1e-7
+"""Trades below this weight of household value are solver noise and are dropped."""
+
+BIG = 1e3
+"""'No limit' for optional caps (weights are ≤ 1, so this never binds)."""
+
+GROUPS: tuple[ConstraintGroup, ...] = tuple(ConstraintGroup)
+
+
+def lot_bucket(count: int) -> int:
+    """Lot slots for an account holding ``count`` lots: 16, then the next multiple of 64."""
+    return 16 if count <= 16 else 64 * math.ceil(count / 64)
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeKey:
+    """What fixes a compiled problem's shape: assets, classes, lot slots per account, risk model."""
+
+    n_assets: int
+    n_classes: int
+    lot_slots: tuple[int, ...]
+    n_factors: int  # 0 means a full covariance
+
+
+def shape_key(inputs: HouseholdInputs | Prepared) -> ShapeKey:
+    """The cache key of a household's problem (public: the batch room groups households by it)."""
+    p = inputs if isinstance(inputs, Prepared) else prepare(inputs)
+    x = p.inputs
+    counts = (
+        np.bincount(np.asarray(x.lots.account, dtype=int), minlength=x.n_accounts)
+        if len(x.lots)
+        else (np.zeros(x.n_accounts, dtype=int))
+    )
+    k = 0 if x.factor_model is None or x.cov is not None else int(np.asarray(x.factor_model.loadings).shape[1])
+    return ShapeKey(x.n_assets, len(p.classes), tuple(lot_bucket(int(c)) for c in counts), k)
+
+
+# ---------------------------------------------------------------------------------------------
+# Terms: each builds its expression from parameters once and says whether it is a reward or penalty.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Vars:
+    h: cp.Variable
+    b: cp.Variable
+    u: cp.Variable
+    s: tuple[cp.Variable, ...]
+    c: cp.Variable
+    z: cp.Variable
+    w: cp.Expression
+
+
+class _Term:
+    name: str
+    kind: TermKind
+
+    def expression(self) -> cp.Expression:
+        raise NotImplementedError
+
+    def set(self, p: Prepared) -> None:
+        raise NotImplementedError
+
+
+class _ExpectedReturn(_Term):
+    name, kind = "return", TermKind.REWARD
+
+    def __init__(self, v: _Vars, n: int) -> None:
+        self.mu = cp.Parameter(n, name="mu")
+        self.expr = self.mu @ v.w
+
+    def expression(self) -> cp.Expression:
+        return self.expr
+
+    def set(self, p: Prepared) -> None:
+        self.mu.value = np.asarray(p.inputs.mu, dtype=float)
+
+
+class _FullRisk(_Term):
+    """(γ/2)·wᵀΣw with Σ a PSD parameter (γ folded into the parameter's value)."""
+
+    name, kind = "risk", TermKind.PENALTY
+
+    def __init__(self, v: _Vars, n: int) -> None:
+        self.sigma = cp.Parameter((n, n), PSD=True, name="half_gamma_sigma")
+        self.expr = cp.quad_form(v.w, self.sigma)
+
+    def expression(self) -> cp.Expression:
+        return self.expr
+
+    def set(self, p: Prepared) -> None:
+        assert p.cov is not None
+        self.sigma.value = 0.5 * p.inputs.risk_aversion * p.cov
+
+
+class _FactorRisk(_Term):
+    """(γ/2)·(‖Gᵀw‖² + ‖√d ∘ w‖²) with G = B·chol(F) (n×k, dense but thin)."""
+
+    name, kind = "risk", TermKind.PENALTY
+
+    def __init__(self, v: _Vars, n: int, k: int) -> None:
+        self.g = cp.Parameter((n, k), name="factor_exposure")
+        self.d = cp.Parameter(n, nonneg=True, name="idio_sd")
+        self.expr = cp.sum_squares(self.g.T @ v.w) + cp.sum_squares(cp.multiply(self.d, v.w))
+
+    def expression(self) -> cp.Expression:
+        return self.expr
+
+    def set(self, p: Prepared) -> None:
+        fm = p.inputs.factor_model
+        assert fm is not None
+        scale = math.sqrt(0.5 * p.inputs.risk_aversion)
+        f = np.asarray(fm.factor_cov, dtype=float)
+        chol = np.linalg.cholesky(0.5 * (f + f.T) + 1e-12 * np.eye(f.shape[0]))
+        self.g.value = scale * np.asarray(fm.loadings, dtype=float) @ chol
+        self.d.value = scale * np.sqrt(np.maximum(np.asarray(fm.idio_var, dtype=float), 0.0))
+
+
+class _Tracking(_Term):
+    """λ·‖z − mix‖² over asset classes (cash counted in the cash class)."""
+
+    name, kind = "tracking", TermKind.PENALTY
+
+    def __init__(self, v: _Vars, k: int) -> None:
+        self.scale = cp.Parameter(k, nonneg=True, name="sqrt_tracking_weight")
+        self.target = cp.Parameter(k, name="scaled_mix")
+        self.expr = cp.sum_squares(cp.multiply(self.scale, v.z) - self.target)
+
+    def expression(self) -> cp.Expression:
+        return self.expr
+
+    def set(self, p: Prepared) -> None:
+        on = 1.0 if p.inputs.strategic_mix else 0.0
+        root = math.sqrt(p.inputs.tracking_weight) * on
+        self.scale.value = np.full(len(p.classes), root)
+        self.target.value = root * p.mix
+
+
+class _TaxCost(_Term):
+    """Σ rate·gain of the lots sold (negative for losses), USD as a fraction of household value."""
+
+    name, kind = "tax", TermKind.PENALTY
+
+    def __init__(self, v: _Vars, slots: Sequence[int]) -> None:
+        self.per_dollar = [cp.Parameter(m, name=f"tax_per_dollar_{a}") for a, m in enumerate(slots)]
+        self.expr = cp.sum([g @ s for g, s in zip(self.per_dollar, v.s, strict=True)])
+
+    def expression(self) -> cp.Expression:
+        return self.expr
+
+    def set(self, p: Prepared) -> None:
+        pass  # set with the lot layout in _HouseholdProblem.assign
+
+
+class _TradingCost(_Term):
+    """Half-spread plus commission on every dollar bought or sold."""
+
+    name, kind = "trading", TermKind.PENALTY
+
+    def __init__(self, v: _Vars, n: int) -> None:
+        self.kappa = cp.Parameter(n, nonneg=True, name="cost_per_dollar")
+        self.expr = self.kappa @ (cp.sum(v.b, axis=0) + cp.sum(v.u, axis=0))
+
+    def expression(self) -> cp.Expression:
+        return self.expr
+
+    def set(self, p: Prepared) -> None:
+        self.kappa.value = p.inputs.trading_weight * p.kappa
+
+
+class _Location(_Term):
+    """Annual tax drag of holding each asset in each account (asset location)."""
+
+    name, kind = "location", TermKind.PENALTY
+
+    def __init__(self, v: _Vars, a: int, n: int) -> None:
+        self.drag = cp.Parameter((a, n), name="tax_drag")
+        self.expr = cp.sum(cp.multiply(self.drag, v.h))
+
+    def expression(self) -> cp.Expression:
+        return self.expr
+
+    def set(self, p: Prepared) -> None:
+        self.drag.value = p.inputs.location_weight * p.drag
+
+
+class _EsgTilt(_Term):
+    """tilt · (score/10)ᵀw: a reward for higher-scoring holdings."""
+
+    name, kind = "esg", TermKind.REWARD
+
+    def __init__(self, v: _Vars, n: int) -> None:
+        self.score = cp.Parameter(n, name="esg_tilt_score")
+        self.expr = self.score @ v.w
+
+    def expression(self) -> cp.Expression:
+        return self.expr
+
+    def set(self, p: Prepared) -> None:
+        self.score.value = p.inputs.esg_tilt * p.esg / 10.0
+
+
+class _HouseholdProblem:
+    """The compiled problem for one ShapeKey; ``assign`` writes a household's data into its parameters."""
+
+    def __init__(self, key: ShapeKey) -> None:
+        n, k, slots = key.n_assets, key.n_classes, key.lot_slots
+        a = len(slots)
+        self.key = key
+        h = cp.Variable((a, n), name="holdings")
+        b = cp.Variable((a, n), name="buys")
+        u = cp.Variable((a, n), name="sells")
+        s = tuple(cp.Variable(m, name=f"lot_sells_{i}") for i, m in enumerate(slots))
+        c = cp.Variable(a, name="cash")
+        z = cp.Variable(k, name="class_weights")
+        sigma = cp.Variable(len(GROUPS), name="slack")
+        w = cp.sum(h, axis=0)
+        v = _Vars(h, b, u, s, c, z, w)
+        self.v, self.sigma = v, sigma
+        P = cp.Parameter
+        self.current = P((a, n), name="current")
+        self.mapping = [P((n, m), name=f"lot_asset_{i}") for i, m in enumerate(slots)]
+        self.sell_ub = [P(m, nonneg=True, name=f"sell_ub_{i}") for i, m in enumerate(slots)]
+        self.gain = [P(m, name=f"gain_per_dollar_{i}") for i, m in enumerate(slots)]
+        self.buy_ub = P((a, n), nonneg=True, name="buy_ub")
+        self.cash0 = P(a, name="cash0")
+        self.buffer = P(a, name="cash_buffer")
+        self.kappa = P(n, nonneg=True, name="kappa")
+        self.membership = P((k, n), name="class_membership")
+        self.cash_class = P(k, name="cash_class")
+        self.class_lo, self.class_hi = P(k, name="class_lo"), P(k, name="class_hi")
+        self.asset_lo, self.asset_hi = P(n, name="asset_lo"), P(n, name="asset_hi")
+        self.esg_excess = P(n, name="esg_excess")
+        self.carbon_excess = P(n, name="carbon_excess")
+        self.liquid_accounts = P(a, name="liquid_accounts")
+        self.liquid_cells = P((a, n), name="liquid_cells")
+        self.reserve = P(name="reserve")
+        self.tax_budget = P(name="tax_budget")
+        self.turnover = P(name="turnover")
+        self.slack_cap = P(len(GROUPS), nonneg=True, name="slack_cap")
+        self.slack_price = P(len(GROUPS), nonneg=True, name="slack_price")
+
+        risk: _Term = _FullRisk(v, n) if key.n_factors == 0 else _FactorRisk(v, n, key.n_factors)
+        self.tax = _TaxCost(v, slots)
+        self.terms: tuple[_Term, ...] = (
+            _ExpectedReturn(v, n),
+            risk,
+            _Tracking(v, k),
+            self.tax,
+            _TradingCost(v, n),
+            _Location(v, a, n),
+            _EsgTilt(v, n),
+        )
+        objective = 0
+        for term in self.terms:  # local facts, one central check (STYLE habit 3)
+            expr = term.expression()
+            ok = expr.is_convex() if term.kind is TermKind.PENALTY else expr.is_concave()
+            if not ok:
+                raise OptimizationError(f"internal: term {term.name} is not {term.kind.value}-shaped")
+            objective = objective + (expr if term.kind is TermKind.PENALTY else -expr)
+        objective = objective + self.slack_price @ sigma
+
+        g = {grp: sigma[i] for i, grp in enumerate(GROUPS)}
+        sells_total = cp.sum(u) + cp.sum(cp.hstack(list(s)))
+        self.groups: dict[ConstraintGroup, list[cp.Constraint]] = {
+            ConstraintGroup.CLASS_BANDS: [
+                z >= self.class_lo - g[ConstraintGroup.CLASS_BANDS],
+                z <= self.class_hi + g[ConstraintGroup.CLASS_BANDS],
+            ],
+            ConstraintGroup.ASSET_BANDS: [
+                w >= self.asset_lo - g[ConstraintGroup.ASSET_BANDS],
+                w <= self.asset_hi + g[ConstraintGroup.ASSET_BANDS],
+            ],
+            ConstraintGroup.CASH_BUFFER: [c >= self.buffer - g[ConstraintGroup.CASH_BUFFER]],
+            ConstraintGroup.LIQUIDITY: [
+                self.liquid_accounts @ c + cp.sum(cp.multiply(self.liquid_cells, h))
+                >= self.reserve - g[ConstraintGroup.LIQUIDITY]
+            ],
+            ConstraintGroup.ESG_FLOOR: [self.esg_excess @ w >= -g[ConstraintGroup.ESG_FLOOR]],
+            ConstraintGroup.CARBON_CAP: [self.carbon_excess @ w <= g[ConstraintGroup.CARBON_CAP]],
+            ConstraintGroup.TAX_BUDGET: [
+                cp.sum([gn @ sl for gn, sl in zip(self.gain, s, strict=True)])
+                <= self.tax_budget + g[ConstraintGroup.TAX_BUDGET]
+            ],
+            ConstraintGroup.TURNOVER: [cp.sum(b) + 0.5 * sells_total <= self.turnover + g[ConstraintGroup.TURNOVER]],
+        }
+        hard = [
+            h == self.current + b - u,
+            cp.vstack([m @ sl for m, sl in zip(self.mapping, s, strict=True)]) == u,
+            c == self.cash0 + cp.sum(u, axis=1) - cp.sum(b, axis=1) - (b + u) @ self.kappa,
+            z == self.membership @ w + self.cash_class * cp.sum(c),
+            h >= 0,
+            b >= 0,
+            b <= self.buy_ub,
+            sigma >= 0,
+            sigma <= self.slack_cap,
+        ]
+        for sl, ub in zip(s, self.sell_ub, strict=True):
+            hard += [sl >= 0, sl <= ub]
+        soft = [con for cons in self.groups.values() for con in cons]
+        self.problem = cp.Problem(cp.Minimize(objective), hard + soft)
+        self.compiled = CompiledProblem(self.problem)
+        self.lot_order: list[np.ndarray] = []
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def assign(self, p: Prepared) -> None:
+        """Write one household's data into the parameters (no compilation)."""
+        x = p.inputs
+        n, a = x.n_assets, x.n_accounts
+        lot_acc = np.asarray(x.lots.account, dtype=int)
+        lot_ast = np.asarray(x.lots.asset, dtype=int)
+        self.lot_order = []
+        for i, m in enumerate(self.key.lot_slots):
+            idx = np.flatnonzero(lot_acc == i)
+            self.lot_order.append(idx)
+            mapping = np.zeros((n, m))
+            mapping[lot_ast[idx], np.arange(idx.size)] = 1.0
+            self.mapping[i].value = mapping
+            gain_pd = np.zeros(m)
+            value = p.lot_value[idx]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gain_pd[: idx.size] = np.where(value > 0, p.lot_gain[idx] / value, 0.0)
+            self.gain[i].value = gain_pd
+            per_dollar = np.zeros(m)
+            per_dollar[: idx.size] = x.tax_weight * p.lot_rate[idx] * gain_pd[: idx.size]
+            self.tax.per_dollar[i].value = per_dollar
+        self.current.value = p.current
+        self.cash0.value = p.cash0
+        self.buffer.value = p.buffer
+        self.kappa.value = p.kappa
+        k = len(p.classes)
+        member = np.zeros((k, n))
+        member[p.class_index, np.arange(n)] = 1.0
+        self.membership.value = member
+        cash_class = np.zeros(k)
+        cash_class[p.classes.index(AssetClass.CASH)] = 1.0
+        self.cash_class.value = cash_class
+        self.class_lo.value, self.class_hi.value = p.class_lo, p.class_hi
+        self.asset_lo.value, self.asset_hi.value = p.asset_lo, p.asset_hi
+        self.esg_excess.value = p.esg - x.esg_floor if x.esg_floor is not None else np.zeros(n)
+        self.carbon_excess.value = p.carbon - x.carbon_cap if x.carbon_cap is not None else np.zeros(n)
+        self.liquid_accounts.value = p.liquid_accounts.astype(float)
+        self.liquid_cells.value = np.outer(p.liquid_accounts, p.liquid_assets).astype(float)
+        self.reserve.value = x.liquidity_reserve / p.total_value
+        self.tax_budget.value = BIG if x.tax_budget is None else x.tax_budget / p.total_value
+        self.turnover.value = BIG if x.turnover_limit is None else x.turnover_limit
+        for term in self.terms:
+            term.set(p)
+        self.set_mode(diagnose=False)
+        self.set_directions(p, buy_ok=np.ones(n, bool), sell_ok=np.ones(n, bool))
+        del a
+
+    def set_directions(self, p: Prepared, *, buy_ok: np.ndarray, sell_ok: np.ndarray) -> None:
+        """Upper bounds on buys and lot sells from exclusions, wash-sale blocks and the direction guard."""
+        x = p.inputs
+        buy_asset = buy_ok & ~p.excluded & ~p.buy_blocked
+        self.buy_ub.value = np.tile(np.where(buy_asset, BIG, 0.0), (x.n_accounts, 1))
+        lot_ast = np.asarray(x.lots.asset, dtype=int)
+        for i, m in enumerate(self.key.lot_slots):
+            idx = self.lot_order[i]
+            ub = np.zeros(m)
+            allowed = sell_ok[lot_ast[idx]] & ~(p.sell_loss_blocked[lot_ast[idx]] & (p.lot_gain[idx] < 0))
+            ub[: idx.size] = np.where(allowed, p.lot_value[idx], 0.0)
+            self.sell_ub[i].value = ub
+
+    def set_mode(self, *, diagnose: bool, hard: Sequence[ConstraintGroup] = ()) -> None:
+        """Normal mode: slacks fixed at 0. Diagnosis: slacks free (except ``hard``) and their sum minimized."""
+        caps = np.array([0.0 if (not diagnose or grp in hard) else BIG for grp in GROUPS])
+        self.slack_cap.value = caps
+        self.slack_price.value = np.array([_SLACK_PRICE[grp] for grp in GROUPS]) if diagnose else np.zeros(len(GROUPS))
+
+    def silence_objective(self, p: Prepared) -> None:
+        """Zero every term's weight (diagnosis looks only at the slacks)."""
+        quiet = _replace_weights(p)
+        for term in self.terms:
+            term.set(quiet)
+        for i in range(len(self.key.lot_slots)):
+            self.tax.per_dollar[i].value = np.zeros(self.key.lot_slots[i])
+
+
+_SLACK_PRICE = {
+    ConstraintGroup.CLASS_BANDS: 1.0,
+    ConstraintGroup.ASSET_BANDS: 1.0,
+    ConstraintGroup.CASH_BUFFER: 1.0,
+    ConstraintGroup.LIQUIDITY: 1.0,
+    ConstraintGroup.ESG_FLOOR: 0.1,  # score points × weight; a point is worth 0.1 of weight
+    ConstraintGroup.CARBON_CAP: 1e-3,  # tCO2e/$M × weight
+    ConstraintGroup.TAX_BUDGET: 1.0,
+    ConstraintGroup.TURNOVER: 1.0,
+}
+
+
+def _replace_weights(p: Prepared) -> Prepared:
+    from dataclasses import replace
+
+    quiet = replace(
+        p.inputs,
+        mu=np.zeros(p.inputs.n_assets),
+        risk_aversion=0.0,
+        tracking_weight=0.0,
+        tax_weight=0.0,
+        trading_weight=0.0,
+        location_weight=0.0,
+        esg_tilt=0.0,
+    )
+    return replace(p, inputs=quiet, drag=np.zeros_like(p.drag), kappa=np.zeros_like(p.kappa))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cache
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """Hits, misses, total compile seconds and the shapes held."""
+
+    hits: int
+    misses: int
+    compile_time: float
+    shapes: tuple[ShapeKey, ...]
+
+
+class ProblemCache:
+    """Compiled household problems keyed by ShapeKey (per process; thread-safe, one problem per shape)."""
+
+    def __init__(self, max_shapes: int = 64) -> None:
+        self._problems: dict[ShapeKey, _HouseholdProblem] = {}
+        self._lock = threading.Lock()
+        self._hits = self._misses = 0
+        self._compile = 0.0
+        self.max_shapes = max_shapes
+
+    def get(self, key: ShapeKey) -> tuple[_HouseholdProblem, float]:
+        """The problem for ``key`` and the seconds spent compiling it now (0 on a hit)."""
+        with self._lock:
+            found = self._problems.get(key)
+            if found is not None:
+                self._hits += 1
+                self._problems[key] = self._problems.pop(key)  # most recently used last
+                return found, 0.0
+        start = time.perf_counter()
+        built = _HouseholdProblem(key)
+        spent = time.perf_counter() - start
+        with self._lock:
+            self._misses += 1
+            self._compile += spent
+            self._problems[key] = built
+            while len(self._problems) > self.max_shapes:
+                self._problems.pop(next(iter(self._problems)))
+        return built, spent
+
+    def stats(self) -> CacheStats:
+        """Counters since creation (or the last ``clear``)."""
+        with self._lock:
+            return CacheStats(self._hits, self._misses, self._compile, tuple(self._problems))
+
+    def clear(self) -> None:
+        """Drop every compiled problem and reset the counters."""
+        with self._lock:
+            self._problems.clear()
+            self._hits = self._misses = 0
+            self._compile = 0.0
+
+
+DEFAULT_CACHE = ProblemCache()
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizer
+# ---------------------------------------------------------------------------------------------
+
+
+class HouseholdOptimizer:
+    """Solves household problems, reusing compiled problems from ``cache`` (the process-wide one by default)."""
+
+    def __init__(
+        self, *, solver_chain: Sequence[SolverSpec] = DEFAULT_CHAIN, cache: ProblemCache | None = None
+    ) -> None:
+        self.solver_chain = tuple(solver_chain)
+        self.cache = DEFAULT_CACHE if cache is None else cache
+
+    def solve(self, inputs: HouseholdInputs) -> OptimizationResult:
+        """Target holdings, lot-level trades and an explanation for one household on ``inputs.as_of``.
+
+        Raises:
+            ValidationError: inputs are malformed.
+            Infeasible: constraints conflict; the message and ``conflicts`` say which and by how much.
+            SolverFailed: every solver of the chain failed; ``attempts`` lists them.
+        """
+        start = time.perf_counter()
+        p = prepare(inputs)
+        key = shape_key(p)
+        prob, compile_time = self.cache.get(key)
+        prob.assign(p)
+        n = inputs.n_assets
+        buy_ok, sell_ok = np.ones(n, bool), np.ones(n, bool)
+        solver_time, passes, records = 0.0, 0, []
+        fixed: dict[int, str] = {}
+        while True:
+            record = prob.compiled.solve(self.solver_chain)
+            records.append(record)
+            solver_time += record.solver_time
+            passes += 1
+            if record.status is SolveStatus.INFEASIBLE:
+                raise self._diagnose(prob, p, record)
+            if record.status is not SolveStatus.OPTIMAL:
+                raise SolverFailed(
+                    f"every solver failed for household {inputs.household_id} on {inputs.as_of}: "
+                    + "; ".join(f"{s} → {st}" for s, st in record.attempts)
+                    + ". Nothing will trade; check the inputs or retry with a different chain",
+                    attempts=record.attempts,
+                    household=inputs.household_id,
+                    as_of=inputs.as_of,
+                )
+            buys, lot_sells = self._trades(prob, p)
+            conflicts = _conflicting_groups(p, buys, lot_sells)
+            if not conflicts or passes > n + 1:
+                break
+            bought = _group_sum(p, buys.sum(axis=0))
+            sold = _group_sum(p, _sells_by_asset(p, lot_sells))
+            for grp_id in np.unique(p.guard_group):
+                if grp_id in conflicts:
+                    fixed[grp_id] = "buy" if bought[grp_id] >= sold[grp_id] else "sell"
+                elif bought[grp_id] > TRADE_TOL:
+                    fixed.setdefault(grp_id, "buy")
+                elif sold[grp_id] > TRADE_TOL:
+                    fixed.setdefault(grp_id, "sell")
+            in_group = p.guard_group
+            buy_ok = np.array([fixed.get(g, "") != "sell" for g in in_group])
+            sell_ok = np.array([fixed.get(g, "") != "buy" for g in in_group])
+            prob.set_directions(p, buy_ok=buy_ok, sell_ok=sell_ok)
+        if _conflicting_groups(p, buys, lot_sells):  # pragma: no cover - defensive, the loop prevents it
+            raise OptimizationError("internal: the wash-sale guard did not converge; nothing will trade")
+        timings = Timings(
+            compile_time=compile_time,
+            solver_time=solver_time,
+            wall_time=time.perf_counter() - start,
+            passes=passes,
+        )
+        return _build_result(prob, p, buys, lot_sells, records[-1], timings, fixed)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _trades(self, prob: _HouseholdProblem, p: Prepared) -> tuple[np.ndarray, list[np.ndarray]]:
+        buys = np.asarray(prob.v.b.value, dtype=float)
+        buys = np.where(buys > TRADE_TOL, buys, 0.0)
+        lot_sells = []
+        for i, idx in enumerate(prob.lot_order):
+            s = np.asarray(prob.v.s[i].value, dtype=float)[: idx.size]
+            s = np.clip(np.where(s > TRADE_TOL, s, 0.0), 0.0, p.lot_value[idx])
+            lot_sells.append(s)
+        return buys, lot_sells
+
+    def _diagnose(self, prob: _HouseholdProblem, p: Prepared, record: SolveRecord) -> Infeasible:
+        """Re-solve with slacks on the soft groups; name the groups that need slack and how much."""
+        x = p.inputs
+        prob.silence_objective(p)
+        needs = self._slack_solve(prob, [])
+        first = [grp for grp, amt in needs.items() if amt > 1e-6]
+        partners: dict[ConstraintGroup, float] = {}
+        if first:
+            partner_needs = self._slack_solve(prob, first)
+            partners = {grp: amt for grp, amt in partner_needs.items() if amt > 1e-6 and grp not in first}
+        prob.set_mode(diagnose=False)
+        for term in prob.terms:
+            term.set(p)
+        prob.assign(p)
+        conflicts = {grp.value: amt for grp, amt in needs.items() if amt > 1e-6}
+        conflicts.update({grp.value: amt for grp, amt in partners.items()})
+        names = [_describe(grp, p, prob, needs.get(grp, 0.0)) for grp in first]
+        names += [_describe(grp, p, prob, amt) for grp, amt in partners.items()]
+        if not names:
+            names = ["the hard constraints (long-only holdings, lot sizes, cash balances)"]
+        joined = " and ".join(names[:3])
+        verb = "conflict" if len(names) > 1 else "cannot be met"
+        fixes = "; ".join(dict.fromkeys(_FIX[grp] for grp in [*first, *partners]))
+        return Infeasible(
+            f"Infeasible for household {x.household_id} on {x.as_of}: {joined} {verb}"
+            + (f"; {fixes}" if fixes else ""),
+            conflicts=conflicts,
+            household=x.household_id,
+            as_of=x.as_of,
+            attempts=record.attempts,
+        )
+
+    def _slack_solve(self, prob: _HouseholdProblem, hard: Sequence[ConstraintGroup]) -> dict[ConstraintGroup, float]:
+        prob.set_mode(diagnose=True, hard=hard)
+        rec = prob.compiled.solve(self.solver_chain)
+        if rec.status is not SolveStatus.OPTIMAL:
+            return {}
+        sig = np.asarray(prob.sigma.value, dtype=float)
+        return {grp: float(max(sig[i], 0.0)) for i, grp in enumerate(GROUPS)}
+
+
+def solve_household(
+    inputs: HouseholdInputs,
+    *,
+    solver_chain: Sequence[SolverSpec] = DEFAULT_CHAIN,
+    cache: ProblemCache | None = None,
+) -> OptimizationResult:
+    """Solve one household (see ``HouseholdOptimizer.solve``); compiled problems come from the process cache."""
+    return HouseholdOptimizer(solver_chain=solver_chain, cache=cache).solve(inputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Guard and result
+# ---------------------------------------------------------------------------------------------
+
+
+def _sells_by_asset(p: Prepared, lot_sells: list[np.ndarray]) -> np.ndarray:
+    x = p.inputs
+    out = np.zeros(x.n_assets)
+    lot_acc = np.asarray(x.lots.account, dtype=int)
+    lot_ast = np.asarray(x.lots.asset, dtype=int)
+    for i, s in enumerate(lot_sells):
+        idx = np.flatnonzero(lot_acc == i)
+        np.add.at(out, lot_ast[idx], s)
+    return out
+
+
+def _group_sum(p: Prepared, per_asset: np.ndarray) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for g, v in zip(p.guard_group, per_asset, strict=True):
+        out[int(g)] = out.get(int(g), 0.0) + float(v)
+    return out
+
+
+def _conflicting_groups(p: Prepared, buys: np.ndarray, lot_sells: list[np.ndarray]) -> set[int]:
+    bought = _group_sum(p, buys.sum(axis=0))
+    sold = _group_sum(p, _sells_by_asset(p, lot_sells))
+    return {g for g in bought if bought[g] > 0 and sold[g] > 0}
+
+
+_FIX = {
+    ConstraintGroup.CLASS_BANDS: "widen the class band",
+    ConstraintGroup.ASSET_BANDS: "raise the position limit or allow the excluded fund",
+    ConstraintGroup.CASH_BUFFER: "lower the cash buffer or add a deposit",
+    ConstraintGroup.LIQUIDITY: "lower the liquidity reserve or fund it with a deposit",
+    ConstraintGroup.ESG_FLOOR: "lower the ESG floor",
+    ConstraintGroup.CARBON_CAP: "raise the carbon cap",
+    ConstraintGroup.TAX_BUDGET: "raise the tax budget",
+    ConstraintGroup.TURNOVER: "raise the turnover limit",
+}
+
+
+def _describe(grp: ConstraintGroup, p: Prepared, prob: _HouseholdProblem, amount: float) -> str:
+    """Words for a group that needed ``amount`` of slack, naming the offending element where possible."""
+    x = p.inputs
+    v = prob.v
+    if grp is ConstraintGroup.CLASS_BANDS and v.z.value is not None:
+        z = np.asarray(v.z.value)
+        worst = int(np.argmax(np.maximum(p.class_lo - z, z - p.class_hi)))
+        below = z[worst] < p.class_lo[worst]
+        side = "below" if below else "above"
+        return (
+            f"the {p.classes[worst].value} band {p.class_lo[worst]:.0%}–{p.class_hi[worst]:.0%} "
+            f"(needs {amount * 100:.1f} points of {p.classes[worst].value} weight {side} the band)"
+        )
+    if grp is ConstraintGroup.ASSET_BANDS and v.h.value is not None:
+        w = np.asarray(v.h.value).sum(axis=0)
+        worst = int(np.argmax(np.maximum(p.asset_lo - w, w - p.asset_hi)))
+        return (
+            f"the position limit on {x.tickers[worst]} ({p.asset_lo[worst]:.0%}–{p.asset_hi[worst]:.0%}; "
+            f"needs {amount * 100:.1f} points)"
+        )
+    if grp is ConstraintGroup.ESG_FLOOR:
+        invested = max(float(np.asarray(v.h.value).sum()), 1e-9) if v.h.value is not None else 1.0
+        return f"the ESG floor {x.esg_floor:g} (short by {amount / invested:.2f} score points)"
+    if grp is ConstraintGroup.CARBON_CAP:
+        invested = max(float(np.asarray(v.h.value).sum()), 1e-9) if v.h.value is not None else 1.0
+        return f"the carbon cap {x.carbon_cap:g} (over by {amount / invested:.1f} tCO2e/$M)"
+    if grp is ConstraintGroup.TAX_BUDGET:
+        return f"the tax budget ${x.tax_budget:,.0f} (needs ${amount * p.total_value:,.0f} more realized gain)"
+    if grp is ConstraintGroup.TURNOVER:
+        return f"the turnover limit {x.turnover_limit:.0%} (needs {amount * 100:.1f} points more)"
+    if grp is ConstraintGroup.LIQUIDITY:
+        return f"the liquidity reserve ${x.liquidity_reserve:,.0f} (short ${amount * p.total_value:,.0f})"
+    if grp is ConstraintGroup.CASH_BUFFER:
+        return f"the cash buffers (short ${amount * p.total_value:,.0f})"
+    return grp.value
+
+
+def _binding(prob: _HouseholdProblem, p: Prepared) -> tuple[BindingConstraint, ...]:
+    """Constraints of the soft groups with a non-zero dual (shadow price per unit of relaxation)."""
+    x = p.inputs
+    out: list[BindingConstraint] = []
+    tol = 1e-7
+    for grp, cons in prob.groups.items():
+        if not _enabled(grp, x):
+            continue
+        for side, con in enumerate(cons):
+            dual = con.dual_value
+            if dual is None:
+                continue
+            d = np.atleast_1d(np.asarray(dual, dtype=float))
+            for j in np.flatnonzero(np.abs(d) > tol):
+                if grp is ConstraintGroup.CLASS_BANDS:
+                    cls = p.classes[j]
+                    bound = p.class_lo[j] if side == 0 else p.class_hi[j]
+                    name = f"{cls.value} {'floor' if side == 0 else 'ceiling'} {bound:.0%}"
+                    subject = cls.value
+                elif grp is ConstraintGroup.ASSET_BANDS:
+                    bound = p.asset_lo[j] if side == 0 else p.asset_hi[j]
+                    what = "excluded" if p.excluded[j] else f"{'minimum' if side == 0 else 'maximum'} {bound:.0%}"
+                    name, subject = f"{x.tickers[j]} {what}", x.tickers[j]
+                elif grp is ConstraintGroup.CASH_BUFFER:
+                    name, subject = f"cash buffer in {x.accounts[j]}", x.accounts[j]
+                else:
+                    name, subject = _GROUP_NAME[grp](x), ""
+                out.append(BindingConstraint(grp, name, subject, float(abs(d[j]))))
+    return tuple(out)
+
+
+def _enabled(grp: ConstraintGroup, x: HouseholdInputs) -> bool:
+    """Optional groups that are switched off hold trivially and must not be reported as binding."""
+    return {
+        ConstraintGroup.LIQUIDITY: x.liquidity_reserve > 0,
+        ConstraintGroup.ESG_FLOOR: x.esg_floor is not None,
+        ConstraintGroup.CARBON_CAP: x.carbon_cap is not None,
+        ConstraintGroup.TAX_BUDGET: x.tax_budget is not None,
+        ConstraintGroup.TURNOVER: x.turnover_limit is not None,
+    }.get(grp, True)
+
+
+_GROUP_NAME = {
+    ConstraintGroup.LIQUIDITY: lambda x: f"liquidity reserve ${x.liquidity_reserve:,.0f}",
+    ConstraintGroup.ESG_FLOOR: lambda x: f"ESG floor {x.esg_floor:g}",
+    ConstraintGroup.CARBON_CAP: lambda x: f"carbon cap {x.carbon_cap:g}",
+    ConstraintGroup.TAX_BUDGET: lambda x: f"tax budget ${x.tax_budget:,.0f}",
+    ConstraintGroup.TURNOVER: lambda x: f"turnover limit {x.turnover_limit:.0%}",
+}
+
+
+def _build_result(
+    prob: _HouseholdProblem,
+    p: Prepared,
+    buys: np.ndarray,
+    lot_sells: list[np.ndarray],
+    record: SolveRecord,
+    timings: Timings,
+    directions: dict[int, str],
+) -> OptimizationResult:
+    x = p.inputs
+    total = p.total_value
+    prices = np.asarray(x.prices, dtype=float)
+    lot_acc = np.asarray(x.lots.account, dtype=int)
+    lot_ast = np.asarray(x.lots.asset, dtype=int)
+    sells = np.zeros_like(p.current)
+    sales_by_cell: dict[tuple[int, int], list[LotSale]] = {}
+    for i, s in enumerate(lot_sells):
+        idx = np.flatnonzero(lot_acc == i)
+        for j, li in enumerate(idx):
+            if s[j] <= 0:
+                continue
+            asset = lot_ast[li]
+            sells[i, asset] += s[j]
+            frac = s[j] / p.lot_value[li] if p.lot_value[li] > 0 else 0.0
+            proceeds = s[j] * total
+            gain_usd = frac * (p.lot_value[li] - float(x.lots.basis[li]) / total) * total
+            taxable = x.account_types[i] is AccountType.TAXABLE
+            sale = LotSale(
+                lot_id=x.lots.ids[li],
+                account=x.accounts[i],
+                ticker=x.tickers[asset],
+                shares=float(x.lots.shares[li]) * frac,
+                proceeds=proceeds,
+                gain=gain_usd if taxable else 0.0,
+                tax=(p.lot_rate[li] * gain_usd) if taxable else 0.0,
+                long_term=bool(x.lots.long_term[li]),
+            )
+            sales_by_cell.setdefault((i, int(asset)), []).append(sale)
+    after = np.maximum(p.current + buys - sells, 0.0)
+    trades: list[Trade] = []
+    holdings: list[Holding] = []
+    for i, acct in enumerate(x.accounts):
+        for j, tk in enumerate(x.tickers):
+            before, now = p.current[i, j], after[i, j]
+            if before > 0 or now > TRADE_TOL or buys[i, j] > 0:
+                holdings.append(Holding(acct, tk, float(before), float(now), float(before * total), float(now * total)))
+            if buys[i, j] > 0:
+                trades.append(Trade(acct, tk, "buy", buys[i, j] * total / prices[j], buys[i, j] * total, ()))
+            if sells[i, j] > 0:
+                lots = tuple(sales_by_cell.get((i, j), ()))
+                trades.append(Trade(acct, tk, "sell", sum(s.shares for s in lots), sells[i, j] * total, lots))
+    cash_after = p.cash0 + sells.sum(axis=1) - buys.sum(axis=1) - (buys + sells) @ p.kappa
+    terms = tuple(TermValue(t.name, t.kind, float(t.expression().value)) for t in prob.terms)
+    targets = {(h.account, h.ticker): h.weight_after for h in holdings if h.weight_after > 0}
+    result = OptimizationResult(
+        household_id=x.household_id,
+        as_of=x.as_of,
+        status=record.status,
+        solver=record.solver,
+        attempts=record.attempts,
+        total_value=total,
+        targets=targets,
+        holdings=tuple(holdings),
+        trades=tuple(trades),
+        cash_after={a: float(c * total) for a, c in zip(x.accounts, cash_after, strict=True)},
+        terms=terms,
+        binding=_binding(prob, p),
+        timings=timings,
+        guard_directions={
+            tk: directions[int(g)] for tk, g in zip(x.tickers, p.guard_group, strict=True) if int(g) in directions
+        },
+        notes=p.notes,
+        explanation=(),
+    )
+    return explain_result(result, p)
+
+
+__all__ += ["DEFAULT_CACHE", "GROUPS"]
+del Any
