@@ -246,7 +246,7 @@ def load_scenario(path_or_name: str | Path, *, universe: Universe | None = None)
         ConfigError: the file is missing or invalid; the message names the file, field and fix.
     """
     p = Path(path_or_name)
-    if not p.suffix and not p.exists():
+    if not p.suffix and not p.is_file():
         shipped = SCENARIO_DIR / f"{p.name}.yaml"
         if not shipped.exists():
             raise ConfigError(

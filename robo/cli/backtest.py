@@ -1,0 +1,72 @@
+"""``robo backtest SCENARIO.yaml`` — replay strategies through history and compare them; ``robo demo``.
+
+    robo backtest demo --report demo.html --strategies static_60_40,glide_path
+    robo demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add ``backtest`` (and ``demo``, unless a dedicated demo command module exists)."""
+    p = sub.add_parser("backtest", help="replay strategies through history and compare them")
+    p.add_argument("scenario", help="a scenario YAML path or a shipped name (demo, retiree, esg)")
+    p.add_argument("--report", type=Path, default=None, help="write the HTML report here (PNGs beside it)")
+    p.add_argument("--strategies", default=None, help="comma-separated strategy names (default: all)")
+    p.add_argument("--processes", type=int, default=None, help="worker processes (default: one per CPU)")
+    p.add_argument("--save", type=Path, default=None, help="write CSVs and provenance.json to this folder")
+    p.set_defaults(func=_backtest)
+    if importlib.util.find_spec("robo.cli.demo") is None:
+        d = sub.add_parser("demo", help="run the demo scenario end to end and write its report")
+        d.add_argument("--report", type=Path, default=Path("robo-demo-report.html"))
+        d.add_argument("--processes", type=int, default=None)
+        d.set_defaults(func=run_demo)
+
+
+def _run(scenario_arg: str, strategies: str | None, processes: int | None, report: Path | None,
+         save: Path | None = None) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from backtests import load_scenario, run_scenario
+    from backtests.result import TABLE_COLUMNS
+    from robo.cli._out import console, table
+
+    scenario = load_scenario(scenario_arg)
+    names = [s.strip() for s in strategies.split(",")] if strategies else None
+    total = len(names) if names else len(scenario.strategies)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"backtest {scenario.name}", total=total)
+
+        def done(name: str, i: int, n: int) -> None:
+            bar.update(task, completed=i + (total - n), description=f"backtest {scenario.name}: {name} done")
+
+        result = run_scenario(scenario, names, processes=processes, on_done=done)
+    first = next(iter(result.runs.values()), None)
+    period = f"{first.days[0]} → {first.days[-1]}" if first else ""
+    console.print(table(f"{scenario.name}: {period} (hash {scenario.hash[:12]})",
+                        ["Strategy", *[h for _, h, _ in TABLE_COLUMNS]], result.table_rows()))
+    for name, why in result.skipped.items():
+        console.print(f"[yellow]skipped[/] {name}: {why}")
+    if save is not None:
+        console.print(f"results: {result.save(save)}")
+    if report is not None:
+        console.print(f"report: {result.report(report).resolve()}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    return _run(args.scenario, args.strategies, args.processes, args.report, args.save)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``robo demo``: the demo scenario end to end — comparison table and the report's path."""
+    return _run("demo", None, getattr(args, "processes", None), getattr(args, "report", None)
+                or Path("robo-demo-report.html"))

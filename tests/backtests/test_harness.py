@@ -1,0 +1,210 @@
+"""The loop: look-ahead guard, hand-checked cash-flow returns, harvesting, determinism, scenarios."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests import (
+    Decision,
+    PointInTimeGuard,
+    PriceTable,
+    StaticMix,
+    check_point_in_time,
+    load_scenario,
+    run_scenario,
+    run_strategy,
+)
+from backtests.scenario import scenario_from_dict
+from engine.errors import ConfigError, LookAheadError
+
+from .conftest import household
+
+
+def _scenario(strategies, accounts, start="2021-01-01", cash_flows=(), universe=("VTI", "IVV", "BND"), **kw):
+    return scenario_from_dict({
+        "name": "t", "start": start, "universe": list(universe), "household": household(accounts),
+        "strategies": strategies, "cash_flows": list(cash_flows), **kw,
+    })
+
+
+# -- look-ahead --------------------------------------------------------------------------------------
+
+
+class _Peeker(StaticMix):
+    """A strategy that plants a future price in its reasoning: it reads tomorrow's close."""
+
+    def decide(self, snapshot, state):
+        tomorrow = date.fromordinal(snapshot.day.toordinal() + 1)
+        snapshot.price_on(tomorrow, "VTI")
+        return None
+
+
+def test_a_strategy_reading_a_future_price_is_caught(falling_prices):
+    sc = _scenario([{"name": "s", "kind": "static", "weights": {"VTI": 1.0}}],
+                   [{"id": "tx", "type": "taxable", "cash": 1000}], start="2022-01-03")
+    with pytest.raises(LookAheadError, match="after the point-in-time cut"):
+        run_strategy(sc, _Peeker(sc.strategies[0]), falling_prices)
+
+
+def test_planted_future_row_in_engine_data_is_caught():
+    days = pd.Index([date(2022, 1, 3), date(2022, 1, 4), date(2022, 1, 5)])
+    frame = pd.DataFrame({"VTI": [1.0, 2.0, 3.0]}, index=days)
+
+    class Source:  # a market-data object that leaks one day too many
+        def history(self):
+            return frame
+
+    guard = PointInTimeGuard(Source(), date(2022, 1, 4))
+    with pytest.raises(LookAheadError, match="2022-01-05"):
+        guard.history()
+    with pytest.raises(LookAheadError):
+        guard.as_of(date(2022, 1, 5))
+    check_point_in_time(frame.iloc[:2], date(2022, 1, 4))  # the honest slice passes
+
+
+def test_buying_a_fund_before_it_exists_is_caught(falling_prices):
+    prices = falling_prices.prices.copy()
+    prices[:10, 1] = np.nan  # IVV does not exist for the first ten days
+    table = PriceTable(falling_prices.days, falling_prices.tickers, prices)
+
+    class Early(StaticMix):
+        def decide(self, snapshot, state):
+            return Decision("force", mix=np.array([0.0, 1.0, 0.0]))
+
+    sc = _scenario([{"name": "s", "kind": "static", "weights": {"IVV": 1.0}}],
+                   [{"id": "tx", "type": "taxable", "cash": 1000}], start="2022-01-03")
+    with pytest.raises(LookAheadError, match="before its first price"):
+        run_strategy(sc, Early(sc.strategies[0]), table)
+    # The shipped strategy falls back to the substitute until IVV exists, then moves in.
+    run = run_strategy(sc, "s", table)
+    assert run.weights[5, 1] == 0 and run.weights[5, 0] > 0.99
+    assert run.weights[-1, 1] > 0.99
+
+
+# -- cash flows: TWR vs MWR by hand --------------------------------------------------------------
+
+
+def test_harness_twr_and_mwr_match_the_hand_computation():
+    days = (date(2021, 1, 4), date(2022, 1, 4), date(2023, 1, 4))
+    table = PriceTable(days, ("VTI", "IVV", "BND"), np.array([[10.0, 10, 10], [20, 20, 20], [10, 10, 10]]))
+    sc = _scenario([{"name": "s", "kind": "static", "weights": {"VTI": 1.0}, "rebalance": "annual"}],
+                   [{"id": "ira", "type": "roth", "cash": 100}], start="2021-01-04",
+                   cash_flows=[{"kind": "contribution", "account": "ira", "amount": 200, "every": "once",
+                                "start": "2022-01-04"}],
+                   costs={"spread_bps": 0, "slippage_bps": 0}, triggers={"invest_cash_min": 1})
+    result = run_scenario(sc, processes=1, prices=table)
+    run = result.runs["s"]
+    np.testing.assert_allclose(run.value, [100.0, 400.0, 200.0])
+    m = result.metrics.loc["s"]
+    assert m["cumulative_return"] == pytest.approx(0.0, abs=1e-12)  # TWR: ×2 then ×½
+    assert m["mwr_pre_tax"] == pytest.approx(math.sqrt(3) - 2, abs=1e-9)  # IRR: 100x² + 200x = 200
+
+
+# -- harvesting ------------------------------------------------------------------------------------
+
+
+def test_harvesting_in_a_falling_market_has_positive_tax_alpha_and_no_wash_sale(falling_prices):
+    strategies = [
+        {"name": "plain", "kind": "static", "weights": {"VTI": 0.8, "BND": 0.2}, "rebalance": "quarterly"},
+        {"name": "tlh", "kind": "static", "weights": {"VTI": 0.8, "BND": 0.2}, "rebalance": "quarterly",
+         "harvest": True, "tax_alpha_baseline": "plain"},
+    ]
+    sc = _scenario(strategies, [{"id": "tx", "type": "taxable", "cash": 100000},
+                                {"id": "ira", "type": "traditional", "cash": 50000}],
+                   start="2022-01-03", taxes={"federal_ordinary": 0.32, "federal_ltcg": 0.15})
+    result = run_scenario(sc, processes=1, prices=falling_prices)
+    m = result.metrics
+    assert m.loc["tlh", "harvested_losses"] > 5000
+    assert m.loc["plain", "harvested_losses"] == 0
+    assert m.loc["tlh", "tax_alpha"] > 0
+    assert m.loc["tlh", "final_after_tax"] > m.loc["plain", "final_after_tax"]
+    assert result.runs["tlh"].wash_sales == []  # never a wash sale
+    trades = result.trades
+    harvest_buys = trades[(trades.strategy == "tlh") & (trades.reason == "harvest") & (trades.side == "buy")]
+    assert set(harvest_buys.symbol) <= {"VTI", "IVV"} and len(harvest_buys) >= 1
+    # No purchase of a harvested fund within 30 days after its loss sale, in any account.
+    real = result.realizations
+    losses = real[(real.strategy == "tlh") & (real.reason == "harvest")]
+    buys = trades[(trades.strategy == "tlh") & (trades.side == "buy")]
+    for _, loss in losses.iterrows():
+        window = buys[(buys.symbol == loss.symbol) & (buys.date > loss.date)
+                      & (buys.date <= date.fromordinal(loss.date.toordinal() + 30))]
+        assert window.empty
+
+
+def test_a_rebalance_loss_sale_after_a_recent_buy_is_a_wash_sale():
+    from backtests._interim_book import Book, Rates
+    from engine.model import AccountType
+
+    book = Book(("tx", "ira"), (AccountType.TAXABLE, AccountType.TRADITIONAL), ("VTI",), Rates(0.3, 0.2),
+                half_spread_bps=0, slippage_bps=0)
+    book.deposit(0, 1000)
+    book.deposit(1, 1000)
+    d0 = date(2022, 1, 3).toordinal()
+    book.buy(0, 0, 1000, 100.0, d0, "t")
+    book.buy(1, 0, 500, 90.0, d0 + 10, "t")  # the IRA buys the same fund 10 days later
+    book.sell(0, 0, 10, 80.0, d0 + 20, "t")  # loss of 200 inside the window: disallowed for good
+    assert len(book.wash_sales) == 1 and book.wash_sales[0][3] == pytest.approx(200 * 500 / 90 / 10)
+    assert book.year.st == pytest.approx(-200 + 200 * min(1.0, (500 / 90) / 10))
+
+
+def test_tax_netting_carryforward_and_deduction():
+    from backtests._interim_book import Rates, tax_for_year
+
+    r = Rates(ordinary=0.3, ltcg=0.2)
+    t = tax_for_year(2022, -10000, 4000, 0, 0, 0, 0, 0, 0, r)
+    assert t.deduction == 3000 and t.st_carry == pytest.approx(3000) and t.lt_carry == 0
+    assert t.tax == pytest.approx(-900)
+    t2 = tax_for_year(2023, 5000, 0, 1000, 500, 0, 0, t.st_carry, t.lt_carry, r)
+    assert t2.tax == pytest.approx(2000 * 0.3 + 1000 * 0.2 + 500 * 0.3)
+
+
+# -- determinism, provenance, scenarios -------------------------------------------------------------
+
+
+def test_same_scenario_same_seed_identical_results_in_any_process_layout():
+    sc = load_scenario("esg").with_strategies(["esg_static_80_20", "esg_static_tlh"])
+    a = run_scenario(sc, processes=1)
+    b = run_scenario(sc, processes=2)
+    pd.testing.assert_frame_equal(a.values, b.values)
+    pd.testing.assert_frame_equal(a.trades, b.trades)
+    assert a.provenance["hash"] == b.provenance["hash"] == sc.hash
+    assert a.provenance["version"] and a.provenance["config"]["name"] == "esg"
+
+
+def test_shipped_scenarios_validate_with_life_events_and_three_account_types():
+    demo = load_scenario("demo")
+    assert {a.type.value for a in demo.household.accounts} >= {"taxable", "traditional", "roth"}
+    assert [e.kind.value for e in demo.events] == ["child", "new_job", "inheritance"]
+    assert demo.household.values.min_esg_score is not None
+    names = {s.name for s in demo.strategies}
+    assert {"adaptive", "adaptive_no_tlh", "adaptive_no_location", "static_60_40", "threshold_model",
+            "glide_path"} <= names
+    retiree = load_scenario("retiree")
+    assert retiree.withdrawal_order[0].value == "taxable"
+    assert load_scenario("esg").universe.tickers[:1]
+
+
+def test_bad_scenario_names_the_field_and_the_fix(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstart: 2020-01-01\nhousehold: sample\nstrategies:\n"
+                   "  - {name: a, kind: static, weights: {VTI: 0.5}}\n")
+    with pytest.raises(ConfigError, match="sum to 1"):
+        load_scenario(bad)
+    with pytest.raises(ConfigError, match="no scenario"):
+        load_scenario("nope")
+
+
+def test_retiree_withdrawals_follow_the_tax_aware_order():
+    sc = load_scenario("retiree").with_strategies(["static_40_60"])
+    run = run_scenario(sc, processes=1).runs["static_40_60"]
+    withdrawals = [t for t in run.trades if t[8] == "withdrawal"]
+    first_trad = min((t[0] for t in withdrawals if run.account_types[t[1]] == "traditional"), default=None)
+    last_taxable = max(t[0] for t in withdrawals if run.account_types[t[1]] == "taxable")
+    assert first_trad is not None and last_taxable <= first_trad  # taxable is drawn down first
+    assert run.flows.sum() < 0 and run.shortfall == 0
