@@ -51,8 +51,11 @@ def _run(scenario_arg: str, strategies: str | None, processes: int | None, repor
         result = run_scenario(scenario, names, processes=processes, on_done=done)
     first = next(iter(result.runs.values()), None)
     period = f"{first.days[0]} → {first.days[-1]}" if first else ""
-    console.print(table(f"{scenario.name}: {period} (hash {scenario.hash[:12]})",
-                        ["Strategy", *[h for _, h, _ in TABLE_COLUMNS]], result.table_rows()))
+    t = table(f"{scenario.name}: {period} (hash {scenario.hash[:12]})",
+              ["Strategy", *[h for _, h, _ in TABLE_COLUMNS]], result.table_rows())
+    t.columns[0].no_wrap = True
+    t.columns[0].min_width = max((len(n) for n in result.runs), default=8)
+    console.print(t)
     for name, why in result.skipped.items():
         console.print(f"[yellow]skipped[/] {name}: {why}")
     if save is not None:
