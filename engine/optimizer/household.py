@@ -8,12 +8,15 @@ sells s per account slot, post-trade cash c per account, class weights z, slacks
 Lots are padded per account to a bucket (16, then multiples of 64) with zero-value dummy lots so that
 households of similar size share one compiled problem (``shape_key``).
 
-Wash-sale guard (Moehle, Kochenderfer, Boyd, Ang 2021, §5): selling at a loss has negative tax cost, so
-a convex problem may sell and buy the same asset (or a member of its guard group) on one day. We solve,
+Wash-sale guard (Moehle, Kochenderfer, Boyd, Ang 2021): selling at a loss has negative tax cost, so a
+convex problem may sell and buy the same asset (or a member of its guard group) on one day. We solve,
 fix each group that traded in both directions to its net direction (buy-only or sell-only, through the
 buy and lot-sell upper bounds), and re-solve; groups that traded one way keep that way. This repeats
-until no group trades both ways (at most once per group; in practice one extra solve), so the returned
-trades never buy and sell within one guard group across the household.
+until no group trades both ways (each group is fixed at most once; in practice one extra solve), so the
+returned trades never buy and sell within one guard group across the household. With the default
+``WashSaleGuard.LOSSES`` a "sell" means a sale of a lot at a loss — exactly what the wash-sale rule
+(IRC §1091) looks at, so selling a bond fund at a gain in a taxable account and buying it in an IRA
+(asset location) stays possible; ``WashSaleGuard.ALL_SELLS`` forbids any same-day buy and sell per group.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 
 from engine.errors import Infeasible, OptimizationError, SolverFailed
 from engine.model import AccountType, AssetClass
-from engine.optimizer.inputs import HouseholdInputs, Prepared, prepare
+from engine.optimizer.inputs import HouseholdInputs, Prepared, WashSaleGuard, prepare
 from engine.optimizer.result import (
     BindingConstraint,
     ConstraintGroup,
@@ -417,7 +420,9 @@ class _HouseholdProblem:
         for i, m in enumerate(self.key.lot_slots):
             idx = self.lot_order[i]
             ub = np.zeros(m)
-            allowed = sell_ok[lot_ast[idx]] & ~(p.sell_loss_blocked[lot_ast[idx]] & (p.lot_gain[idx] < 0))
+            loss = p.lot_gain[idx] < 0
+            guarded = loss if p.inputs.guard is WashSaleGuard.LOSSES else np.ones(idx.size, bool)
+            allowed = (sell_ok[lot_ast[idx]] | ~guarded) & ~(p.sell_loss_blocked[lot_ast[idx]] & loss)
             ub[: idx.size] = np.where(allowed, p.lot_value[idx], 0.0)
             self.sell_ub[i].value = ub
 
@@ -667,13 +672,15 @@ def solve_household(
 
 
 def _sells_by_asset(p: Prepared, lot_sells: list[np.ndarray]) -> np.ndarray:
+    """Sells per asset that the guard watches: loss sells (LOSSES guard) or every sell (ALL_SELLS)."""
     x = p.inputs
     out = np.zeros(x.n_assets)
     lot_acc = np.asarray(x.lots.account, dtype=int)
     lot_ast = np.asarray(x.lots.asset, dtype=int)
     for i, s in enumerate(lot_sells):
         idx = np.flatnonzero(lot_acc == i)
-        np.add.at(out, lot_ast[idx], s)
+        watched = p.lot_gain[idx] < 0 if x.guard is WashSaleGuard.LOSSES else np.ones(idx.size, bool)
+        np.add.at(out, lot_ast[idx], np.where(watched, s, 0.0))
     return out
 
 
@@ -713,7 +720,7 @@ def _describe(grp: ConstraintGroup, p: Prepared, prob: _HouseholdProblem, amount
         side = "below" if below else "above"
         return (
             f"the {p.classes[worst].value} band {p.class_lo[worst]:.0%}–{p.class_hi[worst]:.0%} "
-            f"(needs {amount * 100:.1f} points of {p.classes[worst].value} weight {side} the band)"
+            f"(needs {amount * 100:.2g} points of {p.classes[worst].value} weight {side} the band)"
         )
     if grp is ConstraintGroup.ASSET_BANDS and v.h.value is not None:
         w = np.asarray(v.h.value).sum(axis=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 import numpy as np
 
@@ -19,7 +20,14 @@ from engine.errors import ValidationError
 from engine.model import AccountType, AssetClass
 from engine.optimizer.validate import as_matrix, as_vector, repaired_covariance
 
-__all__ = ["FactorModel", "HouseholdInputs", "LotInputs", "Prepared", "prepare"]
+__all__ = ["FactorModel", "HouseholdInputs", "LotInputs", "Prepared", "WashSaleGuard", "prepare"]
+
+
+class WashSaleGuard(StrEnum):
+    """Which sells the guard keeps apart from same-day buys in the same group."""
+
+    LOSSES = "losses"  # sells of lots at a loss (what IRC §1091 looks at)
+    ALL_SELLS = "all_sells"  # every sell
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,7 @@ class HouseholdInputs:
     buy_blocked: np.ndarray | None = None
     sell_loss_blocked: np.ndarray | None = None
     guard_group: np.ndarray | None = None
+    guard: WashSaleGuard = WashSaleGuard.LOSSES
     spread: np.ndarray | None = None
     commission: np.ndarray | None = None
     turnover_limit: float | None = None
