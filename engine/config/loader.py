@@ -217,6 +217,14 @@ class GoalSchema(_Strict):
 
 
 class EventSchema(_Strict):
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _yaml_on_key(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean True; take it back as the field name.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
     id: str = ""
     kind: LifeEventKind
     on: date

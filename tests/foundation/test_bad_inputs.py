@@ -197,3 +197,11 @@ def test_shipped_universe_facts():
     assert u["MUB"].tax_exempt_share == 1.0
     classes = u.by_class()
     assert {"BND", "AGG", "IEF", "LQD"} <= set(classes[next(c for c in classes if c == "us_bonds")])
+
+
+def test_yaml_bare_on_key_is_the_event_date():
+    data = _sample()
+    data["events"] = yaml.safe_load("- kind: child\n  on: 2027-03-01\n")
+    assert data["events"][0].get(True) is not None  # YAML 1.1 really does this
+    h = household_from_dict(data)
+    assert h.events[0].on == date(2027, 3, 1)
