@@ -1,0 +1,138 @@
+"""Optimizer speed: cached household re-solve vs fresh cvxpy build vs the solver's own time; Frontier vs
+PyPortfolioOpt; 500 assets with a factor model. Medians of several runs, ratios printed.
+
+    .venv/bin/python benchmarks/optimizer.py [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.model import AccountType, AssetClass
+from engine.optimizer import FactorModel, Frontier, HouseholdInputs, LotInputs, ProblemCache, solve_household
+from engine.optimizer.household import _HouseholdProblem, shape_key
+from engine.optimizer.inputs import prepare
+
+CLASSES = [AssetClass.US_EQUITY, AssetClass.INTL_EQUITY, AssetClass.US_BONDS, AssetClass.REAL_ESTATE, AssetClass.CASH]
+MIX = {
+    AssetClass.US_EQUITY: 0.4,
+    AssetClass.INTL_EQUITY: 0.2,
+    AssetClass.US_BONDS: 0.3,
+    AssetClass.REAL_ESTATE: 0.05,
+    AssetClass.CASH: 0.05,
+}
+
+
+def household(n: int, lots: int, seed: int, factor: bool = False) -> HouseholdInputs:
+    """A synthetic household: 3 accounts (taxable, traditional, Roth), ``lots`` lots, gains and losses."""
+    rng = np.random.default_rng(seed)
+    prices = rng.uniform(20, 300, n)
+    acc, ast = rng.integers(0, 3, lots), rng.integers(0, n, lots)
+    shares = rng.uniform(1, 50, lots)
+    basis = shares * prices[ast] * rng.uniform(0.6, 1.4, lots)
+    b, f, d = rng.normal(0, 0.15, (n, 5)), np.eye(5) * 0.04, rng.uniform(0.01, 0.04, n)
+    return HouseholdInputs(
+        household_id=f"bench{seed}",
+        as_of=date(2026, 3, 31),
+        tickers=tuple(f"A{i}" for i in range(n)),
+        prices=prices,
+        asset_class=tuple(CLASSES[i % 5] for i in range(n)),
+        accounts=("tax", "ira", "roth"),
+        account_types=(AccountType.TAXABLE, AccountType.TRADITIONAL, AccountType.ROTH),
+        cash=rng.uniform(1_000, 20_000, 3),
+        lots=LotInputs(tuple(f"l{i}" for i in range(lots)), acc, ast, shares, basis, rng.random(lots) < 0.7),
+        mu=rng.normal(0.06, 0.03, n),
+        cov=None if factor else b @ f @ b.T + np.diag(d),
+        factor_model=FactorModel(b, f, d) if factor else None,
+        strategic_mix=MIX,
+        class_bands={c: (max(0, v - 0.05), v + 0.05) for c, v in MIX.items()},
+        tax_drag=np.vstack([rng.uniform(0, 0.01, n), np.zeros(n), np.zeros(n)]),
+        guard_group=np.arange(n) // 2,
+    )
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) * 1000  # ms
+
+
+def bench_household(repeat: int) -> list[tuple[str, float, float, float]]:
+    rows = []
+    for label, n, lots, factor in (
+        ("household 50/3/500 full Σ", 50, 500, False),
+        ("household 500 assets, 5 factors, 3/60", 500, 60, True),
+    ):
+        cache = ProblemCache()
+        solve_household(household(n, lots, 0, factor), cache=cache)  # compile once
+        ours, solver, per_pass, fresh = [], [], [], []
+        for seed in range(1, repeat + 1):
+            res = solve_household(household(n, lots, seed, factor), cache=cache)
+            ours.append(res.timings.wall_time)
+            solver.append(res.timings.solver_time)
+            per_pass.append(res.timings.wall_time / res.timings.passes)
+        for seed in range(1, min(repeat, 3) + 1):  # a fresh cvxpy build and solve of the same problem
+            x = household(n, lots, seed, factor)
+            start = time.perf_counter()
+            prob = _HouseholdProblem(shape_key(prepare(x)))
+            prob.assign(prepare(x))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                prob.problem.solve(solver="CLARABEL")
+            fresh.append(time.perf_counter() - start)
+        rows.append((label, median(ours), median(fresh), median(solver), median(per_pass)))
+    return rows
+
+
+def bench_frontier(repeat: int) -> list[tuple[str, float, float, float]]:
+    from pypfopt import EfficientFrontier
+
+    rows = []
+    for n in (20, 50, 200):
+        rng = np.random.default_rng(n)
+        a = rng.normal(size=(3 * n, n))
+        cov = a.T @ a / (3 * n) * 0.04 + np.eye(n) * 0.001
+        mu = rng.normal(0.08, 0.05, n)
+        f = Frontier(mu, cov)
+        f.max_sharpe(0.02), f.min_volatility()  # compile once
+        ours, theirs, solver = [], [], []
+        for i in range(repeat):
+            f.update(mu=mu * (1 + 0.01 * i))
+            for method, args in (("max_sharpe", (0.02,)), ("min_volatility", ())):
+                start = time.perf_counter()
+                getattr(f, method)(*args)
+                ours.append(time.perf_counter() - start)
+                solver.append(f.last_solve.solver_time)
+                start = time.perf_counter()
+                ef = EfficientFrontier(mu * (1 + 0.01 * i), cov)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    getattr(ef, method)(*args)
+                theirs.append(time.perf_counter() - start)
+        rows.append((f"Frontier n={n} (max_sharpe+min_vol)", median(ours), median(theirs), median(solver)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    print(f"{'case':42} {'ours ms':>8} {'fresh/PyPO ms':>14} {'solver ms':>10} {'ours/solver':>12} {'speed-up':>9}")
+    for label, ours, fresh, solver, per_pass in bench_household(args.repeat):
+        print(f"{label:42} {ours:8.1f} {fresh:14.1f} {solver:10.1f} {ours / solver:12.2f}x {fresh / per_pass:8.1f}x")
+    for label, ours, theirs, solver in bench_frontier(args.repeat):
+        print(f"{label:42} {ours:8.2f} {theirs:14.2f} {solver:10.2f} {ours / solver:12.2f}x {theirs / ours:8.1f}x")
+    print("household: 'fresh' is one cvxpy build+solve (no guard pass); speed-up compares it with ours per pass.")
+    print("Frontier: the third column is PyPortfolioOpt per call; speed-up = PyPortfolioOpt / ours.")
+
+
+if __name__ == "__main__":
+    main()
