@@ -4,6 +4,7 @@
     decision = default_policy()(state)
 """
 
+from engine.rebalancer.liquidation import LiquidationPick, plan_liquidation
 from engine.rebalancer.orders import (
     OrderPlan,
     OrderRules,
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_CASH_FLOW_DRIFT",
     "DEFAULT_SELL_DRIFT",
     "Frequency",
+    "LiquidationPick",
     "OrderPlan",
     "OrderRules",
     "PortfolioState",
@@ -56,6 +58,7 @@ __all__ = [
     "harvest_opportunity",
     "life_event",
     "once_per_day",
+    "plan_liquidation",
     "quantize_qty",
     "resize_buys",
 ]
