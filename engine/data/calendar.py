@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -51,12 +52,14 @@ def _sessions() -> _Sessions:
     import exchange_calendars as xcals
 
     last = date(datetime.now(UTC).year + 2, 12, 31)
-    cal = xcals.get_calendar(CALENDAR_NAME, start=_FIRST.isoformat(), end=last.isoformat())
-    sessions = cal.sessions
-    opens = tuple(ts.to_pydatetime() for ts in cal.opens.loc[sessions])
-    closes = tuple(ts.to_pydatetime() for ts in cal.closes.loc[sessions])
-    ordinals = tuple(ts.date().toordinal() for ts in sessions)
-    early = frozenset(ts.date().toordinal() for ts in cal.early_closes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # exchange_calendars' own pandas deprecations
+        cal = xcals.get_calendar(CALENDAR_NAME, start=_FIRST.isoformat(), end=last.isoformat())
+        sessions = cal.sessions
+        opens = tuple(ts.to_pydatetime() for ts in cal.opens.loc[sessions])
+        closes = tuple(ts.to_pydatetime() for ts in cal.closes.loc[sessions])
+        ordinals = tuple(ts.date().toordinal() for ts in sessions)
+        early = frozenset(ts.date().toordinal() for ts in cal.early_closes)
     return _Sessions(ordinals, opens, closes, early, sessions[0].date(), sessions[-1].date())
 
 

@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -477,7 +478,9 @@ class YahooSource:
 
         self.fetches.append((ticker, lo, hi))
         log.info("yahoo: fetching %s %s..%s", ticker, lo, hi)
-        with _YF_LOCK:
+        with _YF_LOCK, warnings.catch_warnings():
+            # yfinance's own pandas deprecations are not ours to show.
+            warnings.simplefilter("ignore", DeprecationWarning)
             hide = YfConfig.debug.hide_exceptions
             YfConfig.debug.hide_exceptions = False  # we translate yfinance's errors ourselves
             try:
@@ -501,6 +504,11 @@ class YahooSource:
                     ticker=ticker,
                 ) from exc
             except Exception as exc:  # transport errors of curl_cffi / requests
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                if status == 404:
+                    raise UnknownTicker(
+                        f"Yahoo does not know {ticker} (HTTP 404); check the symbol", ticker=ticker
+                    ) from exc
                 raise DataError(
                     f"could not fetch {ticker} from Yahoo ({type(exc).__name__}: {exc}); "
                     "check the network, or use the cache (offline=True)",
