@@ -581,7 +581,9 @@ class AlpacaSource:
             raise DataError(
                 "Alpaca needs an API key and a secret key; set APCA_API_KEY_ID and APCA_API_SECRET_KEY"
             )
-        from alpaca.data.historical import StockHistoricalDataClient
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # alpaca-py imports websockets.legacy
+            from alpaca.data.historical import StockHistoricalDataClient
 
         self.url_override = url_override
         self.feed = feed
