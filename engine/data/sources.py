@@ -293,6 +293,9 @@ class CsvSource:
 
 _YF_LOCK = threading.Lock()
 
+#: First day fetched for a ticker that is not cached yet and no start is given.
+DEFAULT_START = date(2003, 1, 2)
+
 
 class YahooSource:
     """Yahoo Finance daily adjusted closes via yfinance (``auto_adjust=True``), cached on disk per ticker.
@@ -339,7 +342,9 @@ class YahooSource:
         start: date | None = None,
         end: date | None = None,
     ) -> pd.DataFrame:
-        """Adjusted closes (USD per share) for ``tickers`` with start ≤ day ≤ end (default: 2003-01-02..today).
+        """Adjusted closes (USD per share) for ``tickers`` with start ≤ day ≤ end.
+
+        Defaults: from the cache's first day (2003-01-02 for a ticker not cached yet) to today.
 
         ``tickers=None`` means every ticker already in the cache. Only the last *completed* session
         is ever returned: today's row appears after the NYSE close.
@@ -352,11 +357,15 @@ class YahooSource:
         names = _norm_tickers(tickers) if tickers is not None else self.cached_tickers()
         if not names:
             raise UnknownTicker(f"no ticker requested and the cache {self.cache_dir} is empty; name the tickers")
-        lo = _as_date(start, "start") or date(2003, 1, 2)
+        first = _as_date(start, "start")
         hi = min(_as_date(end, "end") or date.max, self._last_complete_day())
-        if lo > hi:
-            raise EmptyRange(f"start {lo} is after the last completed session {hi}", day=lo)
-        columns = {t: self._series(t, lo, hi) for t in names}
+        columns = {}
+        for t in names:
+            lo_t = first or self._default_start(t)
+            if lo_t > hi:
+                raise EmptyRange(f"start {lo_t} is after the last completed session {hi}", day=lo_t)
+            columns[t] = self._series(t, lo_t, hi)
+        lo = first or min(s.index[0].date() for s in columns.values())
         frame = pd.DataFrame(columns)
         frame = _tidy(frame.sort_index())
         return validate_prices(_select(frame, names, lo, hi, self.name))
@@ -373,10 +382,11 @@ class YahooSource:
         ``progress`` is called with each ticker after it is done (for progress bars).
         """
         names = _norm_tickers(tickers) or []
-        lo = _as_date(start, "start") or date(2003, 1, 2)
+        first = _as_date(start, "start")
         hi = min(_as_date(end, "end") or date.max, self._last_complete_day())
         spans: dict[str, tuple[date, date]] = {}
         for t in names:
+            lo = first or self._default_start(t)
             s = self._series(t, lo, hi)
             spans[t] = (s.index[0].date(), s.index[-1].date()) if len(s) else (lo, lo)
             if progress is not None:
@@ -390,6 +400,11 @@ class YahooSource:
         return sorted(p.name.removesuffix(".json") for p in self.cache_dir.glob("*.json"))
 
     # -- cache ----------------------------------------------------------------------------------
+
+    def _default_start(self, ticker: str) -> date:
+        """The cache's first covered day for ``ticker``, else 2003-01-02 (the embedded data's first day)."""
+        _, span = self._load(ticker)
+        return span[0] if span is not None else DEFAULT_START
 
     def _last_complete_day(self) -> date:
         from engine.data.calendar import is_trading_day, previous_trading_day, session_close
