@@ -1,0 +1,565 @@
+"""Goal planning: each goal's sleeve (wealth, contributions, withdrawals, glide path), the household plan, what-ifs.
+
+    plan = plan_household(household, date(2026, 3, 2))           # Monte Carlo of every goal, jointly
+    result = what_if(household, date(2026, 3, 2), [parse_what_if("retire-at=60")])
+
+Money is today's (real) USD; wealth toward a goal is its ``current_savings`` or, when that is 0, its
+share of the value of its accounts not claimed by other goals (``account_values``; default: cash plus
+lot cost basis, i.e. book value, since this room sees no prices).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+import numpy as np
+
+from engine.errors import PlanningError
+from engine.goals.config import (
+    CapitalMarket,
+    EventRules,
+    GlidePaths,
+    load_capital_market,
+    load_event_rules,
+    load_glide_paths,
+)
+from engine.goals.montecarlo import Composites, Shock, Sleeve, composites, simulate
+from engine.model import Goal, GoalKind, Household
+
+__all__ = [
+    "GoalForecast",
+    "Plan",
+    "Scenario",
+    "WhatIf",
+    "WhatIfKind",
+    "WhatIfResult",
+    "account_values_from_book",
+    "goal_sleeve",
+    "goal_wealth",
+    "months_between",
+    "parse_what_if",
+    "plan_household",
+    "present_target",
+    "savings_needed",
+    "what_if",
+]
+
+
+def months_between(start: date, end: date) -> int:
+    """Whole months from ``start`` to ``end`` (rounded to the nearest month; negative if end is earlier)."""
+    return round((end - start).days / 30.436875)
+
+
+def account_values_from_book(household: Household) -> dict[str, Decimal]:
+    """Book value per account, USD: cash plus the cost basis of its lots (a stand-in when no prices are given)."""
+    out = {a.id: a.cash for a in household.accounts}
+    for lot in household.lots:
+        out[lot.account] += lot.basis
+    return out
+
+
+def goal_wealth(household: Household, account_values: Mapping[str, Decimal] | None = None) -> dict[str, float]:
+    """USD toward each goal: its ``current_savings``, else an equal share of its accounts' unclaimed value."""
+    values = {k: float(v) for k, v in (account_values or account_values_from_book(household)).items()}
+    claimed: dict[str, float] = {}
+    sharing: dict[str, int] = {}
+    for g in household.goals:
+        for a in g.accounts:
+            if g.current_savings > 0:
+                claimed[a] = claimed.get(a, 0.0) + float(g.current_savings) / len(g.accounts)
+            else:
+                sharing[a] = sharing.get(a, 0) + 1
+    out: dict[str, float] = {}
+    for g in household.goals:
+        if g.current_savings > 0 or not g.accounts:
+            out[g.id] = float(g.current_savings)
+            continue
+        out[g.id] = sum(max(values.get(a, 0.0) - claimed.get(a, 0.0), 0.0) / sharing[a] for a in g.accounts)
+    return out
+
+
+def _drawdown(goal: Goal) -> tuple[float, int]:
+    """(USD per month withdrawn, months) for a retirement goal; (0, 0) otherwise."""
+    if goal.kind is not GoalKind.RETIREMENT:
+        return 0.0, 0
+    years = goal.years or 30
+    annual = float(goal.annual_income) if goal.annual_income is not None else float(goal.target) / years
+    return annual / 12.0, 12 * years
+
+
+def present_target(goal: Goal, real_rate: float = 0.03) -> float:
+    """The goal's target in today's USD at its date; for retirement the present value of the income at ``real_rate``."""
+    monthly, months = _drawdown(goal)
+    if months == 0:
+        return float(goal.target)
+    if goal.annual_income is None:
+        return float(goal.target)
+    r = (1 + real_rate) ** (1 / 12) - 1
+    return monthly * (months if r == 0 else (1 - (1 + r) ** -months) / r)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Adjustments a what-if applies at the sleeve level.
+
+    ``extra_monthly`` USD/month added per goal id; ``part_time`` (USD/year, years) reduces retirement
+    withdrawals at its start; ``shock`` is a market crash.
+    """
+
+    extra_monthly: Mapping[str, float] = field(default_factory=dict)
+    part_time: tuple[float, int] | None = None
+    shock: Shock | None = None
+
+
+def goal_sleeve(
+    goal: Goal,
+    as_of: date,
+    wealth: float,
+    glide: GlidePaths,
+    *,
+    equity_now: float | None = None,
+    equity_cap: float = 1.0,
+    scenario: Scenario | None = None,
+) -> Sleeve:
+    """The goal as a monthly ``Sleeve``: contributions until its date, withdrawals after (retirement).
+
+    ``equity_now`` tilts the glide path (the tilt is kept, clipped to [0, ``equity_cap``]).
+
+    Raises:
+        PlanningError: the goal's date (for retirement: the end of its income) is not after ``as_of``.
+    """
+    scenario = scenario or Scenario()
+    acc = months_between(as_of, goal.target_date)
+    monthly_w, draw = _drawdown(goal)
+    if draw:
+        if acc + draw < 1:
+            raise PlanningError(
+                f"goal {goal.id}: its income ended before {as_of}; remove it or extend its years", goal=goal.id
+            )
+        elapsed = max(-acc, 0)
+        acc = max(acc, 0)
+        draw -= elapsed
+    elif acc < 1:
+        raise PlanningError(
+            f"goal {goal.id} is due on {goal.target_date}, not after {as_of}; remove it or move its date",
+            goal=goal.id,
+            fix="move target_date at least a month after as_of",
+        )
+    months = acc + draw
+    to_goal = (acc - np.arange(months)) / 12.0
+    eq = glide.equity_share(goal.kind, to_goal)
+    ca = glide.cash_share(goal.kind, to_goal)
+    if equity_now is not None:
+        eq = eq + (equity_now - float(eq[0]))
+    eq = np.clip(eq, 0.0, equity_cap)
+    ca = np.minimum(ca, 1.0 - eq)
+    contrib = np.zeros(months)
+    contrib[:acc] = float(goal.monthly_contribution) + scenario.extra_monthly.get(goal.id, 0.0)
+    withdraw = np.zeros(months)
+    withdraw[acc:] = monthly_w
+    if draw and scenario.part_time:
+        income, years = scenario.part_time
+        end = min(months, acc + 12 * years)
+        withdraw[acc:end] = np.maximum(withdraw[acc:end] - income / 12.0, 0.0)
+    target = 0.0 if draw else float(goal.target)
+    return Sleeve(
+        start=max(wealth, 0.0),
+        contributions=contrib,
+        equity=eq,
+        withdrawals=withdraw,
+        cash=ca,
+        target=target,
+        flexibility=goal.flexibility,
+        name=goal.id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GoalForecast:
+    """One goal's Monte Carlo outcome: probabilities (fractions), shortfall and bands in today's USD."""
+
+    goal_id: str
+    name: str
+    kind: GoalKind
+    priority: int
+    years: float
+    wealth: float
+    target: float
+    funded_ratio: float
+    equity_now: float
+    probability: float
+    partial_probability: float
+    shortfall: float
+    median_final: float
+    bands: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A household's plan on ``as_of``: one forecast per goal and the household's wealth bands (yearly percentiles)."""
+
+    household_id: str
+    as_of: date
+    forecasts: tuple[GoalForecast, ...]
+    household_bands: np.ndarray | None
+    percentiles: tuple[float, ...]
+    paths: int
+    seed: int
+
+    def forecast(self, goal_id: str) -> GoalForecast:
+        """The forecast of one goal.
+
+        Raises:
+            PlanningError: no goal with that id.
+        """
+        for f in self.forecasts:
+            if f.goal_id == goal_id:
+                return f
+        raise PlanningError(
+            f"no goal {goal_id!r} in the plan", fix=f"use one of: {', '.join(f.goal_id for f in self.forecasts)}"
+        )
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        return {f.goal_id: f.probability for f in self.forecasts}
+
+
+def _inputs(
+    market: CapitalMarket | None, glide: GlidePaths | None, rules: EventRules | None, household: Household
+) -> tuple[Composites, GlidePaths, EventRules]:
+    glide = glide or load_glide_paths(household=household.id)
+    rules = rules or load_event_rules()
+    comp = composites(market or load_capital_market(), glide)
+    return comp, glide, rules
+
+
+def plan_household(
+    household: Household,
+    as_of: date,
+    *,
+    market: CapitalMarket | None = None,
+    glide: GlidePaths | None = None,
+    rules: EventRules | None = None,
+    account_values: Mapping[str, Decimal] | None = None,
+    equity_now: Mapping[str, float] | None = None,
+    equity_cap: float = 1.0,
+    scenario: Scenario | None = None,
+    paths: int | None = None,
+    seed: int | None = None,
+    bands: bool = True,
+) -> Plan:
+    """Simulate every goal's sleeve on the same market paths; probabilities, shortfalls, bands.
+
+    Raises:
+        PlanningError: a goal's date is not after ``as_of``.
+    """
+    comp, glide, rules = _inputs(market, glide, rules, household)
+    settings = rules.planning
+    paths = paths or settings.paths
+    seed = settings.seed if seed is None else seed
+    wealth = goal_wealth(household, account_values)
+    equity_now = equity_now or {}
+    goals = list(household.goals)
+    sleeves = [
+        goal_sleeve(
+            g, as_of, wealth[g.id], glide, equity_now=equity_now.get(g.id), equity_cap=equity_cap, scenario=scenario
+        )
+        for g in goals
+    ]
+    if not sleeves:
+        return Plan(household.id, as_of, (), None, (), paths, seed)
+    shock = scenario.shock if scenario else None
+    res = simulate(sleeves, comp, paths=paths, seed=seed, shock=shock, bands=bands)
+    out = []
+    for i, (g, s) in enumerate(zip(goals, sleeves, strict=True)):
+        pv = present_target(g, settings.retirement_real_rate)
+        out.append(
+            GoalForecast(
+                goal_id=g.id,
+                name=g.name or g.id,
+                kind=g.kind,
+                priority=g.priority,
+                years=max(months_between(as_of, g.target_date), 0) / 12.0,
+                wealth=wealth[g.id],
+                target=pv,
+                funded_ratio=wealth[g.id] / pv if pv > 0 else 1.0,
+                equity_now=float(s.equity[0]),
+                probability=float(res.probability[i]),
+                partial_probability=float(res.partial_probability[i]),
+                shortfall=float(res.shortfall[i]),
+                median_final=float(res.median_final[i]),
+                bands=None if res.bands is None else res.bands[i],
+            )
+        )
+    return Plan(household.id, as_of, tuple(out), res.household_bands, res.percentiles, paths, seed)
+
+
+def savings_needed(
+    household: Household,
+    as_of: date,
+    goal_id: str,
+    target_probability: float,
+    *,
+    market: CapitalMarket | None = None,
+    glide: GlidePaths | None = None,
+    rules: EventRules | None = None,
+    account_values: Mapping[str, Decimal] | None = None,
+    equity_now: Mapping[str, float] | None = None,
+    equity_cap: float = 1.0,
+    scenario: Scenario | None = None,
+    paths: int | None = None,
+    seed: int | None = None,
+    max_monthly: float = 50_000.0,
+) -> Decimal | None:
+    """Extra USD/month toward ``goal_id`` that lifts its probability to ``target_probability`` (bisection).
+
+    Common random numbers (one seed) make the probability monotone in the amount, so bisection is
+    exact up to $1/month. Returns 0 when already met and None when even ``max_monthly`` is not enough.
+
+    Raises:
+        PlanningError: unknown goal or a target probability outside (0, 1).
+    """
+    if not 0 < target_probability < 1:
+        raise PlanningError("target_probability must lie in (0, 1)", value=target_probability)
+    comp, glide, rules = _inputs(market, glide, rules, household)
+    goal = next((g for g in household.goals if g.id == goal_id), None)
+    if goal is None:
+        raise PlanningError(
+            f"no goal {goal_id!r} in household {household.id}",
+            fix=f"use one of: {', '.join(g.id for g in household.goals)}",
+        )
+    paths = paths or rules.planning.paths
+    seed = rules.planning.seed if seed is None else seed
+    wealth = goal_wealth(household, account_values)[goal_id]
+    base = scenario or Scenario()
+    eq_now = (equity_now or {}).get(goal_id)
+
+    def prob(extra: float) -> float:
+        extra_map = {**base.extra_monthly, goal_id: base.extra_monthly.get(goal_id, 0.0) + extra}
+        s = goal_sleeve(
+            goal,
+            as_of,
+            wealth,
+            glide,
+            equity_now=eq_now,
+            equity_cap=equity_cap,
+            scenario=replace(base, extra_monthly=extra_map),
+        )
+        return float(simulate([s], comp, paths=paths, seed=seed, shock=base.shock, bands=False).probability[0])
+
+    if prob(0.0) >= target_probability:
+        return Decimal(0)
+    lo, hi = 0.0, 250.0
+    while prob(hi) < target_probability:
+        lo, hi = hi, hi * 2
+        if hi > max_monthly:
+            return None
+    while hi - lo > 1.0:
+        mid = 0.5 * (lo + hi)
+        if prob(mid) >= target_probability:
+            hi = mid
+        else:
+            lo = mid
+    return Decimal(math.ceil(hi))
+
+
+# ---------------------------------------------------------------------------------------------
+# What-ifs
+# ---------------------------------------------------------------------------------------------
+
+
+class WhatIfKind(StrEnum):
+    """What-if vocabulary (CLI spelling: ``retire-at=60``, ``part-time=30000``, ``earlier=home:2``,
+    ``save-more=500`` or ``save-more=500:college``, ``crash=0.35``)."""
+
+    RETIRE_AT = "retire-at"
+    PART_TIME = "part-time"
+    EARLIER = "earlier"
+    SAVE_MORE = "save-more"
+    CRASH = "crash"
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """One change: ``value`` is an age (years), USD/year, years earlier, USD/month, or a crash (fraction)."""
+
+    kind: WhatIfKind
+    value: float
+    goal: str | None = None
+    years: int = 5
+
+    def describe(self) -> str:
+        match self.kind:
+            case WhatIfKind.RETIRE_AT:
+                return f"retire at {self.value:g}"
+            case WhatIfKind.PART_TIME:
+                return f"work part-time for ${self.value:,.0f}/year in the first {self.years} years of retirement"
+            case WhatIfKind.EARLIER:
+                return f"reach {self.goal} {self.value:g} years earlier"
+            case WhatIfKind.SAVE_MORE:
+                return f"save ${self.value:,.0f}/month more" + (f" toward {self.goal}" if self.goal else "")
+            case _:
+                return f"equity markets fall {self.value:.0%} in the first year"
+
+
+def parse_what_if(text: str) -> WhatIf:
+    """Parse the CLI spelling (see ``WhatIfKind``).
+
+    Raises:
+        PlanningError: unknown kind or a value that is not a non-negative number.
+    """
+    key, _, raw = text.partition("=")
+    try:
+        kind = WhatIfKind(key.strip().lower())
+    except ValueError:
+        raise PlanningError(
+            f"unknown what-if {key!r}", fix=f"use one of: {', '.join(k.value for k in WhatIfKind)}"
+        ) from None
+    goal = None
+    if kind is WhatIfKind.EARLIER:
+        goal, _, raw = raw.partition(":")
+        if not raw:
+            raise PlanningError("earlier needs GOAL:YEARS, e.g. earlier=home:2", value=text)
+    elif ":" in raw:
+        raw, _, goal = raw.partition(":")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise PlanningError(f"what-if {kind.value} needs a number", value=text) from None
+    if not math.isfinite(value) or value < 0:
+        raise PlanningError(f"what-if {kind.value} needs a number ≥ 0", value=text)
+    if kind is WhatIfKind.CRASH and value >= 1:
+        value /= 100.0
+    return WhatIf(kind, value, goal or None)
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIfResult:
+    """Before/after plans, the focus goal, and the extra USD/month it needs to reach ``target_probability``
+    (``savings_needed``) and to get back to its before probability (``savings_to_restore``)."""
+
+    changes: tuple[WhatIf, ...]
+    before: Plan
+    after: Plan
+    focus: str
+    target_probability: float
+    savings_needed: Decimal | None
+    savings_to_restore: Decimal | None
+    household: Household
+
+    def lines(self) -> list[str]:
+        """Plain-words summary: probability before → after per goal, then the savings answer."""
+        out = [f"What if you {'; '.join(c.describe() for c in self.changes)}:"]
+        for b in self.before.forecasts:
+            a = next((f for f in self.after.forecasts if f.goal_id == b.goal_id), None)
+            if a is not None:
+                out.append(f"  {b.name}: probability {b.probability:.0%} → {a.probability:.0%}")
+        focus = self.after.forecast(self.focus)
+        if self.savings_needed is None:
+            out.append(f"  {focus.name}: no saving up to $50,000/month reaches {self.target_probability:.0%}")
+        elif self.savings_needed == 0:
+            out.append(f"  {focus.name} already reaches {self.target_probability:.0%}")
+        else:
+            out.append(
+                f"  {focus.name}: save ${self.savings_needed:,.0f}/month more to reach {self.target_probability:.0%}"
+            )
+        if self.savings_to_restore:
+            before = self.before.forecast(self.focus).probability
+            out.append(f"  {focus.name}: save ${self.savings_to_restore:,.0f}/month more to get back to {before:.0%}")
+        return out
+
+
+def _retirement_goal(household: Household) -> Goal:
+    for g in sorted(household.goals, key=lambda g: g.priority):
+        if g.kind is GoalKind.RETIREMENT:
+            return g
+    raise PlanningError(f"household {household.id} has no retirement goal", fix="add a goal of kind retirement")
+
+
+def _apply_changes(household: Household, changes: Sequence[WhatIf]) -> tuple[Household, Scenario, str]:
+    extra: dict[str, float] = {}
+    part_time = None
+    shock = None
+    focus: str | None = None
+    goals = {g.id: g for g in household.goals}
+    for c in changes:
+        if c.kind in (WhatIfKind.RETIRE_AT, WhatIfKind.PART_TIME):
+            g = _retirement_goal(household)
+            focus = focus or g.id
+            if c.kind is WhatIfKind.PART_TIME:
+                part_time = (c.value, c.years)
+                continue
+            if not 40 <= c.value <= 80:
+                raise PlanningError("retire-at must be an age in [40, 80]", value=c.value)
+            owners = [household.account(a).owner for a in g.accounts]
+            member = household.member(next((o for o in owners if o), household.members[0].id))
+            new = member.birth_date.replace(year=member.birth_date.year + int(c.value))
+            g = goals[g.id]
+            shift = round((g.target_date - new).days / 365.25)
+            years = min(60, max(1, (g.years or 30) + shift))
+            goals[g.id] = replace(g, target_date=new, years=years)
+        elif c.kind is WhatIfKind.EARLIER:
+            if c.goal not in goals:
+                raise PlanningError(f"no goal {c.goal!r}", fix=f"use one of: {', '.join(goals)}")
+            g = goals[c.goal]
+            months = round(12 * c.value)
+            y, m = divmod(g.target_date.year * 12 + g.target_date.month - 1 - months, 12)
+            goals[g.id] = replace(g, target_date=g.target_date.replace(year=y, month=m + 1, day=1))
+            focus = focus or g.id
+        elif c.kind is WhatIfKind.SAVE_MORE:
+            gid = c.goal or _retirement_goal(household).id
+            if gid not in goals:
+                raise PlanningError(f"no goal {gid!r}", fix=f"use one of: {', '.join(goals)}")
+            extra[gid] = extra.get(gid, 0.0) + c.value
+            focus = focus or gid
+        else:
+            shock = Shock(month=6, equity_drop=c.value)
+    if focus is None:
+        focus = (
+            _retirement_goal(household).id
+            if any(g.kind is GoalKind.RETIREMENT for g in household.goals)
+            else min(household.goals, key=lambda g: g.priority).id
+        )
+    new_h = replace(household, goals=tuple(goals[g.id] for g in household.goals))
+    return new_h, Scenario(extra, part_time, shock), focus
+
+
+def what_if(
+    household: Household,
+    as_of: date,
+    changes: Sequence[WhatIf],
+    *,
+    target_probability: float | None = None,
+    market: CapitalMarket | None = None,
+    glide: GlidePaths | None = None,
+    rules: EventRules | None = None,
+    account_values: Mapping[str, Decimal] | None = None,
+    paths: int | None = None,
+    seed: int | None = None,
+) -> WhatIfResult:
+    """Plan before and after the changes (same seed), and solve the savings that reach the target probability.
+
+    Raises:
+        PlanningError: no changes, or a change that does not fit the household (no such goal, no retirement goal).
+    """
+    if not changes:
+        raise PlanningError("pass at least one what-if change, e.g. retire-at=60")
+    rules = rules or load_event_rules()
+    glide = glide or load_glide_paths(household=household.id)
+    market = market or load_capital_market()
+    kw = dict(market=market, glide=glide, rules=rules, account_values=account_values, paths=paths, seed=seed)
+    before = plan_household(household, as_of, **kw)
+    new_h, scenario, focus = _apply_changes(household, changes)
+    after = plan_household(new_h, as_of, scenario=scenario, **kw)
+    target = target_probability or rules.planning.target_probability
+    need = savings_needed(new_h, as_of, focus, target, scenario=scenario, **kw)
+    p_before = before.forecast(focus).probability
+    restore = None
+    if after.forecast(focus).probability < p_before and 0 < p_before < 1:
+        restore = savings_needed(new_h, as_of, focus, p_before, scenario=scenario, **kw)
+    return WhatIfResult(tuple(changes), before, after, focus, target, need, restore, new_h)
