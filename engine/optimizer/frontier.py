@@ -3,7 +3,11 @@
     ef = Frontier(mu, cov, bounds=(0, 1))
     w = ef.max_sharpe(risk_free_rate=0.02); ret, vol, sharpe = ef.performance(w, 0.02)
 
+    ef = Frontier(mu, factor_model=FactorModel(loadings, factor_cov, idio_var))   # Σ = B F Bᵀ + diag(d)
+
 Units: ``mu`` annual expected returns (fractions), ``cov`` annual covariance; weights sum to 1.
+With a factor model the variance is written ‖y‖² + Σ dᵢwᵢ² with y = (B·F^½)ᵀw (k auxiliary variables),
+so the solver's KKT system stays sparse: 500 assets with 5 factors solve in a few milliseconds.
 The formulations are PyPortfolioOpt's (``EfficientFrontier``), so answers agree with it.
 """
 
@@ -18,6 +22,7 @@ import cvxpy as cp
 import numpy as np
 
 from engine.errors import Infeasible, OptimizationError, SolverFailed, ValidationError
+from engine.optimizer.inputs import FactorModel
 from engine.optimizer.solvers import (
     DEFAULT_CHAIN,
     CompiledProblem,
@@ -45,15 +50,113 @@ class Performance(NamedTuple):
     sharpe: float
 
 
+class _Risk:
+    """The variance term of one compiled objective, built from parameters (dense Σ or factor form).
+
+    ``quadratic`` is scale·wᵀΣw (for the objective); ``norm`` is √(wᵀΣw) (for a risk limit, a second-order
+    cone). ``constraints`` are the auxiliary definitions the term needs; ``assign`` writes the values.
+    """
+
+    def __init__(self, w: cp.Variable, model: _DenseModel | _FactorModel, *, conic: bool) -> None:
+        self.model, self.conic = model, conic
+        self.constraints: list[Any] = []
+        if isinstance(model, _DenseModel):
+            n = w.shape[0]
+            if conic:
+                self.chol = cp.Parameter((n, n), name="chol")
+                self.expr: cp.Expression = cp.norm(self.chol.T @ w, 2)
+            else:
+                self.sigma = cp.Parameter((n, n), PSD=True, name="sigma")
+                self.expr = cp.quad_form(w, self.sigma)
+            return
+        # Σ = B F Bᵀ + D as ‖y‖² + Σ d·w² with y = (B·chol F)ᵀ w: k auxiliary variables and k dense rows,
+        # so the KKT system stays sparse (an n×n Σ would make it dense).
+        n, k = model.exposure.shape
+        y = cp.Variable(k, name="factor_exposure")
+        self.g = cp.Parameter((n, k), name="scaled_loadings")
+        self.constraints = [y == self.g.T @ w]
+        if conic:
+            self.sd = cp.Parameter(n, nonneg=True, name="idio_sd")
+            self.expr = cp.norm(cp.hstack([y, cp.multiply(self.sd, w)]), 2)
+        else:
+            self.d = cp.Parameter(n, nonneg=True, name="idio_var")
+            self.expr = cp.sum_squares(y) + cp.sum(cp.multiply(self.d, cp.square(w)))
+
+    def assign(self, scale: float = 1.0) -> None:
+        """Write the risk model's values, the variance multiplied by ``scale`` (quadratic form only)."""
+        m = self.model
+        if isinstance(m, _DenseModel):
+            if self.conic:
+                self.chol.value = m.chol
+            else:
+                self.sigma.value = scale * m.cov
+            return
+        if self.conic:
+            self.g.value, self.sd.value = m.exposure, np.sqrt(m.idio_var)
+        else:
+            self.g.value, self.d.value = math.sqrt(scale) * m.exposure, scale * m.idio_var
+
+
+@dataclass(frozen=True, slots=True)
+class _DenseModel:
+    cov: np.ndarray
+    chol: np.ndarray
+
+    def variance(self, w: np.ndarray) -> float:
+        return float(w @ self.cov @ w)
+
+    def dense(self) -> np.ndarray:
+        return self.cov
+
+
+@dataclass(frozen=True, slots=True)
+class _FactorModel:
+    exposure: np.ndarray  # G = B·chol(F), n×k: wᵀBFBᵀw = ‖Gᵀw‖²
+    idio_var: np.ndarray
+
+    def variance(self, w: np.ndarray) -> float:
+        y = self.exposure.T @ w
+        return float(y @ y + self.idio_var @ (w * w))
+
+    def dense(self) -> np.ndarray:
+        return self.exposure @ self.exposure.T + np.diag(self.idio_var)
+
+
 @dataclass(frozen=True, slots=True)
 class _Problem:
     compiled: CompiledProblem
     weights: Callable[[], np.ndarray]
+    risk: _Risk
+    params: dict[str, cp.Parameter]
+
+
+def _factor_model(fm: FactorModel, n: int) -> tuple[_FactorModel, str | None]:
+    """Validated factor model as G = B·chol(F) and d; raises ValidationError naming the bad field."""
+    b = np.asarray(fm.loadings, dtype=float)
+    if b.ndim != 2 or b.shape[0] != n or b.shape[1] < 1:
+        raise ValidationError(
+            f"has shape {b.shape}, expected ({n}, k)", field="FactorModel.loadings", fix="one row per asset"
+        )
+    if not np.all(np.isfinite(b)):
+        raise ValidationError("holds NaN or inf", field="FactorModel.loadings", fix="fill or drop the missing values")
+    k = b.shape[1]
+    f, note = repaired_covariance(fm.factor_cov, k, "FactorModel.factor_cov")
+    d = as_vector(fm.idio_var, n, "FactorModel.idio_var")
+    if np.any(d < 0):
+        i = int(np.flatnonzero(d < 0)[0])
+        raise ValidationError(
+            f"idiosyncratic variance of asset {i} is negative", field="FactorModel.idio_var", value=float(d[i])
+        )
+    vals, vecs = np.linalg.eigh(f)
+    root = vecs * np.sqrt(np.maximum(vals, 0.0))  # F = root·rootᵀ, also for a singular F
+    return _FactorModel(b @ root, d), note
 
 
 class Frontier:
     """Mean-variance optimizer reusing one compiled problem per objective (PyPortfolioOpt's formulations).
 
+    The risk model is a dense covariance ``cov`` or a ``factor_model`` (Σ = B F Bᵀ + diag(d)); the factor
+    form keeps the problem sparse and is the one to use beyond a few hundred assets.
     ``bounds`` is ``(lo, hi)`` for every asset or one pair per asset. As in PyPortfolioOpt, ``None`` in
     the single pair means ±1 (``(None, None)`` is ``(-1, 1)``); ``None`` in per-asset pairs means unbounded.
     Raises ``ValidationError`` on bad inputs, ``Infeasible`` when a target cannot be met,
@@ -63,9 +166,10 @@ class Frontier:
     def __init__(
         self,
         mu: Any,
-        cov: Any,
+        cov: Any = None,
         bounds: Bounds = (0.0, 1.0),
         *,
+        factor_model: FactorModel | None = None,
         tickers: Sequence[str] | None = None,
         solver_chain: Sequence[SolverSpec] = DEFAULT_CHAIN,
     ) -> None:
@@ -75,6 +179,10 @@ class Frontier:
         self.n = mu_arr.size
         if self.n < 1:
             raise ValidationError("needs at least one asset", field="mu")
+        if (cov is None) == (factor_model is None):
+            raise ValidationError(
+                "needs exactly one risk model", field="cov", fix="pass either cov or factor_model, not both"
+            )
         self.tickers: tuple[str, ...] = tuple(tickers) if tickers is not None else tuple(str(i) for i in range(self.n))
         if len(self.tickers) != self.n:
             raise ValidationError("one ticker per asset", field="tickers", value=len(self.tickers))
@@ -84,8 +192,26 @@ class Frontier:
         self._problems: dict[str, _Problem] = {}
         self.last_solve: SolveRecord | None = None
         self.mu = np.zeros(self.n)
-        self.cov = np.eye(self.n)
-        self.update(mu=mu_arr, cov=cov)
+        self._model: _DenseModel | _FactorModel
+        self.update(mu=mu_arr, cov=cov, factor_model=factor_model)
+
+    @classmethod
+    def from_factor_model(
+        cls,
+        mu: Any,
+        loadings: Any,
+        factor_cov: Any,
+        idio_var: Any,
+        bounds: Bounds = (0.0, 1.0),
+        **kwargs: Any,
+    ) -> Frontier:
+        """A Frontier on Σ = B F Bᵀ + diag(d): ``loadings`` B (n×k), ``factor_cov`` F (k×k), ``idio_var`` d."""
+        return cls(mu, None, bounds, factor_model=FactorModel(loadings, factor_cov, idio_var), **kwargs)
+
+    @property
+    def cov(self) -> np.ndarray:
+        """The annual covariance as a dense n×n matrix (built on demand from a factor model)."""
+        return self._model.dense()
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -114,91 +240,108 @@ class Frontier:
             )
         return lo, hi
 
-    def update(self, *, mu: Any = None, cov: Any = None) -> None:
-        """Replace expected returns and/or covariance (same number of assets); the next call re-solves."""
+    def update(self, *, mu: Any = None, cov: Any = None, factor_model: FactorModel | None = None) -> None:
+        """Replace expected returns and/or the risk model (same number of assets); the next call re-solves.
+
+        Switching between a dense ``cov`` and a ``factor_model`` (or changing the number of factors)
+        compiles the objectives anew; any other change only writes parameter values.
+        """
+        if cov is not None and factor_model is not None:
+            raise ValidationError("got both cov and factor_model", field="cov", fix="pass one risk model")
         if mu is not None:
             self.mu = as_vector(mu, self.n, "mu")
+        model: _DenseModel | _FactorModel | None = None
+        note = None
         if cov is not None:
             fixed, note = repaired_covariance(cov, self.n)
-            if note:
-                self.notes.append(note)
-            self.cov = fixed
-            self._chol = np.linalg.cholesky(fixed + 1e-14 * np.eye(self.n))
+            model = _DenseModel(fixed, np.linalg.cholesky(fixed + 1e-14 * np.eye(self.n)))
+        elif factor_model is not None:
+            model, note = _factor_model(factor_model, self.n)
+        if model is None:
+            return
+        if note:
+            self.notes.append(note)
+        old = getattr(self, "_model", None)
+        if type(old) is not type(model) or (
+            isinstance(model, _FactorModel) and old.exposure.shape != model.exposure.shape  # type: ignore[union-attr]
+        ):
+            self._problems.clear()
+        self._model = model
 
     # -- problems ------------------------------------------------------------------------------
 
     def _bound_constraints(self, w: cp.Expression, scale: cp.Expression | float = 1.0) -> list[Any]:
+        """Finite bounds that the budget and the other bounds do not already imply.
+
+        With Σw = 1 and every lower bound kept, w_j ≤ 1 − Σ_{i≠j} lo_i always holds, so an upper bound at
+        or above it is redundant (for (0, 1) bounds every upper bound is). Only when no upper bound was
+        dropped are lower bounds tested the same way against the uppers (never both: each implication
+        needs the other side kept). Dropping them shrinks the KKT system without changing the feasible
+        set (also for max_sharpe, where Σw = κ ≥ 0 scales every bound alike).
+        """
+        lo, hi = self._lo, self._hi
+        lo_sum = lo.sum() if np.all(np.isfinite(lo)) else -np.inf
+        need_hi = np.isfinite(hi) & ~(hi >= 1.0 - (lo_sum - lo))
+        need_lo = np.isfinite(lo)
+        if np.all(need_hi):
+            need_lo &= ~(lo <= 1.0 - (hi.sum() - hi))
         cons = []
-        lo_idx = np.flatnonzero(np.isfinite(self._lo))
-        hi_idx = np.flatnonzero(np.isfinite(self._hi))
+        lo_idx, hi_idx = np.flatnonzero(need_lo), np.flatnonzero(need_hi)
         if lo_idx.size:
-            cons.append(w[lo_idx] >= scale * self._lo[lo_idx])
+            cons.append(w[lo_idx] >= scale * lo[lo_idx])
         if hi_idx.size:
-            cons.append(w[hi_idx] <= scale * self._hi[hi_idx])
+            cons.append(w[hi_idx] <= scale * hi[hi_idx])
         return cons
 
-    def _get(self, name: str) -> tuple[_Problem, dict[str, cp.Parameter]]:
+    def _get(self, name: str) -> _Problem:
         if name in self._problems:
-            return self._problems[name], self._params[name]
-        if not hasattr(self, "_params"):
-            self._params: dict[str, dict[str, cp.Parameter]] = {}
+            return self._problems[name]
         n = self.n
-        sigma = cp.Parameter((n, n), PSD=True, name="sigma")
-        params: dict[str, cp.Parameter] = {"sigma": sigma}
         w = cp.Variable(n, name="w")
-        budget = [cp.sum(w) == 1]
+        risk = _Risk(w, self._model, conic=name == "efficient_risk")
+        params: dict[str, cp.Parameter] = {}
+        budget = [cp.sum(w) == 1, *risk.constraints]
+        weights: Callable[[], np.ndarray] = lambda: np.asarray(w.value)  # noqa: E731
         if name == "min_volatility":
-            prob = cp.Problem(cp.Minimize(cp.quad_form(w, sigma)), budget + self._bound_constraints(w))
-            weights = lambda: np.asarray(w.value)  # noqa: E731
+            prob = cp.Problem(cp.Minimize(risk.expr), budget + self._bound_constraints(w))
         elif name == "max_utility":
             mu = params["mu"] = cp.Parameter(n, name="mu")
-            prob = cp.Problem(cp.Minimize(cp.quad_form(w, sigma) - mu @ w), budget + self._bound_constraints(w))
-            weights = lambda: np.asarray(w.value)  # noqa: E731
+            prob = cp.Problem(cp.Minimize(risk.expr - mu @ w), budget + self._bound_constraints(w))
         elif name == "efficient_return":
             mu = params["mu"] = cp.Parameter(n, name="mu")
             target = params["target"] = cp.Parameter(name="target_return")
             prob = cp.Problem(
-                cp.Minimize(cp.quad_form(w, sigma)),
+                cp.Minimize(risk.expr),
                 [*budget, mu @ w >= target, *self._bound_constraints(w)],
             )
-            weights = lambda: np.asarray(w.value)  # noqa: E731
         elif name == "efficient_risk":
-            # The risk limit is a second-order cone over a Cholesky factor (quad_form is DPP only in
-            # the objective); the objective keeps no quadratic term.
-            del params["sigma"]
+            # The risk limit is a second-order cone (quad_form is DPP only in the objective); the
+            # objective keeps no quadratic term.
             mu = params["mu"] = cp.Parameter(n, name="mu")
-            chol = params["chol"] = cp.Parameter((n, n), name="chol")
             vol = params["target"] = cp.Parameter(nonneg=True, name="target_volatility")
-            prob = cp.Problem(
-                cp.Maximize(mu @ w),
-                [*budget, cp.norm(chol.T @ w, 2) <= vol, *self._bound_constraints(w)],
-            )
-            weights = lambda: np.asarray(w.value)  # noqa: E731
+            prob = cp.Problem(cp.Maximize(mu @ w), [*budget, risk.expr <= vol, *self._bound_constraints(w)])
         elif name == "max_sharpe":
             excess = params["excess"] = cp.Parameter(n, name="excess_return")
             k = cp.Variable(name="k")
             prob = cp.Problem(
-                cp.Minimize(cp.quad_form(w, sigma)),
-                [excess @ w == 1, cp.sum(w) == k, k >= 0, *self._bound_constraints(w, k)],
+                cp.Minimize(risk.expr),
+                [excess @ w == 1, cp.sum(w) == k, k >= 0, *risk.constraints, *self._bound_constraints(w, k)],
             )
             weights = lambda: np.asarray(w.value) / float(k.value)  # noqa: E731
         else:  # pragma: no cover - internal
             raise OptimizationError(f"internal: unknown objective {name}")
         for p in params.values():
-            if p.name() != "sigma":
-                p.value = np.zeros(p.shape) if p.shape else 0.0
-        sigma.value = self.cov
-        problem = _Problem(CompiledProblem(prob, clarabel_options=_TIGHT), weights)
+            p.value = np.zeros(p.shape) if p.shape else 0.0
+        risk.assign()
+        problem = _Problem(CompiledProblem(prob, clarabel_options=_TIGHT), weights, risk, params)
         self._problems[name] = problem
-        self._params[name] = params
-        return problem, params
+        return problem
 
-    def _run(self, name: str, values: dict[str, Any], infeasible_message: str) -> np.ndarray:
-        problem, params = self._get(name)
-        if "sigma" in params and "sigma" not in values:
-            params["sigma"].value = self.cov
+    def _run(self, name: str, values: dict[str, Any], infeasible_message: str, scale: float = 1.0) -> np.ndarray:
+        problem = self._get(name)
+        problem.risk.assign(scale)
         for key, value in values.items():
-            params[key].value = value
+            problem.params[key].value = value
         record = problem.compiled.solve(self.solver_chain)
         self.last_solve = record
         if record.status is SolveStatus.INFEASIBLE:
@@ -223,11 +366,7 @@ class Frontier:
         """Weights maximizing μᵀw − (δ/2)·wᵀΣw for risk aversion δ > 0."""
         if not risk_aversion > 0:
             raise ValidationError("must be positive", field="risk_aversion", value=risk_aversion)
-        return self._run(
-            "max_utility",
-            {"sigma": 0.5 * float(risk_aversion) * self.cov, "mu": self.mu},
-            "no weights satisfy the bounds",
-        )
+        return self._run("max_utility", {"mu": self.mu}, "no weights satisfy the bounds", 0.5 * float(risk_aversion))
 
     def efficient_return(self, target_return: float) -> np.ndarray:
         """Minimum-variance weights with expected return ≥ ``target_return`` (annual fraction)."""
@@ -255,7 +394,7 @@ class Frontier:
             )
         return self._run(
             "efficient_risk",
-            {"mu": self.mu, "chol": self._chol, "target": float(target_volatility)},
+            {"mu": self.mu, "target": float(target_volatility)},
             f"target volatility {target_volatility:.4g} is not attainable",
         )
 
@@ -277,14 +416,13 @@ class Frontier:
 
     def portfolio_variance(self, weights: Any) -> float:
         """wᵀΣw (annual variance)."""
-        w = as_vector(weights, self.n, "weights")
-        return float(w @ self.cov @ w)
+        return self._model.variance(as_vector(weights, self.n, "weights"))
 
     def performance(self, weights: Any, risk_free_rate: float = 0.0) -> Performance:
         """Expected return, volatility and Sharpe ratio of ``weights`` (annual)."""
         w = as_vector(weights, self.n, "weights")
         ret = float(self.mu @ w)
-        vol = math.sqrt(max(float(w @ self.cov @ w), 0.0))
+        vol = math.sqrt(max(self._model.variance(w), 0.0))
         sharpe = (ret - risk_free_rate) / vol if vol > 0 else float("nan")
         return Performance(ret, vol, sharpe)
 
