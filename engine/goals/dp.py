@@ -96,10 +96,10 @@ class GoalPolicy:
         W = np.full(paths, float(self.initial_wealth))
         alive = np.ones(paths, bool)
         for t in range(self.steps):
+            a = self.actions[t, self._index(W)]  # chosen on the wealth before the date's cash flow
             W = W + self.cash_flows[t]
             alive &= W > 0
             W = np.where(alive, W, 1e-300)
-            a = self.actions[t, self._index(W)]
             z = rng.standard_normal(paths)
             W = W * np.exp((mu[a] - 0.5 * sig[a] ** 2) * h + sig[a] * math.sqrt(h) * z)
         return float(np.mean(alive & (W >= self.goal)))
