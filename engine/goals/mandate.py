@@ -192,7 +192,9 @@ def build_mandate(
     emergency_held = sum(wealth[g.id] for g in goals if g.kind is GoalKind.EMERGENCY)
     expenses = float(household.monthly_expenses)
     reserve_months = emergency_held / expenses if expenses > 0 else float(household.emergency_months)
-    risk = assess_risk(household, horizon_years=horizon, funded_ratio=funded, reserve_months=reserve_months)
+    risk = assess_risk(
+        household, horizon_years=horizon, funded_ratio=funded, reserve_months=reserve_months, as_of=as_of
+    )
     cap = risk.equity_cap
 
     equity_now: dict[str, float] = {}

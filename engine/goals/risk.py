@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from engine.errors import PlanningError
@@ -139,21 +140,33 @@ class RiskAssessment:
 
 
 def assess_risk(
-    household: Household, *, horizon_years: float, funded_ratio: float, reserve_months: float
+    household: Household,
+    *,
+    horizon_years: float,
+    funded_ratio: float,
+    reserve_months: float,
+    as_of: date | None = None,
 ) -> RiskAssessment:
     """Assess the household: willingness from its profile, capacity from the four factors (weights above).
 
-    ``horizon_years`` is the funding-weighted years to the goals; ``funded_ratio`` wealth / present
-    value of the targets; ``reserve_months`` months of expenses already held for emergencies.
+    The income factor is the mean stability of the working-age members (on ``as_of``) times how well
+    earned income covers 1.5 × annual expenses. ``horizon_years`` is the funding-weighted years to the
+    goals; ``funded_ratio`` wealth / present value of the targets; ``reserve_months`` months of
+    expenses already held for emergencies.
     """
     if horizon_years < 0 or funded_ratio < 0 or reserve_months < 0:
         raise PlanningError(
             "horizon, funded ratio and reserve months must be ≥ 0", value=(horizon_years, funded_ratio, reserve_months)
         )
-    earners = [m for m in household.members if m.income > 0]
-    if earners:
-        total = float(sum(m.income for m in earners))
-        income = sum(_STABILITY[m.income_stability] * float(m.income) for m in earners) / total
+    # Working-age members count equally (a lost job weighs as much as a kept one); retirees not at all.
+    working = [m for m in household.members if as_of is None or m.age_on(as_of) < m.retirement_age or m.income > 0]
+    total = float(sum(m.income for m in household.members))
+    if working:
+        income = sum(_STABILITY[m.income_stability] for m in working) / len(working)
+        # Scaled by how well earned income covers spending (1.5 × expenses counts as full cover).
+        spending = 18 * float(household.monthly_expenses)
+        if spending > 0:
+            income *= min(1.0, total / spending)
     else:
         income = _STABILITY[IncomeStability.NONE]
     need = household.emergency_months or 0.0

@@ -127,8 +127,11 @@ def test_glide_paths_and_class_mix():
 
 def test_glide_path_file_errors_name_the_field(tmp_path):
     bad = tmp_path / "glide.yaml"
-    bad.write_text("version: 1\npaths:\n  home: {equity: [[5, 0.5], [1, 0.2]]}\nclass_split: {equity: {us_equity: 1}, bonds: {us_bonds: 1}}\n")
-    with pytest.raises(ConfigError, match="paths.home.equity"):
+    bad.write_text(
+        "version: 1\npaths:\n  home: {equity: [[5, 0.5], [1, 0.2]]}\n"
+        "class_split: {equity: {us_equity: 1}, bonds: {us_bonds: 1}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"paths\.home\.equity"):
         load_glide_paths(bad)
 
 
