@@ -15,6 +15,7 @@ from engine.goals.config import (
     load_glide_paths,
 )
 from engine.goals.dp import GoalPolicy, Portfolio, optimal_goal_policy, static_probability
+from engine.goals.events import EventOutcome, apply_event
 from engine.goals.mandate import CashFlow, CashFlowKind, GoalSleeve, Mandate, build_mandate
 from engine.goals.montecarlo import Shock, SimulationResult, Sleeve, simulate
 from engine.goals.planning import (
@@ -39,6 +40,7 @@ __all__ = [
     "CapitalMarket",
     "CashFlow",
     "CashFlowKind",
+    "EventOutcome",
     "EventRules",
     "GlidePaths",
     "GoalForecast",
@@ -57,6 +59,7 @@ __all__ = [
     "WhatIf",
     "WhatIfKind",
     "WhatIfResult",
+    "apply_event",
     "assess_risk",
     "build_mandate",
     "goal_sleeve",
