@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,18 +102,37 @@ def shape_key(inputs: HouseholdInputs | Prepared) -> ShapeKey:
 
 @dataclass(frozen=True, slots=True)
 class _Vars:
-    h: cp.Variable
+    """Variables b, s, w, c, z; h (holdings) and u (cell sells) are expressions of them, for reading."""
+
+    h: cp.Expression
     b: cp.Variable
-    u: cp.Variable
+    u: cp.Expression
     s: tuple[cp.Variable, ...]
     c: cp.Variable
     z: cp.Variable
-    w: cp.Expression
+    w: cp.Variable
+
+
+def _lot_layout(p: Prepared, slots: Sequence[int]) -> list[np.ndarray]:
+    """Per account, the indices of its lots in slot order (slots past them are zero-value dummies)."""
+    lot_acc = np.asarray(p.inputs.lots.account, dtype=int)
+    return [np.flatnonzero(lot_acc == i) for i in range(len(slots))]
+
+
+def _per_slot(p: Prepared, slots: Sequence[int], per_lot: Callable[[int, np.ndarray], np.ndarray]) -> list[np.ndarray]:
+    """``per_lot(account, lot indices)`` values padded with zeros to each account's slots."""
+    out = []
+    for i, (idx, m) in enumerate(zip(_lot_layout(p, slots), slots, strict=True)):
+        vals = np.zeros(m)
+        vals[: idx.size] = per_lot(i, idx)
+        out.append(vals)
+    return out
 
 
 class _Term:
     name: str
     kind: TermKind
+    constraints: tuple[cp.Constraint, ...] = ()  # definitions of the term's own auxiliary variables
 
     def expression(self) -> cp.Expression:
         raise NotImplementedError
@@ -154,14 +173,20 @@ class _FullRisk(_Term):
 
 
 class _FactorRisk(_Term):
-    """(γ/2)·(‖Gᵀw‖² + ‖√d ∘ w‖²) with G = B·chol(F) (n×k, dense but thin)."""
+    """(γ/2)·(‖Gᵀw‖² + Σ dᵢwᵢ²) with G = B·chol(F), on the household's asset weights w.
+
+    y = Gᵀw is a k-vector variable (k dense rows) and d·w² goes straight into the quadratic objective,
+    so the KKT system stays sparse and no per-asset auxiliary variable is created.
+    """
 
     name, kind = "risk", TermKind.PENALTY
 
     def __init__(self, v: _Vars, n: int, k: int) -> None:
         self.g = cp.Parameter((n, k), name="factor_exposure")
-        self.d = cp.Parameter(n, nonneg=True, name="idio_sd")
-        self.expr = cp.sum_squares(self.g.T @ v.w) + cp.sum_squares(cp.multiply(self.d, v.w))
+        self.d = cp.Parameter(n, nonneg=True, name="idio_var")
+        self.y = cp.Variable(k, name="factor_risk")
+        self.constraints = (self.y == self.g.T @ v.w,)
+        self.expr = cp.sum_squares(self.y) + cp.sum(cp.multiply(self.d, cp.square(v.w)))
 
     def expression(self) -> cp.Expression:
         return self.expr
@@ -169,11 +194,11 @@ class _FactorRisk(_Term):
     def set(self, p: Prepared) -> None:
         fm = p.inputs.factor_model
         assert fm is not None
-        scale = math.sqrt(0.5 * p.inputs.risk_aversion)
+        scale = 0.5 * p.inputs.risk_aversion
         f = np.asarray(fm.factor_cov, dtype=float)
         chol = np.linalg.cholesky(0.5 * (f + f.T) + 1e-12 * np.eye(f.shape[0]))
-        self.g.value = scale * np.asarray(fm.loadings, dtype=float) @ chol
-        self.d.value = scale * np.sqrt(np.maximum(np.asarray(fm.idio_var, dtype=float), 0.0))
+        self.g.value = math.sqrt(scale) * np.asarray(fm.loadings, dtype=float) @ chol
+        self.d.value = scale * np.maximum(np.asarray(fm.idio_var, dtype=float), 0.0)
 
 
 class _Tracking(_Term):
@@ -213,35 +238,56 @@ class _TaxCost(_Term):
 
 
 class _TradingCost(_Term):
-    """Half-spread plus commission on every dollar bought or sold."""
+    """Half-spread plus commission on every dollar bought or sold (sells priced per lot)."""
 
     name, kind = "trading", TermKind.PENALTY
 
-    def __init__(self, v: _Vars, n: int) -> None:
+    def __init__(self, v: _Vars, n: int, slots: Sequence[int]) -> None:
+        self.slots = tuple(slots)
         self.kappa = cp.Parameter(n, nonneg=True, name="cost_per_dollar")
-        self.expr = self.kappa @ (cp.sum(v.b, axis=0) + cp.sum(v.u, axis=0))
+        self.lot_kappa = [cp.Parameter(m, nonneg=True, name=f"lot_cost_per_dollar_{i}") for i, m in enumerate(slots)]
+        sells = [kl @ sl for kl, sl in zip(self.lot_kappa, v.s, strict=True)]
+        self.expr = self.kappa @ cp.sum(v.b, axis=0) + cp.sum(sells)
 
     def expression(self) -> cp.Expression:
         return self.expr
 
     def set(self, p: Prepared) -> None:
-        self.kappa.value = p.inputs.trading_weight * p.kappa
+        kappa = p.inputs.trading_weight * p.kappa
+        self.kappa.value = kappa
+        lot_ast = np.asarray(p.inputs.lots.asset, dtype=int)
+        for par, vals in zip(self.lot_kappa, _per_slot(p, self.slots, lambda i, idx: kappa[lot_ast[idx]]), strict=True):
+            par.value = vals
 
 
 class _Location(_Term):
-    """Annual tax drag of holding each asset in each account (asset location)."""
+    """Annual tax drag of holding each asset in each account (asset location): Σ drag ∘ h.
+
+    With h = current + b − u it is a constant plus drag on buys minus drag on each lot sold.
+    """
 
     name, kind = "location", TermKind.PENALTY
 
-    def __init__(self, v: _Vars, a: int, n: int) -> None:
+    def __init__(self, v: _Vars, a: int, n: int, slots: Sequence[int]) -> None:
+        self.slots = tuple(slots)
         self.drag = cp.Parameter((a, n), name="tax_drag")
-        self.expr = cp.sum(cp.multiply(self.drag, v.h))
+        self.held = cp.Parameter(name="drag_on_current")
+        self.lot_drag = [cp.Parameter(m, name=f"lot_drag_{i}") for i, m in enumerate(slots)]
+        sells = [dl @ sl for dl, sl in zip(self.lot_drag, v.s, strict=True)]
+        self.expr = self.held + cp.sum(cp.multiply(self.drag, v.b)) - cp.sum(sells)
 
     def expression(self) -> cp.Expression:
         return self.expr
 
     def set(self, p: Prepared) -> None:
-        self.drag.value = p.inputs.location_weight * p.drag
+        drag = p.inputs.location_weight * p.drag
+        self.drag.value = drag
+        self.held.value = float(np.sum(drag * p.current))
+        lot_ast = np.asarray(p.inputs.lots.asset, dtype=int)
+        for par, vals in zip(
+            self.lot_drag, _per_slot(p, self.slots, lambda i, idx: drag[i, lot_ast[idx]]), strict=True
+        ):
+            par.value = vals
 
 
 class _EsgTilt(_Term):
@@ -261,28 +307,38 @@ class _EsgTilt(_Term):
 
 
 class _HouseholdProblem:
-    """The compiled problem for one ShapeKey; ``assign`` writes a household's data into its parameters."""
+    """The compiled problem for one ShapeKey; ``assign`` writes a household's data into its parameters.
+
+    Shape, for the solver's sake (its time grows with the number of variables plus rows): the variables
+    are buys b per (account, asset), sells s per lot slot, household asset weights w, cash c per account
+    and class weights z. Holdings h = current + b − u and cell sells u = Σ lots are expressions, not
+    variables: h ≥ 0 needs no row (a lot's sell is capped at its value, so u ≤ current), the buy guard
+    is one row per asset (Σ_accounts b ≤ cap; cap is 0 or ∞ for every account alike), and the risk,
+    class, band, ESG and carbon terms read w once instead of summing a·n cells in each row.
+    """
 
     def __init__(self, key: ShapeKey) -> None:
         n, k, slots = key.n_assets, key.n_classes, key.lot_slots
         a = len(slots)
         self.key = key
-        h = cp.Variable((a, n), name="holdings")
+        P = cp.Parameter
         b = cp.Variable((a, n), name="buys")
-        u = cp.Variable((a, n), name="sells")
         s = tuple(cp.Variable(m, name=f"lot_sells_{i}") for i, m in enumerate(slots))
+        w = cp.Variable(n, name="asset_weights")
         c = cp.Variable(a, name="cash")
         z = cp.Variable(k, name="class_weights")
         sigma = cp.Variable(len(GROUPS), name="slack")
-        w = cp.sum(h, axis=0)
-        v = _Vars(h, b, u, s, c, z, w)
-        self.v, self.sigma = v, sigma
-        P = cp.Parameter
         self.current = P((a, n), name="current")
         self.mapping = [P((n, m), name=f"lot_asset_{i}") for i, m in enumerate(slots)]
+        u = cp.vstack([m @ sl for m, sl in zip(self.mapping, s, strict=True)])
+        v = _Vars(self.current + b - u, b, u, s, c, z, w)
+        self.v, self.sigma = v, sigma
+        self.current_total = P(n, name="current_by_asset")
         self.sell_ub = [P(m, nonneg=True, name=f"sell_ub_{i}") for i, m in enumerate(slots)]
         self.gain = [P(m, name=f"gain_per_dollar_{i}") for i, m in enumerate(slots)]
-        self.buy_ub = P((a, n), nonneg=True, name="buy_ub")
+        self.lot_net = [P(m, name=f"lot_net_proceeds_{i}") for i, m in enumerate(slots)]
+        self.lot_liquid = [P(m, name=f"lot_liquid_{i}") for i, m in enumerate(slots)]
+        self.buy_ub = P(n, nonneg=True, name="buy_ub")
         self.cash0 = P(a, name="cash0")
         self.buffer = P(a, name="cash_buffer")
         self.kappa = P(n, nonneg=True, name="kappa")
@@ -294,7 +350,7 @@ class _HouseholdProblem:
         self.carbon_excess = P(n, name="carbon_excess")
         self.liquid_accounts = P(a, name="liquid_accounts")
         self.liquid_cells = P((a, n), name="liquid_cells")
-        self.reserve = P(name="reserve")
+        self.reserve_gap = P(name="reserve_less_liquid_holdings")
         self.tax_budget = P(name="tax_budget")
         self.turnover = P(name="turnover")
         self.slack_cap = P(len(GROUPS), nonneg=True, name="slack_cap")
@@ -307,8 +363,8 @@ class _HouseholdProblem:
             risk,
             _Tracking(v, k),
             self.tax,
-            _TradingCost(v, n),
-            _Location(v, a, n),
+            _TradingCost(v, n, slots),
+            _Location(v, a, n, slots),
             _EsgTilt(v, n),
         )
         objective = 0
@@ -320,8 +376,11 @@ class _HouseholdProblem:
             objective = objective + (expr if term.kind is TermKind.PENALTY else -expr)
         objective = objective + self.slack_price @ sigma
 
+        def per_account(params: Sequence[cp.Parameter]) -> cp.Expression:
+            return cp.hstack([par @ sl for par, sl in zip(params, s, strict=True)])
+
         g = {grp: sigma[i] for i, grp in enumerate(GROUPS)}
-        sells_total = cp.sum(u) + cp.sum(cp.hstack(list(s)))
+        lots_sold = cp.sum(cp.hstack(list(s)))  # = Σ u: dummy slots are held at 0
         self.groups: dict[ConstraintGroup, list[cp.Constraint]] = {
             ConstraintGroup.CLASS_BANDS: [
                 z >= self.class_lo - g[ConstraintGroup.CLASS_BANDS],
@@ -332,26 +391,27 @@ class _HouseholdProblem:
                 w <= self.asset_hi + g[ConstraintGroup.ASSET_BANDS],
             ],
             ConstraintGroup.CASH_BUFFER: [c >= self.buffer - g[ConstraintGroup.CASH_BUFFER]],
-            ConstraintGroup.LIQUIDITY: [
-                self.liquid_accounts @ c + cp.sum(cp.multiply(self.liquid_cells, h))
-                >= self.reserve - g[ConstraintGroup.LIQUIDITY]
+            ConstraintGroup.LIQUIDITY: [  # liquid cash + liquid holdings ≥ reserve, held part moved right
+                self.liquid_accounts @ c
+                + cp.sum(cp.multiply(self.liquid_cells, b))
+                - cp.sum(per_account(self.lot_liquid))
+                >= self.reserve_gap - g[ConstraintGroup.LIQUIDITY]
             ],
             ConstraintGroup.ESG_FLOOR: [self.esg_excess @ w >= -g[ConstraintGroup.ESG_FLOOR]],
             ConstraintGroup.CARBON_CAP: [self.carbon_excess @ w <= g[ConstraintGroup.CARBON_CAP]],
             ConstraintGroup.TAX_BUDGET: [
-                cp.sum([gn @ sl for gn, sl in zip(self.gain, s, strict=True)])
-                <= self.tax_budget + g[ConstraintGroup.TAX_BUDGET]
+                cp.sum(per_account(self.gain)) <= self.tax_budget + g[ConstraintGroup.TAX_BUDGET]
             ],
-            ConstraintGroup.TURNOVER: [cp.sum(b) + 0.5 * sells_total <= self.turnover + g[ConstraintGroup.TURNOVER]],
+            ConstraintGroup.TURNOVER: [cp.sum(b) + lots_sold <= self.turnover + g[ConstraintGroup.TURNOVER]],
         }
+        lot_sells_by_asset = sum(m @ sl for m, sl in zip(self.mapping, s, strict=True))
         hard = [
-            h == self.current + b - u,
-            cp.vstack([m @ sl for m, sl in zip(self.mapping, s, strict=True)]) == u,
-            c == self.cash0 + cp.sum(u, axis=1) - cp.sum(b, axis=1) - (b + u) @ self.kappa,
+            w == self.current_total + cp.sum(b, axis=0) - lot_sells_by_asset,
+            c == self.cash0 - cp.sum(b, axis=1) - b @ self.kappa + per_account(self.lot_net),
             z == self.membership @ w + self.cash_class * cp.sum(c),
-            h >= 0,
+            *[con for term in self.terms for con in term.constraints],
             b >= 0,
-            b <= self.buy_ub,
+            cp.sum(b, axis=0) <= self.buy_ub,
             sigma >= 0,
             sigma <= self.slack_cap,
         ]
@@ -367,25 +427,33 @@ class _HouseholdProblem:
     def assign(self, p: Prepared) -> None:
         """Write one household's data into the parameters (no compilation)."""
         x = p.inputs
-        n, a = x.n_assets, x.n_accounts
-        lot_acc = np.asarray(x.lots.account, dtype=int)
+        n = x.n_assets
+        slots = self.key.lot_slots
         lot_ast = np.asarray(x.lots.asset, dtype=int)
-        self.lot_order = []
-        for i, m in enumerate(self.key.lot_slots):
-            idx = np.flatnonzero(lot_acc == i)
-            self.lot_order.append(idx)
+        self.lot_order = _lot_layout(p, slots)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain_pd = np.where(p.lot_value > 0, p.lot_gain / p.lot_value, 0.0)
+        liquid_cells = np.outer(p.liquid_accounts, p.liquid_assets).astype(float)
+        for i, (idx, m) in enumerate(zip(self.lot_order, slots, strict=True)):
             mapping = np.zeros((n, m))
             mapping[lot_ast[idx], np.arange(idx.size)] = 1.0
             self.mapping[i].value = mapping
-            gain_pd = np.zeros(m)
-            value = p.lot_value[idx]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gain_pd[: idx.size] = np.where(value > 0, p.lot_gain[idx] / value, 0.0)
-            self.gain[i].value = gain_pd
-            per_dollar = np.zeros(m)
-            per_dollar[: idx.size] = x.tax_weight * p.lot_rate[idx] * gain_pd[: idx.size]
-            self.tax.per_dollar[i].value = per_dollar
+        per_slot = {
+            "gain": lambda i, idx: gain_pd[idx],
+            "tax": lambda i, idx: x.tax_weight * p.lot_rate[idx] * gain_pd[idx],
+            "net": lambda i, idx: 1.0 - p.kappa[lot_ast[idx]],
+            "liquid": lambda i, idx: liquid_cells[i, lot_ast[idx]],
+        }
+        for params, key in (
+            (self.gain, "gain"),
+            (self.tax.per_dollar, "tax"),
+            (self.lot_net, "net"),
+            (self.lot_liquid, "liquid"),
+        ):
+            for par, vals in zip(params, _per_slot(p, slots, per_slot[key]), strict=True):
+                par.value = vals
         self.current.value = p.current
+        self.current_total.value = p.current.sum(axis=0)
         self.cash0.value = p.cash0
         self.buffer.value = p.buffer
         self.kappa.value = p.kappa
@@ -401,21 +469,20 @@ class _HouseholdProblem:
         self.esg_excess.value = p.esg - x.esg_floor if x.esg_floor is not None else np.zeros(n)
         self.carbon_excess.value = p.carbon - x.carbon_cap if x.carbon_cap is not None else np.zeros(n)
         self.liquid_accounts.value = p.liquid_accounts.astype(float)
-        self.liquid_cells.value = np.outer(p.liquid_accounts, p.liquid_assets).astype(float)
-        self.reserve.value = x.liquidity_reserve / p.total_value
+        self.liquid_cells.value = liquid_cells
+        self.reserve_gap.value = x.liquidity_reserve / p.total_value - float(np.sum(liquid_cells * p.current))
         self.tax_budget.value = BIG if x.tax_budget is None else x.tax_budget / p.total_value
         self.turnover.value = BIG if x.turnover_limit is None else x.turnover_limit
         for term in self.terms:
             term.set(p)
         self.set_mode(diagnose=False)
         self.set_directions(p, buy_ok=np.ones(n, bool), sell_ok=np.ones(n, bool))
-        del a
 
     def set_directions(self, p: Prepared, *, buy_ok: np.ndarray, sell_ok: np.ndarray) -> None:
         """Upper bounds on buys and lot sells from exclusions, wash-sale blocks and the direction guard."""
         x = p.inputs
         buy_asset = buy_ok & ~p.excluded & ~p.buy_blocked
-        self.buy_ub.value = np.tile(np.where(buy_asset, BIG, 0.0), (x.n_accounts, 1))
+        self.buy_ub.value = np.where(buy_asset, BIG, 0.0)
         lot_ast = np.asarray(x.lots.asset, dtype=int)
         for i, m in enumerate(self.key.lot_slots):
             idx = self.lot_order[i]
