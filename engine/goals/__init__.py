@@ -18,6 +18,7 @@ from engine.goals.dp import GoalPolicy, Portfolio, optimal_goal_policy, static_p
 from engine.goals.events import EventOutcome, apply_event
 from engine.goals.mandate import CashFlow, CashFlowKind, GoalSleeve, Mandate, build_mandate
 from engine.goals.montecarlo import Shock, SimulationResult, Sleeve, simulate
+from engine.goals.nudges import Nudge, NudgeKind, nudges
 from engine.goals.planning import (
     GoalForecast,
     Plan,
@@ -47,6 +48,8 @@ __all__ = [
     "GoalPolicy",
     "GoalSleeve",
     "Mandate",
+    "Nudge",
+    "NudgeKind",
     "Plan",
     "PlanningSettings",
     "Portfolio",
@@ -67,6 +70,7 @@ __all__ = [
     "load_capital_market",
     "load_event_rules",
     "load_glide_paths",
+    "nudges",
     "optimal_goal_policy",
     "parse_what_if",
     "plan_household",

@@ -221,3 +221,25 @@ def test_mandate_approval_thresholds(household):
     m2 = build_mandate(h2, AS_OF, paths=PATHS)
     assert m2.needs_approval and any("withdrawal" in r for r in m2.approval_reasons)
     assert m2.liquidity_reserve > prev.liquidity_reserve
+
+
+def test_nudges(household):
+    from engine.goals.nudges import NudgeKind, nudges
+
+    m = build_mandate(household, AS_OF, paths=PATHS)
+    kinds = {n.kind for n in nudges(household, m)}
+    assert NudgeKind.OFF_TRACK in kinds  # the emergency fund and retirement
+    total = 300_000.0
+    holdings = {c: w * total for c, w in m.strategic_mix.items()}
+    assert not any(n.kind is NudgeKind.DEPOSIT_FIXES_DRIFT for n in nudges(household, m, holdings=holdings))
+    holdings[AssetClass.US_EQUITY] *= 1.3  # overweight US equity
+    fix = [n for n in nudges(household, m, holdings=holdings) if n.kind is NudgeKind.DEPOSIT_FIXES_DRIFT]
+    assert len(fix) == 1 and fix[0].amount > 0
+    t2 = sum(holdings.values()) + float(fix[0].amount)
+    _, hi = m.class_bands[AssetClass.US_EQUITY]
+    assert holdings[AssetClass.US_EQUITY] / t2 <= hi + 1e-9
+    soon = replace(household.goals[1], target_date=date(2026, 5, 1))
+    h2 = replace(household, goals=(household.goals[0], soon, *household.goals[2:]))
+    m2 = build_mandate(h2, AS_OF, paths=PATHS)
+    short = [n for n in nudges(h2, m2) if n.kind is NudgeKind.CASH_SHORTFALL]
+    assert short and short[0].amount > 0
