@@ -14,6 +14,7 @@ from sqlalchemy.orm import ORMExecuteState, sessionmaker
 from engine.errors import StoreError
 from engine.settings import Settings
 from engine.store.db import make_engine, redact
+from engine.store.jobs import JobRunRepository
 from engine.store.migrate import current_engine, upgrade_engine
 from engine.store.repositories import (
     AuditLog,
@@ -31,7 +32,7 @@ __all__ = ["Store"]
 class Store:
     """The store at ``url`` (None: ``Settings().resolved_database_url``, a SQLite file under ROBO_HOME).
 
-    Repositories: ``households``, ``proposals``, ``orders``, ``fills``, ``runs``, ``audit``. Call
+    Repositories: ``households``, ``proposals``, ``orders``, ``fills``, ``runs``, ``audit``, ``job_runs``. Call
     ``upgrade()`` once to create or migrate the tables. Close with ``close()`` or use as a context manager.
 
     Raises:
@@ -49,6 +50,7 @@ class Store:
         self.orders = OrderRepository(self._sessions, self.audit)
         self.fills = FillRepository(self._sessions, self.audit)
         self.runs = RunRepository(self._sessions, self.audit)
+        self.job_runs = JobRunRepository(self._sessions, self.audit)  # the scheduler's runs (engine/store/jobs.py)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Store:

@@ -326,3 +326,6 @@ AUDIT_GUARD_DDL: dict[str, tuple[str, ...]] = {
 for _dialect, _statements in AUDIT_GUARD_DDL.items():
     for _sql in _statements:
         event.listen(AuditRow.__table__, "after_create", DDL(_sql).execute_if(dialect=_dialect))
+
+# The scheduler's tables share this metadata (job runs, pauses, wake-ups, alerts); see scheduler_tables.py.
+from engine.store import scheduler_tables as _scheduler_tables  # noqa: E402, F401
