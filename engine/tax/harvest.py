@@ -1,0 +1,350 @@
+"""Tax-loss harvesting: sell taxable lots at a loss into a not-identical substitute, never washing a loss.
+
+    harvester = TaxLossHarvester(universe, household.tax)
+    for d in harvester.scan(ledger, prices, date(2026, 3, 2)): print(d.explain()); harvester.apply(ledger, d)
+
+A decision is worth making when the tax saved now (loss × marginal rate for its term) less the same
+basis coming back later as a long-term gain (discounted ``horizon_years`` at ``discount_rate``)
+exceeds trading costs plus a tracking-cost allowance, and the loss clears the dollar and percent
+floors. Each scan works on a copy of the ledger, applying its own decisions as it goes, so two
+decisions of one day never wash each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+from typing import Any
+
+from engine.errors import TaxRuleError
+from engine.model import AccountType, Order, OrderSide, TaxProfile, Universe, to_decimal
+from engine.tax.ledger import CENT, WASH_SALE_DAYS, LotLedger, LotMethod, Realization, Term, fmt_shares, holding_term
+from engine.tax.rates import MarginalRates, TaxTables, marginal_rates
+
+__all__ = ["HarvestConfig", "HarvestDecision", "HarvestKind", "HarvestSkip", "TaxLossHarvester"]
+
+
+class HarvestKind(StrEnum):
+    """A loss harvest into a substitute, or the switch back to the preferred fund."""
+
+    HARVEST = "harvest"
+    SWITCH_BACK = "switch_back"
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestConfig:
+    """Harvesting thresholds: USD floors, fractions (0.03 = 3 %), years.
+
+    ``min_loss_usd`` and ``min_loss_fraction`` (of the lot's basis) are floors on the loss;
+    ``cost_fraction`` is the round-trip trading cost per side as a fraction of value (spread +
+    slippage), ``fee_per_trade`` USD per order; ``tracking_allowance`` a fraction of the lot's value
+    charged for holding the substitute instead of the preferred fund. ``discount_rate`` (annual) and
+    ``horizon_years`` discount the tax paid later when the lower basis is realized.
+    """
+
+    min_loss_usd: Decimal = Decimal(100)
+    min_loss_fraction: float = 0.03
+    cost_fraction: float = 0.0005
+    fee_per_trade: Decimal = Decimal(0)
+    tracking_allowance: float = 0.002
+    discount_rate: float = 0.05
+    horizon_years: float = 10.0
+    switch_back: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("min_loss_fraction", "cost_fraction", "tracking_allowance", "discount_rate"):
+            v = getattr(self, name)
+            if not 0 <= float(v) < 1:
+                raise TaxRuleError(f"HarvestConfig.{name} must be a fraction in [0, 1), got {v}")
+        if self.horizon_years < 0:
+            raise TaxRuleError(f"HarvestConfig.horizon_years must be ≥ 0, got {self.horizon_years}")
+        object.__setattr__(self, "min_loss_usd", to_decimal(self.min_loss_usd, "min_loss_usd"))
+        object.__setattr__(self, "fee_per_trade", to_decimal(self.fee_per_trade, "fee_per_trade"))
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestDecision:
+    """Sell one lot, buy a substitute, and why: USD amounts, rates as fractions, dates.
+
+    ``loss`` is positive for a loss (for a switch back it is ``−gain`` ≥ 0); ``tax_saved`` the tax saved
+    this year (loss × rate); ``benefit`` that less the discounted tax on the lower basis later;
+    ``costs`` trading costs plus the tracking allowance. ``blocks`` lists the wash-sale rules this
+    decision respected; ``buy_back_after`` is the first day the sold symbol may be bought again.
+    """
+
+    kind: HarvestKind
+    on: date
+    account: str
+    lot_id: str
+    symbol: str
+    shares: Decimal
+    price: Decimal
+    proceeds: Decimal
+    basis: Decimal
+    loss: Decimal
+    term: Term
+    rate: float
+    tax_saved: Decimal
+    benefit: Decimal
+    costs: Decimal
+    substitute: str
+    substitute_price: Decimal
+    substitute_shares: Decimal
+    buy_back_after: date
+    blocks: tuple[str, ...] = ()
+
+    def explain(self) -> str:
+        """One paragraph a client (or a tax professional) can read."""
+        head = (
+            f"{self.on}: harvest {self.term.value}-term loss ${self.loss:,.2f} on lot {self.lot_id} "
+            if self.kind is HarvestKind.HARVEST
+            else f"{self.on}: switch back from {self.symbol} (lot {self.lot_id}, gain ${-self.loss:,.2f}) "
+        )
+        return (
+            head
+            + f"({fmt_shares(self.shares)} sh {self.symbol} in {self.account} at ${self.price}, "
+            f"basis ${self.basis:,.2f}); "
+            f"buy {fmt_shares(self.substitute_shares)} sh {self.substitute} at ${self.substitute_price}. "
+            f"Est. tax saved ${self.tax_saved:,.2f} at {self.rate:.1%}, net benefit ${self.benefit:,.2f} "
+            f"vs costs ${self.costs:,.2f}. Do not buy {self.symbol} (or identical funds) before "
+            f"{self.buy_back_after}. Respected: " + ("; ".join(self.blocks) or "no wash-sale window open")
+        )
+
+    def orders(self, prefix: str) -> tuple[Order, Order]:
+        """The sell (specific lot) and the buy as ``Order``s with ids ``<prefix>-sell`` / ``<prefix>-buy``."""
+        sell = Order(
+            client_order_id=f"{prefix}-sell", account=self.account, symbol=self.symbol, side=OrderSide.SELL,
+            qty=self.shares, lots=(self.lot_id,),
+        )
+        buy = Order(
+            client_order_id=f"{prefix}-buy", account=self.account, symbol=self.substitute, side=OrderSide.BUY,
+            qty=self.substitute_shares,
+        )
+        return sell, buy
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestSkip:
+    """A taxable loss lot the scan did not harvest, and why."""
+
+    account: str
+    lot_id: str
+    symbol: str
+    loss: Decimal
+    reason: str
+
+
+class TaxLossHarvester:
+    """Daily scan of a household's taxable lots for losses worth harvesting (see the module docstring).
+
+    ``preferred`` maps a substitute group to the fund the household wants to hold (default: the first
+    fund of the group in the universe); switch-backs return to it.
+    """
+
+    def __init__(
+        self,
+        universe: Universe,
+        profile: TaxProfile,
+        config: HarvestConfig | None = None,
+        *,
+        tables: TaxTables | None = None,
+        preferred: Mapping[str, str] | None = None,
+        rates: MarginalRates | None = None,
+    ) -> None:
+        self.universe = universe
+        self.profile = profile
+        self.config = config or HarvestConfig()
+        self.rates = rates or marginal_rates(profile, tables)
+        self.preferred: dict[str, str] = {}
+        for ticker, asset in universe.assets.items():
+            if asset.substitute_group is not None:
+                self.preferred.setdefault(asset.substitute_group, ticker)
+        self.preferred.update({k: v.upper() for k, v in (preferred or {}).items()})
+
+    # ------------------------------------------------------------------------------------------
+
+    def scan(self, ledger: LotLedger, prices: Mapping[str, Any], on: date) -> list[HarvestDecision]:
+        """Harvest and switch-back decisions for ``on`` at ``prices`` (USD/share); the ledger is not changed."""
+        return self._run(ledger, prices, on)[0]
+
+    def review(self, ledger: LotLedger, prices: Mapping[str, Any], on: date) -> list[HarvestSkip]:
+        """The taxable loss lots ``scan`` would not harvest on ``on``, each with its reason."""
+        return self._run(ledger, prices, on)[1]
+
+    @staticmethod
+    def apply(ledger: LotLedger, decision: HarvestDecision) -> list[Realization]:
+        """Book ``decision`` in ``ledger``: sell its lot at its price, buy the substitute; returns the sale."""
+        out = ledger.sell(
+            decision.account, decision.symbol, decision.shares, decision.price, decision.on,
+            method=LotMethod.SPECIFIC, lots=[decision.lot_id],
+        )
+        if decision.substitute_shares > 0:
+            ledger.buy(decision.account, decision.substitute, decision.substitute_shares, decision.substitute_price,
+                       decision.on)
+        return out
+
+    # ------------------------------------------------------------------------------------------
+
+    def _run(
+        self, ledger: LotLedger, prices: Mapping[str, Any], on: date
+    ) -> tuple[list[HarvestDecision], list[HarvestSkip]]:
+        px = {k.upper(): to_decimal(v, f"prices[{k}]") for k, v in prices.items()}
+        scratch = ledger.copy()
+        decisions: list[HarvestDecision] = []
+        skips: list[HarvestSkip] = []
+        taxable = {a for a, t in ledger.accounts.items() if t is AccountType.TAXABLE}
+        lots = [lot for lot in ledger.open_lots() if lot.account in taxable and lot.symbol in px]
+        for lot in lots:
+            if lot.id not in {x.id for x in scratch.open_lots(lot.account, lot.symbol)}:
+                continue
+            price = px[lot.symbol]
+            value = (lot.shares * price).quantize(CENT)
+            gain = value - lot.basis
+            if gain < 0:
+                d, why = self._harvest(scratch, lot, price, value, -gain, px, on)
+                if d is None and self._is_substitute_holding(lot.symbol):
+                    d = self._switch_back(scratch, lot, price, value, gain, px, on)[0]  # a small loss still goes home
+                if d is None:
+                    skips.append(HarvestSkip(lot.account, lot.id, lot.symbol, -gain, why))
+                    continue
+            elif gain == 0 and self._is_substitute_holding(lot.symbol):
+                d = self._switch_back(scratch, lot, price, value, gain, px, on)[0]
+                if d is None:
+                    continue
+            else:
+                continue
+            before = len(scratch.wash_sales())
+            self.apply(scratch, d)
+            if len(scratch.wash_sales()) != before:  # pragma: no cover - the checks above make this impossible
+                raise TaxRuleError(f"internal: harvest of lot {lot.id} on {on} would create a wash sale")
+            decisions.append(d)
+        return decisions, skips
+
+    def _group(self, symbol: str) -> str | None:
+        return self.universe[symbol].substitute_group if symbol in self.universe else None
+
+    def _is_substitute_holding(self, symbol: str) -> bool:
+        group = self._group(symbol)
+        return self.config.switch_back and group is not None and self.preferred.get(group, symbol) != symbol
+
+    def _candidates(self, symbol: str) -> list[str]:
+        if symbol not in self.universe:
+            return []
+        subs = self.universe.substitutes(symbol)
+        group = self._group(symbol)
+        pref = self.preferred.get(group) if group else None
+        if pref in subs:
+            subs.remove(pref)
+            subs.insert(0, pref)
+        return subs
+
+    def _sale_blocks(self, ledger: LotLedger, lot_id: str, symbol: str, on: date) -> tuple[str | None, str]:
+        washers = ledger.replacements_for([lot_id], on)
+        if washers:
+            w = washers[0]
+            return (
+                f"{fmt_shares(w.shares)} sh {w.symbol} bought in {w.account} on {w.purchased} (lot {w.id}) "
+                f"would wash the loss until {w.purchased + timedelta(days=WASH_SALE_DAYS)}",
+                "",
+            )
+        return None, f"no {symbol}-identical buy in any account since {on - timedelta(days=WASH_SALE_DAYS)}"
+
+    def _pick_substitute(
+        self, ledger: LotLedger, symbol: str, px: Mapping[str, Decimal], on: date
+    ) -> tuple[str | None, list[str]]:
+        notes: list[str] = []
+        sold_group = ledger.identical_to(symbol)
+        for sub in self._candidates(symbol):
+            if sub in sold_group:
+                notes.append(f"{sub} is substantially identical to {symbol}")
+                continue
+            if sub not in px:
+                notes.append(f"no price for {sub}")
+                continue
+            window = ledger.wash_sale_window(sub, on)
+            if window.buy_blocked:
+                notes.append(f"{sub} not bought: {window.reasons[0]}")
+                continue
+            return sub, notes
+        return None, notes
+
+    def _shares_for(self, ticker: str, cash: Decimal, price: Decimal) -> Decimal:
+        fractionable = self.universe[ticker].fractionable if ticker in self.universe else True
+        q = Decimal("0.000001") if fractionable else Decimal(1)
+        return (cash / price).quantize(q, rounding=ROUND_DOWN)
+
+    def _costs(self, value: Decimal) -> Decimal:
+        c = self.config
+        trading = value * 2 * Decimal(repr(c.cost_fraction)) + 2 * c.fee_per_trade
+        return (trading + value * Decimal(repr(c.tracking_allowance))).quantize(CENT)
+
+    def _harvest(
+        self, ledger: LotLedger, lot: Any, price: Decimal, value: Decimal, loss: Decimal,
+        px: Mapping[str, Decimal], on: date,
+    ) -> tuple[HarvestDecision | None, str]:
+        c = self.config
+        if loss < c.min_loss_usd:
+            return None, f"loss ${loss:,.2f} below the ${c.min_loss_usd:,.2f} floor"
+        if lot.basis > 0 and loss / lot.basis < Decimal(repr(c.min_loss_fraction)):
+            return None, f"loss {float(loss / lot.basis):.2%} of basis below the {c.min_loss_fraction:.2%} floor"
+        blocked, clean = self._sale_blocks(ledger, lot.id, lot.symbol, on)
+        if blocked:
+            return None, f"loss sale blocked: {blocked}"
+        term = holding_term(lot.acquired, on)
+        rate = self.rates.for_term(term)
+        saved = (loss * Decimal(repr(rate))).quantize(CENT)
+        later = loss * Decimal(repr(self.rates.long_term)) / Decimal(repr((1 + c.discount_rate) ** c.horizon_years))
+        benefit = (saved - later).quantize(CENT)
+        costs = self._costs(value)
+        if benefit <= costs:
+            return None, f"benefit ${benefit:,.2f} does not exceed costs ${costs:,.2f}"
+        sub, notes = self._pick_substitute(ledger, lot.symbol, px, on)
+        if sub is None:
+            return None, "no substitute can be bought: " + ("; ".join(notes) or f"{lot.symbol} has no substitute group")
+        shares = self._shares_for(sub, value, px[sub])
+        blocks = (clean, f"{sub} not identical to {lot.symbol} and no loss sale of it in the last 30 days", *notes)
+        return self._decision(HarvestKind.HARVEST, lot, on, price, value, loss, term, rate, saved, benefit, costs,
+                              sub, px[sub], shares, blocks), ""
+
+    def _switch_back(
+        self, ledger: LotLedger, lot: Any, price: Decimal, value: Decimal, gain: Decimal,
+        px: Mapping[str, Decimal], on: date,
+    ) -> tuple[HarvestDecision | None, str]:
+        group = self._group(lot.symbol)
+        pref = self.preferred.get(group or "")
+        if pref is None or pref == lot.symbol or pref not in px:
+            return None, "no preferred fund to switch back to"
+        if pref in ledger.identical_to(lot.symbol):
+            return None, f"{pref} is identical to {lot.symbol}"
+        window = ledger.wash_sale_window(pref, on)
+        if window.buy_blocked:
+            return None, f"switch back to {pref} blocked: {window.reasons[0]}"
+        blocks = [f"{pref} buy not blocked (no unmatched loss sale of it since {on - timedelta(days=WASH_SALE_DAYS)})"]
+        if gain < 0:
+            blocked, clean = self._sale_blocks(ledger, lot.id, lot.symbol, on)
+            if blocked:
+                return None, f"switch back blocked: {blocked}"
+            blocks.append(clean)
+        term = holding_term(lot.acquired, on)
+        rate = self.rates.for_term(term)
+        saved = (-gain * Decimal(repr(rate))).quantize(CENT)
+        shares = self._shares_for(pref, value, px[pref])
+        trading = self._costs(value) - (value * Decimal(repr(self.config.tracking_allowance))).quantize(CENT)
+        return self._decision(HarvestKind.SWITCH_BACK, lot, on, price, value, -gain, term, rate, saved, saved,
+                              trading, pref, px[pref], shares, tuple(blocks)), ""
+
+    @staticmethod
+    def _decision(
+        kind: HarvestKind, lot: Any, on: date, price: Decimal, value: Decimal, loss: Decimal, term: Term,
+        rate: float, saved: Decimal, benefit: Decimal, costs: Decimal, sub: str, sub_price: Decimal,
+        sub_shares: Decimal, blocks: Sequence[str],
+    ) -> HarvestDecision:
+        return HarvestDecision(
+            kind=kind, on=on, account=lot.account, lot_id=lot.id, symbol=lot.symbol, shares=lot.shares, price=price,
+            proceeds=value, basis=lot.basis, loss=loss, term=term, rate=rate, tax_saved=saved, benefit=benefit,
+            costs=costs, substitute=sub, substitute_price=sub_price, substitute_shares=sub_shares,
+            buy_back_after=on + timedelta(days=WASH_SALE_DAYS + 1), blocks=tuple(blocks),
+        )
