@@ -4,7 +4,9 @@
     household.account("brokerage").type is AccountType.TAXABLE
 """
 
+from engine.model.broker import *  # noqa: F403
+from engine.model.broker import __all__ as _broker_all
 from engine.model.core import *  # noqa: F403
 from engine.model.core import __all__ as _core_all
 
-__all__ = list(_core_all)
+__all__ = [*_core_all, *_broker_all]
