@@ -252,6 +252,7 @@ def test_factor_model_matches_the_dense_problem(factor_universe, name, args, hi)
     np.testing.assert_allclose(f.performance(w, rf), Frontier(mu, cov, (0, hi)).performance(w, rf), atol=1e-12)
     assert abs(w.sum() - 1) < 1e-8 and w.min() >= -1e-8 and w.max() <= hi + 1e-8
     np.testing.assert_allclose(w, expected_w, atol=W_TOL)
+    assert f.last_solve.attempts == (("clarabel", "optimal"),)  # the fast path, no fallback
 
 
 def test_factor_model_update_reuses_the_compiled_problem(factor_universe):

@@ -14,6 +14,7 @@ from engine.errors import Infeasible, SolverFailed, ValidationError
 from engine.model import AccountType, AssetClass
 from engine.optimizer import (
     ConstraintGroup,
+    FactorModel,
     HouseholdOptimizer,
     ProblemCache,
     SolverName,
@@ -280,3 +281,27 @@ def test_withdrawal_is_funded_and_account_types_respected():
     for t in res.trades:
         if t.account == "ira":
             assert all(s.tax == 0 for s in t.lots)
+
+
+def test_factor_model_matches_the_dense_covariance():
+    """The factor form (y = Gᵀw, d·w² on household weights) gives the answer of the same dense Σ."""
+    rng = np.random.default_rng(3)
+    loadings = rng.normal(0, 0.12, (6, 2)) + np.array([0.1, 0.0])
+    factor_cov = np.array([[0.04, 0.01], [0.01, 0.02]])
+    idio = np.array([0.002, 0.002, 0.004, 0.0005, 0.0005, 0.00001])
+    fm = FactorModel(loadings, factor_cov, idio)
+    dense = loadings @ factor_cov @ loadings.T + np.diag(idio)
+    by_factor = solve_household(household(cov=None, factor_model=fm), cache=ProblemCache())
+    by_cov = solve_household(household(cov=dense), cache=ProblemCache())
+    assert shape_key(household(cov=None, factor_model=fm)).n_factors == 2
+    for name in ("return", "risk", "tracking", "tax", "trading", "location"):
+        assert by_factor.term(name) == pytest.approx(by_cov.term(name), abs=1e-7)
+    np.testing.assert_allclose(
+        _cells(by_factor, list(TICKERS_ACCOUNTS[0]), list(TICKERS_ACCOUNTS[1])),
+        _cells(by_cov, list(TICKERS_ACCOUNTS[0]), list(TICKERS_ACCOUNTS[1])),
+        atol=W_TOL,
+    )
+    assert by_factor.guard_directions == by_cov.guard_directions
+
+
+TICKERS_ACCOUNTS = (("brokerage", "ira"), ("VTI", "IVV", "VEA", "BND", "AGG", "BIL"))
