@@ -312,7 +312,8 @@ class LotLedger:
         other._accounts = dict(self._accounts)
         other._groups = dict(self._groups)
         other._lots = {k: v.clone() for k, v in self._lots.items()}
-        other._reals = [r.clone() for r in self._reals]
+        # A realization whose loss is fully matched (or that had none) never changes again: share it.
+        other._reals = [r.clone() if r.pending_shares > 0 else r for r in self._reals]
         other._washes = list(self._washes)
         other._seq = self._seq
         other._ids = set(self._ids)
