@@ -1,9 +1,39 @@
-"""Many households at once: synthetic households for tests and benchmarks, and batch runs.
+"""Many households at once: a cycle for thousands of accounts in-process, on a process pool, or on Dask.
 
-    from engine.batch import synthetic
-    households = synthetic(100, seed=1)
+    from engine.batch import Executor, run_batch, synthetic
+    result = run_batch(synthetic(100, seed=1), date(2026, 7, 31), executor=Executor.PROCESSES)
+
+This package is the only home of Dask (imported lazily, only for ``Executor.DASK``).
 """
 
+from engine.batch.day import Day
+from engine.batch.run import BatchProgress, chunk_households, run_batch, shape_hint
 from engine.batch.synthetic import synthetic
+from engine.batch.types import (
+    BatchResult,
+    ChunkReport,
+    Executor,
+    HouseholdOutcome,
+    OutcomeStatus,
+    WorkerMemory,
+)
+from engine.batch.work import plan_one, proposal_id, run_chunk, worker_cache
 
-__all__ = ["synthetic"]
+__all__ = [
+    "BatchProgress",
+    "BatchResult",
+    "ChunkReport",
+    "Day",
+    "Executor",
+    "HouseholdOutcome",
+    "OutcomeStatus",
+    "WorkerMemory",
+    "chunk_households",
+    "plan_one",
+    "proposal_id",
+    "run_batch",
+    "run_chunk",
+    "shape_hint",
+    "synthetic",
+    "worker_cache",
+]

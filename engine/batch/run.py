@@ -1,0 +1,372 @@
+"""``run_batch``: plan a cycle for many households in-process, on a local process pool, or on Dask.
+
+    result = run_batch(synthetic(2000, seed=7), date(2026, 7, 31), executor=Executor.PROCESSES, workers=2)
+    print(result.households_per_second, [o.error for o in result.failed])
+
+The day's prices and estimates are computed once (``Day``) and shipped once per worker (pool
+initializer; Dask ``scatter(broadcast=True)``). Households are sorted by problem shape and cut into
+chunks, so a worker compiles each shape once and then only re-solves. A household's own failure is
+recorded in its outcome and the batch goes on; with a ``store`` the proposals and one run record (a
+summary line per household) are persisted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from engine.batch.day import Day
+from engine.batch.types import (
+    BatchResult,
+    ChunkReport,
+    Executor,
+    HouseholdOutcome,
+    OutcomeStatus,
+    WorkerMemory,
+)
+from engine.batch.work import run_chunk
+from engine.errors import ConfigError, EngineError, StoreError
+from engine.model import Household
+
+if TYPE_CHECKING:
+    from engine.data import MarketData
+    from engine.model import Universe
+    from engine.store import Store
+
+__all__ = ["BatchProgress", "chunk_households", "run_batch", "shape_hint"]
+
+log = logging.getLogger("engine.batch")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    """Progress so far: households done (of ``total``), failures, elapsed seconds, households/s, ETA seconds."""
+
+    done: int
+    total: int
+    failed: int
+    elapsed: float
+    rate: float
+    eta: float | None
+
+
+ProgressCallback = Callable[[BatchProgress], None]
+
+
+def shape_hint(household: Household) -> tuple[int, ...]:
+    """The lot slots per account the optimizer will pad this household to (its problem shape, cheaply)."""
+    from engine.optimizer import lot_bucket
+
+    counts = Counter(lot.account for lot in household.lots)
+    return tuple(lot_bucket(counts.get(a.id, 0)) for a in household.accounts)
+
+
+def chunk_households(households: Sequence[Household], chunk_size: int) -> list[list[Household]]:
+    """Households grouped by problem shape (most common first), cut into chunks of at most ``chunk_size``."""
+    if chunk_size < 1:
+        raise ConfigError("must be ≥ 1", field="chunk_size", value=chunk_size)
+    groups: dict[tuple[int, ...], list[Household]] = {}
+    for h in households:
+        groups.setdefault(shape_hint(h), []).append(h)
+    chunks: list[list[Household]] = []
+    for members in sorted(groups.values(), key=len, reverse=True):
+        chunks += [members[i : i + chunk_size] for i in range(0, len(members), chunk_size)]
+    return chunks
+
+
+def _default_chunk_size(n: int, workers: int) -> int:
+    """About 16 chunks per worker for balance and a live progress bar, between 4 and 64 households."""
+    return max(4, min(64, math.ceil(n / (max(workers, 1) * 16))))
+
+
+def run_batch(
+    households: Iterable[Household],
+    as_of: date,
+    *,
+    executor: Executor | str = Executor.PROCESSES,
+    workers: int | None = None,
+    day: Day | None = None,
+    engine: Any = None,
+    market: MarketData | None = None,
+    universe: Universe | None = None,
+    chunk_size: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    store: Store | None = None,
+    progress: ProgressCallback | None = None,
+) -> BatchResult:
+    """Plan ``households`` on ``as_of``; one outcome per household, in input order.
+
+    The day comes from ``day``, else ``engine`` (its cached estimates), else ``market`` (default: the
+    embedded prices) and ``universe``. ``workers`` defaults to the CPU count (processes, LocalCluster).
+    Dask: ``client`` if given, else ``scheduler`` (default ``Settings().dask_scheduler``), else a
+    ``LocalCluster`` of ``workers`` single-threaded processes started and closed here. With ``store``
+    the proposals and a run record of kind ``batch`` (one summary line per household) are saved.
+
+    Raises:
+        ConfigError: an unknown executor, duplicate household ids, or Dask requested but not installed.
+        DataError: the day's prices are missing or stale (no household is planned then).
+    """
+    households = list(households)
+    executor = _executor(executor)
+    ids = [h.id for h in households]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i, c in Counter(ids).items() if c > 1)
+        raise ConfigError(
+            "duplicate household id in the batch", field="households", value=dup, fix="pass each household once"
+        )
+    workers = workers or (1 if executor is Executor.INLINE else (os.cpu_count() or 1))
+    setup_start = time.perf_counter()
+    if day is None:
+        if engine is not None:
+            day = Day.from_engine(engine, as_of)
+        else:
+            if market is None:
+                from engine.data import MarketData
+
+                market = MarketData.embedded()
+            day = Day.build(market, as_of, universe)
+    size = chunk_size or _default_chunk_size(len(households), workers)
+    chunks = chunk_households(households, size)
+    run_id = _start_run(store, as_of, executor, workers, len(households)) if store is not None else None
+    tracker = _Tracker(len(households), progress)
+    reports: list[ChunkReport] = []
+    owned: list[Any] = []
+    if executor is Executor.DASK:
+        client, owned = _dask_client(client, scheduler, workers)
+    try:
+        setup_seconds = time.perf_counter() - setup_start
+        start = time.perf_counter()
+        tracker.start()
+        if executor is Executor.INLINE:
+            for chunk in chunks:
+                reports.append(run_chunk(chunk, day))
+                tracker.add(reports[-1].outcomes)
+        elif executor is Executor.PROCESSES:
+            _run_processes(chunks, day, workers, tracker, reports)
+        else:
+            _run_dask(chunks, day, client, tracker, reports)
+        seconds = time.perf_counter() - start
+    finally:
+        for thing in owned:
+            thing.close()
+    by_id = {o.household: o for r in reports for o in r.outcomes}
+    outcomes = tuple(by_id[i] for i in ids)
+    result = BatchResult(
+        as_of=as_of,
+        executor=executor,
+        workers=workers,
+        outcomes=outcomes,
+        seconds=seconds,
+        setup_seconds=setup_seconds,
+        memory=_memory(reports),
+        run_id=run_id,
+    )
+    if store is not None and run_id is not None:
+        _persist(store, run_id, households, result)
+    return result
+
+
+def _executor(value: Executor | str) -> Executor:
+    try:
+        return Executor(value)
+    except ValueError as exc:
+        raise ConfigError(
+            "unknown executor", field="executor", value=value, fix=f"use one of: {', '.join(e.value for e in Executor)}"
+        ) from exc
+
+
+class _Tracker:
+    """Counts finished households and reports rate and ETA to the callback."""
+
+    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+        self.total, self.callback = total, callback
+        self.done = self.failed = 0
+        self.t0 = time.perf_counter()
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+        self._emit()
+
+    def add(self, outcomes: Sequence[HouseholdOutcome]) -> None:
+        self.done += len(outcomes)
+        self.failed += sum(1 for o in outcomes if not o.ok)
+        self._emit()
+
+    def _emit(self) -> None:
+        if self.callback is None:
+            return
+        elapsed = time.perf_counter() - self.t0
+        rate = self.done / elapsed if elapsed > 0 and self.done else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        self.callback(BatchProgress(self.done, self.total, self.failed, elapsed, rate, eta))
+
+
+def _lost_chunk(chunk: Sequence[Household], exc: BaseException) -> ChunkReport:
+    """A chunk whose worker died: every household in it is recorded as an ERROR, the batch goes on."""
+    outcomes = tuple(
+        HouseholdOutcome(h.id, OutcomeStatus.ERROR, None, type(exc).__name__, f"worker lost: {exc}", 0.0) for h in chunk
+    )
+    return ChunkReport(outcomes, "lost", 0.0, 0, 0, 0, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Local process pool: the day is handed to each worker once, by the pool's initializer.
+# ---------------------------------------------------------------------------------------------
+
+_WORKER_DAY: Day | None = None
+
+
+def _init_worker(day: Day) -> None:
+    """Pool initializer: keep the day in this worker process and pin BLAS to one thread per worker."""
+    global _WORKER_DAY
+    _WORKER_DAY = day
+    _single_threaded_blas()
+
+
+def _single_threaded_blas() -> None:
+    """One BLAS thread per worker: W workers × N BLAS threads would oversubscribe the cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/scipy stacks
+        return
+    threadpool_limits(1)
+
+
+def _pool_chunk(chunk: Sequence[Household]) -> ChunkReport:
+    assert _WORKER_DAY is not None, "the pool initializer did not run"
+    return run_chunk(chunk, _WORKER_DAY)
+
+
+def _run_processes(
+    chunks: Sequence[Sequence[Household]],
+    day: Day,
+    workers: int,
+    tracker: _Tracker,
+    reports: list[ChunkReport],
+) -> None:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(day,)) as pool:
+        futures: dict[Future[ChunkReport], Sequence[Household]] = {pool.submit(_pool_chunk, c): c for c in chunks}
+        for fut in as_completed(futures):
+            try:
+                report = fut.result()
+            except Exception as exc:
+                log.error("batch worker failed on a chunk of %d households: %s", len(futures[fut]), exc)
+                report = _lost_chunk(futures[fut], exc)
+            reports.append(report)
+            tracker.add(report.outcomes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dask: the day is scattered once to every worker; chunks are mapped; results stream back.
+# ---------------------------------------------------------------------------------------------
+
+
+def _dask_chunk(chunk: Sequence[Household], day: Day) -> ChunkReport:
+    """Runs on a Dask worker; ``day`` arrives as the scattered object, deserialized once per worker."""
+    _single_threaded_blas()
+    return run_chunk(chunk, day)
+
+
+def _dask_client(client: Any, scheduler: str | None, workers: int) -> tuple[Any, list[Any]]:
+    """The client to use and what this call started (to close): given, by address, or a LocalCluster."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ConfigError(
+            "the Dask executor needs dask[distributed]",
+            field="executor",
+            value="dask",
+            fix="pip install 'adaptive-robo[distributed]'",
+        ) from exc
+    if client is not None:
+        return client, []
+    if scheduler is None:
+        from engine.settings import Settings
+
+        scheduler = Settings().dask_scheduler
+    if scheduler:
+        client = Client(scheduler)
+        return client, [client]
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    )
+    client = Client(cluster)
+    return client, [client, cluster]
+
+
+def _run_dask(
+    chunks: Sequence[Sequence[Household]],
+    day: Day,
+    client: Any,
+    tracker: _Tracker,
+    reports: list[ChunkReport],
+) -> None:
+    from distributed import as_completed as dask_completed
+
+    day_future = client.scatter(day, broadcast=True, hash=False)
+    futures = client.map(_dask_chunk, chunks, day=day_future, pure=False)
+    index = {f.key: c for f, c in zip(futures, chunks, strict=True)}
+    for fut in dask_completed(futures):
+        try:
+            report = fut.result()
+        except Exception as exc:
+            log.error("dask task failed on a chunk of %d households: %s", len(index[fut.key]), exc)
+            report = _lost_chunk(index[fut.key], exc)
+        fut.release()
+        reports.append(report)
+        tracker.add(report.outcomes)
+    client.cancel([day_future])
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory and persistence
+# ---------------------------------------------------------------------------------------------
+
+
+def _memory(reports: Sequence[ChunkReport]) -> dict[str, WorkerMemory]:
+    seen: dict[str, list[ChunkReport]] = {}
+    for r in reports:
+        if r.worker != "lost":
+            seen.setdefault(r.worker, []).append(r)
+    return {
+        w: WorkerMemory(
+            rs[0].rss_bytes, rs[-1].rss_bytes, max(r.peak_rss_bytes for r in rs), len(rs), max(r.compiled for r in rs)
+        )
+        for w, rs in seen.items()
+    }
+
+
+def _start_run(store: Store, as_of: date, executor: Executor, workers: int, n: int) -> str:
+    return store.runs.start(
+        "batch", {"as_of": as_of.isoformat(), "executor": executor.value, "workers": workers, "households": n}
+    )
+
+
+def _persist(store: Store, run_id: str, households: Sequence[Household], result: BatchResult) -> None:
+    """Save each proposal (adding households the store lacks) and finish the run with per-household lines."""
+    summary = result.summary()
+    lines: dict[str, dict[str, object]] = summary["results"]  # type: ignore[assignment]
+    stored = set(store.households.list())
+    by_id = {h.id: h for h in households}
+    for outcome in result.outcomes:
+        if outcome.proposal is None:
+            continue
+        try:
+            if outcome.household not in stored:
+                store.households.add(by_id[outcome.household], actor="batch")
+                stored.add(outcome.household)
+            store.proposals.add(outcome.proposal, actor="batch")
+        except (StoreError, EngineError) as exc:
+            lines[outcome.household]["persist_error"] = f"{type(exc).__name__}: {exc}"
+    failed = sum(1 for o in result.outcomes if not o.ok)
+    status = "succeeded" if failed < len(result.outcomes) or not result.outcomes else "failed"
+    store.runs.finish(run_id, status, summary)

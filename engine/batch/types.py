@@ -1,0 +1,141 @@
+"""Value types of a batch run: executors, per-household outcomes, chunk reports and the batch result.
+
+    result = run_batch(households, as_of, executor=Executor.PROCESSES)
+    print(result.households_per_second, [(o.household, o.error_type) for o in result.failed])
+
+Every outcome is a frozen value that pickles, so workers send them back as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from engine.model import Proposal
+
+__all__ = ["BatchResult", "ChunkReport", "Executor", "HouseholdOutcome", "OutcomeStatus", "WorkerMemory"]
+
+
+class Executor(StrEnum):
+    """Where the households are planned."""
+
+    INLINE = "inline"  # this process, one after another (tests, debugging)
+    PROCESSES = "processes"  # a local process pool (the default)
+    DASK = "dask"  # a Dask cluster: ROBO_DASK_SCHEDULER's address, or a LocalCluster on this machine
+
+
+class OutcomeStatus(StrEnum):
+    """What became of one household."""
+
+    PLANNED = "planned"  # a proposal exists
+    FAILED = "failed"  # an EngineError for this household (infeasible, data gap, planning, broker)
+    ERROR = "error"  # an unexpected exception for this household (a bug: report it)
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdOutcome:
+    """One household's result: its proposal, or the error's type and message; ``seconds`` of wall time."""
+
+    household: str
+    status: OutcomeStatus
+    proposal: Proposal | None
+    error_type: str | None
+    error: str | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """True when a proposal was planned."""
+        return self.status is OutcomeStatus.PLANNED
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-able line for the run record (no proposal body: that is stored on its own)."""
+        row: dict[str, object] = {"status": self.status.value, "seconds": round(self.seconds, 4)}
+        if self.proposal is not None:
+            row["proposal"] = self.proposal.id
+            row["orders"] = len(self.proposal.orders)
+        if self.error_type is not None:
+            row["error_type"] = self.error_type
+            row["error"] = self.error
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkReport:
+    """What a worker sends back for one chunk: outcomes, its id, seconds, memory (bytes), compiles so far."""
+
+    outcomes: tuple[HouseholdOutcome, ...]
+    worker: str
+    seconds: float
+    rss_bytes: int
+    peak_rss_bytes: int
+    compiled: int
+    compile_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerMemory:
+    """A worker's resident memory (bytes) after its first and last chunk, its peak, and shapes compiled."""
+
+    first_rss: int
+    last_rss: int
+    peak_rss: int
+    chunks: int
+    compiled: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The batch: one outcome per household (input order), wall seconds, workers' memory, the run id."""
+
+    as_of: date
+    executor: Executor
+    workers: int
+    outcomes: tuple[HouseholdOutcome, ...]
+    seconds: float
+    setup_seconds: float
+    memory: Mapping[str, WorkerMemory] = field(default_factory=dict)
+    run_id: str | None = None
+
+    @property
+    def planned(self) -> list[HouseholdOutcome]:
+        """Outcomes with a proposal."""
+        return [o for o in self.outcomes if o.ok]
+
+    @property
+    def failed(self) -> list[HouseholdOutcome]:
+        """Outcomes without a proposal (FAILED and ERROR)."""
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def proposals(self) -> dict[str, Proposal]:
+        """Proposals by household id."""
+        return {o.household: o.proposal for o in self.outcomes if o.proposal is not None}
+
+    @property
+    def households_per_second(self) -> float:
+        """Households finished per second of batch wall time (setup excluded: see ``setup_seconds``)."""
+        return len(self.outcomes) / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def peak_rss(self) -> int:
+        """The largest peak resident memory of any worker, bytes."""
+        return max((m.peak_rss for m in self.memory.values()), default=0)
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-able summary: counts, rates, memory, and one line per household."""
+        counts = {s.value: sum(1 for o in self.outcomes if o.status is s) for s in OutcomeStatus}
+        return {
+            "as_of": self.as_of.isoformat(),
+            "executor": self.executor.value,
+            "workers": self.workers,
+            "households": len(self.outcomes),
+            "counts": counts,
+            "seconds": round(self.seconds, 3),
+            "setup_seconds": round(self.setup_seconds, 3),
+            "households_per_second": round(self.households_per_second, 2),
+            "peak_rss_bytes": self.peak_rss,
+            "results": {o.household: o.summary() for o in self.outcomes},
+        }
