@@ -415,5 +415,5 @@ def test_unknown_account_type_and_naive_datetime():
 
     with pytest.raises(TaxRuleError, match="unknown type"):
         LotLedger({"x": "brokerage"})
-    with pytest.raises(TaxRuleError, match="datetime.date"):
+    with pytest.raises(TaxRuleError, match=r"datetime\.date"):
         ledger().buy("brokerage", "XYZ", 1, 1, datetime(2026, 1, 2))  # type: ignore[arg-type]
