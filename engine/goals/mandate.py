@@ -29,7 +29,14 @@ from engine.goals.config import (
 )
 from engine.goals.dp import Portfolio, optimal_goal_policy
 from engine.goals.montecarlo import composites
-from engine.goals.planning import _drawdown, goal_wealth, months_between, plan_household, present_target
+from engine.goals.planning import (
+    _drawdown,
+    goal_wealth,
+    is_active,
+    months_between,
+    plan_household,
+    present_target,
+)
 from engine.goals.risk import RiskAssessment, RiskBound, assess_risk
 from engine.model import AssetClass, Goal, GoalKind, Household
 
@@ -166,8 +173,7 @@ def build_mandate(
     """The household's mandate on ``as_of`` (see the class); with ``previous``, changes past the approval
     thresholds (``config/life_events.yaml: approval``) set ``needs_approval`` with reasons.
 
-    Raises:
-        PlanningError: a goal's date is not after ``as_of`` (retirement: its income has ended).
+    Goals already due on ``as_of`` are left out and named in the explanation.
     """
     glide = glide or load_glide_paths(household=household.id)
     rules = rules or load_event_rules()
@@ -177,7 +183,8 @@ def build_mandate(
     values = {k: float(v) for k, v in (account_values or _book(household)).items()}
     total_value = sum(values.values())
     wealth = goal_wealth(household, account_values)
-    goals = list(household.goals)
+    goals = [g for g in household.goals if is_active(g, as_of)]
+    done = [g for g in household.goals if not is_active(g, as_of)]
     targets = {g.id: present_target(g, settings.retirement_real_rate) for g in goals}
     years = {g.id: max(months_between(as_of, g.target_date), 0) / 12.0 for g in goals}
 
@@ -284,6 +291,7 @@ def build_mandate(
             horizons[a.id] = float(np.mean([years[g.id] for g in gs]))
 
     lines = [risk.describe()]
+    lines += [f"{g.name or g.id} fell due on {g.target_date}; it is no longer planned (close it)" for g in done]
     if risk.questionnaire is not None and risk.questionnaire != risk.willingness:
         lines.append(
             f"Questionnaire scores willingness {risk.questionnaire}; the stored willingness {risk.willingness} is used."
@@ -373,7 +381,7 @@ def _cash_flows(household: Household, as_of: date, horizon_months: int, inflatio
     """Contributions on the 1st of each coming month and withdrawals due within the horizon (nominal USD)."""
     out: list[CashFlow] = []
     end = _add_months(as_of, horizon_months) if horizon_months else as_of
-    for g in household.goals:
+    for g in (x for x in household.goals if is_active(x, as_of)):
         accounts = g.accounts or (household.accounts[0].id,)
         per = (g.monthly_contribution / len(accounts)).quantize(_CENT, ROUND_HALF_UP)
         for k in range(1, horizon_months + 1):

@@ -41,6 +41,7 @@ __all__ = [
     "account_values_from_book",
     "goal_sleeve",
     "goal_wealth",
+    "is_active",
     "months_between",
     "parse_what_if",
     "plan_household",
@@ -81,6 +82,13 @@ def goal_wealth(household: Household, account_values: Mapping[str, Decimal] | No
             continue
         out[g.id] = sum(max(values.get(a, 0.0) - claimed.get(a, 0.0), 0.0) / sharing[a] for a in g.accounts)
     return out
+
+
+def is_active(goal: Goal, as_of: date) -> bool:
+    """False once a goal has fallen due (retirement: once its income years have ended) — it is no longer planned."""
+    months = months_between(as_of, goal.target_date)
+    _, draw = _drawdown(goal)
+    return months + draw >= 1 if draw else months >= 1
 
 
 def _drawdown(goal: Goal) -> tuple[float, int]:
@@ -253,10 +261,9 @@ def plan_household(
     seed: int | None = None,
     bands: bool = True,
 ) -> Plan:
-    """Simulate every goal's sleeve on the same market paths; probabilities, shortfalls, bands.
+    """Simulate every active goal's sleeve on the same market paths; probabilities, shortfalls, bands.
 
-    Raises:
-        PlanningError: a goal's date is not after ``as_of``.
+    Goals already due on ``as_of`` are left out (see ``is_active``); ``goal_sleeve`` raises for them.
     """
     comp, glide, rules = _inputs(market, glide, rules, household)
     settings = rules.planning
@@ -264,7 +271,7 @@ def plan_household(
     seed = settings.seed if seed is None else seed
     wealth = goal_wealth(household, account_values)
     equity_now = equity_now or {}
-    goals = list(household.goals)
+    goals = [g for g in household.goals if is_active(g, as_of)]
     sleeves = [
         goal_sleeve(
             g, as_of, wealth[g.id], glide, equity_now=equity_now.get(g.id), equity_cap=equity_cap, scenario=scenario

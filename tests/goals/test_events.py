@@ -26,8 +26,23 @@ def before(household):
 def _apply(household, before, kind, **kw):
     out = apply_event(household, LifeEvent(kind=kind, on=ON, **kw), AS_OF, previous=before, paths=PATHS)
     assert out.household is not household and out.household.events[-1].kind is kind
-    assert out.explanation[0].startswith(tuple(["Birth", "Marriage", "Divorce", "New job", "Job loss", "Inheritance",
-                                                "Home purchase", "Retirement", "Relocation", "Death", "Disability"]))
+    assert out.explanation[0].startswith(
+        tuple(
+            [
+                "Birth",
+                "Marriage",
+                "Divorce",
+                "New job",
+                "Job loss",
+                "Inheritance",
+                "Home purchase",
+                "Retirement",
+                "Relocation",
+                "Death",
+                "Disability",
+            ]
+        )
+    )
     assert f"on {ON}" in out.explanation[0] and "strategic equity share" in out.explanation[0]
     assert out.mandate.as_of == AS_OF and out.previous is before
     assert out.needs_approval == bool(out.approval_reasons)
@@ -49,12 +64,15 @@ def test_child_adds_an_education_goal(household, before):
 
 
 def test_marriage_sets_filing_status_and_adds_the_spouse(household, before):
-    single = replace(household, members=household.members[:1],
-                     accounts=tuple(a for a in household.accounts if a.owner != "jordan"),
-                     lots=tuple(x for x in household.lots if x.account != "jordan_ira"),
-                     goals=tuple(replace(g, accounts=tuple(a for a in g.accounts if a != "jordan_ira"))
-                                 for g in household.goals),
-                     tax=replace(household.tax, filing_status=FilingStatus.SINGLE), emergency_months=3.0)
+    single = replace(
+        household,
+        members=household.members[:1],
+        accounts=tuple(a for a in household.accounts if a.owner != "jordan"),
+        lots=tuple(x for x in household.lots if x.account != "jordan_ira"),
+        goals=tuple(replace(g, accounts=tuple(a for a in g.accounts if a != "jordan_ira")) for g in household.goals),
+        tax=replace(household.tax, filing_status=FilingStatus.SINGLE),
+        emergency_months=3.0,
+    )
     prev = build_mandate(single, AS_OF, paths=PATHS)
     spouse = {"id": "sam", "name": "Sam", "birth_date": "1989-01-01", "income": 90000}
     out = _apply(single, prev, LifeEventKind.MARRIAGE, details={"spouse": spouse})
@@ -147,7 +165,7 @@ def test_disability_cuts_income_and_needs_approval(household, before):
 def test_rules_are_overridable(household, before, tmp_path):
     from engine.goals import load_event_rules
 
-    text = (tmp_path / "r.yaml")
+    text = tmp_path / "r.yaml"
     text.write_text("version: 1\nrules:\n  child: {education_target: 200000, education_contribution: 900}\n")
     out = apply_event(household, LifeEvent(kind="child", on=ON), AS_OF, rules=load_event_rules(text), paths=PATHS)
     new = next(g for g in out.household.goals if g.kind is GoalKind.EDUCATION and g not in household.goals)

@@ -50,8 +50,13 @@ def test_lognormal_terminal_probability_matches_closed_form(comp):
 
 def test_contributions_and_withdrawals_are_exact_without_risk():
     c = Composites(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    s = Sleeve(start=1000.0, contributions=np.r_[np.full(12, 100.0), np.zeros(12)],
-               withdrawals=np.r_[np.zeros(12), np.full(12, 150.0)], equity=np.zeros(24), target=400.0)
+    s = Sleeve(
+        start=1000.0,
+        contributions=np.r_[np.full(12, 100.0), np.zeros(12)],
+        withdrawals=np.r_[np.zeros(12), np.full(12, 150.0)],
+        equity=np.zeros(24),
+        target=400.0,
+    )
     r = simulate([s], c, paths=10, seed=1)
     assert r.median_final[0] == pytest.approx(1000 + 1200 - 1800)
     assert r.probability[0] == 1.0  # exactly the target
@@ -60,8 +65,9 @@ def test_contributions_and_withdrawals_are_exact_without_risk():
 
 def test_ruin_is_a_shortfall_and_partial_counts_flexibility(comp):
     c = Composites(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    s = Sleeve(start=900.0, contributions=np.zeros(10), withdrawals=np.full(10, 100.0), equity=np.zeros(10),
-               flexibility=0.85)
+    s = Sleeve(
+        start=900.0, contributions=np.zeros(10), withdrawals=np.full(10, 100.0), equity=np.zeros(10), flexibility=0.85
+    )
     r = simulate([s], c, paths=4, seed=0)
     assert r.probability[0] == 0.0 and r.partial_probability[0] == 1.0
     assert r.shortfall[0] == pytest.approx(100.0)
@@ -158,29 +164,47 @@ def test_plan_of_the_sample(household):
         plan.forecast("nope")
 
 
-def test_past_goal_date_is_an_error(household):
+def test_past_goal_date_is_an_error_for_a_sleeve_and_left_out_of_plans(household):
+    from engine.goals import goal_sleeve
+
     old = replace(household.goals[1], target_date=date(2025, 1, 1))
     with pytest.raises(PlanningError, match="home"):
-        plan_household(replace(household, goals=(old,)), AS_OF, paths=100)
+        goal_sleeve(old, AS_OF, 1000.0, load_glide_paths())
+    h = replace(household, goals=(old, household.goals[2]))
+    assert [f.goal_id for f in plan_household(h, AS_OF, paths=100).forecasts] == ["college"]
+    m = build_mandate(h, AS_OF, paths=100)
+    assert m.sleeve("home") is None and any("fell due on 2025-01-01" in line for line in m.explanation)
 
 
 def test_savings_needed_reaches_the_target(household):
     need = savings_needed(household, AS_OF, "home", 0.9, paths=PATHS)
     assert need is not None and need > 0
-    bumped = replace(household, goals=tuple(
-        replace(g, monthly_contribution=g.monthly_contribution + need) if g.id == "home" else g
-        for g in household.goals))
+    bumped = replace(
+        household,
+        goals=tuple(
+            replace(g, monthly_contribution=g.monthly_contribution + need) if g.id == "home" else g
+            for g in household.goals
+        ),
+    )
     assert plan_household(bumped, AS_OF, paths=PATHS).forecast("home").probability >= 0.9
-    less = replace(household, goals=tuple(
-        replace(g, monthly_contribution=g.monthly_contribution + need - 20) if g.id == "home" else g
-        for g in household.goals))
+    less = replace(
+        household,
+        goals=tuple(
+            replace(g, monthly_contribution=g.monthly_contribution + need - 20) if g.id == "home" else g
+            for g in household.goals
+        ),
+    )
     assert plan_household(less, AS_OF, paths=PATHS).forecast("home").probability < 0.9
 
 
 @pytest.mark.parametrize(
     "text, focus, direction",
-    [("retire-at=60", "retirement", -1), ("earlier=home:2", "home", -1), ("save-more=500", "retirement", 1),
-     ("crash=0.35", "retirement", -1)],
+    [
+        ("retire-at=60", "retirement", -1),
+        ("earlier=home:2", "home", -1),
+        ("save-more=500", "retirement", 1),
+        ("crash=0.35", "retirement", -1),
+    ],
 )
 def test_what_ifs(household, text, focus, direction):
     r = what_if(household, AS_OF, [parse_what_if(text)], paths=2000)
