@@ -27,15 +27,16 @@ class LostClaim(Conflict):
 
 
 def cycle_proposal_id(job: JobKind, household: str, day: date, ref: str = "") -> str:
-    """The deterministic proposal id of a cycle: one automatic rebalance per household and trading day.
+    """The deterministic proposal id of a run: the same key always re-derives the same id (and order ids).
 
-    Drift check and harvest scan share ``cycle-<household>-<YYYYMMDD>``; a reaction adds a short hash of
-    its ``ref`` (each life event or deposit gets its own cycle). Orders are ``<proposal_id>-<index:03d>``.
+    The drift check's cycle is ``cycle-<household>-<YYYYMMDD>``; a reaction adds a short hash of its ``ref``
+    (each life event or deposit gets its own cycle); other jobs ``<job>-<household>-<YYYYMMDD>``. Orders
+    are ``<proposal_id>-<index:03d>``.
     """
-    base = f"cycle-{household}-{day:%Y%m%d}"
-    if job is JobKind.REACT and ref:
+    if job is JobKind.REACT:
         return f"react-{household}-{day:%Y%m%d}-{hashlib.sha256(ref.encode()).hexdigest()[:8]}"
-    return base
+    prefix = "cycle" if job is JobKind.DRIFT_CHECK else job.value
+    return f"{prefix}-{household}-{day:%Y%m%d}"
 
 
 @dataclass(frozen=True, slots=True)

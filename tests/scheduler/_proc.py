@@ -1,0 +1,47 @@
+"""A scheduler process for the multi-process tests: ``python -m tests.scheduler._proc '<json spec>'``.
+
+Spec keys: url, now (ISO, aware), owner, go (a file to wait for before starting, so processes race),
+hang ([household, n]) and hang_file. Runs ``SchedulerService.run_once`` with a fixed clock and the shared
+simulated broker, then prints the results as one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from engine.scheduler import FixedClock, SchedulerService, load_scheduler_config
+from engine.store import Store
+from tests.scheduler._sim import SharedBroker, SimRunner
+
+
+def main(spec: dict) -> int:
+    store = Store(spec["url"])
+    broker = SharedBroker(spec["url"])
+    hang = tuple(spec["hang"]) if spec.get("hang") else None
+    runner = SimRunner(store, broker, hang=hang, hang_file=Path(spec["hang_file"]) if spec.get("hang_file") else None)
+    service = SchedulerService(
+        store, runner, load_scheduler_config(), clock=FixedClock(datetime.fromisoformat(spec["now"])),
+        owner=spec["owner"],
+    )
+    go = spec.get("go")
+    if go:
+        deadline = time.monotonic() + 60
+        while not Path(go).exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+    results = service.run_once()
+    print(json.dumps([
+        {"job": r.job.value, "household": r.household, "day": r.trading_day.isoformat(), "ref": r.ref,
+         "state": r.state.value, "run_id": r.run_id, "resumed": r.resumed, "error": r.error}
+        for r in results
+    ]))
+    store.close()
+    broker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(sys.argv[1])))

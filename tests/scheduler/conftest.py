@@ -1,0 +1,58 @@
+"""Scheduler fixtures: a migrated store per backend (PostgreSQL in a private random schema), households, broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from engine.model import Household
+from engine.scheduler import FixedClock, SchedulerConfig, load_scheduler_config
+from engine.store import Store
+from tests.scheduler._sim import SharedBroker, households
+from tests.store.conftest import pg_schema_url, sqlite_url  # noqa: F401 - fixtures reused from the store's tests
+
+# Wednesday 2024-11-27, 15:05 New York: harvest scan and drift check (15:00) are due, the market is open.
+AT_1505 = datetime(2024, 11, 27, 20, 5, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_schema_url")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def homes(store: Store, household: Household) -> list[str]:
+    """Five stored households h00..h04."""
+    hs = households(household, 5)
+    for h in hs:
+        store.households.add(h)
+    return [h.id for h in hs]
+
+
+@pytest.fixture
+def broker(db_url: str) -> Iterator[SharedBroker]:
+    b = SharedBroker(db_url).create()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(AT_1505)
+
+
+@pytest.fixture(scope="session")
+def config() -> SchedulerConfig:
+    return load_scheduler_config()
