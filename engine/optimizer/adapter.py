@@ -1,0 +1,278 @@
+"""Fill ``HouseholdInputs`` from the other rooms: household, estimates, mandate, lot ledger, values screen.
+
+    inputs = build_inputs(household, universe, estimates, mandate, ledger, prices, as_of, esg=load_esg())
+    result = solve_household(inputs)
+
+Only funds with a price on ``as_of`` (the estimates' tickers) enter the problem; a lot in a fund without a
+price is left untouched and noted. Wash-sale blocks come from the ledger (household-wide, 30 days either
+side); the same-day guard groups are the substitute groups merged with the identical groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from engine.model import AccountType, AssetClass, Household, Universe
+
+__all__ = ["build_inputs", "feasible_mix", "reserve_in_mix"]
+
+
+def reserve_in_mix(
+    mix: Mapping[AssetClass, float], bands: Mapping[AssetClass, tuple[float, float]], reserve: float
+) -> tuple[dict[AssetClass, float], dict[AssetClass, tuple[float, float]], list[str]]:
+    """Raise the cash target and band to hold the liquidity reserve (a fraction of household value).
+
+    The other classes shrink pro rata, bands with them, so the mix still sums to one.
+    """
+    cash = mix.get(AssetClass.CASH, 0.0)
+    lo, hi = bands.get(AssetClass.CASH, (0.0, 1.0))
+    reserve = min(reserve, 1.0)
+    if reserve <= hi + 1e-12 and reserve <= cash + 1e-12:
+        return dict(mix), dict(bands), []
+    target = max(cash, reserve)
+    rest = 1.0 - cash
+    scale = (1.0 - target) / rest if rest > 0 else 0.0
+    new_mix = {c: (target if c is AssetClass.CASH else w * scale) for c, w in mix.items()}
+    new_mix.setdefault(AssetClass.CASH, target)
+    new_bands = {c: (b[0] * scale, min(1.0, b[1] * scale + 1e-9)) for c, b in bands.items() if c is not AssetClass.CASH}
+    new_bands[AssetClass.CASH] = (max(lo, reserve), max(hi, target + (hi - cash)))
+    return new_mix, new_bands, [
+        f"Liquidity reserve {reserve:.1%} of household value is above the strategic cash {cash:.1%}: cash target "
+        f"raised to {target:.1%}, the other classes scaled down pro rata"
+    ]
+
+
+def feasible_mix(
+    mix: Mapping[AssetClass, float],
+    bands: Mapping[AssetClass, tuple[float, float]],
+    available: set[AssetClass],
+    held: Mapping[AssetClass, float] | None = None,
+) -> tuple[dict[AssetClass, float], dict[AssetClass, tuple[float, float]], list[str]]:
+    """Re-spread the weight of classes with no fund that may be bought over the others, pro rata, and say so.
+
+    A class can lack a fund because none passes the household's values screens, or because none is
+    trading yet on the day (backtests). ``held`` gives the weight (fraction of household value) still held
+    in such a class through funds kept for tax reasons: its band becomes (0, held) so it can only shrink.
+    Cash always counts as available (it is held as cash).
+    """
+    held = held or {}
+    available = set(available) | {AssetClass.CASH}
+    missing = {c: w for c, w in mix.items() if w > 0 and c not in available}
+    if not missing:
+        return dict(mix), dict(bands), []
+    keep = {c: w for c, w in mix.items() if c not in missing}
+    total = sum(keep.values())
+    lost = sum(missing.values())
+    if total <= 0:
+        keep, total = {AssetClass.CASH: 1.0}, 1.0
+    scale = (total + lost) / total
+    new_mix = {c: w * scale for c, w in keep.items()}
+    new_bands: dict[AssetClass, tuple[float, float]] = {}
+    for c, (lo, hi) in bands.items():
+        if c in missing:
+            new_bands[c] = (0.0, min(1.0, held.get(c, 0.0) + 1e-9))
+        else:
+            w_old, w_new = mix.get(c, 0.0), new_mix.get(c, 0.0)
+            new_bands[c] = (min(lo * scale, w_new), min(1.0, max(hi + (w_new - w_old), w_new)))
+    names = ", ".join(f"{c.value} {w:.0%}" for c, w in missing.items())
+    lines = [f"No eligible fund for {names} (screened out by values or not trading yet): its weight is "
+             "spread pro rata over the other classes"]
+    return new_mix, new_bands, lines
+
+
+def build_inputs(
+    household: Household,
+    universe: Universe,
+    estimates: Any,
+    mandate: Any,
+    ledger: Any,
+    prices: Mapping[str, Decimal | float],
+    as_of: date,
+    *,
+    esg: Any = None,
+    harvest: bool = True,
+    asset_location: bool = True,
+    turnover_limit: float | None = None,
+    tax_budget: float | None = None,
+    max_position: float = 1.0,
+    spread: float = 0.0005,
+    cash_buffer: float = 0.0025,
+    tracking_weight: float = 5.0,
+    values_transition: bool = True,
+) -> Any:
+    """The household problem's inputs on ``as_of`` (money USD, rates and weights fractions, mu/cov annual).
+
+    ``harvest`` lets the tax term reward realizing losses (when False, loss lots cannot be sold today —
+    the "no harvesting" strategy); ``asset_location`` switches the tax-drag term on; ``cash_buffer`` is the
+    fraction of each account's value kept in cash. With ``values_transition`` a fund the household's values
+    screen out is never bought, but taxable lots of it at a gain are not forced out (tax-aware transition).
+    """
+    from engine.optimizer.inputs import FactorModel, HouseholdInputs, LotInputs
+    from engine.tax import asset_location_matrix, holding_term, marginal_rates
+    from engine.tax.ledger import Term
+
+    tickers = tuple(t for t in estimates.tickers if t in prices)
+    if len(tickers) != len(estimates.tickers):
+        estimates = estimates.subset(tickers)
+    index = {t: i for i, t in enumerate(tickers)}
+    accounts = tuple(a.id for a in household.accounts)
+    acc_index = {a: i for i, a in enumerate(accounts)}
+    types = tuple(a.type for a in household.accounts)
+    px = np.array([float(prices[t]) for t in tickers])
+    notes: list[str] = []
+
+    ids, acc, ast, shares, basis, long_term = [], [], [], [], [], []
+    account_value = {a.id: float(a.cash) for a in household.accounts}
+    for lot in ledger.open_lots():
+        if lot.symbol not in index:
+            notes.append(f"lot {lot.id} ({lot.symbol}) has no price on {as_of}; held as it is")
+            continue
+        ids.append(lot.id)
+        acc.append(acc_index[lot.account])
+        ast.append(index[lot.symbol])
+        shares.append(float(lot.shares))
+        basis.append(float(lot.basis))
+        long_term.append(holding_term(lot.acquired, as_of) is Term.LONG)
+        account_value[lot.account] += float(lot.shares) * px[index[lot.symbol]]
+    lots = LotInputs(
+        tuple(ids),
+        np.array(acc, dtype=int),
+        np.array(ast, dtype=int),
+        np.array(shares, dtype=float),
+        np.array(basis, dtype=float),
+        np.array(long_term, dtype=bool),
+    )
+
+    rates = marginal_rates(household.tax)
+    drag = None
+    if asset_location:
+        m = asset_location_matrix(universe, dict(zip(accounts, types, strict=True)), household.tax, tickers)
+        drag = np.array([[m[a][t] for t in tickers] for a in accounts])
+
+    cov = factor = None
+    if getattr(estimates, "loadings", None) is not None and len(tickers) > 60:
+        factor = FactorModel(estimates.loadings, estimates.factor_cov, estimates.idio_var)
+    else:
+        cov = np.asarray(estimates.cov, dtype=float)
+
+    excluded = esg_score = carbon = None
+    soft_excluded = np.zeros(len(tickers), dtype=bool)
+    floor = cap = None
+    tilt = 0.0
+    if esg is not None:
+        from engine.esg import apply_values
+
+        screen = apply_values(universe.subset(tickers), esg, household.values)
+        excluded = screen.excluded_mask
+        floor = screen.min_score
+        tilt = screen.tilt
+        if floor is not None or tilt > 0:
+            esg_score = screen.score_vector()
+        if screen.max_carbon is not None:
+            reference = None
+            if screen.carbon_relative:
+                w = np.zeros(len(tickers))
+                np.add.at(w, lots.asset, lots.shares * px[lots.asset])
+                covered = screen.carbon_covered
+                reference = float((w * np.nan_to_num(screen.carbon))[covered].sum() / max(w[covered].sum(), 1e-12))
+                notes.append(f"relative carbon cap measured against current holdings ({reference:.0f} tCO2e/$M)")
+            cap = screen.carbon_cap(reference)
+            carbon = screen.carbon_vector(cap)
+        # Tax-aware transition: a screened-out fund is never bought; it is sold outright where that costs no
+        # tax (tax-deferred accounts, or lots at a loss), but taxable lots at a gain are not forced out —
+        # the tax term and the ESG floor decide when selling them is worth it.
+        taxable_gain = np.zeros(len(tickers), dtype=bool)
+        for i in range(len(lots)):
+            if types[lots.account[i]] is AccountType.TAXABLE and lots.shares[i] * px[lots.asset[i]] > lots.basis[i]:
+                taxable_gain[lots.asset[i]] = True
+        for t, why in screen.excluded.items():
+            if t not in index:
+                continue
+            reasons = ", ".join(e.label for e in why)
+            if values_transition and taxable_gain[index[t]]:
+                excluded[index[t]] = False
+                notes.append(f"{t} is screened out by values ({reasons}): no new purchases; held taxable lots at a "
+                             "gain are sold only when the tax cost is worth it")
+            else:
+                notes.append(f"{t} excluded by values: {reasons}")
+        soft_excluded = screen.excluded_mask & ~excluded
+
+    no_buy = ledger.blocked_buys(tickers, as_of)
+    no_loss_sale = ledger.blocked_loss_sales(tickers, as_of)
+    buy_blocked = np.array([t in no_buy for t in tickers]) | soft_excluded
+    loss_blocked = np.array([t in no_loss_sale for t in tickers])
+    if not harvest:
+        loss_blocked = np.ones(len(tickers), dtype=bool)
+    group_of: dict[str, str] = {}
+    for t in tickers:
+        a = universe[t]
+        group_of[t] = a.substitute_group or t
+    for grp in universe.identical:
+        members = [t for t in tickers if t in grp]
+        for t in members:
+            group_of[t] = group_of[members[0]]
+    labels = {g: i for i, g in enumerate(dict.fromkeys(group_of[t] for t in tickers))}
+    guard_group = np.array([labels[group_of[t]] for t in tickers])
+
+    buyable = np.ones(len(tickers), dtype=bool) if excluded is None else ~(excluded | soft_excluded)
+    total_value = sum(account_value.values())
+    held: dict[AssetClass, float] = {}
+    for i in range(len(lots)):
+        if soft_excluded[lots.asset[i]] and total_value > 0:
+            cls = universe[tickers[lots.asset[i]]].asset_class
+            held[cls] = held.get(cls, 0.0) + lots.shares[i] * px[lots.asset[i]] / total_value
+    mix, bands, lines = feasible_mix(
+        mandate.strategic_mix,
+        mandate.class_bands,
+        {universe[t].asset_class for i, t in enumerate(tickers) if buyable[i]},
+        held,
+    )
+    notes += lines
+    if total_value > 0 and float(mandate.liquidity_reserve) > 0:
+        mix, bands, lines = reserve_in_mix(mix, bands, float(mandate.liquidity_reserve) / total_value)
+        notes += lines
+    buffer = np.array([cash_buffer * max(account_value[a], 0.0) for a in accounts])
+    return HouseholdInputs(
+        household_id=household.id,
+        as_of=as_of,
+        tickers=tickers,
+        prices=px,
+        asset_class=tuple(universe[t].asset_class for t in tickers),
+        accounts=accounts,
+        account_types=types,
+        cash=np.array([float(a.cash) for a in household.accounts]),
+        lots=lots,
+        mu=np.asarray(estimates.mu, dtype=float),
+        cov=cov,
+        factor_model=factor,
+        strategic_mix=mix,
+        class_bands=bands,
+        risk_aversion=float(mandate.risk_aversion),
+        tracking_weight=tracking_weight,
+        location_weight=1.0 if asset_location else 0.0,
+        esg_tilt=tilt,
+        st_rate=float(rates.short_term),
+        lt_rate=float(rates.long_term),
+        tax_drag=drag,
+        cash_buffer=buffer,
+        esg_score=esg_score,
+        carbon=carbon,
+        esg_floor=floor,
+        carbon_cap=cap,
+        excluded=excluded,
+        buy_blocked=buy_blocked,
+        sell_loss_blocked=loss_blocked,
+        guard_group=guard_group,
+        spread=np.full(len(tickers), spread),
+        turnover_limit=turnover_limit,
+        tax_budget=tax_budget,
+        max_position=max_position,
+        liquidity_reserve=float(mandate.liquidity_reserve),
+        liquid_accounts=np.array([t is AccountType.TAXABLE for t in types]),
+        notes=tuple(notes),
+    )
