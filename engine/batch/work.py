@@ -77,12 +77,13 @@ def run_chunk(households: Sequence[Household], day: Day) -> ChunkReport:
     start = time.perf_counter()
     outcomes = tuple(plan_one(h, day) for h in households)
     stats = worker_cache().stats()
+    rss = _rss_bytes()
     return ChunkReport(
         outcomes=outcomes,
         worker=f"{os.getpid()}-{threading.get_ident()}",
         seconds=time.perf_counter() - start,
-        rss_bytes=_rss_bytes(),
-        peak_rss_bytes=_peak_rss_bytes(),
+        rss_bytes=rss,
+        peak_rss_bytes=max(_peak_rss_bytes(), rss),
         compiled=stats.misses,
         compile_seconds=stats.compile_time,
     )

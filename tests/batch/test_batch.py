@@ -1,0 +1,177 @@
+"""run_batch: the same proposals with every executor, planted failures recorded, persistence, progress."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from engine.batch import (
+    BatchProgress,
+    Day,
+    Executor,
+    OutcomeStatus,
+    chunk_households,
+    plan_one,
+    proposal_id,
+    run_batch,
+    shape_hint,
+    synthetic,
+    worker_cache,
+)
+from engine.errors import ConfigError
+from engine.model import Lot, RiskProfile, Values
+
+AS_OF = date(2026, 7, 31)
+N = 10
+
+
+@pytest.fixture(scope="module")
+def day() -> Day:
+    from engine.data import MarketData
+
+    d = Day.build(MarketData.embedded(), AS_OF)
+    assert d.as_of == AS_OF and len(d.tickers) >= 16 and d.estimates.mu.shape == (len(d.tickers),)
+    return d
+
+
+@pytest.fixture(scope="module")
+def households(day):
+    hs = synthetic(N, seed=11, as_of=AS_OF)
+    assert len(hs) == N and len({h.id for h in hs}) == N
+    return hs
+
+
+@pytest.fixture(scope="module")
+def inline(day, households):
+    result = run_batch(households, AS_OF, executor=Executor.INLINE, day=day)
+    assert [o.household for o in result.outcomes] == [h.id for h in households]
+    return result
+
+
+def _book(result):
+    """What must not depend on the executor: per household, orders (id, account, symbol, side, size) and targets."""
+    out = {}
+    for hid, p in result.proposals.items():
+        orders = [(o.client_order_id, o.account, o.symbol, o.side, o.qty, o.notional, o.lots) for o in p.orders]
+        out[hid] = (orders, {k: round(v, 6) for k, v in p.targets.items()})
+    return out
+
+
+def test_inline_plans_every_household_with_deterministic_ids(inline, households, day):
+    assert not inline.failed, [(o.household, o.error) for o in inline.failed]
+    assert len(inline.planned) == N
+    for h in households:
+        p = inline.proposals[h.id]
+        assert p.id == proposal_id(h, day) == f"batch-20260731-{h.id}"
+        assert p.as_of == AS_OF and p.household == h.id
+        assert all(o.client_order_id.startswith(p.id) for o in p.orders)
+        assert sum(p.targets.values()) == pytest.approx(1.0, abs=0.02)  # the rest is cash
+    assert any(p.orders for p in inline.proposals.values())
+    assert inline.seconds > 0 and inline.households_per_second > 0
+
+
+def test_process_pool_gives_the_same_proposals(inline, households, day):
+    result = run_batch(households, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, chunk_size=3)
+    assert result.executor is Executor.PROCESSES and result.workers == 2
+    assert _book(result) == _book(inline)
+    assert 1 <= len(result.memory) <= 2
+    for mem in result.memory.values():
+        assert mem.peak_rss >= mem.last_rss > 0 and mem.compiled >= 1
+
+
+def test_dask_local_cluster_gives_the_same_proposals(inline, households, day):
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        result = run_batch(households, AS_OF, executor=Executor.DASK, day=day, client=client, chunk_size=3)
+        assert client.status == "running"  # a client passed in is left open for its owner
+    assert result.executor is Executor.DASK
+    assert _book(result) == _book(inline)
+
+
+def test_planted_failures_are_recorded_and_the_batch_goes_on(day, households):
+    gap = households[0]
+    lot = gap.lots[0]
+    gap = replace(gap, lots=(*gap.lots, Lot("gap-lot", lot.account, "ZZZZ", Decimal(3), Decimal(300), lot.acquired)))
+    bonds = frozenset(t for t in day.tickers if day.universe[t].asset_class.value == "us_bonds")
+    infeasible = replace(households[1], risk=RiskProfile(willingness=2), values=Values(exclude_tickers=bonds))
+    batch = [gap, infeasible, *households[2:6]]
+    result = run_batch(batch, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, chunk_size=2)
+    by_id = {o.household: o for o in result.outcomes}
+    assert by_id[gap.id].status is OutcomeStatus.FAILED and by_id[gap.id].error_type == "DataError"
+    assert "ZZZZ" in by_id[gap.id].error and by_id[gap.id].proposal is None
+    assert by_id[infeasible.id].status is OutcomeStatus.FAILED
+    assert by_id[infeasible.id].error_type == "Infeasible" and "us_bonds" in by_id[infeasible.id].error
+    assert [o.household for o in result.planned] == [h.id for h in households[2:6]]
+    summary = result.summary()
+    assert summary["counts"] == {"planned": 4, "failed": 2, "error": 0}
+    assert summary["results"][gap.id]["error_type"] == "DataError"
+
+
+def test_an_unexpected_exception_is_an_error_outcome(day, households):
+    broken = replace(day, prices={})  # every lookup of a price raises KeyError: a bug, not an EngineError
+    outcome = plan_one(households[0], broken)
+    assert outcome.status is OutcomeStatus.ERROR and outcome.error_type == "KeyError" and not outcome.ok
+
+
+def test_chunks_group_households_by_problem_shape(households):
+    chunks = chunk_households(households, 3)
+    assert sorted(h.id for c in chunks for h in c) == sorted(h.id for h in households)
+    assert all(1 <= len(c) <= 3 for c in chunks)
+    assert all(len({shape_hint(h) for h in c}) == 1 for c in chunks)
+    with pytest.raises(ConfigError, match="chunk_size"):
+        chunk_households(households, 0)
+
+
+def test_a_worker_compiles_each_shape_once(day, households):
+    cache = worker_cache()
+    before = cache.stats().misses
+    run_batch(households, AS_OF, executor=Executor.INLINE, day=day)
+    run_batch(households, AS_OF, executor=Executor.INLINE, day=day)
+    shapes = {shape_hint(h) for h in households}
+    assert cache.stats().misses - before <= len(shapes)  # the second batch compiles nothing
+    assert cache is worker_cache()
+
+
+def test_progress_reports_rate_and_eta(day, households):
+    seen: list[BatchProgress] = []
+    run_batch(households[:6], AS_OF, executor=Executor.INLINE, day=day, chunk_size=2, progress=seen.append)
+    assert seen[0].done == 0 and seen[-1].done == seen[-1].total == 6
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
+    assert seen[-1].rate > 0 and seen[-1].eta == 0
+    assert all(p.eta is None or p.eta >= 0 for p in seen)
+
+
+def test_results_are_persisted_per_household(tmp_path, day, households):
+    from engine.store import Store
+
+    gap = replace(households[0], lots=(*households[0].lots[:5], replace(households[0].lots[5], id="x", symbol="ZZZZ")))
+    with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
+        store.upgrade()
+        store.households.add(households[1])
+        result = run_batch([gap, *households[1:4]], AS_OF, executor=Executor.INLINE, day=day, store=store)
+        run = store.runs.get(result.run_id)
+        assert run.kind == "batch" and run.status.value == "succeeded"
+        assert run.config["as_of"] == "2026-07-31" and run.config["households"] == 4
+        lines = run.summary["results"]
+        assert lines[gap.id]["status"] == "failed" and lines[gap.id]["error_type"] == "DataError"
+        for h in households[1:4]:
+            assert lines[h.id]["proposal"] == proposal_id(h, day)
+            stored = store.proposals.get(proposal_id(h, day))
+            assert [o.client_order_id for o in stored.orders] == [
+                o.client_order_id for o in result.proposals[h.id].orders
+            ]
+        assert gap.id not in store.households.list()  # a failed household is not added to the store
+        again = run_batch(households[1:2], AS_OF, executor=Executor.INLINE, day=day, store=store)
+        line = store.runs.get(again.run_id).summary["results"][households[1].id]
+        assert "Conflict" in line["persist_error"]  # the same day's proposal is not stored twice
+
+
+def test_bad_arguments_are_config_errors(day, households):
+    with pytest.raises(ConfigError, match="duplicate household"):
+        run_batch([households[0], households[0]], AS_OF, executor=Executor.INLINE, day=day)
+    with pytest.raises(ConfigError, match="unknown executor"):
+        run_batch(households[:1], AS_OF, executor="threads", day=day)
