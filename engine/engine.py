@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -61,10 +62,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ApprovalRules", "Engine", "EngineConfig", "ExecutionReport", "SyncReport"]
 
+
 log = logging.getLogger("engine")
 
-_CENT = Decimal("0.01")
-_FINAL = {"filled", "canceled", "cancelled", "expired", "rejected", "done_for_day"}
+_NEW_YORK = ZoneInfo("America/New_York")
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,7 +600,6 @@ class Engine:
         *,
         ledger: LotLedger,
         household: Household | None = None,
-        on: date | None = None,
     ) -> ExecutionReport:
         """Submit the proposal's orders (sells, then buys sized to the cash left), book fills, reconcile.
 
@@ -619,28 +619,28 @@ class Engine:
                 )
             proposal = self.approve(proposal, actor="engine", reason="no approval needed")
         proposal = self._transition(proposal, ProposalStatus.EXECUTING, "engine", "")
-        on = on or proposal.as_of
         fills: list[Fill] = []
         submitted: list[Any] = []
         errors: list[str] = []
         skipped: list[SkippedTrade] = []
         sells = [o for o in proposal.orders if o.side is OrderSide.SELL]
         buys = [o for o in proposal.orders if o.side is OrderSide.BUY]
+        by_id = {o.client_order_id: o for o in proposal.orders}
         try:
-            got = self._run_orders(broker, sells, submitted)
-            fills += self._book(ledger, got, on)
+            fills += self._book(ledger, self._run_orders(broker, sells, submitted), by_id)
             if buys:
                 prices = {o.symbol: self._price_for(broker, o.symbol, proposal) for o in buys}
-                available = self._available_cash(broker, buys, household, fills)
+                available = self._available_cash(broker, buys)
                 buys, skipped = resize_buys(buys, available, prices, self.universe.assets,
                                             rules=self.config.order_rules)
                 got = self._run_orders(broker, buys, submitted)
-                fills += self._book(ledger, got, on)
+                fills += self._book(ledger, got, by_id)
         except (BrokerError, TradingHalted) as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
             log.error("execution of %s stopped: %s", proposal.id, exc, extra={"proposal": proposal.id})
-        discrepancies = self._reconcile(broker, ledger, household)
-        wanted = len(sells) + len(buys)
+        accounts = {o.account for o in proposal.orders} | ({a.id for a in household.accounts} if household else set())
+        discrepancies = self._reconcile(broker, ledger, accounts)
+        wanted = len(submitted)
         filled = {f.client_order_id for f in fills}
         if errors and not fills:
             status = ProposalStatus.FAILED
@@ -656,36 +656,52 @@ class Engine:
                                tuple(discrepancies), tuple(errors))
 
     def _run_orders(self, broker: Broker, orders: Sequence[Order], submitted: list[Any]) -> list[Fill]:
-        """Submit each order once (the broker adapter looks up by client id before any resubmit) and wait."""
+        """Place each order once (looked up by client id first, so a re-run never duplicates it), wait, return fills."""
         if not orders:
             return []
-        since = datetime.now(UTC) - timedelta(days=1)
+        placed = []
         for order in orders:
             existing = broker.order(order.client_order_id)
-            submitted.append(existing if existing is not None else broker.submit(order))
-        deadline = time.monotonic() + self.config.fill_timeout_s
+            placed.append(existing if existing is not None else broker.submit(order))
+            submitted.append(placed[-1])  # recorded as placed, so a later failure still reports it
         ids = {o.client_order_id for o in orders}
+        deadline = time.monotonic() + self.config.fill_timeout_s
+        advance = getattr(broker, "process", None)  # a simulated broker fills when its clock moves
         while True:
-            states = {cid: broker.order(cid) for cid in ids}
-            if all(s is not None and str(getattr(s, "status", "")).lower() in _FINAL for s in states.values()):
+            states = [broker.order(cid) for cid in ids]
+            if all(s is not None and s.final for s in states) or time.monotonic() > deadline:
                 break
-            if time.monotonic() > deadline:
-                break
-            _advance = getattr(broker, "process", None)  # a simulated broker fills on demand
-            if callable(_advance):
-                _advance()
+            if callable(advance):
+                advance()
             else:
                 time.sleep(0.5)
-        return [f for f in broker.fills(since) if f.client_order_id in ids]
+        since = min(p.submitted_at for p in placed) - timedelta(seconds=1)
+        seen: set[str] = set()
+        out = []
+        for acct in sorted({o.account for o in orders}):
+            for f in broker.fills(since, acct):
+                if f.client_order_id in ids and f.id not in seen:
+                    seen.add(f.id)
+                    out.append(f)
+        return out
 
-    def _book(self, ledger: LotLedger, fills: Iterable[Fill], on: date) -> list[Fill]:
+    def _book(self, ledger: LotLedger, fills: Iterable[Fill], orders: Mapping[str, Order] | None = None) -> list[Fill]:
+        """Book fills in the lot ledger (sells first); a sell relieves the lots its order named, else TAX_MIN."""
         from engine.tax import LotMethod
 
+        orders = orders or {}
         booked = []
         for f in sorted(fills, key=lambda f: (f.side is OrderSide.BUY, f.at, f.id)):
-            day = f.at.date() if f.at.date() >= on else on
+            day = f.at.astimezone(_NEW_YORK).date()
             if f.side is OrderSide.SELL:
-                ledger.sell(f.account, f.symbol, f.qty, f.price, day, method=LotMethod.TAX_MIN, fees=f.fees)
+                order = orders.get(f.client_order_id)
+                held = {lot.id for lot in ledger.open_lots(f.account, f.symbol)}
+                lots = [lot for lot in (order.lots if order else ()) if lot in held]
+                if lots and sum(ledger.lot(i).shares for i in lots) >= f.qty:
+                    ledger.sell(f.account, f.symbol, f.qty, f.price, day, method=LotMethod.SPECIFIC, lots=lots,
+                                fees=f.fees)
+                else:
+                    ledger.sell(f.account, f.symbol, f.qty, f.price, day, method=LotMethod.TAX_MIN, fees=f.fees)
             else:
                 ledger.buy(f.account, f.symbol, f.qty, f.price, day, fees=f.fees)
             booked.append(f)
@@ -697,30 +713,24 @@ class Engine:
             return Decimal(str(quote(symbol)))
         return self.day(proposal.as_of).prices[symbol]
 
-    def _available_cash(
-        self, broker: Broker, buys: Sequence[Order], household: Household | None, fills: Sequence[Fill]
-    ) -> dict[str, Decimal]:
+    def _available_cash(self, broker: Broker, buys: Sequence[Order]) -> dict[str, Decimal]:
+        """USD each account may spend on buys now: broker cash less the buffer (a fraction of its equity)."""
         buffer = Decimal(str(self.config.order_rules.cash_buffer))
         out: dict[str, Decimal] = {}
-        for acct in {o.account for o in buys}:
-            info = broker.account(acct) if _takes_account(broker.account) else broker.account()
-            cash = Decimal(info.cash)
-            equity = Decimal(getattr(info, "equity", cash))
-            out[acct] = max(cash - equity * buffer, Decimal(0))
+        for acct in sorted({o.account for o in buys}):
+            info = broker.account(acct)
+            out[acct] = max(info.cash - info.equity * buffer, Decimal(0))
         return out
 
-    def _reconcile(self, broker: Broker, ledger: LotLedger, household: Household | None) -> list[Any]:
+    def _reconcile(self, broker: Broker, ledger: LotLedger, accounts: Iterable[str]) -> list[Any]:
+        """Broker positions vs ledger lots per account and symbol; differences are reported, never overwritten."""
         from engine.model.broker import reconcile
 
-        accounts = sorted({lot.account for lot in ledger.open_lots()} | {a.id for a in (household.accounts
-                                                                                         if household else ())})
         found: list[Any] = []
-        for acct in accounts or [None]:
-            positions = broker.positions(acct) if acct is not None and _takes_account(broker.positions) else (
-                broker.positions())
-            broker_pos = {p.symbol: Decimal(p.qty) for p in positions}
-            mine = {}
-            for lot in ledger.open_lots(account=acct) if acct else ledger.open_lots():
+        for acct in sorted(set(accounts)):
+            broker_pos = {p.symbol: p.qty for p in broker.positions(acct)}
+            mine: dict[str, Decimal] = {}
+            for lot in ledger.open_lots(account=acct):
                 mine[lot.symbol] = mine.get(lot.symbol, Decimal(0)) + lot.shares
             found += reconcile(broker_pos, mine, account=acct)
         return found
@@ -737,24 +747,16 @@ class Engine:
         seen = set()
         if self.store is not None:
             seen = {f.id for f in self.store.fills.for_household(household.id, since=since)}
-        new = [f for f in broker.fills(since) if f.id not in seen]
-        self._book(ledger, new, since.date())
+        accounts = [a.id for a in household.accounts]
+        new = [f for acct in accounts for f in broker.fills(since, acct) if f.id not in seen]
+        self._book(ledger, new)
         if self.store is not None:
             for f in new:
                 self.store.fills.add(f, household=household.id)
-        info = broker.account()
-        positions = {p.symbol: Decimal(p.qty) for p in broker.positions()}
-        return SyncReport(household.id, positions, Decimal(info.cash), tuple(new),
-                          tuple(self._reconcile(broker, ledger, household)))
-
-
-def _takes_account(method: Any) -> bool:
-    import inspect
-
-    try:
-        return len(inspect.signature(method).parameters) >= 1
-    except (TypeError, ValueError):
-        return False
+        positions = {f"{p.account}:{p.symbol}": p.qty for acct in accounts for p in broker.positions(acct)}
+        cash = sum((broker.account(acct).cash for acct in accounts), Decimal(0))
+        return SyncReport(household.id, positions, cash, tuple(new),
+                          tuple(self._reconcile(broker, ledger, accounts)))
 
 
 def taxable_accounts(household: Household) -> list[str]:

@@ -1,0 +1,81 @@
+"""Engine.execute through the real SimulatedBroker: approval gate, sells-then-buys, ledger booking, reconciliation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from engine.errors import Conflict
+from engine.model import Order, OrderSide, ProposalStatus
+
+PLAN_DAY = date(2026, 7, 30)  # two bars remain: sells fill on 07-31, buys on 08-03
+
+
+def _broker(market, household, universe):
+    from brokers.simulated import SimulatedBroker
+
+    positions: dict[str, dict[str, Decimal]] = {}
+    for lot in household.lots:
+        book = positions.setdefault(lot.account, {})
+        book[lot.symbol] = book.get(lot.symbol, Decimal(0)) + lot.shares
+    return SimulatedBroker(market.prices, accounts={a.id: a.cash for a in household.accounts}, start=PLAN_DAY,
+                           positions=positions, assets=universe)
+
+
+@pytest.fixture()
+def cycle(engine, market, household, universe):
+    ledger = engine.ledger(household)
+    proposal = engine.plan(household, PLAN_DAY, ledger=ledger, proposal_id="t-exec")
+    return proposal, ledger, _broker(market, household, universe)
+
+
+def test_unapproved_proposal_is_refused(engine, cycle, household):
+    proposal, ledger, broker = cycle
+    assert proposal.needs_approval
+    with pytest.raises(Conflict, match="needs approval"):
+        engine.execute(proposal, broker, ledger=ledger, household=household)
+    assert broker.orders(status="all") == []
+
+
+def test_full_cycle_books_fills_and_reconciles(engine, cycle, household):
+    proposal, ledger, broker = cycle
+    report = engine.execute(engine.approve(proposal), broker, ledger=ledger, household=household)
+    assert report.status is ProposalStatus.EXECUTED and report.ok, report.errors
+    assert {f.client_order_id for f in report.fills} == {o.client_order_id for o in report.submitted}
+    sells = [f for f in report.fills if f.side is OrderSide.SELL]
+    buys = [f for f in report.fills if f.side is OrderSide.BUY]
+    assert sells and buys and max(f.at for f in sells) < min(f.at for f in buys)
+    for acct in household.accounts:
+        assert broker.account(acct.id).cash >= 0
+    # Every sell in a taxable account left a realization in the ledger.
+    taxable_sells = [f for f in sells if f.account == "brokerage"]
+    assert len(ledger.realized(account="brokerage")) >= len(taxable_sells)
+    # Running the same proposal again places nothing new: the client order ids are already at the broker.
+    again = engine._run_orders(broker, list(proposal.orders[:1]), [])
+    assert len(broker.orders(status="all")) == len(report.submitted)
+    assert again == [] or all(f.client_order_id == proposal.orders[0].client_order_id for f in again)
+
+
+def test_broker_error_stops_and_reports_what_was_placed(engine, cycle, household):
+    proposal, ledger, broker = cycle
+    # A sell of more shares than held is refused by the broker in the middle of the run.
+    bad = Order(f"{proposal.id}-999", "brokerage", "VTI", OrderSide.SELL, qty=Decimal(10**6))
+    broken = replace(proposal, orders=(proposal.orders[0], bad, *proposal.orders[1:]), needs_approval=False)
+    report = engine.execute(broken, broker, ledger=ledger, household=household)
+    assert report.status in (ProposalStatus.PARTIALLY_EXECUTED, ProposalStatus.FAILED)
+    assert report.errors and "InsufficientFunds" in report.errors[0]
+    placed = {o.client_order_id for o in report.submitted}
+    assert proposal.orders[0].client_order_id in placed and bad.client_order_id not in placed
+    assert not report.discrepancies, "what filled was booked: ledger and broker agree"
+
+
+def test_reconciliation_reports_a_difference(engine, cycle, household):
+    proposal, ledger, broker = cycle
+    ledger.buy("brokerage", "VTI", Decimal(3), Decimal(300), PLAN_DAY)  # a trade the broker never saw
+    found = engine._reconcile(broker, ledger, ["brokerage"])
+    assert [(d.account, d.symbol, d.difference, d.kind.value) for d in found] == [
+        ("brokerage", "VTI", Decimal(-3), "quantity")
+    ]
