@@ -88,6 +88,7 @@ class EngineConfig:
     ``estimates_max_age_days`` / ``mandate_max_age_days`` let a cycle reuse estimates or a household's
     mandate computed up to that many calendar days earlier (0: recompute every day). Reuse never looks
     ahead: an older estimate saw only older prices. Backtests use 30 (monthly re-estimation).
+    ``mandate_paths`` sets the goal Monte Carlo's path count (None: the planning default).
     """
 
     harvest: bool = True
@@ -109,6 +110,7 @@ class EngineConfig:
     mandate_max_age_days: int = 0
     returns: str = "black_litterman"
     risk: str = "ledoit_wolf"
+    mandate_paths: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +257,8 @@ class Engine:
         for lot in (ledger or self.ledger(household)).open_lots():
             if lot.symbol in ctx.prices:
                 values[lot.account] = values.get(lot.account, Decimal(0)) + lot.shares * ctx.prices[lot.symbol]
-        mandate = build_mandate(household, as_of, previous=previous, account_values=values)
+        mandate = build_mandate(household, as_of, previous=previous, account_values=values,
+                                paths=self.config.mandate_paths, seed=0)
         self._mandates[key] = (fingerprint, mandate)
         return mandate
 

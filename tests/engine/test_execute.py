@@ -73,7 +73,7 @@ def test_broker_error_stops_and_reports_what_was_placed(engine, cycle, household
 
 
 def test_reconciliation_reports_a_difference(engine, cycle, household):
-    proposal, ledger, broker = cycle
+    _, ledger, broker = cycle
     ledger.buy("brokerage", "VTI", Decimal(3), Decimal(300), PLAN_DAY)  # a trade the broker never saw
     found = engine._reconcile(broker, ledger, ["brokerage"])
     assert [(d.account, d.symbol, d.difference, d.kind.value) for d in found] == [
