@@ -192,13 +192,13 @@ class TaxLossHarvester:
         self, ledger: LotLedger, prices: Mapping[str, Any], on: date
     ) -> tuple[list[HarvestDecision], list[HarvestSkip]]:
         px = {k.upper(): to_decimal(v, f"prices[{k}]") for k, v in prices.items()}
-        scratch = ledger.copy()
+        scratch, copied = ledger, False  # checks read the ledger until the first decision is booked on a copy
         decisions: list[HarvestDecision] = []
         skips: list[HarvestSkip] = []
         taxable = {a for a, t in ledger.accounts.items() if t is AccountType.TAXABLE}
         lots = [lot for lot in ledger.open_lots() if lot.account in taxable and lot.symbol in px]
         for lot in lots:
-            if lot.id not in {x.id for x in scratch.open_lots(lot.account, lot.symbol)}:
+            if lot.id not in scratch:  # sold by an earlier decision of this scan
                 continue
             price = px[lot.symbol]
             value = (lot.shares * price).quantize(CENT)
@@ -216,6 +216,8 @@ class TaxLossHarvester:
                     continue
             else:
                 continue
+            if not copied:
+                scratch, copied = ledger.copy(), True
             before = len(scratch.wash_sales())
             self.apply(scratch, d)
             if len(scratch.wash_sales()) != before:  # pragma: no cover - the checks above make this impossible

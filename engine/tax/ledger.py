@@ -13,7 +13,7 @@ the cent. Shares are exact ``Decimal``. Events must arrive in date order; a buy 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -198,12 +198,17 @@ class _LotRec:
     seq: int
     kind: AcquisitionKind
     replaceable: bool = True
+    cached: Lot | None = None  # the frozen view; reset by every change of shares, basis or dates
 
     def view(self) -> Lot:
-        return Lot(self.id, self.account, self.symbol, self.shares, self.basis, self.acquired, self.purchased)
+        if self.cached is None:
+            self.cached = Lot(self.id, self.account, self.symbol, self.shares, self.basis, self.acquired,
+                              self.purchased)
+        return self.cached
 
     def clone(self) -> _LotRec:
-        return replace(self)
+        return _LotRec(self.id, self.account, self.symbol, self.shares, self.basis, self.acquired, self.purchased,
+                       self.origin, self.seq, self.kind, self.replaceable, self.cached)
 
 
 @dataclass(slots=True)
@@ -245,7 +250,9 @@ class _RealRec:
         )
 
     def clone(self) -> _RealRec:
-        return replace(self, replacements=list(self.replacements))
+        return _RealRec(self.id, self.account, self.symbol, self.shares, self.acquired, self.sold, self.proceeds,
+                        self.basis, self.lot_id, self.origin, self.seq, self.reportable, self.disallowed, self.lost,
+                        self.pending_shares, self.pending_loss, list(self.replacements))
 
 
 class LotLedger:
@@ -312,8 +319,12 @@ class LotLedger:
         other._accounts = dict(self._accounts)
         other._groups = dict(self._groups)
         other._lots = {k: v.clone() for k, v in self._lots.items()}
-        # A realization whose loss is fully matched (or that had none) never changes again: share it.
-        other._reals = [r.clone() if r.pending_shares > 0 else r for r in self._reals]
+        # A realization whose loss is fully matched (or that had none), or whose window has closed
+        # (events arrive in date order), never changes again: share it.
+        horizon = self._last - timedelta(days=WASH_SALE_DAYS) if self._last else None
+        other._reals = [
+            r.clone() if r.pending_shares > 0 and (horizon is None or r.sold >= horizon) else r for r in self._reals
+        ]
         other._washes = list(self._washes)
         other._seq = self._seq
         other._ids = set(self._ids)
@@ -359,6 +370,10 @@ class LotLedger:
         ]
         recs.sort(key=lambda r: (r.account, r.symbol, r.purchased, r.seq, r.id))
         return [r.view() for r in recs]
+
+    def __contains__(self, lot_id: object) -> bool:
+        """True when ``lot_id`` is an open lot."""
+        return lot_id in self._lots
 
     def lot(self, lot_id: str) -> Lot:
         """The open lot ``lot_id`` (raises ``TaxRuleError`` if it is not open)."""
@@ -542,6 +557,7 @@ class LotLedger:
         touched = [rec for rec in self._lots.values() if rec.symbol == sym]
         for rec in touched:
             rec.shares *= r
+            rec.cached = None
         for real in self._reals:
             if real.symbol == sym and real.pending_shares > 0:
                 real.pending_shares *= r
@@ -611,6 +627,7 @@ class LotLedger:
                 real.pending_shares, real.pending_loss = take, basis - proceeds
             rec.shares -= take
             rec.basis -= basis
+            rec.cached = None
             if rec.shares == 0:
                 del self._lots[rec.id]
             made.append(real)
@@ -752,6 +769,7 @@ class LotLedger:
             piece.seq = rec.seq  # same purchase, same place in acquisition order
             rec.shares -= matched
             rec.basis -= part_basis
+            rec.cached = None
             target = piece
         else:
             target = rec
@@ -768,6 +786,7 @@ class LotLedger:
             target.basis += disallowed
             held = (real.sold - real.acquired).days
             target.acquired = target.acquired - timedelta(days=held)
+            target.cached = None
             added = disallowed
         else:
             real.lost += disallowed
