@@ -110,6 +110,8 @@ class LocalAlpaca:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+
             def _any(self) -> None:
                 server._handle(self)
 
