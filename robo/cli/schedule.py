@@ -1,0 +1,173 @@
+"""``robo schedule``: the scheduler service — status, run (foreground or --once), pause/resume, wake.
+
+    robo schedule run            # foreground; Ctrl-C stops after the running jobs' current household
+    robo schedule run --once     # every due job once, then exit (for cron)
+    robo schedule status         # last runs, what is next, paused households, alerts
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+_URL_HELP = "database URL (default: ROBO_DATABASE_URL or SQLite under ROBO_HOME)"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("schedule", help="the scheduler: run jobs unattended, status, pause/resume households")
+    ssub = p.add_subparsers(dest="schedule_command", metavar="ACTION", required=True)
+    run = ssub.add_parser("run", help="run the scheduler in the foreground (Ctrl-C stops it gracefully)")
+    run.add_argument("--once", action="store_true", help="run every job due now once, then exit (for cron)")
+    run.add_argument("--config", help="scheduler YAML (default: config/scheduler.yaml)")
+    run.add_argument("--runner", help="module:callable(store, config) returning a CycleRunner (default: the engine)")
+    run.add_argument("--url", help=_URL_HELP)
+    run.set_defaults(func=run_schedule)
+    st = ssub.add_parser("status", help="last runs, next due times, paused households, alerts")
+    st.add_argument("--limit", type=int, default=20, help="how many recent runs (default 20)")
+    st.add_argument("--config", help="scheduler YAML (default: config/scheduler.yaml)")
+    st.add_argument("--url", help=_URL_HELP)
+    st.set_defaults(func=status)
+    for name, func, text in (("pause", pause, "stop running jobs for a household"),
+                             ("resume", resume, "run jobs for a paused household again")):
+        q = ssub.add_parser(name, help=text)
+        q.add_argument("household", help="household id")
+        q.add_argument("--reason", default="", help="why (kept in the audit log)")
+        q.add_argument("--url", help=_URL_HELP)
+        q.set_defaults(func=func)
+    w = ssub.add_parser("wake", help="run a household's cycle at the next poll (e.g. after a deposit)")
+    w.add_argument("household", help="household id")
+    w.add_argument("--reason", default="cli", help="why (default 'cli')")
+    w.add_argument("--url", help=_URL_HELP)
+    w.set_defaults(func=wake)
+
+
+def _store(url: str | None) -> Any:
+    from engine.store import Store
+
+    store = Store(url)
+    store.upgrade()
+    return store
+
+
+def _default_runner(store: Any, config: Any) -> Any:
+    """The engine on Alpaca paper trading and Alpaca market data (APCA_API_KEY_ID / APCA_API_SECRET_KEY)."""
+    from datetime import date, timedelta
+
+    from brokers import AlpacaBroker
+    from engine.config import load_universe
+    from engine.data import AlpacaSource, load_market_data
+    from engine.scheduler.engine_runner import EngineRunner
+    from engine.settings import Settings
+
+    settings = Settings()
+    broker = AlpacaBroker(paper=True)  # ConfigError with the fix when the keys are missing
+    tickers = list(load_universe().tickers)
+
+    def market() -> Any:
+        source = AlpacaSource(settings.alpaca_api_key, settings.alpaca_secret_key)
+        return load_market_data(source, tickers, date.today() - timedelta(days=365 * 11), date.today())
+
+    return EngineRunner(store, market=market, broker_for=lambda _household: broker,
+                        large_deposit=config.large_deposit)
+
+
+def _runner(spec: str | None, store: Any, config: Any) -> Any:
+    from engine.errors import ConfigError
+
+    if spec is None:
+        return _default_runner(store, config)
+    module, _, name = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError("cannot import the runner", field="--runner", value=spec,
+                          fix="give module:callable, e.g. mypkg.jobs:make_runner") from exc
+    return factory(store, config)
+
+
+def run_schedule(args: argparse.Namespace) -> int:
+    from engine.scheduler import RunState, SchedulerService, load_scheduler_config
+    from robo.cli._out import console, table
+
+    config = load_scheduler_config(args.config)
+    with _store(args.url) as store:
+        service = SchedulerService(store, _runner(args.runner, store, config), config)
+        if not args.once:
+            service.run()
+            return 0
+        results = service.run_once()
+        rows = [(r.job.value, r.household, r.trading_day, r.state.value, r.error or "") for r in results]
+        console.print(table("This run", ["job", "household", "day", "result", "error"], rows))
+        failed = [r for r in results if r.state in (RunState.FAILED, RunState.GAVE_UP)]
+        return 1 if failed else 0
+
+
+def status(args: argparse.Namespace) -> int:
+    from engine.scheduler import SchedulerService, load_scheduler_config
+    from robo.cli._out import console, table
+
+    config = load_scheduler_config(args.config)
+    with _store(args.url) as store:
+        st = SchedulerService(store, _NoRunner(), config).status(limit=args.limit)
+    zone = config.zone
+    fmt = "%Y-%m-%d %H:%M %Z"
+    console.print(table("Next", ["job", "trading day", "due", "until"], [
+        (w.job.value, w.trading_day, w.due.astimezone(zone).strftime(fmt), w.until.astimezone(zone).strftime(fmt))
+        for w in st.upcoming]))
+    console.print(table("Last runs", ["job", "household", "day", "status", "attempt", "started", "error"], [
+        (r.job, r.household, r.trading_day, r.status.value, r.attempt, r.started.astimezone(zone).strftime(fmt),
+         (r.error or "")[:60]) for r in st.recent]))
+    if st.paused:
+        console.print(table("Paused", ["household", "since", "by", "reason"], [
+            (p.household, p.at.astimezone(zone).strftime(fmt), p.actor, p.reason) for p in st.paused]))
+    if st.wakeups:
+        console.print(table("Waiting to react", ["household", "reason", "ref"], [
+            (w.household, w.reason, w.ref) for w in st.wakeups]))
+    if st.alerts:
+        console.print(table("Alerts", ["at", "job", "household", "day", "message"], [
+            (a.at.astimezone(zone).strftime(fmt), a.job, a.household, a.trading_day, a.message[:80])
+            for a in st.alerts]))
+    return 0
+
+
+class _NoRunner:
+    """Status needs no runner; refuses to run anything."""
+
+    def run(self, ctx: Any) -> Any:  # pragma: no cover - status never runs jobs
+        raise RuntimeError("status does not run jobs")
+
+
+def pause(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from robo.cli._out import console
+
+    with _store(args.url) as store:
+        store.households.get(args.household)  # NotFound with the fix for an unknown id
+        done = store.job_runs.pause(args.household, now=datetime.now(UTC), actor="cli", reason=args.reason)
+    console.print(f"{args.household}: {'paused' if done else 'already paused'}")
+    return 0
+
+
+def resume(args: argparse.Namespace) -> int:
+    from robo.cli._out import console
+
+    with _store(args.url) as store:
+        done = store.job_runs.resume(args.household, actor="cli")
+    console.print(f"{args.household}: {'resumed' if done else 'was not paused'}")
+    return 0
+
+
+def wake(args: argparse.Namespace) -> int:
+    import uuid
+    from datetime import UTC, datetime
+
+    from robo.cli._out import console
+
+    with _store(args.url) as store:
+        store.households.get(args.household)
+        w = store.job_runs.wake(args.household, reason=args.reason, ref=f"cli:{uuid.uuid4().hex[:12]}",
+                                now=datetime.now(UTC))
+    console.print(f"{args.household}: its cycle runs at the next poll in market hours ({w.ref})")
+    return 0
