@@ -1,6 +1,6 @@
 """The day's shared context: prices and estimates computed once, then shipped once to every worker.
 
-    day = Day.build(MarketData.embedded(), date(2026, 7, 31))
+    day = Day.build(MarketData.embedded(), date(2026, 7, 31))     # or Day.from_engine(engine, as_of)
     day.prices["VTI"], day.estimates.mu          # USD per share; annual expected returns (fractions)
 
 A ``Day`` is immutable and picklable; the process pool hands it to each worker's initializer and Dask
@@ -9,14 +9,12 @@ scatters it once (``broadcast=True``), so no household recomputes the estimates.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from engine.errors import DataError
 from engine.model import Universe
 
 if TYPE_CHECKING:
@@ -30,8 +28,8 @@ __all__ = ["Day"]
 class Day:
     """Everything all households share on ``as_of``: tradable tickers, their prices (USD), estimates.
 
-    ``engine`` is the planning facade (``engine.Engine``) when one is used; it travels with the day so
-    that each worker holds exactly one, with its per-day cache already filled.
+    ``engine`` is the planning facade (``engine.Engine``); it travels with the day so that each worker
+    holds exactly one, its per-day cache (prices, estimates) already filled.
     """
 
     as_of: date
@@ -39,7 +37,7 @@ class Day:
     tickers: tuple[str, ...]
     prices: Mapping[str, float]
     estimates: Estimates
-    engine: Any = None
+    engine: Any
     notes: tuple[str, ...] = field(default=())
 
     @classmethod
@@ -49,39 +47,31 @@ class Day:
         as_of: date,
         universe: Universe | None = None,
         *,
-        lookback_years: float = 10,
-        max_data_age_days: int = 5,
+        config: Any = None,
     ) -> Day:
-        """Prices and estimates at ``as_of`` from prices up to ``as_of`` only (point in time).
+        """A new ``Engine`` on ``market`` and its day at ``as_of`` (prices up to ``as_of`` only).
 
         Raises:
             DataError: no fund of the universe has a price, or the newest price is older than allowed.
         """
-        from engine.config import load_universe
-        from engine.estimates import estimate
+        from engine.engine import Engine
 
-        universe = universe or load_universe()
-        view = market.as_of(as_of)
-        last = view.latest()
-        tickers = tuple(t for t in universe.tickers if t in last.index and np.isfinite(last[t]) and last[t] > 0)
-        if not tickers:
-            raise DataError(f"no fund of the universe has a price on or before {as_of}", day=as_of)
-        stale = (as_of - view.last_day).days
-        if stale > max_data_age_days:
-            raise DataError(
-                f"the newest price is from {view.last_day}, {stale} days before {as_of}; refresh the data "
-                "(robo data update) before running the batch",
-                day=as_of,
-            )
-        sub = universe.subset(tickers)
-        est = estimate(view.history(list(tickers)), as_of, sub, lookback_years=lookback_years)
-        prices = {t: float(last[t]) for t in tickers}
-        return cls(as_of, sub, tickers, prices, est)
+        return cls.from_engine(Engine(market, universe, config=config), as_of)
 
     @classmethod
     def from_engine(cls, engine: Any, as_of: date) -> Day:
-        """The day as the ``Engine`` facade sees it (its cached prices and estimates), carrying the engine."""
+        """The day as ``engine`` sees it (its cached prices and estimates), carrying a store-less copy of it.
+
+        The copy drops the engine's store: workers only plan, the batch persists (a database connection
+        does not travel to other processes).
+
+        Raises:
+            DataError: no fund of the universe has a price, or the newest price is older than allowed.
+        """
         ctx = engine.day(as_of)
+        if getattr(engine, "store", None) is not None:
+            engine = copy.copy(engine)
+            engine.store = None
         universe = engine.universe.subset(ctx.tradable)
         prices = {t: float(p) for t, p in ctx.prices.items()}
         return cls(as_of, universe, tuple(ctx.tradable), prices, ctx.estimates, engine=engine)

@@ -105,8 +105,8 @@ def run_batch(
 ) -> BatchResult:
     """Plan ``households`` on ``as_of``; one outcome per household, in input order.
 
-    The day comes from ``day``, else ``engine`` (its cached estimates), else ``market`` (default: the
-    embedded prices) and ``universe``. ``workers`` defaults to the CPU count (processes, LocalCluster).
+    The day comes from ``day``, else ``engine`` (its cached estimates), else a new ``Engine`` on
+    ``market`` (default: the embedded prices) and ``universe``. ``workers`` defaults to the CPU count.
     Dask: ``client`` if given, else ``scheduler`` (default ``Settings().dask_scheduler``), else a
     ``LocalCluster`` of ``workers`` single-threaded processes started and closed here. With ``store``
     the proposals and a run record of kind ``batch`` (one summary line per household) are saved.
