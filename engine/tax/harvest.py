@@ -196,7 +196,10 @@ class TaxLossHarvester:
         decisions: list[HarvestDecision] = []
         skips: list[HarvestSkip] = []
         taxable = {a for a, t in ledger.accounts.items() if t is AccountType.TAXABLE}
-        lots = [lot for lot in ledger.open_lots() if lot.account in taxable and lot.symbol in px]
+        lots = [
+            lot for lot in ledger.open_lots()
+            if lot.account in taxable and lot.symbol in px and (lot.purchased or lot.acquired) <= on
+        ]
         for lot in lots:
             if lot.id not in scratch:  # sold by an earlier decision of this scan
                 continue

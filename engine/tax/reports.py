@@ -141,10 +141,10 @@ class UnrealizedLot:
 def unrealized(
     ledger: LotLedger, prices: Mapping[str, Any], on: date, account: str | None = None
 ) -> list[UnrealizedLot]:
-    """Every open lot (with a price) marked to ``prices`` on ``on``; gains in USD, cents."""
+    """Every open lot (with a price, bought by ``on``) marked to ``prices`` on ``on``; gains in USD, cents."""
     out: list[UnrealizedLot] = []
     for lot in ledger.open_lots(account):
-        if lot.symbol not in prices:
+        if lot.symbol not in prices or (lot.purchased or lot.acquired) > on:
             continue
         px = to_decimal(prices[lot.symbol], f"prices[{lot.symbol}]")
         value = (lot.shares * px).quantize(CENT)
