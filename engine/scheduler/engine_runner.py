@@ -118,7 +118,10 @@ class EngineRunner:
                 return JobOutcome(notes={"decision": None})
             proposal = engine.plan(household, ctx.trading_day, decision=decision, ledger=ledger,
                                    proposal_id=ctx.proposal_id)
-            self.store.proposals.add(proposal, actor="scheduler")
+            try:
+                self.store.proposals.get(proposal.id)  # an Engine with a store records its proposals itself
+            except NotFound:
+                self.store.proposals.add(proposal, actor="scheduler")
         ids = tuple(o.client_order_id for o in proposal.orders)
         if proposal.status is not ProposalStatus.PROPOSED or proposal.needs_approval:
             return JobOutcome((proposal.id,), ids, notes={"status": proposal.status.value,
