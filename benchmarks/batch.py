@@ -1,0 +1,116 @@
+"""Batch speed: households/s for a naive loop (fresh problem per household), the in-process executor, the
+process pool and a Dask LocalCluster with 1 and 2 workers, on the same synthetic households; ratios printed.
+
+    .venv/bin/python benchmarks/batch.py [--n 2000] [--repeat 3]
+
+Every configuration plans the same households through ``Engine.plan`` with the day's estimates computed
+once (setup, not timed). Rates are medians over ``--repeat`` runs; memory is each worker's resident set
+after its first and last chunk and its peak (flat memory: last ≈ first, whatever the batch size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.batch import BatchResult, Day, Executor, plan_one, run_batch, synthetic
+from engine.data import MarketData
+from engine.model import Household
+from engine.optimizer import DEFAULT_CACHE
+
+AS_OF = date(2026, 7, 31)
+
+
+def naive(households: list[Household], day: Day) -> float:
+    """Households/s of a plain loop that compiles a fresh problem for every household."""
+    start = time.perf_counter()
+    for h in households:
+        DEFAULT_CACHE.clear()
+        plan_one(h, day)
+    return len(households) / (time.perf_counter() - start)
+
+
+def fresh_day(market: MarketData) -> Day:
+    """A new engine and day: no mandate or problem is cached from an earlier run."""
+    DEFAULT_CACHE.clear()
+    return Day.build(market, AS_OF)
+
+
+def measure(run: Callable[[], BatchResult | float], repeat: int) -> tuple[float, list[BatchResult]]:
+    rates, results = [], []
+    for _ in range(repeat):
+        out = run()
+        if isinstance(out, BatchResult):
+            results.append(out)
+            rates.append(out.households_per_second)
+        else:
+            rates.append(out)
+    return statistics.median(rates), results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="households (default 2000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (median)")
+    args = parser.parse_args()
+    market = MarketData.embedded()
+    households = synthetic(args.n, seed=7, as_of=AS_OF)
+    lots = statistics.mean(len(h.lots) for h in households)
+    accounts = statistics.mean(len(h.accounts) for h in households)
+    day = fresh_day(market)
+    print(f"{args.n} households, {len(day.tickers)} funds, {accounts:.1f} accounts and {lots:.0f} lots on average")
+
+    configs: list[tuple[str, Callable[[], BatchResult | float]]] = [
+        ("naive loop (fresh problem each)", lambda: naive(households, fresh_day(market))),
+        ("in-process executor", lambda: run_batch(households, AS_OF, executor=Executor.INLINE, day=fresh_day(market))),
+    ]
+    for w in (1, 2):
+        configs.append(
+            (
+                f"process pool, {w} worker(s)",
+                lambda w=w: run_batch(households, AS_OF, executor=Executor.PROCESSES, workers=w, day=fresh_day(market)),
+            )
+        )
+    for w in (1, 2):
+        configs.append(
+            (
+                f"Dask LocalCluster, {w} worker(s)",
+                lambda w=w: run_batch(households, AS_OF, executor=Executor.DASK, workers=w, day=fresh_day(market)),
+            )
+        )
+    rows = []
+    for label, run in configs:
+        rate, results = measure(run, args.repeat)
+        mem = ""
+        if results:
+            last = results[-1]
+            mem = "; ".join(
+                f"{m.first_rss / 2**20:.0f}→{m.last_rss / 2**20:.0f} MB (peak {m.peak_rss / 2**20:.0f})"
+                for m in last.memory.values()
+            )
+            fails = len(last.failed)
+            mem += f"; {fails} failed"
+        rows.append((label, rate, mem))
+        print(f"  {label:34s} {rate:8.2f} households/s   {mem}", flush=True)
+
+    base = {label: rate for label, rate, _ in rows}
+    naive_rate = base["naive loop (fresh problem each)"]
+    print()
+    print(f"| configuration | households/s (median of {args.repeat}) | × naive | worker RSS first→last (peak) |")
+    print("| --- | ---: | ---: | --- |")
+    for label, rate, mem in rows:
+        print(f"| {label} | {rate:.2f} | {rate / naive_rate:.2f} | {mem} |")
+    for kind in ("process pool", "Dask LocalCluster"):
+        one, two = base[f"{kind}, 1 worker(s)"], base[f"{kind}, 2 worker(s)"]
+        print(f"{kind}: 2 workers / 1 worker = {two / one:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
