@@ -5,7 +5,7 @@
 
 To add a table: add a ``...Row`` class here, then ``alembic revision --autogenerate`` against a database
 at head (see ``engine/store/migrations/README.md``) and review the script. Money and shares use
-``Money`` (exact NUMERIC(28, 10)); instants use ``UTCDateTime``; free-form documents use ``JSONValue``.
+``Money`` (exact NUMERIC(38, 18)); instants use ``UTCDateTime``; free-form documents use ``JSONValue``.
 """
 
 from __future__ import annotations

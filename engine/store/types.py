@@ -1,6 +1,6 @@
 """Column types that keep money exact and instants in UTC on every database.
 
-    amount: Mapped[Decimal] = mapped_column(Money())      # NUMERIC(28, 10); exact text on SQLite
+    amount: Mapped[Decimal] = mapped_column(Money())      # NUMERIC(38, 18); exact text on SQLite
     at: Mapped[datetime] = mapped_column(UTCDateTime())   # timestamptz; always aware UTC on the way out
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, Numeric, String
@@ -27,27 +27,29 @@ __all__ = [
     "encode_json",
 ]
 
-MONEY_PRECISION = 28
-MONEY_SCALE = 10
+MONEY_PRECISION = 38
+MONEY_SCALE = 18
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 _LIMIT = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
 
 
 def canonical_decimal(value: Decimal) -> Decimal:
     """The value without trailing fractional zeros (``Decimal('12.50')`` → ``Decimal('12.5')``), never in E-notation."""
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+    with localcontext(prec=MONEY_PRECISION + 10):  # the default 28 digits would round a NUMERIC(38, 18)
+        if value == value.to_integral_value():
+            return value.quantize(Decimal(1))
+        return value.normalize()
 
 
 class Money(TypeDecorator[Decimal]):
-    """Exact decimal, ``NUMERIC(28, 10)``: USD amounts and share counts up to 10 decimals.
+    """Exact decimal, ``NUMERIC(38, 18)``: USD amounts and share counts up to 18 decimals (a lot's basis is
+    9-decimal shares × a 6-decimal price: 15 decimals, kept exact).
 
     SQLite has no exact decimal (its NUMERIC affinity rounds through an 8-byte float), so there the
     canonical decimal text is stored instead. Values come back canonical (no trailing zeros).
 
     Raises:
-        ValidationError: on bind, a value with more than 10 decimals or 18 integer digits (it would be rounded).
+        ValidationError: on bind, a value with more than 18 decimals or 20 integer digits (it would be rounded).
     """
 
     impl = Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True)
@@ -55,7 +57,7 @@ class Money(TypeDecorator[Decimal]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(40))
+            return dialect.type_descriptor(String(48))
         return dialect.type_descriptor(Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
@@ -63,7 +65,9 @@ class Money(TypeDecorator[Decimal]):
             return None
         if not isinstance(value, Decimal) or not value.is_finite():
             raise ValidationError("expected a finite Decimal for a money/shares column", field="Money", value=value)
-        if value != value.quantize(_QUANTUM) or abs(value) >= _LIMIT:
+        with localcontext(prec=MONEY_PRECISION + 10):
+            fits = abs(value) < _LIMIT and value == value.quantize(_QUANTUM)
+        if not fits:
             raise ValidationError(
                 f"does not fit NUMERIC({MONEY_PRECISION}, {MONEY_SCALE}) exactly",
                 field="Money",

@@ -33,7 +33,7 @@ fractions = st.floats(min_value=0.0, max_value=1.0)
 
 @st.composite
 def money(draw: st.DrawFn, *, positive: bool = False, max_digits: int = 18) -> Decimal:
-    """A Decimal with 0..10 decimals and up to ``max_digits`` integer digits (fits NUMERIC(28, 10))."""
+    """A Decimal with 0..10 decimals and up to ``max_digits`` integer digits (fits NUMERIC(38, 18))."""
     places = draw(st.integers(0, 10))
     units = draw(st.integers(1 if positive else 0, 10 ** (max_digits + places) - 1))
     return Decimal(units).scaleb(-places)

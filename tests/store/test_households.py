@@ -36,8 +36,8 @@ def test_sample_household_round_trips_identically(store: Store, household: House
 
 
 def test_extreme_money_is_exact(store: Store, household: Household) -> None:
-    big = Decimal("123456789012345678.0123456789")  # 18 integer digits and 10 decimals: NUMERIC(28, 10)
-    tiny = Decimal("0.0000000001")
+    big = Decimal("12345678901234567890.012345678901234567")  # 20 integer digits, 18 decimals: NUMERIC(38, 18)
+    tiny = Decimal("0.000000000000000001")
     lots = (dataclasses.replace(household.lots[0], shares=tiny, basis=big), *household.lots[1:])
     h = dataclasses.replace(household, lots=lots, monthly_savings=big)
     store.households.add(h)
@@ -47,10 +47,10 @@ def test_extreme_money_is_exact(store: Store, household: Household) -> None:
 
 
 def test_money_that_would_be_rounded_is_refused_and_nothing_is_written(store: Store, household: Household) -> None:
-    lots = (dataclasses.replace(household.lots[0], shares=Decimal("1.00000000001")), *household.lots[1:])
-    with pytest.raises(ValidationError, match=r"NUMERIC\(28, 10\)") as info:
+    lots = (dataclasses.replace(household.lots[0], shares=Decimal("1.0000000000000000001")), *household.lots[1:])
+    with pytest.raises(ValidationError, match=r"NUMERIC\(38, 18\)") as info:
         store.households.add(dataclasses.replace(household, lots=lots))
-    assert "round to 10 decimals" in str(info.value)
+    assert "round to 18 decimals" in str(info.value)
     assert set(_row_counts(store).values()) == {0}
 
 
