@@ -415,7 +415,7 @@ class Engine:
                 targets[key] = targets.get(key, Decimal(0)) + (delta if t.side == "buy" else -delta)
                 if t.side == "sell":
                     sell_lots[key] = [s.lot_id for s in t.lots if s.shares > 0]
-            explanation += list(inputs.notes) + list(result.explanation)
+            explanation += list(result.explanation)
         cash = {a.id: a.cash for a in household.accounts}
         plan = build_orders(
             pid,
