@@ -659,25 +659,26 @@ class Engine:
                                tuple(discrepancies), tuple(errors))
 
     def _run_orders(self, broker: Broker, orders: Sequence[Order], submitted: list[Any]) -> list[Fill]:
-        """Place each order once (looked up by client id first, so a re-run never duplicates it), wait, return fills."""
+        """Place each order once (``submit_all`` looks each client id up first), wait for final states, return fills."""
+        from engine.execution import submit_all, wait_for_final
+
         if not orders:
             return []
-        placed = []
-        for order in orders:
-            existing = broker.order(order.client_order_id)
-            placed.append(existing if existing is not None else broker.submit(order))
-            submitted.append(placed[-1])  # recorded as placed, so a later failure still reports it
-        ids = {o.client_order_id for o in orders}
-        deadline = time.monotonic() + self.config.fill_timeout_s
+        try:
+            placed = submit_all(broker, orders)
+        except BrokerError as exc:
+            submitted += exc.context.get("submitted", [])  # what reached the broker before the failure
+            raise
+        submitted += placed
         advance = getattr(broker, "process", None)  # a simulated broker fills when its clock moves
-        while True:
-            states = [broker.order(cid) for cid in ids]
-            if all(s is not None and s.final for s in states) or time.monotonic() > deadline:
-                break
-            if callable(advance):
-                advance()
-            else:
-                time.sleep(0.5)
+        wait_for_final(
+            broker,
+            [p.client_order_id for p in placed],
+            timeout=self.config.fill_timeout_s,
+            poll=0.5,
+            sleep=(lambda _s: advance()) if callable(advance) else time.sleep,
+        )
+        ids = {p.client_order_id for p in placed}
         since = min(p.submitted_at for p in placed) - timedelta(seconds=1)
         seen: set[str] = set()
         out = []
