@@ -655,6 +655,7 @@ class Engine:
         if self.store is not None:
             for f in fills:
                 self.store.fills.add(f, household=proposal.household)
+            self._record_orders(submitted)
         return ExecutionReport(proposal.id, status, tuple(submitted), tuple(fills), tuple(skipped),
                                tuple(discrepancies), tuple(errors))
 
@@ -669,15 +670,15 @@ class Engine:
         except BrokerError as exc:
             submitted += exc.context.get("submitted", [])  # what reached the broker before the failure
             raise
-        submitted += placed
         advance = getattr(broker, "process", None)  # a simulated broker fills when its clock moves
-        wait_for_final(
+        states = wait_for_final(
             broker,
             [p.client_order_id for p in placed],
             timeout=self.config.fill_timeout_s,
             poll=0.5,
             sleep=(lambda _s: advance()) if callable(advance) else time.sleep,
         )
+        submitted += [states.get(p.client_order_id, p) for p in placed]  # as last seen: final, or still working
         ids = {p.client_order_id for p in placed}
         since = min(p.submitted_at for p in placed) - timedelta(seconds=1)
         seen: set[str] = set()
@@ -688,6 +689,26 @@ class Engine:
                     seen.add(f.id)
                     out.append(f)
         return out
+
+    def _record_orders(self, placed: Sequence[Any]) -> None:
+        """Carry each placed order's broker status into the store (new → submitted → its final state)."""
+        from engine.model.broker import BrokerOrderStatus
+        from engine.store import OrderStatus
+
+        final = {
+            BrokerOrderStatus.FILLED: OrderStatus.FILLED,
+            BrokerOrderStatus.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
+            BrokerOrderStatus.CANCELED: OrderStatus.CANCELED,
+            BrokerOrderStatus.EXPIRED: OrderStatus.EXPIRED,
+            BrokerOrderStatus.DONE_FOR_DAY: OrderStatus.EXPIRED,
+            BrokerOrderStatus.REJECTED: OrderStatus.REJECTED,
+        }
+        assert self.store is not None
+        for p in placed:
+            self.store.orders.update_status(p.client_order_id, OrderStatus.SUBMITTED, actor="engine")
+            state = final.get(p.status)
+            if state is not None:
+                self.store.orders.update_status(p.client_order_id, state, actor="engine", reason=p.reason)
 
     def _book(self, ledger: LotLedger, fills: Iterable[Fill], orders: Mapping[str, Order] | None = None) -> list[Fill]:
         """Book fills in the lot ledger (sells first); a sell relieves the lots its order named, else TAX_MIN."""

@@ -79,3 +79,25 @@ def test_reconciliation_reports_a_difference(engine, cycle, household):
     assert [(d.account, d.symbol, d.difference, d.kind.value) for d in found] == [
         ("brokerage", "VTI", Decimal(-3), "quantity")
     ]
+
+
+def test_store_records_proposal_life_cycle_and_order_statuses(market, household, universe, tmp_path):
+    from engine.engine import Engine
+    from engine.store import OrderStatus, Store
+
+    store = Store(f"sqlite:///{tmp_path / 'robo.db'}")
+    store.upgrade()
+    store.households.add(household)
+    engine = Engine(market, universe, store=store)
+    ledger = engine.ledger(household)
+    proposal = engine.plan(household, PLAN_DAY, ledger=ledger, proposal_id="t-store")
+    assert "first automated run for this household" in proposal.approval_reasons
+    engine.approve(proposal.id, actor="advisor@platform")
+    report = engine.execute(store.proposals.get(proposal.id), _broker(market, household, universe), ledger=ledger,
+                            household=household)
+    assert store.proposals.get(proposal.id).status is report.status is ProposalStatus.EXECUTED
+    history = [t.to_status for t in store.proposals.history(proposal.id)]
+    assert [str(s) for s in history][-3:] == ["approved", "executing", "executed"]
+    statuses = {r.status for r in store.orders.for_proposal(proposal.id)}
+    assert statuses == {OrderStatus.FILLED}
+    assert len(store.fills.for_household(household.id)) == len(report.fills)
