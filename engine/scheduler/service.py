@@ -31,6 +31,7 @@ from engine.scheduler.config import JobSchedule, SchedulerConfig, load_scheduler
 from engine.scheduler.jobs import DueJob, JobKind, due_window, next_due, trading_day_of
 from engine.scheduler.runner import CycleRunner
 from engine.scheduler.worker import RunResult, Worker
+from engine.store.scheduler_tables import APSCHEDULER_TABLE
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -42,7 +43,6 @@ __all__ = ["APSCHEDULER_TABLE", "ScheduleStatus", "SchedulerService"]
 
 log = logging.getLogger("engine.scheduler")
 
-APSCHEDULER_TABLE = "scheduler_apscheduler_jobs"
 _JOB_PREFIX = "robo:"
 _NORMAL_CLOSE = time(16, 0)
 _EARLY_CLOSE = time(13, 0)

@@ -18,7 +18,29 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.store.tables import Base
 
-__all__ = ["JobRunRow", "SchedulerAlertRow", "SchedulerPauseRow", "SchedulerWakeupRow"]
+__all__ = [
+    "APSCHEDULER_TABLE",
+    "JobRunRow",
+    "SchedulerAlertRow",
+    "SchedulerPauseRow",
+    "SchedulerWakeupRow",
+    "include_object",
+]
+
+APSCHEDULER_TABLE = "scheduler_apscheduler_jobs"
+"""APScheduler's own job-store table: created and owned by APScheduler, not by the store's migrations."""
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object`` hook: leave APScheduler's job-store table (and its indexes) out of autogenerate.
+
+    APScheduler creates ``scheduler_apscheduler_jobs`` itself on the store's database; without this filter an
+    autogenerate would propose to drop it. Everything else is compared as usual.
+    """
+    if type_ == "table":
+        return name != APSCHEDULER_TABLE
+    table = getattr(obj, "table", None)
+    return getattr(table, "name", None) != APSCHEDULER_TABLE
 
 
 class JobRunRow(Base):

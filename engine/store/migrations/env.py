@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from engine.store.scheduler_tables import include_object
 from engine.store.tables import Base
 
 config = context.config
@@ -17,6 +18,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,  # APScheduler's job-store table is not ours to migrate
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -24,7 +26,8 @@ def _run(connection) -> None:
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout (``alembic upgrade --sql``)."""
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True)
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True,
+                      include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 
