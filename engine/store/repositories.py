@@ -327,6 +327,9 @@ class HouseholdRepository(_Repository):
     def record_event(self, household_id: str, event: LifeEvent, *, actor: str = SYSTEM) -> Household:
         """Append a life event to the household and return the updated household.
 
+        In the same transaction a scheduler wake-up (``ref`` ``event:<id>``) is written, so the household's
+        cycle reacts at the scheduler's next poll without waiting for its life-event scan.
+
         Raises:
             NotFound: no household with this id.
             Conflict: an event with the same id is already recorded (recording is idempotent by id).
@@ -347,6 +350,7 @@ class HouseholdRepository(_Repository):
             row = session.get(HouseholdRow, household_id)
             assert row is not None
             row.updated_at = _now()
+            _wake_for_event(session, household_id, event, row.updated_at)
             self._record(
                 session,
                 actor=actor,
@@ -357,6 +361,21 @@ class HouseholdRepository(_Repository):
                 after=event,
             )
             return _load_household(session, household_id)
+
+
+def _wake_for_event(session: Session, household_id: str, event: LifeEvent, now: datetime) -> None:
+    """Ask the scheduler to run the household's cycle (a wake-up row, in the caller's transaction)."""
+    from engine.store.scheduler_tables import SchedulerWakeupRow
+
+    ref = f"event:{event.id}"  # the scheduler's own ref for life events: one wake-up per event
+    exists = session.execute(
+        select(SchedulerWakeupRow.id).where(
+            SchedulerWakeupRow.household_id == household_id, SchedulerWakeupRow.ref == ref
+        )
+    ).first()
+    if exists is None:
+        session.add(SchedulerWakeupRow(id=uuid.uuid4().hex, household_id=household_id, reason="life_event", ref=ref,
+                                       created_at=now, consumed_at=None, run_id=None))
 
 
 def _household_row(h: Household, now: datetime) -> HouseholdRow:
