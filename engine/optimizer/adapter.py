@@ -160,6 +160,8 @@ def build_inputs(
     else:
         cov = np.asarray(estimates.cov, dtype=float)
 
+    no_buy = ledger.blocked_buys(tickers, as_of)
+    no_loss_sale = ledger.blocked_loss_sales(tickers, as_of)
     excluded = esg_score = carbon = None
     soft_excluded = np.zeros(len(tickers), dtype=bool)
     floor = cap = None
@@ -194,16 +196,15 @@ def build_inputs(
             if t not in index:
                 continue
             reasons = ", ".join(e.label for e in why)
-            if values_transition and taxable_gain[index[t]]:
+            if values_transition and (taxable_gain[index[t]] or t in no_loss_sale):
                 excluded[index[t]] = False
-                notes.append(f"{t} is screened out by values ({reasons}): no new purchases; held taxable lots at a "
-                             "gain are sold only when the tax cost is worth it")
+                why_kept = ("a loss sale would be a wash sale" if t in no_loss_sale and not taxable_gain[index[t]]
+                            else "held taxable lots at a gain are sold only when the tax cost is worth it")
+                notes.append(f"{t} is screened out by values ({reasons}): no new purchases; {why_kept}")
             else:
                 notes.append(f"{t} excluded by values: {reasons}")
         soft_excluded = screen.excluded_mask & ~excluded
 
-    no_buy = ledger.blocked_buys(tickers, as_of)
-    no_loss_sale = ledger.blocked_loss_sales(tickers, as_of)
     buy_blocked = np.array([t in no_buy for t in tickers]) | soft_excluded
     loss_blocked = np.array([t in no_loss_sale for t in tickers])
     if not harvest:
@@ -233,8 +234,16 @@ def build_inputs(
         held,
     )
     notes += lines
-    if total_value > 0 and float(mandate.liquidity_reserve) > 0:
-        mix, bands, lines = reserve_in_mix(mix, bands, float(mandate.liquidity_reserve) / total_value)
+    reserve = float(mandate.liquidity_reserve)
+    # What the taxable accounts can hold liquid after the cash buffer, trading costs and lots that cannot be
+    # sold today (10 % margin).
+    liquid_value = 0.90 * sum(account_value[a.id] for a in household.accounts if a.type is AccountType.TAXABLE)
+    if reserve > liquid_value:
+        notes.append(f"Liquidity reserve ${reserve:,.0f} is more than the taxable accounts can hold liquid "
+                     f"(${liquid_value:,.0f}): that much is kept liquid, the rest is left to new savings")
+        reserve = liquid_value
+    if total_value > 0 and reserve > 0:
+        mix, bands, lines = reserve_in_mix(mix, bands, reserve / total_value)
         notes += lines
     buffer = np.array([cash_buffer * max(account_value[a], 0.0) for a in accounts])
     return HouseholdInputs(
@@ -272,7 +281,7 @@ def build_inputs(
         turnover_limit=turnover_limit,
         tax_budget=tax_budget,
         max_position=max_position,
-        liquidity_reserve=float(mandate.liquidity_reserve),
+        liquidity_reserve=reserve,
         liquid_accounts=np.array([t is AccountType.TAXABLE for t in types]),
         notes=tuple(notes),
     )

@@ -112,6 +112,14 @@ def build_orders(
     """
     sell_lots = sell_lots or {}
     keys = sorted(set(current) | set(targets))
+    missing = sorted({sym for _, sym in keys if sym not in prices})
+    if missing:
+        from engine.errors import DataError
+
+        raise DataError(
+            f"no price for {', '.join(missing)}; orders cannot be sized — refresh the data or drop the holding",
+            ticker=missing[0],
+        )
     account_value: dict[str, Decimal] = {a: Decimal(c) for a, c in cash.items()}
     for (acct, sym), sh in current.items():
         account_value[acct] = account_value.get(acct, Decimal(0)) + Decimal(sh) * prices[sym]

@@ -86,4 +86,66 @@ def run(args: argparse.Namespace) -> int:
     ]
     console.print(table("Goals (today's dollars)", ["id", "kind", "target", "date", "priority", "funded from"],
                         goal_rows))
+    _cycle(args, market, universe, household)
     return 0
+
+
+def _cycle(args: argparse.Namespace, market, universe, household) -> None:
+    """Plan → proposal (needs approval on the first run) → approve → execute → reconciled ledger, stored."""
+    import shutil
+
+    from engine.data import previous_trading_day
+    from engine.engine import Engine
+    from engine.store import Store
+    from robo.cli._out import console, table
+    from robo.cli.rebalance import _print_report, print_proposal, simulated_broker
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "demo.db"
+    if db.exists():
+        db.unlink()
+    store = Store(f"sqlite:///{db}")
+    store.upgrade()
+    store.households.add(household, actor="demo")
+    engine = Engine(market, universe, store=store)
+    as_of = previous_trading_day(previous_trading_day(market.last_day))  # two bars left for sells, then buys
+    ledger = engine.ledger(household)
+    mandate = engine.mandate(household, as_of, ledger=ledger)
+
+    console.rule(f"[bold]Plan on {as_of}")
+    mix = [[str(c), f"{w:.1%}", f"{lo:.0%}–{hi:.0%}"] for c, w in mandate.strategic_mix.items()
+           for lo, hi in [mandate.class_bands.get(c, (0.0, 1.0))]]
+    console.print(table(f"Strategic mix (risk level {mandate.risk_level}/10, equity {mandate.equity_share:.0%}, "
+                        f"liquidity reserve ${mandate.liquidity_reserve:,.0f})", ["class", "target", "band"], mix))
+    goals = [[s.goal_id, f"{s.probability:.0%}", f"{s.partial_probability:.0%}", f"{s.funded_ratio:.0%}",
+              f"{s.equity_share:.0%}"] for s in mandate.goal_sleeves]
+    console.print(table("Goals: probability of meeting them in full / in part (Monte Carlo), funded ratio, equity",
+                        ["goal", "full", "partly", "funded", "equity"], goals))
+
+    proposal = engine.plan(household, as_of, ledger=ledger, mandate=mandate)
+    prices = engine.day(as_of).prices
+    weights: dict[str, dict[str, float]] = {}
+    for (acct, sym), w in proposal.targets.items():
+        if w > 0.0005:
+            weights.setdefault(sym, {})[acct] = w
+    accounts = [a.id for a in household.accounts]
+    rows = [[sym, *(f"{weights[sym].get(a, 0):.1%}" if weights[sym].get(a, 0) else "" for a in accounts),
+             f"{sum(weights[sym].values()):.1%}"] for sym in sorted(weights, key=lambda t: -sum(weights[t].values()))]
+    console.print(table("Target holdings by account (fraction of household value)", ["fund", *accounts, "total"],
+                        rows))
+    print_proposal(proposal, prices)
+
+    console.rule("[bold]Execute through the simulated broker")
+    if proposal.needs_approval:
+        console.print(f"Proposal {proposal.id} needs a human: {'; '.join(proposal.approval_reasons)}.",
+                      highlight=False)
+        engine.approve(proposal.id, actor="demo-advisor", reason="reviewed in robo demo")
+        console.print("Approved by demo-advisor (recorded in the audit log).")
+    broker = simulated_broker(market, household, ledger, as_of, universe)
+    report = engine.execute(store.proposals.get(proposal.id), broker, ledger=ledger, household=household)
+    _print_report(report)
+    audit = store.audit.list(household=household.id, limit=10_000)
+    console.print(f"Proposal {proposal.id}: {report.status.value}; {len(report.fills)} fills booked in the lot "
+                  f"ledger; {len(audit)} audit entries in {db}", highlight=False)
+    shutil.rmtree(out / "tmp", ignore_errors=True)

@@ -91,3 +91,34 @@ def test_look_ahead_is_impossible(market):
     view = market.as_of(date(2020, 3, 20))
     with pytest.raises(LookAheadError):
         view.price("VTI", date(2020, 3, 23))
+
+
+def test_holding_without_a_price_is_a_data_error():
+    from engine.errors import DataError
+    from engine.model import Asset
+    from engine.rebalancer import build_orders
+
+    with pytest.raises(DataError, match="no price for ZZZ"):
+        build_orders("p", {("t", "ZZZ"): Decimal(1)}, {}, {"VTI": Decimal(1)}, {"t": Decimal(0)},
+                     {"VTI": Asset("VTI", "us_equity")})
+
+
+def test_reserve_larger_than_taxable_accounts_is_capped_and_said(engine, household):
+    # Expenses so high that the emergency reserve exceeds everything the taxable account holds.
+    needy = replace(household, monthly_expenses=Decimal(40000))
+    p = engine.plan(needy, AS_OF, proposal_id="t-reserve")
+    assert any("more than the taxable accounts can hold liquid" in line for line in p.explanation)
+
+
+def test_feasible_mix_respreads_missing_classes():
+    from engine.model import AssetClass as C
+    from engine.optimizer.adapter import feasible_mix, reserve_in_mix
+
+    mix = {C.US_EQUITY: 0.6, C.EM_EQUITY: 0.1, C.US_BONDS: 0.3}
+    bands = {C.US_EQUITY: (0.55, 0.65), C.EM_EQUITY: (0.05, 0.15), C.US_BONDS: (0.25, 0.35)}
+    new, nb, lines = feasible_mix(mix, bands, {C.US_EQUITY, C.US_BONDS}, {C.EM_EQUITY: 0.04})
+    assert abs(sum(new.values()) - 1) < 1e-12 and C.EM_EQUITY not in new
+    assert nb[C.EM_EQUITY] == (0.0, pytest.approx(0.04)) and "em_equity" in lines[0]
+    new2, nb2, lines2 = reserve_in_mix(new, nb, 0.2)
+    assert new2[C.CASH] == pytest.approx(0.2) and abs(sum(new2.values()) - 1) < 1e-12
+    assert nb2[C.CASH][0] >= 0.2 and all(lo <= hi for lo, hi in nb2.values()) and lines2
