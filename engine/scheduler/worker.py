@@ -297,6 +297,22 @@ class Worker:
                 self.store.job_runs.consume_wakeup(wakeup.id, run_id=done.id, now=self.clock.now())
         return results
 
+    def _give_up_on_old_day(self, run: JobRun, now: datetime) -> None:
+        """A run that failed on an earlier trading day and was never retried: gave up, alert, error log."""
+        message = (
+            f"{run.job} for {run.household} on {run.trading_day} failed {run.attempt} time(s) and was not retried "
+            f"before its day ended; last error: {run.error or 'unknown'}"
+        )
+        extra = {"job": run.job, "household": run.household, "run_id": run.id}
+        try:
+            alert = self.store.job_runs.give_up(run, now=now, message=message)
+        except Exception as exc:
+            log.error("could not record the alert for %s: %s", run.key, redact_secrets(str(exc)), exc_info=True,
+                      extra=extra)
+            return
+        if alert is not None:  # another worker (or a retry) got there first otherwise
+            log.error("%s", message, extra=extra)
+
     def _wake_for_life_events(self, day: date, now: datetime, paused: Iterable[str]) -> None:
         since = day - timedelta(days=self.config.event_lookback_days)
         skip = set(paused)
@@ -320,8 +336,11 @@ class Worker:
         for run in self.store.job_runs.needing_attention(now=now, stale_after=self.config.stale_after):
             if run.household in paused:
                 continue
+            if run.status is JobRunStatus.FAILED and run.trading_day < today:
+                self._give_up_on_old_day(run, now)  # its day is over: a human looks at it, nobody retries
+                continue
             if run.status is JobRunStatus.FAILED and (run.trading_day != today or not is_trading_day(today)):
-                continue  # a failed day is retried only on that day; the alert comes from the last attempt
+                continue  # a failed day is retried only on that day
             try:
                 results.append(self.run_key(JobKind(run.job), run.household, run.trading_day, ref=run.ref))
             except Exception as exc:

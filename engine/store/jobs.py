@@ -458,29 +458,53 @@ class JobRunRepository(_Repository):
     def alert(self, run: JobRun, *, now: datetime, message: str) -> SchedulerAlert:
         """Record that ``run``'s job gave up on its household (audited)."""
         with self._tx() as session:
-            row = SchedulerAlertRow(
-                at=now,
-                job=run.job,
-                household_id=run.household,
-                trading_day=run.trading_day,
-                run_id=run.id,
-                attempts=run.attempt,
-                message=message,
-            )
-            session.add(row)
-            session.flush()
-            self._record(
-                session,
-                actor=SYSTEM,
-                action="scheduler.alert",
-                entity="job_run",
-                entity_id=run.id,
-                household=None if run.household == ALL_HOUSEHOLDS else run.household,
-                after={"job": run.job, "attempts": run.attempt, "message": message},
-            )
-            return SchedulerAlert(
-                row.seq, row.at, row.job, row.household_id, row.trading_day, row.run_id, row.attempts, row.message
-            )
+            return self._alert(session, run, now=now, message=message)
+
+    def give_up(self, run: JobRun, *, now: datetime, message: str) -> SchedulerAlert | None:
+        """Move a ``failed`` run nobody will retry (its day is over) to ``gave_up`` and alert, in one transaction.
+
+        A compare-and-set on ``(status, attempt)``: of several workers seeing the same run, one gives up and
+        alerts; the others (and a worker that retried it meanwhile) get None.
+        """
+        with self._tx() as session:
+            taken = session.execute(
+                update(JobRunRow)
+                .where(
+                    JobRunRow.id == run.id,
+                    JobRunRow.status == JobRunStatus.FAILED.value,
+                    JobRunRow.attempt == run.attempt,
+                )
+                .values(status=JobRunStatus.GAVE_UP.value, next_attempt_at=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not taken:
+                return None
+            return self._alert(session, run, now=now, message=message)
+
+    def _alert(self, session: Any, run: JobRun, *, now: datetime, message: str) -> SchedulerAlert:
+        row = SchedulerAlertRow(
+            at=now,
+            job=run.job,
+            household_id=run.household,
+            trading_day=run.trading_day,
+            run_id=run.id,
+            attempts=run.attempt,
+            message=message,
+        )
+        session.add(row)
+        session.flush()
+        self._record(
+            session,
+            actor=SYSTEM,
+            action="scheduler.alert",
+            entity="job_run",
+            entity_id=run.id,
+            household=None if run.household == ALL_HOUSEHOLDS else run.household,
+            after={"job": run.job, "attempts": run.attempt, "message": message},
+        )
+        return SchedulerAlert(
+            row.seq, row.at, row.job, row.household_id, row.trading_day, row.run_id, row.attempts, row.message
+        )
 
     def alerts(self, *, household: str | None = None, limit: int | None = None) -> builtins.list[SchedulerAlert]:
         """Alerts, newest first."""
