@@ -8,6 +8,7 @@ Fractions are 0.05 = 5 %; money is today's USD; returns are annual arithmetic, n
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.config.loader import config_dir, default_file, load_yaml, read_yaml
+from engine.config.loader import config_dir, default_file, load_yaml
 from engine.errors import ConfigError
 from engine.model import AssetClass, GoalKind, LifeEventKind
 
@@ -351,48 +352,37 @@ def _default_market() -> CapitalMarket:
 
 
 def load_capital_market(path: str | Path | None = None) -> CapitalMarket:
-    """Capital-market assumptions: ``path``, else ``config/capital_market_assumptions.yaml`` if present, else defaults.
+    """Capital-market assumptions as arrays for planning, read by the one loader in ``engine.config``.
 
-    Reads ``classes: {us_equity: {expected_return, volatility}, ...}``, optional ``correlations``
-    (``{a: {b: rho}}``) and ``inflation``. A shipped file this loader cannot read is logged and the
-    built-in defaults are used; an explicit ``path`` that cannot be read raises ``ConfigError``.
+    ``path`` defaults to ``config/capital_market_assumptions.yaml``; classes the file leaves out keep the
+    built-in defaults. A bad file raises ``ConfigError`` (never a silent fallback). Cached per file and
+    modification time, so planning many households reads the YAML once.
     """
-    base = _default_market()
+    from engine.config.market_assumptions import load_capital_market_assumptions
+
     p = Path(path) if path else config_dir() / "capital_market_assumptions.yaml"
     if not p.exists():
         if path:
             raise ConfigError("file not found", file=str(p), fix="check the path")
-        return base
-    try:
-        return _market_from(read_yaml(p), base, str(p))
-    except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        if path:
-            raise ConfigError(
-                f"cannot read capital-market assumptions: {exc}",
-                file=str(p),
-                fix="use classes: {us_equity: {expected_return: 0.07, volatility: 0.16}}",
-            ) from exc
-        log.warning("capital-market assumptions in %s not understood (%s); using built-in defaults", p, exc)
-        return base
+        return _default_market()
+    return _cached_market(str(p.resolve()), p.stat().st_mtime_ns, load_capital_market_assumptions)
 
 
-def _market_from(data: Any, base: CapitalMarket, file: str) -> CapitalMarket:
-    classes = data.get("classes") or data.get("asset_classes")
-    if not isinstance(classes, dict):
-        raise ValueError("no 'classes' mapping")
-    mu, vol = base.mu.copy(), base.vol.copy()
+@functools.lru_cache(maxsize=8)
+def _cached_market(path: str, _mtime: int, loader: Any) -> CapitalMarket:
+    cma = loader(path)
+    base = _default_market()
     index = {c: i for i, c in enumerate(base.classes)}
-    for name, spec in classes.items():
-        i = index[AssetClass(name)]
-        mu[i] = float(spec.get("expected_return", spec.get("mu")))
-        vol[i] = float(spec.get("volatility", spec.get("vol")))
-        if vol[i] < 0:
-            raise ValueError(f"negative volatility for {name}")
-    corr = base.corr.copy()
-    for a, row in (data.get("correlations") or {}).items():
-        for b, rho in row.items():
-            i, j = index[AssetClass(a)], index[AssetClass(b)]
-            corr[i, j] = corr[j, i] = float(rho)
+    mu, vol, corr = base.mu.copy(), base.vol.copy(), base.corr.copy()
+    for cls, r in cma.expected_return.items():
+        if cls in index:
+            mu[index[cls]] = float(r)
+            vol[index[cls]] = float(cma.volatility[cls])
+    known = [c for c in cma.correlation.index if c in index]
+    for a in known:
+        for b in known:
+            corr[index[a], index[b]] = float(cma.correlation.loc[a, b])
     if np.linalg.eigvalsh(corr).min() < -1e-8:
-        raise ValueError("the correlation matrix is not positive semi-definite")
-    return CapitalMarket(base.classes, mu, vol, corr, float(data.get("inflation", base.inflation)), file)
+        raise ConfigError("the class correlations, merged with the defaults, are not positive semi-definite",
+                          file=path, fix="give correlations for every class in the file")
+    return CapitalMarket(base.classes, mu, vol, corr, float(cma.inflation), path)
