@@ -14,7 +14,8 @@ Within a bar sells fill before buys, each in submission order. Day orders not (f
 bar expire; GTC orders keep working.
 
 **Costs.** A buy pays ``price × (1 + half_spread)``, a sell receives ``price × (1 − half_spread)``;
-``fees = per_order + per_share × qty + rate × gross`` (USD, rounded to cents), recorded on the ``Fill``.
+``fees = per_order + per_share × qty + rate × gross`` (USD, rounded to cents), recorded on the ``Fill``; cash
+moves by the gross amount rounded half-even to the cent, as a broker settles it.
 With ``max_participation`` and known volume a bar fills at most that fraction of its volume (partial fills).
 
 **Rejections** (raised at submit, like Alpaca's HTTP errors): unknown account, duplicate client order id,
@@ -552,7 +553,7 @@ class SimulatedBroker:
             qty = min(qty, cap)
         if qty <= 0:
             return None
-        gross = qty * exec_price
+        gross = (qty * exec_price).quantize(_CENT, rounding=ROUND_HALF_EVEN)  # cash settles in cents
         fees = self.costs.fees(qty, exec_price)
         book = self._books[order.account]
         if order.side is OrderSide.BUY:

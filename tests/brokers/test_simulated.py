@@ -53,7 +53,7 @@ def test_fills_at_next_open_and_sells_receive_less(frames):
     (f,) = b.process()
     assert f.price == D("100.899") and f.at == datetime(2026, 3, 3, 14, 30, tzinfo=UTC)  # 101 × 0.999, 9:30 NY
     assert f.fees == D("1.02")  # 1 + 5 × 0.005 = 1.025, rounded half-even to cents
-    assert b.account("ira").cash == D(5_000) + D("504.495") - D("1.02")
+    assert b.account("ira").cash == D(5_000) + D("504.50") - D("1.02")  # 504.495 settles half-even to cents
     assert b.positions("ira")[0].qty == 15
 
 
