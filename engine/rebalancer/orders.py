@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 _QTY = Decimal("1e-9")
+MAX_CLIENT_ORDER_ID = 128  # Alpaca's limit
 _CENT = Decimal("0.01")
 
 
@@ -75,8 +76,20 @@ class OrderPlan:
 
 
 def client_order_id(proposal_id: str, index: int) -> str:
-    """Deterministic id from the proposal and the order's position: retries can never duplicate it."""
-    return f"{proposal_id}-{index:03d}"
+    """Deterministic id from the proposal and the order's position: retries can never duplicate it.
+
+    Raises:
+        ValidationError: the id would exceed Alpaca's 128 characters (use a shorter proposal id).
+    """
+    cid = f"{proposal_id}-{index:03d}"
+    if len(cid) > MAX_CLIENT_ORDER_ID:
+        from engine.errors import ValidationError
+
+        raise ValidationError(
+            f"client order id is {len(cid)} characters; brokers accept at most {MAX_CLIENT_ORDER_ID}",
+            field="proposal_id", value=proposal_id, fix="use a shorter proposal id",
+        )
+    return cid
 
 
 def quantize_qty(qty: Decimal, fractionable: bool, decimals: int = 9) -> Decimal:

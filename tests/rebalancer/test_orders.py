@@ -115,3 +115,13 @@ def test_properties(cur, tgt, cash):
             assert o.qty <= current[("t", o.symbol)]
     assert plan.cash_after["t"] >= 0  # buys never overdraw the account
     assert len({o.client_order_id for o in plan.orders}) == len(plan.orders)
+
+
+def test_client_order_id_length_is_capped():
+    import pytest
+
+    from engine.errors import ValidationError
+
+    assert len(client_order_id("p" * 124, 1)) == 128
+    with pytest.raises(ValidationError, match="at most 128"):
+        client_order_id("p" * 125, 1)
