@@ -11,6 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="show the whole product on the embedded data (offline)")
     p.add_argument("--household", default="sample", help="household YAML (default: the shipped sample)")
     p.add_argument("--out", type=Path, default=Path("robo-demo"), help="folder for the report and charts")
+    p.add_argument("--skip-backtest", action="store_true", help="stop after the live cycle (no historical replay)")
     p.set_defaults(func=run)
 
 
@@ -87,7 +88,13 @@ def run(args: argparse.Namespace) -> int:
     console.print(table("Goals (today's dollars)", ["id", "kind", "target", "date", "priority", "funded from"],
                         goal_rows))
     _cycle(args, market, universe, household)
-    return 0
+    if args.skip_backtest:
+        return 0
+    from robo.cli._out import console
+    from robo.cli.backtest import run_demo
+
+    console.rule("[bold]History: the demo scenario replayed through the same engine (backtests/scenarios/demo.yaml)")
+    return run_demo(argparse.Namespace(report=args.out / "backtest-report.html", processes=None))
 
 
 def _cycle(args: argparse.Namespace, market, universe, household) -> None:
