@@ -95,7 +95,7 @@ class SchedulerConfig(_Strict):
     def _only_scheduled(cls, v: dict[JobKind, JobSchedule]) -> dict[JobKind, JobSchedule]:
         for kind in v:
             if kind not in SCHEDULED_JOBS:
-                raise ValueError(f"{kind.value} is not scheduled by time (it runs on wake-ups at each poll)")
+                raise ValueError(f"{kind.value} is not scheduled by time (it runs at each poll in market hours)")
         return v
 
     @model_validator(mode="after")

@@ -3,18 +3,25 @@
     runner = EngineRunner(store, market=MarketData.embedded, broker_for=lambda household: broker)
     SchedulerService(store, runner).run_once()
 
+Approved proposals are executed by ``Engine.execute`` under the key ``(execute_approved, household, day,
+proposal id)``; a run that takes over from a dead worker finds the proposal ``executing`` and resumes it,
+re-using the orders already at the broker.
+
 Cycles use the key's deterministic ``proposal_id``, so a re-run re-derives the same client order ids and
 ``Engine.execute`` (which looks every client order id up at the broker before submitting) places none twice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import NotFound
-from engine.model import Household, ProposalStatus
+from engine.errors import Conflict, NotFound
+from engine.model import Fill, Household, Proposal, ProposalStatus
 from engine.scheduler.jobs import JobKind
 from engine.scheduler.runner import JobContext, JobOutcome
 
@@ -26,9 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineRunner"]
 
+log = logging.getLogger("engine.scheduler")
+
+_FINISHED = frozenset({ProposalStatus.EXECUTED, ProposalStatus.PARTIALLY_EXECUTED, ProposalStatus.FAILED})
+
 
 class EngineRunner:
-    """A ``CycleRunner`` over ``Engine``: data, estimates, sync, harvest scan, drift check and reactions.
+    """A ``CycleRunner`` over ``Engine``: data, estimates, sync, harvest scan, drift check, reactions, approved runs.
 
     ``market`` builds fresh market data (called again by every market-data job); ``broker_for`` gives the
     broker of a household. ``large_deposit`` (USD) is the cash increase found by a sync that wakes the cycle.
@@ -56,6 +67,7 @@ class EngineRunner:
             JobKind.HARVEST_SCAN: self._harvest_scan,
             JobKind.DRIFT_CHECK: self._cycle,
             JobKind.REACT: self._cycle,
+            JobKind.EXECUTE_APPROVED: self._execute_approved,
         }
 
     @property
@@ -123,6 +135,8 @@ class EngineRunner:
             except NotFound:
                 self.store.proposals.add(proposal, actor="scheduler")
         ids = tuple(o.client_order_id for o in proposal.orders)
+        if proposal.status is ProposalStatus.EXECUTING and ctx.resumed:  # an earlier attempt died mid-execution
+            return self._resume(ctx, proposal, household)
         if proposal.status is not ProposalStatus.PROPOSED or proposal.needs_approval:
             return JobOutcome((proposal.id,), ids, notes={"status": proposal.status.value,
                                                          "needs_approval": proposal.needs_approval})
@@ -130,3 +144,80 @@ class EngineRunner:
         report = engine.execute(proposal, self._broker_for(household), ledger=ledger, household=household)
         return JobOutcome((proposal.id,), ids, fills=len(report.fills),
                           notes={"status": report.status.value, "discrepancies": len(report.discrepancies)})
+
+    # ------------------------------------------------------------------------------------------
+    # Approved proposals
+    # ------------------------------------------------------------------------------------------
+
+    def _execute_approved(self, ctx: JobContext) -> JobOutcome:
+        """Execute the approved proposal ``ctx.ref`` through ``Engine.execute``; resume it after a dead attempt."""
+        household = self._household(ctx)
+        proposal = self.store.proposals.get(ctx.ref)
+        if proposal.household != household.id:
+            raise Conflict(f"proposal {proposal.id} belongs to {proposal.household}, not {household.id}",
+                           proposal=proposal.id)
+        ids = tuple(o.client_order_id for o in proposal.orders)
+        if proposal.status is ProposalStatus.APPROVED:
+            engine = self.engine
+            ctx.heartbeat()  # never submit after losing the claim
+            report = engine.execute(proposal, self._broker_for(household), ledger=engine.ledger(household),
+                                    household=household)
+            return JobOutcome((proposal.id,), ids, fills=len(report.fills),
+                              notes={"status": report.status.value, "discrepancies": len(report.discrepancies),
+                                     "errors": list(report.errors)})
+        if proposal.status is ProposalStatus.EXECUTING and ctx.resumed:
+            return self._resume(ctx, proposal, household)
+        if proposal.status in _FINISHED and ctx.resumed:
+            # the earlier attempt finished the proposal but may have died before booking the fills
+            booked = self._book_broker_fills(proposal, self._broker_for(household))
+            return JobOutcome((proposal.id,), ids, fills=booked, notes={"status": proposal.status.value})
+        # executing under another live run (e.g. the cycle that planned it), or no longer executable
+        return JobOutcome((proposal.id,), ids, notes={"status": proposal.status.value, "executed": False})
+
+    def _resume(self, ctx: JobContext, proposal: Proposal, household: Household) -> JobOutcome:
+        """Finish a proposal an earlier (dead) attempt left ``executing``: orders already at the broker are re-used.
+
+        ``Engine.execute`` looks every client order id up before submitting, so the orders the dead worker placed
+        are not placed again. The stored proposal is already ``executing``, so the engine runs without the store
+        (on an ``approved`` copy); the fills are booked here (once each, by fill id) and the stored proposal moves
+        on to the engine's final status.
+        """
+        from engine.engine import Engine
+
+        engine = self.engine
+        loose = Engine(engine.market, engine.universe, config=engine.config)
+        broker = self._broker_for(household)
+        log.warning("resuming %s left executing by an earlier attempt; re-using its orders at the broker",
+                    proposal.id, extra={"job": ctx.job.value, "household": household.id, "run_id": ctx.run_id})
+        ctx.heartbeat()  # never submit after losing the claim
+        report = loose.execute(replace(proposal, status=ProposalStatus.APPROVED), broker,
+                               ledger=engine.ledger(household), household=household)
+        booked = sum(self.store.fills.add(f, household=household.id) for f in report.fills)
+        booked += self._book_broker_fills(proposal, broker)
+        ctx.heartbeat()
+        reason = f"resumed by run {ctx.run_id} (attempt {ctx.attempt})"
+        if report.errors:
+            reason += "; " + "; ".join(report.errors)
+        self.store.proposals.transition(proposal.id, report.status, actor="scheduler", reason=reason)
+        return JobOutcome((proposal.id,), tuple(o.client_order_id for o in proposal.orders), fills=len(report.fills),
+                          notes={"status": report.status.value, "resumed": True, "newly_booked": booked,
+                                 "discrepancies": len(report.discrepancies), "errors": list(report.errors)})
+
+    @staticmethod
+    def _broker_fills(proposal: Proposal, broker: Broker) -> list[Fill]:
+        """Every fill the broker holds for the proposal's orders (looked up by client order id)."""
+        placed = [o for o in (broker.order(x.client_order_id) for x in proposal.orders) if o is not None]
+        if not placed:
+            return []
+        since = min(o.submitted_at for o in placed) - timedelta(seconds=1)
+        wanted = {o.client_order_id for o in placed}
+        found: dict[str, Fill] = {}
+        for account in sorted({o.account for o in placed}):
+            for f in broker.fills(since, account):
+                if f.client_order_id in wanted:
+                    found[f.id] = f
+        return list(found.values())
+
+    def _book_broker_fills(self, proposal: Proposal, broker: Broker) -> int:
+        """Book the proposal's fills at the broker into the store; returns how many were new (each once, by id)."""
+        return sum(self.store.fills.add(f, household=proposal.household) for f in self._broker_fills(proposal, broker))

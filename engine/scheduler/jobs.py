@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HOUSEHOLD_JOBS",
     "MARKET_JOBS",
+    "POLLED_JOBS",
     "SCHEDULED_JOBS",
     "DueJob",
     "JobKind",
@@ -31,7 +32,10 @@ __all__ = [
 
 
 class JobKind(StrEnum):
-    """The scheduler's jobs; market-wide ones run once per day, the others once per household per day."""
+    """The scheduler's jobs; market-wide ones run once per day, the others once per household per day.
+
+    ``REACT`` runs once per wake-up and ``EXECUTE_APPROVED`` once per approved proposal (the key's ``ref``).
+    """
 
     MARKET_DATA = "market_data"
     ESTIMATES = "estimates"
@@ -40,6 +44,7 @@ class JobKind(StrEnum):
     DRIFT_CHECK = "drift_check"
     APPROVAL_EXPIRY = "approval_expiry"
     REACT = "react"
+    EXECUTE_APPROVED = "execute_approved"
 
     @property
     def per_household(self) -> bool:
@@ -48,8 +53,12 @@ class JobKind(StrEnum):
 
 
 MARKET_JOBS = frozenset({JobKind.MARKET_DATA, JobKind.ESTIMATES, JobKind.APPROVAL_EXPIRY})
-HOUSEHOLD_JOBS = frozenset({JobKind.ACCOUNT_SYNC, JobKind.HARVEST_SCAN, JobKind.DRIFT_CHECK, JobKind.REACT})
-SCHEDULED_JOBS = frozenset(JobKind) - {JobKind.REACT}
+HOUSEHOLD_JOBS = frozenset(
+    {JobKind.ACCOUNT_SYNC, JobKind.HARVEST_SCAN, JobKind.DRIFT_CHECK, JobKind.REACT, JobKind.EXECUTE_APPROVED}
+)
+POLLED_JOBS = frozenset({JobKind.REACT, JobKind.EXECUTE_APPROVED})
+"""Run at each poll in market hours (wake-ups, approved proposals), not at a time of day."""
+SCHEDULED_JOBS = frozenset(JobKind) - POLLED_JOBS
 
 
 @dataclass(frozen=True, slots=True)

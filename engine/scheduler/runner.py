@@ -30,9 +30,12 @@ def cycle_proposal_id(job: JobKind, household: str, day: date, ref: str = "") ->
     """The deterministic proposal id of a run: the same key always re-derives the same id (and order ids).
 
     The drift check's cycle is ``cycle-<household>-<YYYYMMDD>``; a reaction adds a short hash of its ``ref``
-    (each life event or deposit gets its own cycle); other jobs ``<job>-<household>-<YYYYMMDD>``. Orders
+    (each life event or deposit gets its own cycle); executing an approved proposal keeps that proposal's id
+    (the key's ``ref``); other jobs ``<job>-<household>-<YYYYMMDD>``. Orders
     are ``<proposal_id>-<index:03d>``.
     """
+    if job is JobKind.EXECUTE_APPROVED:
+        return ref  # the approved proposal being executed (its orders keep their client order ids)
     if job is JobKind.REACT:
         return f"react-{household}-{day:%Y%m%d}-{hashlib.sha256(ref.encode()).hexdigest()[:8]}"
     prefix = "cycle" if job is JobKind.DRIFT_CHECK else job.value

@@ -2,7 +2,7 @@
 
     worker = Worker(store, runner, load_scheduler_config(), clock=SystemClock())
     worker.run_job(JobKind.DRIFT_CHECK, date(2024, 11, 29))     # every unpaused household, each key once
-    worker.poll()                                               # reactions, retries, take-overs
+    worker.poll()                            # retries, take-overs, reactions, approved proposals
 
 Any number of workers (threads, processes, machines) may call these at once against one database: the
 unique key lets exactly one of them own a run; a failure in one household never stops the others.
@@ -157,6 +157,8 @@ class Worker:
         """Run ``job`` for ``trading_day``: once for the market, or once per unpaused household."""
         if not job.per_household:
             return [self.run_key(job, ALL_HOUSEHOLDS, trading_day)]
+        if job is JobKind.EXECUTE_APPROVED:
+            return self.execute_approved(trading_day, households=households)
         chosen = households if households is not None else self.households()
         results = []
         for household in chosen:
@@ -274,7 +276,7 @@ class Worker:
     # ------------------------------------------------------------------------------------------
 
     def poll(self) -> list[RunResult]:
-        """Wake households with new life events, answer wake-ups (in market hours), retry and take over runs."""
+        """Retry and take over runs; in market hours also answer wake-ups and execute approved proposals."""
         now = self.clock.now()
         results = self._retry_and_take_over(now)
         day = trading_day_of(now, self.config.zone)
@@ -295,6 +297,27 @@ class Worker:
             done = self.store.job_runs.find(JobKind.REACT.value, wakeup.household, day, wakeup.ref)
             if done is not None and done.status in (JobRunStatus.SUCCEEDED, JobRunStatus.GAVE_UP):
                 self.store.job_runs.consume_wakeup(wakeup.id, run_id=done.id, now=self.clock.now())
+        results += [r for r in self.execute_approved(day) if r.state is not RunState.SKIPPED]
+        return results
+
+    def execute_approved(self, trading_day: date, *, households: Iterable[str] | None = None) -> list[RunResult]:
+        """Execute every approved proposal of the (unpaused) households once: key ``(execute_approved, household,
+        trading_day, proposal id)``. The poll calls this in market hours, so an approval is acted on at the next poll.
+        """
+        wanted = set(households) if households is not None else None
+        paused = self.store.job_runs.paused()
+        results = []
+        for proposal in self.store.proposals.list(status=ProposalStatus.APPROVED):
+            if proposal.household in paused or (wanted is not None and proposal.household not in wanted):
+                continue
+            try:
+                results.append(self.run_key(JobKind.EXECUTE_APPROVED, proposal.household, trading_day,
+                                            ref=proposal.id, reason="approved"))
+            except Exception as exc:  # one proposal's failure never stops the others
+                log.error("could not execute %s: %s", proposal.id, redact_secrets(str(exc)), exc_info=True,
+                          extra={"job": JobKind.EXECUTE_APPROVED.value, "household": proposal.household})
+                results.append(RunResult(JobKind.EXECUTE_APPROVED, proposal.household, trading_day,
+                                         RunState.FAILED, ref=proposal.id, error=str(exc)))
         return results
 
     def _give_up_on_old_day(self, run: JobRun, now: datetime) -> None:

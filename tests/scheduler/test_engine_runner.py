@@ -1,11 +1,13 @@
-"""``EngineRunner`` over the real Engine and SimulatedBroker: a drift-check cycle planned once, under its key."""
+"""``EngineRunner`` over the real Engine and SimulatedBroker: a cycle planned once under its key, an approved
+proposal executed once, and a half-executed one resumed after its worker died (no order placed twice)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from engine.data import MarketData
-from engine.scheduler import FixedClock, JobKind, RunState, Worker
+from engine.model import OrderSide, ProposalStatus
+from engine.scheduler import FixedClock, JobKind, JobRunStatus, RunState, Worker
 from engine.scheduler.engine_runner import EngineRunner
 from engine.store import Store
 
@@ -36,3 +38,93 @@ def test_drift_check_plans_under_the_deterministic_id_and_never_twice(sqlite_url
         else:
             assert produced["notes"] == {"decision": None}
         assert [r.state for r in worker.run_job(JobKind.DRIFT_CHECK, DAY)] == [RunState.SKIPPED]
+
+
+def _setup(sqlite_url, household, universe):
+    """A store with the household, an EngineRunner over a SimulatedBroker holding its lots, an approved proposal."""
+    from brokers.simulated import SimulatedBroker
+
+    market = MarketData.embedded()
+    positions: dict = {}
+    for lot in household.lots:
+        held = positions.setdefault(lot.account, {})
+        held[lot.symbol] = held.get(lot.symbol, 0) + lot.shares
+    broker = SimulatedBroker(market.prices, accounts={a.id: a.cash for a in household.accounts}, positions=positions,
+                             start=DAY, assets=universe)
+    store = Store(sqlite_url)
+    store.upgrade()
+    store.households.add(household)
+    runner = EngineRunner(store, market=lambda: market, broker_for=lambda _h: broker)
+    proposal = runner.engine.plan(household, DAY, proposal_id="appr-rivera")
+    assert proposal.needs_approval and len(proposal.orders) > 5  # sells and buys, waiting for a human
+    runner.engine.approve(proposal.id, actor="alex")
+    return store, runner, broker, store.proposals.get(proposal.id)
+
+
+def _assert_each_order_once_and_fills_booked_once(store, broker, proposal) -> None:
+    ids = [o.client_order_id for o in proposal.orders]
+    at_broker = [o.client_order_id for o in broker.orders(status="all")]
+    assert sorted(at_broker) == sorted(ids)  # every order placed, none twice
+    broker_fills = sorted(f.id for f in broker.fills(datetime(2000, 1, 1, tzinfo=UTC)))
+    assert sorted(f.id for f in store.fills.for_household(proposal.household)) == broker_fills
+    assert len(broker_fills) == len(ids)
+
+
+def test_an_approved_proposal_is_executed_once_through_the_engine(sqlite_url, household, universe, config):
+    store, runner, broker, proposal = _setup(sqlite_url, household, universe)
+    with store:
+        worker = Worker(store, runner, config, clock=FixedClock(AT))
+        (result,) = worker.poll()  # in market hours: the approval is acted on at the next poll
+        assert (result.job, result.household, result.ref, result.state) == (
+            JobKind.EXECUTE_APPROVED, "rivera", "appr-rivera", RunState.SUCCEEDED), result.error
+        run = store.job_runs.find("execute_approved", "rivera", DAY, "appr-rivera")
+        assert run.produced["notes"]["status"] == "executed" and run.produced["notes"]["errors"] == []
+        assert run.produced["client_order_ids"] == [o.client_order_id for o in proposal.orders]
+        assert store.proposals.get("appr-rivera").status is ProposalStatus.EXECUTED
+        assert [t.to_status for t in store.proposals.history("appr-rivera")] == [
+            ProposalStatus.APPROVED, ProposalStatus.EXECUTING, ProposalStatus.EXECUTED]
+        _assert_each_order_once_and_fills_booked_once(store, broker, proposal)
+        assert worker.poll() == []  # executed: nothing left to do
+        assert worker.run_job(JobKind.EXECUTE_APPROVED, DAY) == []
+        assert len(broker.orders(status="all")) == len(proposal.orders)
+
+
+def test_a_take_over_resumes_a_half_executed_proposal_re_using_the_orders_at_the_broker(
+    sqlite_url, household, universe, config
+):
+    from engine.execution import submit_all
+
+    store, runner, broker, proposal = _setup(sqlite_url, household, universe)
+    with store:
+        # a worker claimed the key, moved the proposal to executing, placed the first three sells, and died
+        dead = store.job_runs.claim(job="execute_approved", household="rivera", trading_day=DAY, ref="appr-rivera",
+                                    owner="dead", now=AT)
+        assert dead is not None
+        store.proposals.transition("appr-rivera", ProposalStatus.EXECUTING, actor="engine")
+        first = submit_all(broker, [o for o in proposal.orders if o.side is OrderSide.SELL][:3])
+        assert [o.final for o in broker.orders(status="all")] == [False] * 3  # working: they fill at the next bar
+
+        clock = FixedClock(AT + timedelta(minutes=5))
+        worker = Worker(store, runner, config, clock=clock, owner="heir")
+        assert worker.poll() == []  # the dead worker's heartbeat is still fresh: nobody touches the run
+        assert len(broker.orders(status="all")) == 3
+
+        clock.advance(minutes=6)  # 11 minutes without a heartbeat: taken over
+        (result,) = worker.poll()
+        assert (result.job, result.state, result.resumed, result.run_id) == (
+            JobKind.EXECUTE_APPROVED, RunState.SUCCEEDED, True, dead.run.id), result.error
+        run = store.job_runs.get(dead.run.id)
+        assert (run.status, run.attempt, run.takeovers, run.owner) == (JobRunStatus.SUCCEEDED, 2, 1, "heir")
+        assert run.produced["notes"]["resumed"] and run.produced["notes"]["errors"] == []
+        assert store.proposals.get("appr-rivera").status is ProposalStatus.EXECUTED
+        last = store.proposals.history("appr-rivera")[-1]
+        assert (last.from_status, last.to_status, last.actor) == (
+            ProposalStatus.EXECUTING, ProposalStatus.EXECUTED, "scheduler")
+        assert [t.to_status for t in store.proposals.history("appr-rivera")].count(ProposalStatus.EXECUTING) == 1
+        # the three orders the dead worker placed are the broker's originals, not resubmissions
+        assert {o.client_order_id: o.id for o in first} == {
+            o.client_order_id: o.id for o in broker.orders(status="all") if o.client_order_id in
+            {f.client_order_id for f in first}}
+        _assert_each_order_once_and_fills_booked_once(store, broker, proposal)
+        clock.advance(minutes=30)
+        assert worker.poll() == []
