@@ -95,6 +95,26 @@ def shape_key(inputs: HouseholdInputs | Prepared) -> ShapeKey:
     return ShapeKey(x.n_assets, len(p.classes), tuple(lot_bucket(int(c)) for c in counts), k)
 
 
+def _put(par: cp.Parameter, value: object) -> None:
+    """Write a parameter's value without cvxpy's per-assignment projection (its checks, done cheaply here).
+
+    Same result as ``par.value = value`` for the attributes this module uses (shape, nonneg, PSD — the
+    PSD one is only bypassed for matrices that are PSD by construction); raises ValueError like cvxpy.
+    """
+    if par.shape == ():
+        v = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(v) or (par.attributes["nonneg"] and v < 0):
+            raise ValueError(f"parameter {par.name()} must be finite{' and ≥ 0' if par.attributes['nonneg'] else ''}")
+        par.save_value(v)
+        return
+    arr = np.asarray(value, dtype=float)
+    if arr.shape != par.shape:
+        raise ValueError(f"Invalid dimensions {arr.shape} for Parameter value.")
+    if not np.isfinite(arr).all() or (par.attributes["nonneg"] and arr.size and arr.min() < 0):
+        raise ValueError(f"parameter {par.name()} must be finite{' and ≥ 0' if par.attributes['nonneg'] else ''}")
+    par.save_value(arr)
+
+
 # ---------------------------------------------------------------------------------------------
 # Terms: each builds its expression from parameters once and says whether it is a reward or penalty.
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +172,7 @@ class _ExpectedReturn(_Term):
         return self.expr
 
     def set(self, p: Prepared) -> None:
-        self.mu.value = np.asarray(p.inputs.mu, dtype=float)
+        _put(self.mu, np.asarray(p.inputs.mu, dtype=float))
 
 
 class _FullRisk(_Term):
@@ -169,7 +189,11 @@ class _FullRisk(_Term):
 
     def set(self, p: Prepared) -> None:
         assert p.cov is not None
-        self.sigma.value = 0.5 * p.inputs.risk_aversion * p.cov
+        scaled = 0.5 * p.inputs.risk_aversion * p.cov
+        if p.inputs.risk_aversion >= 0:  # p.cov is PSD (repaired_covariance), so is scaled: skip cvxpy's eigh
+            _put(self.sigma, scaled)
+        else:
+            self.sigma.value = scaled
 
 
 class _FactorRisk(_Term):
@@ -197,8 +221,8 @@ class _FactorRisk(_Term):
         scale = 0.5 * p.inputs.risk_aversion
         f = np.asarray(fm.factor_cov, dtype=float)
         chol = np.linalg.cholesky(0.5 * (f + f.T) + 1e-12 * np.eye(f.shape[0]))
-        self.g.value = math.sqrt(scale) * np.asarray(fm.loadings, dtype=float) @ chol
-        self.d.value = scale * np.maximum(np.asarray(fm.idio_var, dtype=float), 0.0)
+        _put(self.g, math.sqrt(scale) * np.asarray(fm.loadings, dtype=float) @ chol)
+        _put(self.d, scale * np.maximum(np.asarray(fm.idio_var, dtype=float), 0.0))
 
 
 class _Tracking(_Term):
@@ -217,8 +241,8 @@ class _Tracking(_Term):
     def set(self, p: Prepared) -> None:
         on = 1.0 if p.inputs.strategic_mix else 0.0
         root = math.sqrt(p.inputs.tracking_weight) * on
-        self.scale.value = np.full(len(p.classes), root)
-        self.target.value = root * p.mix
+        _put(self.scale, np.full(len(p.classes), root))
+        _put(self.target, root * p.mix)
 
 
 class _TaxCost(_Term):
@@ -254,10 +278,10 @@ class _TradingCost(_Term):
 
     def set(self, p: Prepared) -> None:
         kappa = p.inputs.trading_weight * p.kappa
-        self.kappa.value = kappa
+        _put(self.kappa, kappa)
         lot_ast = np.asarray(p.inputs.lots.asset, dtype=int)
         for par, vals in zip(self.lot_kappa, _per_slot(p, self.slots, lambda i, idx: kappa[lot_ast[idx]]), strict=True):
-            par.value = vals
+            _put(par, vals)
 
 
 class _Location(_Term):
@@ -281,13 +305,13 @@ class _Location(_Term):
 
     def set(self, p: Prepared) -> None:
         drag = p.inputs.location_weight * p.drag
-        self.drag.value = drag
-        self.held.value = float(np.sum(drag * p.current))
+        _put(self.drag, drag)
+        _put(self.held, float(np.sum(drag * p.current)))
         lot_ast = np.asarray(p.inputs.lots.asset, dtype=int)
         for par, vals in zip(
             self.lot_drag, _per_slot(p, self.slots, lambda i, idx: drag[i, lot_ast[idx]]), strict=True
         ):
-            par.value = vals
+            _put(par, vals)
 
 
 class _EsgTilt(_Term):
@@ -303,7 +327,7 @@ class _EsgTilt(_Term):
         return self.expr
 
     def set(self, p: Prepared) -> None:
-        self.score.value = p.inputs.esg_tilt * p.esg / 10.0
+        _put(self.score, p.inputs.esg_tilt * p.esg / 10.0)
 
 
 class _HouseholdProblem:
@@ -437,7 +461,7 @@ class _HouseholdProblem:
         for i, (idx, m) in enumerate(zip(self.lot_order, slots, strict=True)):
             mapping = np.zeros((n, m))
             mapping[lot_ast[idx], np.arange(idx.size)] = 1.0
-            self.mapping[i].value = mapping
+            _put(self.mapping[i], mapping)
         per_slot = {
             "gain": lambda i, idx: gain_pd[idx],
             "tax": lambda i, idx: x.tax_weight * p.lot_rate[idx] * gain_pd[idx],
@@ -451,28 +475,30 @@ class _HouseholdProblem:
             (self.lot_liquid, "liquid"),
         ):
             for par, vals in zip(params, _per_slot(p, slots, per_slot[key]), strict=True):
-                par.value = vals
-        self.current.value = p.current
-        self.current_total.value = p.current.sum(axis=0)
-        self.cash0.value = p.cash0
-        self.buffer.value = p.buffer
-        self.kappa.value = p.kappa
+                _put(par, vals)
+        _put(self.current, p.current)
+        _put(self.current_total, p.current.sum(axis=0))
+        _put(self.cash0, p.cash0)
+        _put(self.buffer, p.buffer)
+        _put(self.kappa, p.kappa)
         k = len(p.classes)
         member = np.zeros((k, n))
         member[p.class_index, np.arange(n)] = 1.0
-        self.membership.value = member
+        _put(self.membership, member)
         cash_class = np.zeros(k)
         cash_class[p.classes.index(AssetClass.CASH)] = 1.0
-        self.cash_class.value = cash_class
-        self.class_lo.value, self.class_hi.value = p.class_lo, p.class_hi
-        self.asset_lo.value, self.asset_hi.value = p.asset_lo, p.asset_hi
-        self.esg_excess.value = p.esg - x.esg_floor if x.esg_floor is not None else np.zeros(n)
-        self.carbon_excess.value = p.carbon - x.carbon_cap if x.carbon_cap is not None else np.zeros(n)
-        self.liquid_accounts.value = p.liquid_accounts.astype(float)
-        self.liquid_cells.value = liquid_cells
-        self.reserve_gap.value = x.liquidity_reserve / p.total_value - float(np.sum(liquid_cells * p.current))
-        self.tax_budget.value = BIG if x.tax_budget is None else x.tax_budget / p.total_value
-        self.turnover.value = BIG if x.turnover_limit is None else x.turnover_limit
+        _put(self.cash_class, cash_class)
+        _put(self.class_lo, p.class_lo)
+        _put(self.class_hi, p.class_hi)
+        _put(self.asset_lo, p.asset_lo)
+        _put(self.asset_hi, p.asset_hi)
+        _put(self.esg_excess, p.esg - x.esg_floor if x.esg_floor is not None else np.zeros(n))
+        _put(self.carbon_excess, p.carbon - x.carbon_cap if x.carbon_cap is not None else np.zeros(n))
+        _put(self.liquid_accounts, p.liquid_accounts.astype(float))
+        _put(self.liquid_cells, liquid_cells)
+        _put(self.reserve_gap, x.liquidity_reserve / p.total_value - float(np.sum(liquid_cells * p.current)))
+        _put(self.tax_budget, BIG if x.tax_budget is None else x.tax_budget / p.total_value)
+        _put(self.turnover, BIG if x.turnover_limit is None else x.turnover_limit)
         for term in self.terms:
             term.set(p)
         self.set_mode(diagnose=False)
@@ -482,7 +508,7 @@ class _HouseholdProblem:
         """Upper bounds on buys and lot sells from exclusions, wash-sale blocks and the direction guard."""
         x = p.inputs
         buy_asset = buy_ok & ~p.excluded & ~p.buy_blocked
-        self.buy_ub.value = np.where(buy_asset, BIG, 0.0)
+        _put(self.buy_ub, np.where(buy_asset, BIG, 0.0))
         lot_ast = np.asarray(x.lots.asset, dtype=int)
         for i, m in enumerate(self.key.lot_slots):
             idx = self.lot_order[i]
@@ -491,13 +517,13 @@ class _HouseholdProblem:
             guarded = loss if p.inputs.guard is WashSaleGuard.LOSSES else np.ones(idx.size, bool)
             allowed = (sell_ok[lot_ast[idx]] | ~guarded) & ~(p.sell_loss_blocked[lot_ast[idx]] & loss)
             ub[: idx.size] = np.where(allowed, p.lot_value[idx], 0.0)
-            self.sell_ub[i].value = ub
+            _put(self.sell_ub[i], ub)
 
     def set_mode(self, *, diagnose: bool, hard: Sequence[ConstraintGroup] = ()) -> None:
         """Normal mode: slacks fixed at 0. Diagnosis: slacks free (except ``hard``) and their sum minimized."""
         caps = np.array([0.0 if (not diagnose or grp in hard) else BIG for grp in GROUPS])
-        self.slack_cap.value = caps
-        self.slack_price.value = np.array([_SLACK_PRICE[grp] for grp in GROUPS]) if diagnose else np.zeros(len(GROUPS))
+        _put(self.slack_cap, caps)
+        _put(self.slack_price, np.array([_SLACK_PRICE[grp] for grp in GROUPS]) if diagnose else np.zeros(len(GROUPS)))
 
     def silence_objective(self, p: Prepared) -> None:
         """Zero every term's weight (diagnosis looks only at the slacks)."""
@@ -505,7 +531,7 @@ class _HouseholdProblem:
         for term in self.terms:
             term.set(quiet)
         for i in range(len(self.key.lot_slots)):
-            self.tax.per_dollar[i].value = np.zeros(self.key.lot_slots[i])
+            _put(self.tax.per_dollar[i], np.zeros(self.key.lot_slots[i]))
 
 
 _SLACK_PRICE = {

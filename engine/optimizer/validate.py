@@ -5,6 +5,8 @@ cov, note = repaired_covariance(cov, where="household smith")   # note is None w
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -41,12 +43,35 @@ def as_matrix(value: Any, shape: tuple[int, int], field: str) -> np.ndarray:
     return arr
 
 
+_REPAIRED: OrderedDict[tuple[int, str, bytes], tuple[np.ndarray, str | None]] = OrderedDict()
+_REPAIRED_LOCK = threading.Lock()
+_REPAIRED_MAX = 16
+
+
 def repaired_covariance(cov: Any, n: int, field: str = "cov") -> tuple[np.ndarray, str | None]:
     """Symmetrized covariance with negative eigenvalues lifted to a small floor (annual variance).
 
-    Returns the matrix and a note saying what was repaired (None if nothing was).
+    Returns the matrix and a note saying what was repaired (None if nothing was). The result of a
+    matrix already seen (same bytes, same ``field``) is reused — a batch validates the day's covariance
+    once, not once per household; the returned array is read-only.
     """
     mat = as_matrix(cov, (n, n), field)
+    key = (n, field, np.ascontiguousarray(mat).tobytes())
+    with _REPAIRED_LOCK:
+        hit = _REPAIRED.get(key)
+        if hit is not None:
+            _REPAIRED.move_to_end(key)
+            return hit
+    out = _repair(mat, n, field)
+    out[0].setflags(write=False)
+    with _REPAIRED_LOCK:
+        _REPAIRED[key] = out
+        while len(_REPAIRED) > _REPAIRED_MAX:
+            _REPAIRED.popitem(last=False)
+    return out
+
+
+def _repair(mat: np.ndarray, n: int, field: str) -> tuple[np.ndarray, str | None]:
     note = None
     sym = 0.5 * (mat + mat.T)
     if np.max(np.abs(sym - mat), initial=0.0) > 1e-8 * max(1.0, np.max(np.abs(mat), initial=0.0)):
