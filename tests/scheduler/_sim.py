@@ -178,3 +178,103 @@ class SimRunner:
 def households(template: Household, n: int) -> list[Household]:
     """``n`` copies of the sample household with ids h00, h01, ..."""
     return [replace(template, id=f"h{i:02d}", name=f"Household {i:02d}") for i in range(n)]
+
+
+class HouseholdBroker:
+    """One household's view of a ``SharedBroker`` as an ``engine.model.broker.Broker``, for the real ``Engine``.
+
+    Orders fill at once at ``PRICE`` (cash is ample); ``hang=(household, n)`` blocks forever before the
+    household's n-th order reaches the broker, after writing ``hang_file`` (to be killed there).
+    """
+
+    CASH = Decimal(10_000_000)
+
+    def __init__(self, shared: SharedBroker, household: str, *, hang: tuple[str, int] | None = None,
+                 hang_file: Path | None = None) -> None:
+        self.shared = shared
+        self.household = household
+        self.hang = hang
+        self.hang_file = hang_file
+
+    def _mine(self) -> list[dict]:
+        return [o for o in self.shared.all_orders() if o["household"] == self.household]
+
+    def _view(self, row: dict):
+        from engine.model.broker import BrokerOrder, BrokerOrderStatus
+
+        return BrokerOrder(id=f"shared-{row['client_order_id']}", client_order_id=row["client_order_id"],
+                           account=row["account"], symbol=row["symbol"], side=OrderSide(row["side"]),
+                           status=BrokerOrderStatus.FILLED, submitted_at=FILLED_AT, qty=Decimal(row["qty"]),
+                           filled_qty=Decimal(row["qty"]), filled_avg_price=PRICE, updated_at=FILLED_AT)
+
+    def account(self, account: str | None = None):
+        from engine.model.broker import AccountInfo
+
+        return AccountInfo(account or "brokerage", self.CASH, self.CASH, self.CASH)
+
+    def positions(self, account: str | None = None):
+        from engine.model.broker import BrokerPosition
+
+        held: dict[tuple[str, str], Decimal] = {}
+        for o in self._mine():
+            if account is None or o["account"] == account:
+                key = (o["account"], o["symbol"])
+                held[key] = held.get(key, Decimal(0)) + Decimal(o["qty"])
+        return [BrokerPosition(a, s, q) for (a, s), q in sorted(held.items())]
+
+    def asset(self, symbol: str):
+        from engine.model.broker import AssetInfo
+
+        return AssetInfo(symbol, tradable=True, fractionable=True)
+
+    def clock(self):
+        from engine.model.broker import MarketClock
+
+        return MarketClock(FILLED_AT, True, FILLED_AT, FILLED_AT)
+
+    def last_price(self, symbol: str) -> Decimal:
+        return PRICE
+
+    def submit(self, order: Order):
+        if self.hang is not None and self.hang[0] == self.household and len(self._mine()) == self.hang[1]:
+            if self.hang_file is not None:
+                self.hang_file.write_text(order.client_order_id)
+            threading.Event().wait()  # killed here with SIGKILL
+        self.shared.submit(order, self.household)
+        found = self.order(order.client_order_id)
+        assert found is not None
+        return found
+
+    def order(self, client_order_id: str):
+        row = self.shared.order(client_order_id)
+        return self._view(row) if row is not None else None
+
+    def orders(self, status: str = "open", account: str | None = None):
+        if str(status) == "open":
+            return []
+        return [self._view(o) for o in self._mine() if account is None or o["account"] == account]
+
+    def cancel(self, order_id: str) -> None:
+        raise BrokerError(f"order {order_id} is filled; nothing to cancel", status=422)
+
+    def fills(self, since: datetime, account: str | None = None) -> list[Fill]:
+        return [f for f in self.shared.fills(self.household)
+                if f.at >= since and (account is None or f.account == account)]
+
+
+APPROVED_SYMBOLS = ("VTI", "BND", "VNQ")
+
+
+def approved_proposal(store: Store, household: str, created: datetime, *, orders: int = 3) -> Proposal:
+    """Store and approve proposal ``appr-<household>`` of ``orders`` buys (as a human would through the CLI)."""
+    from engine.model import ProposalStatus
+
+    pid = f"appr-{household}"
+    proposal = Proposal(
+        pid, household, created.date(), created, "manual", RunKind.FULL_REBALANCE, {},
+        tuple(Order(f"{pid}-{i:03d}", "brokerage", APPROVED_SYMBOLS[i % 3], OrderSide.BUY, qty=Decimal(i + 1))
+              for i in range(orders)),
+        needs_approval=True, approval_reasons=("first run",),
+    )
+    store.proposals.add(proposal, actor="scheduler")
+    return store.proposals.transition(pid, ProposalStatus.APPROVED, actor="alex", reason="looks fine")
