@@ -172,6 +172,8 @@ class Engine:
         self._days: dict[date, _Day] = {}
         self._last_estimates: Any = None
         self._mandates: dict[str, tuple[int, Any]] = {}
+        self._goal_config: dict[str, Any] = {}  # goals YAML read once per engine (not once per mandate)
+        self._harvesters: dict[Any, Any] = {}  # TaxLossHarvester per tax profile
 
     # ------------------------------------------------------------------------------------------
     # Shared, per-day context
@@ -226,8 +228,13 @@ class Engine:
             raise LookAheadError(f"estimates for {as_of} were handed prices up to {frame.index.max().date()}",
                                  day=as_of)
         universe = self.universe.subset(tickers) if tickers else self.universe
+        if "assumptions" not in self._goal_config:  # read the YAML once per engine, not once per estimate
+            from engine.config.market_assumptions import load_capital_market_assumptions
+
+            self._goal_config["assumptions"] = load_capital_market_assumptions()
         result = estimate(frame, as_of, universe, lookback_years=self.config.lookback_years,
-                          returns=self.config.returns, risk=self.config.risk)
+                          returns=self.config.returns, risk=self.config.risk,
+                          assumptions=self._goal_config["assumptions"])
         self._last_estimates = result
         return result
 
@@ -258,9 +265,30 @@ class Engine:
             if lot.symbol in ctx.prices:
                 values[lot.account] = values.get(lot.account, Decimal(0)) + lot.shares * ctx.prices[lot.symbol]
         mandate = build_mandate(household, as_of, previous=previous, account_values=values,
-                                paths=self.config.mandate_paths, seed=0)
+                                paths=self.config.mandate_paths, seed=0, **self._goals_config(household.id))
         self._mandates[key] = (fingerprint, mandate)
         return mandate
+
+    def _goals_config(self, household_id: str) -> dict[str, Any]:
+        """Capital-market assumptions, event rules and the household's glide paths, loaded once per engine."""
+        from engine.goals import load_capital_market, load_event_rules, load_glide_paths
+
+        cfg = self._goal_config
+        if "capital_market" not in cfg:
+            cfg["capital_market"] = load_capital_market()
+            cfg["rules"] = load_event_rules()
+        if "glide" not in cfg:  # the file once; a household's own copy only when the file overrides it
+            from engine.config.loader import default_file, read_yaml
+
+            cfg["glide"] = load_glide_paths()
+            cfg["glide_overrides"] = frozenset((read_yaml(default_file("glide_paths.yaml")) or {}).get("households")
+                                               or ())
+        key = f"glide:{household_id}"
+        if household_id not in cfg["glide_overrides"]:
+            key = "glide"
+        elif key not in cfg:
+            cfg[key] = load_glide_paths(household=household_id)
+        return {"capital_market": cfg["capital_market"], "rules": cfg["rules"], "glide": cfg[key]}
 
     def ledger(self, household: Household) -> LotLedger:
         """A lot ledger holding the household's lots (for planning without a live ledger)."""
@@ -289,8 +317,9 @@ class Engine:
         ctx = self.day(as_of)
         ledger = ledger or self.ledger(household)
         mandate = mandate or self.mandate(household, as_of, ledger=ledger)
-        actual, idle = self._class_weights(household, ledger, ctx, mandate)
-        harvest = self._harvest_candidates(household, ledger, ctx) if self.config.harvest else 0
+        lots = ledger.open_lots()  # read once: the ledger builds fresh views on every call
+        actual, idle = self._class_weights(household, ledger, ctx, mandate, lots)
+        harvest = self._harvest_candidates(household, ledger, ctx, lots) if self.config.harvest else 0
         policy = default_policy(
             sell_drift=self.config.sell_drift,
             cash_flow_drift=self.config.cash_flow_drift,
@@ -313,11 +342,11 @@ class Engine:
         return policy(state)
 
     def _class_weights(
-        self, household: Household, ledger: LotLedger, ctx: _Day, mandate: Mandate
+        self, household: Household, ledger: LotLedger, ctx: _Day, mandate: Mandate, lots: Sequence[Any] | None = None
     ) -> tuple[dict[str, float], Decimal]:
         values: dict[str, float] = {}
         total = float(household.cash)
-        for lot in ledger.open_lots():
+        for lot in ledger.open_lots() if lots is None else lots:
             price = ctx.prices.get(lot.symbol)
             if price is None:
                 continue
@@ -331,11 +360,42 @@ class Engine:
         idle = max(household.cash - reserve, Decimal(0))
         return weights, idle
 
-    def _harvest_candidates(self, household: Household, ledger: LotLedger, ctx: _Day) -> int:
+    def _harvest_candidates(
+        self, household: Household, ledger: LotLedger, ctx: _Day, lots: Sequence[Any] | None = None
+    ) -> int:
         from engine.tax import TaxLossHarvester
 
-        harvester = TaxLossHarvester(self.universe, household.tax)
-        return len(harvester.scan(ledger, {t: p for t, p in ctx.prices.items()}, ctx.as_of))
+        harvester = self._harvesters.get(household.tax)
+        if harvester is None:
+            harvester = self._harvesters[household.tax] = TaxLossHarvester(self.universe, household.tax)
+        if lots is not None and not self._may_harvest(harvester, ledger, ctx, lots):
+            return 0
+        return len(harvester.scan(ledger, ctx.prices, ctx.as_of))
+
+    def _may_harvest(self, harvester: Any, ledger: LotLedger, ctx: _Day, lots: Sequence[Any]) -> bool:
+        """A cheap, conservative pre-check of the daily scan: False only when no taxable lot could be acted on.
+
+        The scan acts on a lot with a loss at or above both floors (USD and fraction of basis), and on a
+        substitute holding at a loss or at cost (switch back). The floors get 1 % slack for float rounding.
+        """
+        cfg = harvester.config
+        floor_usd = float(cfg.min_loss_usd) * 0.99
+        floor_frac = float(cfg.min_loss_fraction) * 0.99
+        taxable = {a for a, t in ledger.accounts.items() if t is AccountType.TAXABLE}
+        for lot in lots:
+            price = ctx.prices.get(lot.symbol)
+            if price is None or lot.account not in taxable:
+                continue
+            basis = float(lot.basis)
+            loss = basis - float(lot.shares) * float(price)
+            if loss < -0.01:
+                continue
+            group = self.universe[lot.symbol].substitute_group if lot.symbol in self.universe else None
+            if cfg.switch_back and group is not None and harvester.preferred.get(group, lot.symbol) != lot.symbol:
+                return True
+            if loss >= floor_usd and (basis <= 0 or loss / basis >= floor_frac):
+                return True
+        return False
 
     # ------------------------------------------------------------------------------------------
     # Planning
