@@ -18,6 +18,11 @@ MUST_SHIP = [
     "engine/config/defaults/universe.yaml",
     "engine/config/defaults/households/sample.yaml",
     "engine/config/defaults/tax/us_2026.yaml",
+    "engine/config/defaults/esg.yaml",
+    "engine/config/defaults/capital_market_assumptions.yaml",
+    "engine/store/migrations/env.py",
+    "engine/store/migrations/versions/0001_initial_tables.py",
+    "backtests/scenarios/demo.yaml",
 ]
 
 
@@ -59,8 +64,10 @@ def test_demo_runs_from_installed_wheel_outside_repo(wheel: Path, tmp_path: Path
     )
     assert probe.stdout.strip().startswith(str(target)), "imported the source tree, not the wheel"
     proc = subprocess.run(
-        [sys.executable, "-m", "robo", "demo", "--out", str(tmp_path / "demo")],
+        [sys.executable, "-m", "robo", "demo", "--skip-backtest", "--out", str(tmp_path / "demo")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Universe" in proc.stdout and "Rivera" in proc.stdout
+    assert "Reconciliation: ledger and broker positions agree" in proc.stdout
+    assert (tmp_path / "demo" / "demo.db").exists()
