@@ -6,7 +6,7 @@
 This package is the only home of Dask (imported lazily, only for ``Executor.DASK``).
 """
 
-from engine.batch.day import Day
+from engine.batch.day import BATCH_MANDATE_PATHS, Day
 from engine.batch.run import BatchProgress, chunk_households, run_batch, shape_hint
 from engine.batch.synthetic import synthetic
 from engine.batch.types import (
@@ -14,21 +14,25 @@ from engine.batch.types import (
     ChunkReport,
     Executor,
     HouseholdOutcome,
+    KeptMandate,
     OutcomeStatus,
     WorkerMemory,
 )
-from engine.batch.work import plan_one, proposal_id, run_chunk, worker_cache
+from engine.batch.work import household_fingerprint, plan_one, proposal_id, run_chunk, worker_cache
 
 __all__ = [
+    "BATCH_MANDATE_PATHS",
     "BatchProgress",
     "BatchResult",
     "ChunkReport",
     "Day",
     "Executor",
     "HouseholdOutcome",
+    "KeptMandate",
     "OutcomeStatus",
     "WorkerMemory",
     "chunk_households",
+    "household_fingerprint",
     "plan_one",
     "proposal_id",
     "run_batch",

@@ -17,7 +17,7 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +29,7 @@ from engine.batch.types import (
     ChunkReport,
     Executor,
     HouseholdOutcome,
+    KeptMandate,
     OutcomeStatus,
     WorkerMemory,
 )
@@ -102,6 +103,8 @@ def run_batch(
     client: Any = None,
     store: Store | None = None,
     progress: ProgressCallback | None = None,
+    mandates: Mapping[str, KeptMandate] | None = None,
+    mandate_max_age_days: int = 0,
 ) -> BatchResult:
     """Plan ``households`` on ``as_of``; one outcome per household, in input order.
 
@@ -110,6 +113,9 @@ def run_batch(
     Dask: ``client`` if given, else ``scheduler`` (default ``Settings().dask_scheduler``), else a
     ``LocalCluster`` of ``workers`` single-threaded processes started and closed here. With ``store``
     the proposals and a run record of kind ``batch`` (one summary line per household) are saved.
+    ``mandates`` (e.g. last night's ``result.mandates``) are reused for households whose facts are
+    unchanged, up to ``mandate_max_age_days`` old; the result's ``mandates`` are the ones used now.
+    A new day's engine plans mandates with ``BATCH_MANDATE_PATHS`` Monte Carlo paths (see ``Day.build``).
 
     Raises:
         ConfigError: an unknown executor, duplicate household ids, or Dask requested but not installed.
@@ -146,14 +152,16 @@ def run_batch(
         setup_seconds = time.perf_counter() - setup_start
         start = time.perf_counter()
         tracker.start()
+        kept = [{h.id: mandates[h.id] for h in c if h.id in mandates} if mandates else {} for c in chunks]
+        age = mandate_max_age_days
         if executor is Executor.INLINE:
-            for chunk in chunks:
-                reports.append(run_chunk(chunk, day))
+            for chunk, prev in zip(chunks, kept, strict=True):
+                reports.append(run_chunk(chunk, day, prev, age))
                 tracker.add(reports[-1].outcomes)
         elif executor is Executor.PROCESSES:
-            _run_processes(chunks, day, workers, tracker, reports)
+            _run_processes(chunks, kept, age, day, workers, tracker, reports)
         else:
-            _run_dask(chunks, day, client, tracker, reports)
+            _run_dask(chunks, kept, age, day, client, tracker, reports)
         seconds = time.perf_counter() - start
     finally:
         for thing in owned:
@@ -241,20 +249,24 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1)
 
 
-def _pool_chunk(chunk: Sequence[Household]) -> ChunkReport:
+def _pool_chunk(chunk: Sequence[Household], kept: Mapping[str, KeptMandate], age: int) -> ChunkReport:
     assert _WORKER_DAY is not None, "the pool initializer did not run"
-    return run_chunk(chunk, _WORKER_DAY)
+    return run_chunk(chunk, _WORKER_DAY, kept, age)
 
 
 def _run_processes(
     chunks: Sequence[Sequence[Household]],
+    kept: Sequence[Mapping[str, KeptMandate]],
+    age: int,
     day: Day,
     workers: int,
     tracker: _Tracker,
     reports: list[ChunkReport],
 ) -> None:
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(day,)) as pool:
-        futures: dict[Future[ChunkReport], Sequence[Household]] = {pool.submit(_pool_chunk, c): c for c in chunks}
+        futures: dict[Future[ChunkReport], Sequence[Household]] = {
+            pool.submit(_pool_chunk, c, k, age): c for c, k in zip(chunks, kept, strict=True)
+        }
         for fut in as_completed(futures):
             try:
                 report = fut.result()
@@ -270,10 +282,10 @@ def _run_processes(
 # ---------------------------------------------------------------------------------------------
 
 
-def _dask_chunk(chunk: Sequence[Household], day: Day) -> ChunkReport:
+def _dask_chunk(chunk: Sequence[Household], kept: Mapping[str, KeptMandate], day: Day, age: int = 0) -> ChunkReport:
     """Runs on a Dask worker; ``day`` arrives as the scattered object, deserialized once per worker."""
     _single_threaded_blas()
-    return run_chunk(chunk, day)
+    return run_chunk(chunk, day, kept, age)
 
 
 def _dask_client(client: Any, scheduler: str | None, workers: int) -> tuple[Any, list[Any]]:
@@ -305,6 +317,8 @@ def _dask_client(client: Any, scheduler: str | None, workers: int) -> tuple[Any,
 
 def _run_dask(
     chunks: Sequence[Sequence[Household]],
+    kept: Sequence[Mapping[str, KeptMandate]],
+    age: int,
     day: Day,
     client: Any,
     tracker: _Tracker,
@@ -313,7 +327,7 @@ def _run_dask(
     from distributed import as_completed as dask_completed
 
     day_future = client.scatter(day, broadcast=True, hash=False)
-    futures = client.map(_dask_chunk, chunks, day=day_future, pure=False)
+    futures = client.map(_dask_chunk, chunks, kept, day=day_future, age=age, pure=False)
     index = {f.key: c for f, c in zip(futures, chunks, strict=True)}
     for fut in dask_completed(futures):
         try:

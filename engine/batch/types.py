@@ -12,10 +12,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from engine.model import Proposal
 
-__all__ = ["BatchResult", "ChunkReport", "Executor", "HouseholdOutcome", "OutcomeStatus", "WorkerMemory"]
+if TYPE_CHECKING:
+    from engine.goals import Mandate
+
+__all__ = [
+    "BatchResult",
+    "ChunkReport",
+    "Executor",
+    "HouseholdOutcome",
+    "KeptMandate",
+    "OutcomeStatus",
+    "WorkerMemory",
+]
 
 
 class Executor(StrEnum):
@@ -35,8 +47,24 @@ class OutcomeStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class KeptMandate:
+    """A household's mandate with the fingerprint of the household facts it was built from.
+
+    A later batch reuses it (``run_batch(mandates=..., mandate_max_age_days=N)``) while the fingerprint
+    (goals, events, members, accounts, tax, values, risk, savings and expenses) is unchanged and the
+    mandate is at most N days old — the goal Monte Carlo and DP then do not run for that household.
+    """
+
+    fingerprint: str
+    mandate: Mandate
+
+
+@dataclass(frozen=True, slots=True)
 class HouseholdOutcome:
-    """One household's result: its proposal, or the error's type and message; ``seconds`` of wall time."""
+    """One household's result: its proposal, or the error's type and message; ``seconds`` of wall time.
+
+    ``mandate`` is the mandate the plan used (new or reused), to keep for the next batch.
+    """
 
     household: str
     status: OutcomeStatus
@@ -44,6 +72,7 @@ class HouseholdOutcome:
     error_type: str | None
     error: str | None
     seconds: float
+    mandate: KeptMandate | None = None
 
     @property
     def ok(self) -> bool:
@@ -113,6 +142,11 @@ class BatchResult:
     def proposals(self) -> dict[str, Proposal]:
         """Proposals by household id."""
         return {o.household: o.proposal for o in self.outcomes if o.proposal is not None}
+
+    @property
+    def mandates(self) -> dict[str, KeptMandate]:
+        """The mandates used, by household id: pass them to the next ``run_batch(mandates=...)``."""
+        return {o.household: o.mandate for o in self.outcomes if o.mandate is not None}
 
     @property
     def households_per_second(self) -> float:

@@ -12,21 +12,24 @@ its type and message — the batch always goes on.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import hashlib
 import os
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.batch.day import Day
-from engine.batch.types import ChunkReport, HouseholdOutcome, OutcomeStatus
+from engine.batch.types import ChunkReport, HouseholdOutcome, KeptMandate, OutcomeStatus
 from engine.errors import EngineError
 from engine.model import Household, Proposal
 
 if TYPE_CHECKING:
     from engine.optimizer import ProblemCache
 
-__all__ = ["plan_one", "proposal_id", "run_chunk", "worker_cache"]
+__all__ = ["household_fingerprint", "plan_one", "proposal_id", "run_chunk", "worker_cache"]
 
 _ENGINE_LOCK = threading.Lock()
 
@@ -44,26 +47,88 @@ def proposal_id(household: Household | str, day: Day) -> str:
     return f"batch-{day.as_of:%Y%m%d}-{hid}"
 
 
-def plan_one(household: Household, day: Day) -> HouseholdOutcome:
-    """Plan one household on ``day``; never raises for a household's own problem (see module docstring)."""
+def household_fingerprint(household: Household) -> str:
+    """A stable digest (same in every process) of the household facts a mandate is built from.
+
+    Lots are left out (they change with every trade and the market; ``mandate_max_age_days`` bounds how
+    stale the account values behind a reused mandate may be); goals, events, members, accounts, tax,
+    values, risk, savings, expenses and the emergency months are in.
+    """
+    facts = (
+        household.id,
+        household.members,
+        tuple((a.id, a.type, a.owner) for a in household.accounts),
+        household.goals,
+        household.events,
+        household.tax,
+        household.values,
+        household.risk,
+        household.monthly_savings,
+        household.monthly_expenses,
+        household.emergency_months,
+    )
+    return hashlib.sha1(repr(_canon(facts)).encode()).hexdigest()
+
+
+def _canon(x: Any) -> Any:
+    """Plain, order-stable data: dataclasses as (field, value) tuples, sets sorted (str hashing varies)."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return (type(x).__name__, tuple((f.name, _canon(getattr(x, f.name))) for f in dataclasses.fields(x)))
+    if isinstance(x, enum.Enum):
+        return repr(x.value)
+    if isinstance(x, (set, frozenset)):
+        return ("set", tuple(sorted(repr(_canon(v)) for v in x)))
+    if isinstance(x, Mapping):
+        return ("map", tuple(sorted((repr(_canon(k)), _canon(v)) for k, v in x.items())))
+    if isinstance(x, (list, tuple)):
+        return tuple(_canon(v) for v in x)
+    return repr(x)
+
+
+def plan_one(
+    household: Household, day: Day, *, previous: KeptMandate | None = None, mandate_max_age_days: int = 0
+) -> HouseholdOutcome:
+    """Plan one household on ``day``; never raises for a household's own problem (see module docstring).
+
+    ``previous`` (a mandate kept from an earlier batch) is reused when the household's fingerprint is
+    unchanged and it is at most ``mandate_max_age_days`` old; otherwise a new mandate is built.
+    """
     start = time.perf_counter()
+    kept: KeptMandate | None = None
     try:
-        proposal = _plan(household, day)
+        proposal, kept = _plan(household, day, previous, mandate_max_age_days)
     except EngineError as exc:
         return HouseholdOutcome(
-            household.id, OutcomeStatus.FAILED, None, type(exc).__name__, str(exc), time.perf_counter() - start
+            household.id, OutcomeStatus.FAILED, None, type(exc).__name__, str(exc), time.perf_counter() - start, kept
         )
     except Exception as exc:
         return HouseholdOutcome(
-            household.id, OutcomeStatus.ERROR, None, type(exc).__name__, str(exc), time.perf_counter() - start
+            household.id, OutcomeStatus.ERROR, None, type(exc).__name__, str(exc), time.perf_counter() - start, kept
         )
-    return HouseholdOutcome(household.id, OutcomeStatus.PLANNED, proposal, None, None, time.perf_counter() - start)
+    return HouseholdOutcome(
+        household.id, OutcomeStatus.PLANNED, proposal, None, None, time.perf_counter() - start, kept
+    )
 
 
-def run_chunk(households: Sequence[Household], day: Day) -> ChunkReport:
-    """Plan every household of a chunk with this worker's cache; returns outcomes and worker memory."""
+def run_chunk(
+    households: Sequence[Household],
+    day: Day,
+    mandates: Mapping[str, KeptMandate] | None = None,
+    mandate_max_age_days: int = 0,
+) -> ChunkReport:
+    """Plan every household of a chunk with this worker's cache; returns outcomes and worker memory.
+
+    ``mandates`` are kept mandates by household id (see ``plan_one``). The engine's own per-household
+    mandate cache is emptied after the chunk: outcomes carry the mandates, so worker memory stays flat.
+    """
     start = time.perf_counter()
-    outcomes = tuple(plan_one(h, day) for h in households)
+    mandates = mandates or {}
+    outcomes = tuple(
+        plan_one(h, day, previous=mandates.get(h.id), mandate_max_age_days=mandate_max_age_days) for h in households
+    )
+    cache = getattr(day.engine, "_mandates", None)
+    if isinstance(cache, dict):
+        cache.clear()
     stats = worker_cache().stats()
     rss = _rss_bytes()
     return ChunkReport(
@@ -77,11 +142,32 @@ def run_chunk(households: Sequence[Household], day: Day) -> ChunkReport:
     )
 
 
-def _plan(household: Household, day: Day) -> Proposal:
+def _plan(
+    household: Household, day: Day, previous: KeptMandate | None, max_age_days: int
+) -> tuple[Proposal, KeptMandate | None]:
     # One plan at a time per process: the engine's caches (mandates, compiled problems) are not
     # thread-safe, so a multi-threaded Dask worker plans serially (run workers with one thread each).
+    engine = day.engine
     with _ENGINE_LOCK:
-        return day.engine.plan(household, day.as_of, estimates=day.estimates, proposal_id=proposal_id(household, day))
+        ledger = engine.ledger(household)
+        fingerprint = household_fingerprint(household)
+        if (
+            previous is not None
+            and previous.fingerprint == fingerprint
+            and 0 <= (day.as_of - previous.mandate.as_of).days <= max_age_days
+        ):
+            kept = previous
+        else:
+            kept = KeptMandate(fingerprint, engine.mandate(household, day.as_of, ledger=ledger))
+        proposal = engine.plan(
+            household,
+            day.as_of,
+            estimates=day.estimates,
+            proposal_id=proposal_id(household, day),
+            ledger=ledger,
+            mandate=kept.mandate,
+        )
+        return proposal, kept
 
 
 def _rss_bytes() -> int:

@@ -179,3 +179,50 @@ def test_bad_arguments_are_config_errors(day, households):
         run_batch([households[0], households[0]], AS_OF, executor=Executor.INLINE, day=day)
     with pytest.raises(ConfigError, match="unknown executor"):
         run_batch(households[:1], AS_OF, executor="threads", day=day)
+
+
+# ---------------------------------------------------------------------------------------------
+# Speed levers: batch Monte Carlo paths, kept mandates
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_batch_day_plans_mandates_with_fewer_paths(day, inline):
+    from engine.batch import BATCH_MANDATE_PATHS
+
+    assert day.engine.config.mandate_paths == BATCH_MANDATE_PATHS
+    kept = next(iter(inline.mandates.values()))
+    assert kept.mandate.details["paths"] == BATCH_MANDATE_PATHS
+
+
+def test_fingerprint_is_stable_and_sees_goal_changes(households):
+    from engine.batch import household_fingerprint
+
+    h = households[0]
+    assert household_fingerprint(h) == household_fingerprint(replace(h, lots=h.lots[:-1]))
+    g = h.goals[0]
+    changed = replace(h, goals=(replace(g, monthly_contribution=g.monthly_contribution + 1), *h.goals[1:]))
+    assert household_fingerprint(changed) != household_fingerprint(h)
+    tagged = replace(h, values=Values(exclude_tags=frozenset({"tobacco", "controversial_weapons", "gambling"})))
+    assert household_fingerprint(tagged) == household_fingerprint(
+        replace(h, values=Values(exclude_tags=frozenset({"gambling", "controversial_weapons", "tobacco"})))
+    )
+
+
+def test_kept_mandates_are_reused_until_the_household_changes_or_they_age(day, households, inline):
+    from engine.batch import KeptMandate
+
+    kept = inline.mandates
+    assert set(kept) == {h.id for h in households}
+    planned = [h for h in households if h.id in inline.proposals][:3]
+    again = run_batch(planned, AS_OF, executor=Executor.INLINE, day=day, mandates=kept, mandate_max_age_days=7)
+    for o in again.outcomes:
+        assert o.mandate is kept[o.household]  # reused, not rebuilt
+        if o.proposal is not None:
+            assert o.proposal.orders == inline.proposals[o.household].orders
+    h = households[0]
+    changed = replace(h, monthly_expenses=h.monthly_expenses + 100)
+    old = KeptMandate(kept[h.id].fingerprint, replace(kept[h.id].mandate, as_of=date(2026, 7, 1)))
+    out = run_batch([changed, households[1]], AS_OF, executor=Executor.INLINE, day=day,
+                    mandates={h.id: kept[h.id], households[1].id: old}, mandate_max_age_days=7)
+    assert out.outcomes[0].mandate is not kept[h.id]  # household changed: rebuilt
+    assert out.outcomes[1].mandate is not old and out.outcomes[1].mandate.mandate.as_of == AS_OF  # too old
