@@ -1,24 +1,37 @@
-"""The backtest loop: replay a scenario's household through history, one trading day at a time.
+"""The backtest loop: replay a scenario's household through history on the live engine's own cycle.
 
-    run = run_strategy(load_scenario("demo"), "static_60_40")
-    run.value[-1], run.after_tax[-1], run.taxes[-1]
+    run = run_strategy(load_scenario("demo"), "adaptive")
+    run.value[-1], run.after_tax[-1], run.taxes[-1], run.approvals_needed
 
-Each day: taxes due → cash flows → life events → income accrual → loss-harvest scan → strategy decision
-(checked for look-ahead) → trades → idle-cash investing → valuation; year end settles taxes. The loop
-holds prices as numpy arrays and does no pandas work per day.
+One ``SimulatedBroker`` holds the household's accounts and one ``LotLedger`` its lots (``backtests.book``).
+The adaptive strategies run ``Engine.check`` → ``Engine.plan`` → ``Engine.approve`` → ``Engine.execute``
+exactly as a live cycle does, on a market cut at the day (``SteppedMarket``); the benchmarks turn their
+mix into orders with ``engine.rebalancer.build_orders`` and execute them through the same
+``Engine.execute``, so every strategy pays the same spread, commissions, wash sales and taxes.
+
+**The day loop.** At each trading day the broker stands after the close. In order: last year's tax is
+paid, withdrawals are raised and paid out, benchmarks with harvesting run the engine's
+``TaxLossHarvester``, the strategy decides and its orders execute, and benchmarks put idle cash to
+work. Each execution moves the simulator one or two bars forward (sells fill on the next bar, buys sized
+to the cash really there fill on the one after); the days it crosses are not decision days, but the
+broker reports them (``on_open``: market cut, contributions, life events, fund income; ``on_close``:
+valuation, goals, year-end tax settlement), so no cash flow and no valuation is lost. Trading stops two
+bars before the end, so every order fills inside the period.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from backtests._interim_book import Book, Rates, YearTax
-from backtests.market import MarketSnapshot, PointInTimeGuard, PriceTable
+from backtests.book import HouseholdBook
+from backtests.market import MarketSnapshot, PriceTable, SteppedMarket
 from backtests.scenario import Frequency, Scenario, StrategySpec, TaxPayment
 from backtests.strategies import (
     Decision,
@@ -26,13 +39,13 @@ from backtests.strategies import (
     Strategy,
     StrategyContext,
     build_strategy,
+    engine_config,
 )
-from engine.errors import ConfigError, EmptyRange, LookAheadError
-from engine.model import AccountType
+from backtests.taxes import TaxYear, YearTax
+from engine.errors import ConfigError, EmptyRange, LookAheadError, OptimizationError, PlanningError
+from engine.model import AccountType, LifeEvent, RunKind
 
-__all__ = ["StrategyRun", "rates_for", "run_strategy", "scenario_prices"]
-
-_MIN_TRADE = 25.0  # USD: smaller rebalancing trades are skipped
+__all__ = ["StrategyRun", "run_strategy", "scenario_prices"]
 
 
 @dataclass
@@ -53,9 +66,9 @@ class StrategyRun:
     flows_after_tax: np.ndarray  # flows − tax on retirement distributions
     weights: np.ndarray  # (days, funds) fraction of household value by fund held
     strategic: np.ndarray  # (days, funds) the strategy's strategic mix
-    trades: list[tuple]
-    realizations: list[tuple]
-    wash_sales: list[tuple]
+    trades: list[tuple]  # (ordinal, account, fund, side, shares, price, notional, cost, reason)
+    realizations: list[tuple]  # (ordinal, account, fund, shares, proceeds, basis, gain, term, disallowed, reason)
+    wash_sales: list[tuple]  # (ordinal, account, fund, disallowed, replacement, reason of the sale, permanent)
     taxes: list[YearTax]
     year_totals: list[dict[str, float]]
     decisions: list[tuple[date, str]]
@@ -65,18 +78,9 @@ class StrategyRun:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     prices: np.ndarray | None = None  # (days, funds) adjusted closes the run traded at
-
-
-def rates_for(scenario: Scenario) -> Rates:
-    """Marginal rates for the interim tax settlement (federal from the scenario + the household's state)."""
-    t = scenario.taxes
-    state = t.state_rate if t.state_rate is not None else scenario.household.tax.state_rate
-    return Rates(
-        ordinary=t.federal_ordinary + state + t.niit,
-        ltcg=t.federal_ltcg + state + t.niit,
-        exempt=state,
-        loss_limit=t.loss_deduction_limit,
-    )
+    approvals_needed: int = 0  # proposals a human would have had to approve (auto-approved here)
+    plan_errors: list[tuple[date, str]] = field(default_factory=list)  # OptimizationError etc.: no trade that day
+    executions: int = 0
 
 
 def scenario_prices(scenario: Scenario, source: PriceTable | None = None) -> PriceTable:
@@ -115,393 +119,431 @@ def run_strategy(
     prices: PriceTable | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
-    market: Any = None,
+    market: SteppedMarket | None = None,
 ) -> StrategyRun:
     """Replay ``scenario`` with one strategy (a name, spec or ``Strategy`` object).
 
     Args:
         prices: the scenario's price table (default: embedded prices over the scenario period).
         progress: called as ``progress(done_days, total_days)`` every ~5 % of the run.
-        market: point-in-time market data for the Engine (wrapped in ``PointInTimeGuard`` per day).
+        market: the Engine's point-in-time market (default: a ``SteppedMarket`` over ``prices``).
 
     Raises:
         LookAheadError: a decision (or the data handed to the Engine) referred to a day after the cut.
         ConfigError / PlanningError: the scenario or strategy cannot run.
     """
-    import time
+    return _Run(scenario, strategy, prices, progress, market).run()
 
-    t_start = time.perf_counter()
-    if isinstance(strategy, str):
-        strategy = scenario.strategy(strategy)
-    spec = strategy if isinstance(strategy, StrategySpec) else None
-    strat: Strategy = build_strategy(strategy) if isinstance(strategy, StrategySpec) else strategy
-    table = prices if prices is not None and prices.tickers == tuple(scenario.universe.tickers) \
-        else scenario_prices(scenario, prices)
-    days, tickers, P = table.days, table.tickers, table.prices
-    T, N = P.shape
-    if T < 2:
-        raise EmptyRange("the scenario period holds fewer than two trading days", day=scenario.start)
-    ords = table.ordinals
-    hh = scenario.household
-    acct_ids = tuple(a.id for a in hh.accounts)
-    acct_types = tuple(a.type for a in hh.accounts)
-    A = len(acct_ids)
-    a_index = {a: i for i, a in enumerate(acct_ids)}
-    rates = rates_for(scenario)
-    costs = scenario.costs
-    book = Book(
-        acct_ids, acct_types, tickers, rates,
-        half_spread_bps=costs.spread_bps / 2.0, slippage_bps=costs.slippage_bps,
-        commission=costs.commission, wash_days=scenario.triggers.wash_sale_days,
-        identical=scenario.universe.identical,
-    )
-    # Opening balances: account cash and any lots from the household file.
-    for i, acct in enumerate(hh.accounts):
-        book.deposit(i, float(acct.cash))
-    col = {t: j for j, t in enumerate(tickers)}
-    for lot in hh.lots:
-        a, j = a_index[lot.account], col.get(lot.symbol)
-        if j is None:
-            continue
-        book.shares[a, j] += float(lot.shares)
-        if book.taxable[a]:
-            acq = min(lot.acquired, days[0]).toordinal()
-            book.lots.setdefault((a, j), []).append([float(lot.shares), float(lot.basis), acq, acq])
-            book.basis[a, j] += float(lot.basis)
 
-    # Income yields per day by tax character (fractions of value per trading day).
-    uni = scenario.universe
-    y = np.array([uni[t].dividend_yield for t in tickers]) / 252.0
-    qs = np.array([uni[t].qualified_share for t in tickers])
-    xs = np.array([uni[t].tax_exempt_share for t in tickers])
-    q_rate, x_rate = y * qs * (1 - xs), y * xs
-    o_rate = y - q_rate - x_rate
-    drag = scenario.taxes.dividend_drag
-    esg = np.array([np.nan if uni[t].esg_score is None else uni[t].esg_score for t in tickers])
+class _Run:
+    """One strategy through one scenario (the state of the day loop; see the module docstring)."""
 
-    # Cash flows precomputed per row; life events per row.
-    contrib = np.zeros((T, A))
-    withdraw = np.zeros(T)
-    for cf in scenario.cash_flows:
-        for row, when in _schedule(days[0], cf.start, cf.end, cf.every, days, ords):
-            amount = float(cf.amount) * (1.0 + cf.growth) ** ((when - cf.start).days / 365.25)
-            if cf.kind == "contribution":
-                contrib[row, a_index[cf.account]] += amount  # type: ignore[index]
-            else:
-                withdraw[row] += amount
-    events_at: dict[int, list[Any]] = {}
-    for ev in scenario.events:
-        row = int(np.searchsorted(ords, ev.on.toordinal(), "left"))
-        if row < T:
-            events_at.setdefault(row, []).append(ev)
-    goal_rows = {}
-    for g in hh.goals:
-        row = int(np.searchsorted(ords, g.target_date.toordinal(), "left"))
-        if row < T and g.target_date >= days[0]:
-            goal_rows.setdefault(row, []).append(g)
+    def __init__(self, scenario: Scenario, strategy: str | StrategySpec | Strategy, prices: PriceTable | None,
+                 progress: Callable[[int, int], None] | None, market: SteppedMarket | None) -> None:
+        from engine.engine import Engine
 
-    ctx = StrategyContext(tickers, uni, hh, acct_ids, acct_types, days[0], scenario.seed, scenario, market)
-    strat.initialize(ctx)
+        self.t_start = time.perf_counter()
+        if isinstance(strategy, str):
+            strategy = scenario.strategy(strategy)
+        self.spec = strategy if isinstance(strategy, StrategySpec) else getattr(strategy, "spec", None)
+        self.strat: Strategy = build_strategy(strategy) if isinstance(strategy, StrategySpec) else strategy
+        table = prices if prices is not None and prices.tickers == tuple(scenario.universe.tickers) \
+            else scenario_prices(scenario, prices)
+        self.sc, self.table, self.progress = scenario, table, progress
+        self.days, self.P = table.days, table.prices
+        T, N = self.P.shape
+        if T < 2:
+            raise EmptyRange("the scenario period holds fewer than two trading days", day=scenario.start)
+        self.T, self.N = T, N
+        self.row_of = {d: i for i, d in enumerate(self.days)}
+        self.market = market or SteppedMarket(table)
+        self.engine = Engine(self.market, scenario.universe, config=engine_config(scenario, self.spec))
+        hh = scenario.household
+        costs = scenario.costs
+        self.book = HouseholdBook(hh, scenario.universe, table, self.engine,
+                                  half_spread=(costs.spread_bps / 2 + costs.slippage_bps) / 1e4,
+                                  commission=costs.commission, on_close=self._close, on_open=self._open)
+        b = self.book
+        self.A = len(b.account_ids)
+        self.trad = np.array([t is AccountType.TRADITIONAL for t in b.account_types])
+        self.taxes = TaxYear(hh.tax, scenario.taxes.state_rate)
+        uni = scenario.universe
+        y = np.array([uni[t].dividend_yield for t in table.tickers]) / 252.0
+        qs = np.array([uni[t].qualified_share for t in table.tickers])
+        xs = np.array([uni[t].tax_exempt_share for t in table.tickers])
+        self.q_rate, self.x_rate = y * qs * (1 - xs), y * xs
+        self.o_rate = y - self.q_rate - self.x_rate
+        ords = table.ordinals
+        self.contrib = np.zeros((T, self.A))
+        self.withdraw = np.zeros(T)
+        for cf in scenario.cash_flows:
+            for row, when in _schedule(self.days[0], cf.start, cf.end, cf.every, self.days, ords):
+                amount = float(cf.amount) * (1.0 + cf.growth) ** ((when - cf.start).days / 365.25)
+                if cf.kind == "contribution":
+                    self.contrib[row, b.a_index[cf.account]] += amount  # type: ignore[index]
+                else:
+                    self.withdraw[row] += amount
+        self.events_at: dict[int, list[Any]] = {}
+        for ev in scenario.events:
+            row = int(np.searchsorted(ords, ev.on.toordinal(), "left"))
+            if row < T:
+                self.events_at.setdefault(row, []).append(ev)
+        self.goal_rows: dict[int, list[Any]] = {}
+        for g in hh.goals:
+            row = int(np.searchsorted(ords, g.target_date.toordinal(), "left"))
+            if row < T and g.target_date >= self.days[0]:
+                self.goal_rows.setdefault(row, []).append(g)
+        # Series and records.
+        self.value, self.after, self.liq = np.zeros(T), np.zeros(T), np.zeros(T)
+        self.flows, self.flows_pre, self.flows_after = np.zeros(T), np.zeros(T), np.zeros(T)
+        self.weights = np.zeros((T, N))
+        self.strategic = np.full((T, N), np.nan)
+        self.current_strategic = np.full(N, np.nan)
+        self.year_taxes: list[YearTax] = []
+        self.decisions: list[tuple[date, str]] = []
+        self.goals: list[dict[str, Any]] = []
+        self.events_log: list[tuple[date, str, str]] = []
+        self.notes: list[str] = []
+        self.plan_errors: list[tuple[date, str]] = []
+        # Running state.
+        self.owed = 0.0
+        self.tax_due = 0.0
+        self.due_withdrawal = 0.0
+        self.contrib_scale = 1.0
+        self.shortfall = 0.0
+        self.pending_cash = 0.0
+        self.new_events: list[LifeEvent] = []
+        self.mandate: Any = None
+        self.mix: np.ndarray | None = None
+        self.last_run = -10**9
+        self._gains_cache: tuple[int, int, float] = (-1, -1, 0.0)
+        self._step = max(1, T // 20)
+        self._closed = -1
 
-    value = np.zeros(T)
-    after = np.zeros(T)
-    liq = np.zeros(T)
-    flows = np.zeros(T)
-    flows_pre = np.zeros(T)
-    flows_after = np.zeros(T)
-    weights = np.zeros((T, N))
-    strategic = np.full((T, N), np.nan)
-    taxes: list[YearTax] = []
-    totals: list[dict[str, float]] = []
-    decisions: list[tuple[date, str]] = []
-    goals: list[dict[str, Any]] = []
-    events_log: list[tuple[date, str, str]] = []
-    notes: list[str] = []
-    slot = np.arange(N)  # fund → the strategy fund it stands in for (after a harvest swap)
-    rep = np.arange(N)  # strategy fund → the fund bought for it now
-    mix: np.ndarray | None = None
-    current_strategic = np.full(N, np.nan)
-    tax_due = 0.0
-    contrib_scale = 1.0
-    shortfall = 0.0
-    household = hh
-    trad = np.array([t is AccountType.TRADITIONAL for t in acct_types])
-    taxable_rows = np.flatnonzero(book.taxable)
-    last_run = -10**9
-    step = max(1, T // 20)
+    # -- the bars the broker crosses --------------------------------------------------------------
 
-    def slot_values(prices: np.ndarray, a: int) -> np.ndarray:
-        held = book.shares[a] * np.where(np.isfinite(prices), prices, 0.0)
-        return np.bincount(slot, weights=held, minlength=N)
+    def _open(self, day: date) -> None:
+        """A new bar: move the market cut, book contributions, life events and the day's fund income."""
+        t = self.row_of[day]
+        b = self.book
+        self.market.advance(day)
+        row = self.contrib[t]
+        for a in np.flatnonzero(row):
+            got = b.deposit(int(a), row[a] * self.contrib_scale)
+            self.flows[t] += got
+            self.pending_cash += got
+        for ev in self.events_at.get(t, ()):
+            self._event(t, day, ev)
+        self.due_withdrawal += self.withdraw[t]
+        px = self.P[t]
+        if self.sc.taxes.dividend_drag and b.taxable.any():
+            held = b.shares[b.taxable].sum(axis=0) * np.where(np.isfinite(px), px, 0.0)
+            self.taxes.accrue_income(float(held @ self.q_rate), float(held @ self.o_rate), float(held @ self.x_rate))
 
-    def rebalance(a: int, target: np.ndarray, prices: np.ndarray, day_ord: int, why: str) -> None:
-        """Trade account ``a`` to ``target`` USD per strategy fund: sells first, then buys."""
-        cur = slot_values(prices, a)
-        diff = target - cur
-        for s in np.flatnonzero(diff < -_MIN_TRADE):
-            need = -diff[s]
-            members = [k for k in np.flatnonzero(slot == s) if book.shares[a, k] > 0]
-            members.sort(key=lambda k: k == rep[s])  # stand-ins first, the current pick last
-            for k in members:
-                if need <= 0:
-                    break
-                px = prices[k]
-                q = min(book.shares[a, k], need / px)
-                book.sell(a, int(k), q, px, day_ord, why)
-                need -= q * px
-        buys = np.flatnonzero(diff > _MIN_TRADE)
-        if buys.size:
-            want = diff[buys]
-            avail = book.cash[a] - costs.commission * buys.size
-            scale = min(1.0, avail / want.sum()) if want.sum() > 0 else 0.0
-            for s, w in zip(buys, want, strict=True):
-                k = int(rep[s])
-                if np.isfinite(prices[k]) and w * scale > _MIN_TRADE / 5:
-                    book.buy(a, k, w * scale, prices[k], day_ord, why)
+    def _event(self, t: int, day: date, ev: Any) -> None:
+        from engine.goals import apply_event
 
-    def apply_mix(m: np.ndarray, prices: np.ndarray, day_ord: int, why: str) -> None:
-        vals = book.account_values(prices)
-        for a in range(A):
-            if vals[a] > 0:
-                rebalance(a, m * (vals[a] - 0.0), prices, day_ord, why)
-
-    def apply_targets(tg: Any, prices: np.ndarray, day_ord: int, why: str) -> None:
-        total = float(book.account_values(prices).sum())
-        per: dict[int, np.ndarray] = {}
-        for (acct, sym), w in dict(tg).items():
-            if sym.upper() not in col:
-                continue
-            per.setdefault(a_index[acct], np.zeros(N))[col[sym.upper()]] += w * total
-        vals = book.account_values(prices)
-        for a, target in per.items():
-            s = target.sum()
-            if s > vals[a] and s > 0:  # targets cannot exceed what the account holds
-                target = target * vals[a] / s
-            rebalance(a, target, prices, day_ord, why)
-
-    def invest_cash(prices: np.ndarray, day_ord: int) -> None:
-        if mix is None:
+        b = self.book
+        self.events_log.append((day, ev.kind.value, ev.label or ev.kind.value.replace("_", " ")))
+        if ev.amount is not None and ev.account is not None:
+            got = b.deposit(b.a_index[ev.account], float(ev.amount))
+            self.flows[t] += got
+            self.pending_cash += got
+        if ev.contribution_scale is not None:
+            self.contrib_scale *= ev.contribution_scale
+        life = LifeEvent(kind=ev.kind, on=ev.on, member=ev.member, amount=ev.amount, details=dict(ev.details))
+        try:
+            outcome = apply_event(b.synced_household(), life, day, paths=self.engine.config.mandate_paths, seed=0)
+        except PlanningError as exc:
+            self.notes.append(f"{day}: life event {ev.kind.value} not applied: {exc}")
             return
-        for a in range(A):
-            c = book.cash[a]
-            if c < scenario.triggers.invest_cash_min:
-                continue
-            cur = slot_values(prices, a)
-            target = mix * (cur.sum() + c)
-            gap = np.maximum(target - cur, 0.0)
-            g = gap.sum()
-            alloc = gap / g * c if g > 0 else mix * c
-            for s in np.flatnonzero(alloc > 1.0):
-                k = int(rep[s])
-                if np.isfinite(prices[k]):
-                    book.buy(a, k, float(alloc[s]), prices[k], day_ord, "invest_cash")
+        b.household = outcome.household
+        self.mandate = outcome.mandate
+        self.taxes.use_profile(outcome.household.tax)
+        self.new_events.append(life)
 
-    def raise_cash(a: int, amount: float, prices: np.ndarray, day_ord: int, why: str) -> float:
-        """Sell pro rata in account ``a`` until its cash covers ``amount``; returns USD available."""
-        short = amount - book.cash[a]
-        if short > 0:
-            held = book.shares[a] * np.where(np.isfinite(prices), prices, 0.0)
-            tot = held.sum()
-            if tot > 0:
-                frac = min(1.0, short * 1.002 / tot)
-                for k in np.flatnonzero(held > 0):
-                    book.sell(a, int(k), book.shares[a, k] * frac, prices[k], day_ord, why)
-        return min(amount, max(book.cash[a], 0.0))
-
-    def harvest_scan(prices: np.ndarray, day_ord: int) -> None:
-        # INTERIM: the engine's TaxLossHarvester replaces this scan when engine/tax lands.
-        th = scenario.triggers
-        for a in taxable_rows:
-            for k in np.flatnonzero(book.shares[a] > 0):
-                px = prices[k]
-                if not np.isfinite(px) or book.basis[a, k] <= 0:
-                    continue
-                mv = book.shares[a, k] * px
-                loss = book.basis[a, k] - mv
-                if loss < th.harvest_min_usd or loss < th.harvest_threshold * book.basis[a, k]:
-                    continue
-                if book.recent_buy(int(k), day_ord):
-                    continue  # selling now would wash against a recent purchase
-                sub = _substitute(int(k), prices, day_ord)
-                if sub is None:
-                    continue
-                cash0 = book.cash[a]
-                book.sell(a, int(k), book.shares[a, k], px, day_ord, "harvest", losses_only=True)
-                proceeds = book.cash[a] - cash0
-                if proceeds > 0:
-                    book.buy(a, sub, proceeds, prices[sub], day_ord, "harvest")
-                s = slot[k]
-                slot[sub] = s
-                rep[s] = sub
-
-    def _substitute(k: int, prices: np.ndarray, day_ord: int) -> int | None:
-        group = uni[tickers[k]].substitute_group
-        if group is None:
-            return None
-        for i, t in enumerate(tickers):
-            if (i != k and uni[t].substitute_group == group and np.isfinite(prices[i])
-                    and book.group[i] != book.group[k] and not book.recent_loss_sale(i, day_ord)):
-                return i
-        return None
-
-    for t in range(T):
-        day = days[t]
-        day_ord = int(ords[t])
-        prices = P[t]
-        # 1. Taxes settled at the last year end are paid on the first trading day of the new year.
-        if tax_due != 0.0:
-            paid = 0.0
-            if tax_due < 0:  # a refund: losses lowered the household's other taxes
-                target = taxable_rows[0] if taxable_rows.size else 0
-                book.deposit(int(target), -tax_due)
-                paid = tax_due
-            elif scenario.taxes.pay_from is TaxPayment.TAXABLE_CASH and taxable_rows.size:
-                left = tax_due
-                for a in taxable_rows:
-                    got = raise_cash(int(a), left, prices, day_ord, "tax")
-                    book.cash[a] -= got
-                    left -= got
-                    paid += got
-                    if left <= 0.005:
-                        break
-                book.owed += max(left, 0.0)
-            else:
-                book.owed += tax_due
-            flows_pre[t] -= paid
-            tax_due = 0.0
-        # 2. Scheduled cash flows.
-        row_contrib = contrib[t]
-        if row_contrib.any():
-            for a in np.flatnonzero(row_contrib):
-                amt = row_contrib[a] * contrib_scale
-                book.deposit(int(a), amt)
-                flows[t] += amt
-        if withdraw[t] > 0:
-            need = withdraw[t]
-            for kind in scenario.withdrawal_order:
-                for a in range(A):
-                    if need <= 0.005 or acct_types[a] is not kind:
-                        continue
-                    got = raise_cash(a, need, prices, day_ord, "withdrawal")
-                    book.cash[a] -= got
-                    need -= got
-                    flows[t] -= got
-                    if trad[a]:
-                        book.distribution(got)
-                        flows_after[t] -= got * rates.ordinary
-            if need > 0.005:
-                shortfall += need
-        # 3. Life events.
-        todays = events_at.get(t, ())
-        for ev in todays:
-            events_log.append((day, ev.kind.value, ev.label or ev.kind.value.replace("_", " ")))
-            if ev.amount is not None and ev.account is not None:
-                book.deposit(a_index[ev.account], float(ev.amount))
-                flows[t] += float(ev.amount)
-            if ev.contribution_scale is not None:
-                contrib_scale *= ev.contribution_scale
-            household = _apply_event(household, ev)
-        # 4. Income accrues (its tax is the drag; the adjusted price already reinvests it).
-        if drag:
-            book.accrue_income(prices, q_rate, o_rate, x_rate)
-        # 5. Daily loss-harvest scan.
-        if strat.harvest and t > 0:
-            harvest_scan(prices, day_ord)
-        # 6. The strategy decides on what it can see today.
-        vals = book.account_values(prices)
-        total = float(vals.sum())
-        w_slots = np.zeros(N)
-        if total > 0:
-            held = book.shares * np.where(np.isfinite(prices), prices, 0.0)
-            w_slots = np.bincount(slot, weights=held.sum(axis=0), minlength=N) / total
-        state = PortfolioState(day, t, vals, book.cash.copy(), w_slots, total, tuple(todays), household, book,
-                               _guard(market, day))
-        snap = MarketSnapshot(table, t)
-        decision = strat.decide(snap, state)
-        if decision is not None and (t - last_run >= scenario.triggers.cooldown_days or todays
-                                     or decision.reason.startswith(("initial", "new funds"))
-                                     or mix is None):
-            _check_decision(decision, snap, tickers)
-            decisions.append((day, decision.reason))
-            if decision.mix is not None:
-                mix = np.asarray(decision.mix, dtype=float)
-                apply_mix(mix, prices, day_ord, "rebalance")
-            elif decision.targets is not None:
-                apply_targets(decision.targets, prices, day_ord, "rebalance")
-            if decision.strategic is not None:
-                current_strategic = np.asarray(decision.strategic, dtype=float)
-            last_run = t
-        # 7. Idle cash (contributions, inheritance, dividends of sells) goes to work.
-        invest_cash(prices, day_ord)
-        # 8. Valuation.
-        vals = book.account_values(prices)
+    def _close(self, day: date) -> None:
+        """The close of a bar: valuation, goals, and at year end the tax settlement."""
+        t = self.row_of[day]
+        if t <= self._closed:
+            return
+        self._closed = t
+        b = self.book
+        px = np.where(np.isfinite(self.P[t]), self.P[t], 0.0)
+        vals = b.cash() + b.shares @ px
         v = float(vals.sum())
-        value[t] = v
-        est = book.estimate(day.year)
-        after[t] = v - book.owed - est.tax
-        held_px = np.where(np.isfinite(prices), prices, 0.0)
-        unreal = float((book.shares[book.taxable] @ held_px).sum() - book.basis[book.taxable].sum())
-        y_ = book.year
-        liq_tax = _liq_tax(day.year, y_, unreal, book, rates)
-        liq[t] = v - book.owed - liq_tax - float(vals[trad].sum()) * rates.ordinary
+        self.value[t] = v
+        gains_tax = self._gains_tax(day.year)
+        ytd = gains_tax + self.taxes.income_tax_so_far()
+        self.after[t] = v - self.owed - self.tax_due - ytd
+        rates = self.taxes.rates
+        unreal = float(b.shares[b.taxable].sum(axis=0) @ px - b.taxable_basis.sum())
+        self.liq[t] = (v - self.owed - self.tax_due - ytd - unreal * rates.long_term
+                       - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
         if v > 0:
-            weights[t] = (book.shares * held_px).sum(axis=0) / v
-        strategic[t] = current_strategic
-        for g in goal_rows.get(t, ()):
-            idx = [a_index[x] for x in g.accounts] or list(range(A))
+            self.weights[t] = (b.shares * px).sum(axis=0) / v
+        self.strategic[t] = self.current_strategic
+        for g in self.goal_rows.get(t, ()):
+            idx = [b.a_index[x] for x in g.accounts] or list(range(self.A))
             have = float(vals[idx].sum())
             need = float(g.target) if g.target > 0 else float(g.annual_income or 0) * 25.0
-            goals.append({"goal": g.id, "name": g.name or g.id, "date": day, "target": need,
-                          "value": have, "funded": have >= need * g.flexibility,
-                          "shortfall": max(0.0, need - have)})
-        # 9. Year end: settle this year's taxes (paid on the next trading day).
-        if t + 1 == T or days[t + 1].year != day.year:
-            result, done = book.close_year(day.year)
-            taxes.append(result)
-            totals.append({"year": day.year, "harvested": done.harvested, "costs": done.costs,
-                           "traded": done.traded, "wash_disallowed": done.wash_disallowed})
-            if t + 1 < T:
-                tax_due = result.tax
+            self.goals.append({"goal": g.id, "name": g.name or g.id, "date": day, "target": need,
+                               "value": have, "funded": have >= need * g.flexibility,
+                               "shortfall": max(0.0, need - have)})
+        if t + 1 == self.T or self.days[t + 1].year != day.year:
+            result = self.taxes.settle(b.ledger, day.year)
+            self.year_taxes.append(result)
+            if t + 1 < self.T:
+                self.tax_due += result.tax
             else:
-                book.owed += result.tax
-            after[t] = v - book.owed
-        if progress is not None and (t % step == 0 or t == T - 1):
-            progress(t + 1, T)
-    strat.finalize()
-    if not np.isfinite(esg).any():
-        notes.append("no ESG scores in the universe yet: ESG score and carbon series are empty")
-    flows_pre += flows
-    flows_after += flows
-    return StrategyRun(
-        strategy=strat.name, kind=spec.kind.value if spec else type(strat).__name__,
-        days=days, tickers=tickers, account_ids=acct_ids, account_types=tuple(x.value for x in acct_types),
-        value=value, after_tax=after, liquidation=liq, flows=flows, flows_pre_tax=flows_pre,
-        flows_after_tax=flows_after, weights=weights, strategic=strategic, trades=book.trades,
-        realizations=book.realizations, wash_sales=book.wash_sales, taxes=taxes, year_totals=totals,
-        decisions=decisions, goals=goals, events=events_log, shortfall=shortfall, notes=notes,
-        seconds=time.perf_counter() - t_start, prices=P,
-    )
+                self.owed += result.tax
+            self._gains_cache = (-1, -1, 0.0)
+            self.after[t] = v - self.owed - self.tax_due
+            self.liq[t] = (v - self.owed - self.tax_due - unreal * rates.long_term
+                           - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
+        if self.progress is not None and (t % self._step == 0 or t == self.T - 1):
+            self.progress(t + 1, self.T)
+
+    def _gains_tax(self, year: int) -> float:
+        n = len(self.book.trades)
+        if self._gains_cache[:2] != (year, n):
+            self._gains_cache = (year, n, self.taxes.gains_tax(self.book.ledger, year))
+        return self._gains_cache[2]
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self) -> StrategyRun:
+        sc, b = self.sc, self.book
+        ctx = StrategyContext(self.table.tickers, sc.universe, sc.household, b.account_ids, b.account_types,
+                              self.days[0], sc.seed, sc, self.market, self.engine)
+        self.strat.initialize(ctx)
+        self._open(self.days[0])
+        harvester = self._harvester() if self.strat.harvest else None
+        last_trading_row = self.T - 3  # sells fill at +1, buys at +2: every order fills inside the period
+        for t in range(self.T):
+            day = self.days[t]
+            while b.broker.today < day:
+                b.broker.process()
+            if b.broker.today > day:
+                continue  # an execution already crossed this day (it was valued and got its cash flows)
+            if t <= last_trading_row:
+                self._pay_taxes()
+                self._withdrawals()
+                if harvester is not None:
+                    self._harvest(harvester)
+                self._decide()
+                self._invest_cash()
+            else:
+                self._pay_taxes(trade=False)
+                self._withdrawals(trade=False)
+        self._close(self.days[-1])
+        self.strat.finalize()
+        return self._result()
+
+    def _now(self) -> tuple[int, date, np.ndarray]:
+        day = self.book.broker.today
+        t = self.row_of[day]
+        return t, day, self.P[t]
+
+    def _pay_taxes(self, *, trade: bool = True) -> None:
+        """Last year's tax: from taxable cash (selling there when short), or recorded as owed."""
+        if abs(self.tax_due) < 0.005:
+            self.tax_due = 0.0
+            return
+        due, self.tax_due = self.tax_due, 0.0
+        b = self.book
+        taxable = [int(a) for a in np.flatnonzero(b.taxable)]
+        t, day, px = self._now()
+        if self.sc.taxes.pay_from is TaxPayment.OWED or not taxable:
+            self.owed += due
+            return
+        if due < 0:  # the portfolio lowered the household's other taxes: the refund lands in taxable cash
+            got = b.deposit(taxable[0], -due)
+            self.flows_pre[t] -= got
+            return
+        left = due
+        for a in taxable:
+            if trade:
+                b.raise_cash(a, left, px, day, "tax")
+                t, day, px = self._now()
+            paid = -b.deposit(a, -left)
+            self.flows_pre[t] += paid  # a tax payment is an outflow for the pre-tax return
+            left -= paid
+            if left <= 0.005:
+                break
+        self.owed += max(left, 0.0)
+
+    def _withdrawals(self, *, trade: bool = True) -> None:
+        """Raise and pay out the withdrawals due (the adaptive strategies let the engine pick the lots)."""
+        need = float(self.due_withdrawal)
+        if need <= 0.005:
+            return
+        self.due_withdrawal = 0.0
+        b = self.book
+        t, day, px = self._now()
+        if trade and self._is_adaptive():
+            try:
+                hh = b.synced_household()
+                cash = float(hh.cash)
+                if need > cash:
+                    proposal = self.engine.plan(hh, day, run_kind=RunKind.PARTIAL_LIQUIDATION,
+                                                amount=Decimal(repr(round(need - cash, 2))), ledger=b.ledger,
+                                                proposal_id=b.next_id(day, "withdrawal"))
+                    b.execute(proposal, "withdrawal")
+            except OptimizationError as exc:
+                self.plan_errors.append((day, f"withdrawal: {exc}"))
+            t, day, px = self._now()
+        for kind in self.sc.withdrawal_order:
+            for a in range(self.A):
+                if need <= 0.005 or b.account_types[a] is not kind:
+                    continue
+                if trade:
+                    b.raise_cash(a, need, px, day, "withdrawal")
+                    t, day, px = self._now()
+                got = -b.deposit(a, -need)
+                need -= got
+                self.flows[t] -= got
+                if self.trad[a]:
+                    self.flows_after[t] -= self.taxes.distribution(got)
+        if need > 0.005 and trade:
+            self.shortfall += need
+        elif need > 0.005:
+            self.notes.append(f"{day}: ${need:,.2f} of withdrawals due in the last two bars were not raised")
+
+    def _is_adaptive(self) -> bool:
+        return self.spec is not None and self.spec.kind.value == "adaptive"
+
+    def _harvester(self) -> Any:
+        from engine.tax import HarvestConfig, TaxLossHarvester
+
+        trig, b = self.sc.triggers, self.book
+        cfg = HarvestConfig(min_loss_usd=Decimal(repr(trig.harvest_min_usd)),
+                            min_loss_fraction=trig.harvest_threshold, cost_fraction=b.half_spread)
+        return TaxLossHarvester(self.sc.universe, b.household.tax, cfg)
+
+    def _harvest(self, harvester: Any) -> None:
+        """The engine's daily loss-harvest scan for benchmark strategies with ``harvest: true``."""
+        from engine.model import OrderSide
+
+        b = self.book
+        _t, day, px = self._now()
+        if not np.any(b.shares[b.taxable] > 0):
+            return
+        prices = {sym: p for sym, p in b._price_map(px).items()}
+        found = harvester.scan(b.ledger, prices, day)
+        if not found:
+            return
+        pid = b.next_id(day, "harvest")
+        orders = []
+        for i, d in enumerate(found):
+            orders += [o for o in d.orders(f"{pid}-{i:03d}") if o.side is OrderSide.SELL or o.qty]
+        proposal = b.order_proposal(tuple(orders), day, "harvest", RunKind.FULL_REBALANCE, pid)
+        b.execute(proposal, "harvest", harvested=True)
+
+    def _decide(self) -> None:
+        b = self.book
+        t, day, px = self._now()
+        hh = b.synced_household()
+        vals = b.values(px)
+        total = float(vals.sum())
+        slot_w = (b.shares * np.where(np.isfinite(px), px, 0.0)).sum(axis=0) / total if total > 0 \
+            else np.zeros(self.N)
+        state = PortfolioState(day, t, vals, b.cash(), slot_w, total, tuple(self.new_events), hh, b.ledger,
+                               self.market, pending_cash=Decimal(repr(round(self.pending_cash, 2))),
+                               mandate=self.mandate, proposal_id=b.next_id(day, "plan"))
+        snap = MarketSnapshot(self.table, t)
+        try:
+            decision = self.strat.decide(snap, state)
+        except OptimizationError as exc:
+            self.plan_errors.append((day, f"{type(exc).__name__}: {exc}"))
+            self.new_events, self.mandate = [], None
+            return
+        self.new_events, self.mandate = [], None
+        if decision is None:
+            return
+        if not (t - self.last_run >= self.sc.triggers.cooldown_days or decision.proposal is not None
+                or decision.reason.startswith(("initial", "new funds")) or self.mix is None):
+            return
+        _check_decision(decision, snap, self.table.tickers)
+        self.decisions.append((day, decision.reason))
+        if decision.proposal is not None:
+            b.execute(decision.proposal, "engine")
+            self.pending_cash = 0.0
+        elif decision.mix is not None:
+            self.mix = np.asarray(decision.mix, dtype=float)
+            targets = b.mix_targets(self.mix, px, day)
+            b.execute(b.targets_proposal(targets, px, day, "rebalance"), "rebalance")
+        if decision.strategic is not None:
+            self.current_strategic = np.asarray(decision.strategic, dtype=float)
+        self.last_run = t
+
+    def _invest_cash(self) -> None:
+        """Benchmarks put idle cash (contributions, inheritance, refunds) into their mix, buying only."""
+        if self.mix is None or self._is_adaptive():
+            return
+        b = self.book
+        _t, day, px = self._now()
+        vals = b.values(px)
+        idle = b.cash() - vals * b.rules.cash_buffer
+        if not np.any(idle >= self.sc.triggers.invest_cash_min):
+            return
+        targets = b.mix_targets(self.mix, px, day, cash_only=True)
+        b.execute(b.targets_proposal(targets, px, day, "invest_cash", allow_sells=False), "invest_cash")
+        self.pending_cash = 0.0
+
+    # -- the record ---------------------------------------------------------------------------------
+
+    def _result(self) -> StrategyRun:
+        b, sc = self.book, self.sc
+        harvest_on = bool(self.spec.harvest) if self.spec is not None else bool(self.strat.harvest)
+        adaptive = self._is_adaptive()
+        reals: list[tuple] = []
+        by_id: dict[str, tuple[int, str]] = {}
+        per_year: dict[int, dict[str, float]] = {}
+        for r in b.ledger.realized():
+            a, j = b.a_index[r.account], b.col[r.symbol]
+            why = b.sell_reasons.get((r.account, r.symbol, r.sold.toordinal()), "")
+            gain = float(r.gain)
+            reals.append((r.sold.toordinal(), a, j, float(r.shares), float(r.proceeds), float(r.basis), gain,
+                          r.term.value, float(r.disallowed), why))
+            by_id[r.id] = (a, why)
+            y = per_year.setdefault(r.sold.year, _year0())
+            harvested = why == "harvest" or (adaptive and harvest_on and why == "engine")
+            if gain < 0 and harvested:
+                y["harvested"] += -gain
+            y["wash_disallowed"] += float(r.disallowed)
+        washes = []
+        for w in b.ledger.wash_sales():
+            a, why = by_id.get(w.realization, (b.a_index.get(w.replacement_account, 0), ""))
+            washes.append((w.sold.toordinal(), a, b.col.get(w.symbol, 0), float(w.disallowed),
+                           w.replacement_symbol, why, w.permanent))
+        for d, _a, _j, _side, _q, _px, notional, cost, _why in b.trades:
+            y = per_year.setdefault(date.fromordinal(d).year, _year0())
+            y["traded"] += notional
+            y["costs"] += cost
+        totals = [{"year": yt.year, **per_year.get(yt.year, _year0())} for yt in self.year_taxes]
+        notes = list(self.notes)
+        esg = [sc.universe[t].esg_score for t in self.table.tickers]
+        if all(e is None for e in esg):
+            notes.append("no ESG scores in the universe yet: ESG score and carbon series are empty")
+        bad = [r for r in b.reports if r[1] != "executed" or r[3]]
+        if bad:
+            notes.append(f"{len(bad)} executions were not fully executed or left discrepancies")
+        return StrategyRun(
+            strategy=self.strat.name, kind=self.spec.kind.value if self.spec else type(self.strat).__name__,
+            days=self.days, tickers=self.table.tickers, account_ids=b.account_ids,
+            account_types=tuple(x.value for x in b.account_types), value=self.value, after_tax=self.after,
+            liquidation=self.liq, flows=self.flows, flows_pre_tax=self.flows_pre + self.flows,
+            flows_after_tax=self.flows_after + self.flows, weights=self.weights, strategic=self.strategic,
+            trades=b.trades, realizations=reals, wash_sales=washes, taxes=self.year_taxes, year_totals=totals,
+            decisions=self.decisions, goals=self.goals, events=self.events_log, shortfall=self.shortfall,
+            notes=notes, seconds=time.perf_counter() - self.t_start, prices=self.P,
+            approvals_needed=b.approvals_needed, plan_errors=self.plan_errors, executions=len(b.reports),
+        )
 
 
-def _liq_tax(year: int, y: Any, unrealized: float, book: Book, rates: Rates) -> float:
-    from backtests._interim_book import tax_for_year
-
-    # Unrealized gains counted long-term (the conservative simplification); state it in reports.
-    r = tax_for_year(year, y.st, y.lt + unrealized, y.qdiv, y.odiv, y.xdiv, y.dist, book.st_cf,
-                     book.lt_cf, rates)
-    return r.tax
-
-
-def _apply_event(household: Any, ev: Any) -> Any:
-    """The household after a life event (engine.goals.apply_event once it lands; else unchanged)."""
-    try:
-        from engine.goals import apply_event  # type: ignore[attr-defined]
-    except ImportError:
-        return household
-    from engine.model import LifeEvent
-
-    return apply_event(household, LifeEvent(kind=ev.kind, on=ev.on, member=ev.member, amount=ev.amount,
-                                            details=dict(ev.details)))
+def _year0() -> dict[str, float]:
+    return {"harvested": 0.0, "costs": 0.0, "traded": 0.0, "wash_disallowed": 0.0}
 
 
 def _check_decision(decision: Decision, snap: MarketSnapshot, tickers: tuple[str, ...]) -> None:
@@ -524,8 +566,3 @@ def _check_decision(decision: Decision, snap: MarketSnapshot, tickers: tuple[str
                 ticker=tickers[bad[0]], day=snap.day,
                 fix="a fund cannot be bought before it exists; use available_mix()",
             )
-
-
-def _guard(market: Any, day: date) -> Any:
-    return None if market is None else PointInTimeGuard(market, day)
-

@@ -22,7 +22,14 @@ import pandas as pd
 
 from engine.errors import DataError, EmptyRange, LookAheadError, UnknownTicker
 
-__all__ = ["EMBEDDED_PRICES", "MarketSnapshot", "PointInTimeGuard", "PriceTable", "check_point_in_time"]
+__all__ = [
+    "EMBEDDED_PRICES",
+    "MarketSnapshot",
+    "PointInTimeGuard",
+    "PriceTable",
+    "SteppedMarket",
+    "check_point_in_time",
+]
 
 EMBEDDED_PRICES = Path(__file__).resolve().parent.parent / "engine" / "data" / "embedded" / "etfs_adj_close.csv.gz"
 
@@ -202,6 +209,85 @@ class MarketSnapshot:
             index=pd.Index(self._table.days[lo : self._t + 1], name="Date"),
             columns=list(self._table.tickers),
         )
+
+
+class SteppedMarket:
+    """The Engine's market data in a backtest: the price table behind a cut the harness moves day by day.
+
+    It speaks the part of ``engine.data.MarketData`` the Engine reads (``as_of(day)`` → a view with
+    ``latest()``, ``last_day``, ``history(tickers)``) without copying the table each day. ``as_of`` a day
+    after the harness's current day raises ``LookAheadError``, and every frame a view hands out is checked
+    against its own cut (a leaked later row raises too) — the guard sits on the real Engine path.
+    """
+
+    def __init__(self, table: PriceTable) -> None:
+        self.table = table
+        self.cut: date = table.days[0]
+        self._frame = pd.DataFrame(table.prices, index=pd.DatetimeIndex(pd.to_datetime(table.days), name="Date"),
+                                   columns=list(table.tickers))
+        self._filled = pd.DataFrame(table.prices).ffill().to_numpy()
+        self.source = "backtest"
+
+    def advance(self, day: date) -> None:
+        """Move the cut to ``day`` (the harness calls this once per trading day, never backwards)."""
+        self.cut = day
+
+    def view_row(self, day: date) -> int:
+        """The table row the view for ``day`` reads up to (the last trading day on or before it)."""
+        return self.table.index_of(day)
+
+    def as_of(self, day: date) -> _MarketView:
+        """The market as known at the close of ``day``; raises ``LookAheadError`` after the harness's day."""
+        if day > self.cut:
+            raise LookAheadError(
+                f"as_of({day}) requested while the backtest stands on {self.cut}: after the point-in-time cut",
+                day=day, fix="plan with data as of the planning day only",
+            )
+        return _MarketView(self, self.view_row(day), day)
+
+
+class _MarketView:
+    """One day's cut of a ``SteppedMarket`` (read-only; frames are checked against the cut)."""
+
+    __slots__ = ("_day", "_m", "_t")
+
+    def __init__(self, market: SteppedMarket, t: int, day: date) -> None:
+        self._m, self._t, self._day = market, t, day
+
+    @property
+    def cut(self) -> date:
+        return self._day
+
+    @property
+    def last_day(self) -> date:
+        return self._m.table.days[self._t]
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(self._m.table.tickers)
+
+    def latest(self) -> pd.Series:
+        """Each fund's last close (USD) on or before the cut; NaN before a fund's first price."""
+        return pd.Series(self._m._filled[self._t], index=self.tickers, name=self.last_day)
+
+    def history(self, tickers: Sequence[str] | None = None, start: date | None = None,
+                end: date | None = None) -> pd.DataFrame:
+        """Adjusted closes (USD) up to the cut (``end`` after it raises ``LookAheadError``)."""
+        if end is not None and end > self._day:
+            raise LookAheadError(f"history up to {end} requested on {self._day}", day=end)
+        hi = self._t if end is None else self._m.table.index_of(end)
+        frame = self._m._frame.iloc[: hi + 1]
+        if tickers is not None:
+            frame = frame[[t.upper() for t in tickers]]
+        if start is not None:
+            frame = frame.loc[pd.Timestamp(start):]
+        check_point_in_time(frame.iloc[-1:], self._day, what="history()")
+        return frame.copy()
+
+    def as_of(self, day: date) -> _MarketView:
+        if day > self._day:
+            raise LookAheadError(f"as_of({day}) requested from data cut at {self._day}", day=day)
+        return self._m.as_of(day)
 
 
 def check_point_in_time(data: Any, cut: date, *, what: str = "market data") -> None:

@@ -79,15 +79,15 @@ class CostSpec(_Strict):
     commission: float = Field(0.0, ge=0, le=100, description="USD per order")
     spread_bps: float = Field(2.0, ge=0, le=500, description="full bid-ask spread; half is paid per trade")
     slippage_bps: float = Field(1.0, ge=0, le=500, description="extra market impact per trade")
+    cash_buffer: float = Field(0.0025, ge=0, le=0.2, description="fraction of each account kept in cash")
 
 
 class TaxSpec(_Strict):
+    """How taxes are settled; the rates come from the household's tax profile and the engine's tax tables
+    (``engine.tax.tax_on``: brackets, NIIT, carryforwards, the $3,000 deduction)."""
+
     pay_from: TaxPayment = TaxPayment.TAXABLE_CASH
-    federal_ordinary: float = Field(0.24, ge=0, le=0.5)
-    federal_ltcg: float = Field(0.15, ge=0, le=0.3)
-    niit: float = Field(0.0, ge=0, le=0.05)
     state_rate: float | None = Field(None, ge=0, le=0.2, description="None: the household's state rate")
-    loss_deduction_limit: float = Field(3000.0, ge=0, description="USD of net capital loss deductible per year")
     dividend_drag: bool = True
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from backtests.market import MarketSnapshot
 from backtests.scenario import Frequency, StrategyKind, StrategySpec
 from engine.errors import ConfigError, PlanningError
-from engine.model import AccountType, Household, Universe
+from engine.model import AccountType, Household, RunKind, Universe
 
 __all__ = [
     "AdaptiveEngine",
@@ -35,6 +36,7 @@ __all__ = [
     "available_mix",
     "build_strategy",
     "engine_available",
+    "engine_config",
 ]
 
 
@@ -50,7 +52,8 @@ class StrategyContext:
     start: date
     seed: int
     scenario: Any = None
-    market: Any = None  # a point-in-time guarded market-data object for the Engine (None for benchmarks)
+    market: Any = None  # the point-in-time market the Engine reads (``SteppedMarket``)
+    engine: Any = None  # the run's ``engine.Engine`` (plans for the adaptive strategy, executes for all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +66,13 @@ class PortfolioState:
     cash: np.ndarray  # USD per account
     weights: np.ndarray  # fraction of household value per fund slot (harvest substitutes count as their slot)
     total: float  # USD, household value
-    events: tuple[Any, ...] = ()  # EventSpec of life events effective today
+    events: tuple[Any, ...] = ()  # LifeEvents applied since the last decision day
     household: Household | None = None  # the household as of today (after events)
-    ledger: Any = None  # the bookkeeping (read-only use) for engine strategies
-    market: Any = None  # market data cut at ``day`` (PointInTimeGuard) for the Engine's estimates
+    ledger: Any = None  # the engine's LotLedger (read-only use) for engine strategies
+    market: Any = None  # the point-in-time market the Engine reads
+    pending_cash: Decimal = Decimal(0)  # USD deposited since the last execution, not yet invested
+    mandate: Any = None  # the mandate a life event produced today (engine.goals.apply_event), else None
+    proposal_id: str = ""  # a deterministic id for a proposal planned today
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,58 +271,99 @@ class GlidePath(_MixStrategy):
 
 
 def engine_available() -> bool:
-    """True once ``engine.Engine`` (the facade: plan → Proposal, execute) has landed."""
+    """True when ``engine.engine.Engine`` (the facade: check → plan → approve → execute) can be imported."""
     try:
-        import engine
-
-        return hasattr(engine, "Engine")
+        from engine.engine import Engine  # noqa: F401
     except ImportError:  # pragma: no cover
         return False
+    return True
+
+
+#: Backtest planning settings (measured on the demo scenario, see benchmarks/backtest.py): estimates and
+#: the goal mandate are reused for up to 30 calendar days (monthly re-estimation; reuse never looks ahead)
+#: and the goal Monte Carlo runs 2,000 paths instead of the planning default.
+BACKTEST_ESTIMATES_MAX_AGE_DAYS = 30
+BACKTEST_MANDATE_MAX_AGE_DAYS = 30
+BACKTEST_MANDATE_PATHS = 2000
+
+
+def engine_config(scenario: Any, spec: StrategySpec | None) -> Any:
+    """The ``EngineConfig`` a backtest runs: the strategy's harvest / asset-location switches, backtest speed
+    settings, the scenario's calendar and the engine's order rules (the same for every strategy)."""
+    from engine.engine import EngineConfig
+    from engine.rebalancer import Frequency as EngineFrequency
+    from engine.rebalancer import OrderRules
+
+    replan = scenario.triggers.replan if scenario is not None else Frequency.MONTHLY
+    calendar = {Frequency.MONTHLY: EngineFrequency.MONTHLY, Frequency.QUARTERLY: EngineFrequency.QUARTERLY,
+                Frequency.ANNUAL: EngineFrequency.ANNUALLY}.get(replan, EngineFrequency.QUARTERLY)
+    adaptive = spec is not None and spec.kind is StrategyKind.ADAPTIVE
+    half = (scenario.costs.spread_bps / 2 + scenario.costs.slippage_bps) / 1e4 if scenario is not None else 5e-4
+    return EngineConfig(
+        harvest=bool(spec.harvest) if adaptive else False,
+        asset_location=bool(spec.asset_location) if adaptive else True,
+        calendar=calendar,
+        spread=half,
+        order_rules=OrderRules(cash_buffer=scenario.costs.cash_buffer if scenario is not None else 0.0025),
+        estimates_max_age_days=BACKTEST_ESTIMATES_MAX_AGE_DAYS,
+        mandate_max_age_days=BACKTEST_MANDATE_MAX_AGE_DAYS,
+        mandate_paths=BACKTEST_MANDATE_PATHS,
+    )
 
 
 class AdaptiveEngine:
-    """The real Engine cycle: ``Engine.plan(household, as_of, ...)`` on trigger days → a ``Proposal``.
+    """The live engine cycle, day by day: ``Engine.check`` and, when a trigger fires, ``Engine.plan``.
 
-    ``harvest`` and ``asset_location`` switch the Engine's loss harvesting and asset location (for the
-    'without' comparisons). Raises ``PlanningError`` at ``initialize`` until ``engine.Engine`` exists.
+    The harness approves (counting proposals a human would have had to approve) and executes the
+    returned ``Proposal`` with ``Engine.execute``. ``harvest`` / ``asset_location`` of the spec switch the
+    Engine's loss harvesting and asset location (``EngineConfig``) for the 'without' comparisons.
     """
 
     def __init__(self, spec: StrategySpec) -> None:
         self.spec = spec
         self.name = spec.name
-        # The Engine harvests inside its own cycle; the harness's interim scan stays off for it.
-        self.harvest = False
-        self._engine: Any = None
+        self.harvest = False  # the Engine harvests inside its own plan; the harness's benchmark scan stays off
         self._ctx: StrategyContext | None = None
-        self._last_key: tuple[int, int] | None = None
+        self._last_full: date | None = None
+        self._last_run: date | None = None
+        self._previous: date | None = None
 
     def initialize(self, context: StrategyContext) -> None:
-        if not engine_available():
-            raise PlanningError(
-                f"strategy {self.name}: the adaptive strategy drives engine.Engine, which has not landed yet",
-                fix="run the benchmark strategies only (--strategies static_60_40,...) until engine/engine.py exists",
-            )
-        import engine
-
+        if context.engine is None:
+            raise PlanningError(f"strategy {self.name}: the adaptive strategy needs the run's engine.Engine",
+                                fix="run it through backtests.run_strategy")
         self._ctx = context
-        self._engine = engine.Engine(  # type: ignore[attr-defined]
-            universe=context.universe, market=context.market,
-            harvest=self.spec.harvest, asset_location=self.spec.asset_location,
-        )
-        self._last_key = None
+        self._last_full = self._last_run = self._previous = None
 
     def decide(self, snapshot: MarketSnapshot, state: PortfolioState) -> Decision | None:
+        """Check the triggers on ``state.day``; plan a proposal when one fires (raises OptimizationError)."""
         assert self._ctx is not None and state.household is not None
-        key = _period_key(state.day, self._ctx.scenario.triggers.replan if self._ctx.scenario else Frequency.MONTHLY)
-        if key == self._last_key and not state.events:
+        engine = self._ctx.engine
+        day = state.day
+        trigger = engine.check(
+            state.household, day, ledger=state.ledger, last_rebalance=self._last_full,
+            last_automatic_run=self._last_run, previous_day=self._previous, pending_cash=state.pending_cash,
+            new_events=state.events, mandate=state.mandate,
+        )
+        self._previous = day
+        if trigger is None:
             return None
-        self._last_key = key
-        proposal = self._engine.plan(state.household, state.day, market=state.market, ledger=state.ledger)
-        return Decision(getattr(proposal, "trigger", "replan"), proposal=proposal,
-                        targets=getattr(proposal, "targets", None))
+        self._last_run = day
+        if trigger.run_kind is RunKind.FULL_REBALANCE:
+            # A failed plan counts as a run for the cooldown too: the trigger would fire again every day
+            # until the household changes, and each infeasible solve is diagnosed (the engine's cooldown).
+            self._last_full = day
+        proposal = engine.plan(state.household, day, decision=trigger, ledger=state.ledger,
+                               proposal_id=state.proposal_id or None, mandate=state.mandate)
+        strategic = np.zeros(len(self._ctx.tickers))
+        index = {t: i for i, t in enumerate(self._ctx.tickers)}
+        for (_acct, sym), w in proposal.targets.items():
+            if sym in index:
+                strategic[index[sym]] += w
+        return Decision(trigger.reason, proposal=proposal, strategic=strategic if strategic.sum() > 0 else None)
 
     def finalize(self) -> None:
-        self._engine = None
+        self._ctx = None
 
 
 def build_strategy(spec: StrategySpec) -> Strategy:

@@ -14,6 +14,7 @@ from backtests.market import PriceTable
 def household(accounts: list[dict[str, Any]]) -> dict[str, Any]:
     """An inline household YAML dict with the given accounts."""
     return {"id": "t", "name": "Test", "members": [{"id": "m", "name": "M", "birth_date": "1980-01-01"}],
+            "tax": {"filing_status": "single", "ordinary_income": 250000, "state_rate": 0.05},
             "accounts": accounts}
 
 
