@@ -12,7 +12,7 @@ from backtests.harness import StrategyRun, run_strategy
 from backtests.market import MarketSnapshot, PointInTimeGuard, PriceTable, check_point_in_time
 from backtests.metrics import money_weighted_return, summary, time_weighted_returns
 from backtests.result import BacktestResult
-from backtests.runner import run_scenario
+from backtests.runner import format_table, run_demo, run_scenario
 from backtests.scenario import Scenario, StrategyKind, StrategySpec, list_scenarios, load_scenario
 from backtests.strategies import (
     AdaptiveEngine,
@@ -45,9 +45,11 @@ __all__ = [
     "ThresholdRebalanced",
     "available_mix",
     "check_point_in_time",
+    "format_table",
     "list_scenarios",
     "load_scenario",
     "money_weighted_return",
+    "run_demo",
     "run_scenario",
     "run_strategy",
     "summary",

@@ -359,7 +359,7 @@ class _Run:
             return
         if due < 0:  # the portfolio lowered the household's other taxes: the refund lands in taxable cash
             got = b.deposit(taxable[0], -due)
-            self.flows_pre[t] -= got
+            self.flows_pre[t] += got  # … an inflow for the pre-tax return (the tax saving is not performance)
             return
         left = due
         for a in taxable:
@@ -367,7 +367,7 @@ class _Run:
                 b.raise_cash(a, left, px, day, "tax")
                 t, day, px = self._now()
             paid = -b.deposit(a, -left)
-            self.flows_pre[t] += paid  # a tax payment is an outflow for the pre-tax return
+            self.flows_pre[t] -= paid  # a tax payment is an outflow for the pre-tax return
             left -= paid
             if left <= 0.005:
                 break
@@ -526,9 +526,13 @@ class _Run:
         esg = [sc.universe[t].esg_score for t in self.table.tickers]
         if all(e is None for e in esg):
             notes.append("no ESG scores in the universe yet: ESG score and carbon series are empty")
-        bad = [r for r in b.reports if r[1] != "executed" or r[3]]
-        if bad:
-            notes.append(f"{len(bad)} executions were not fully executed or left discrepancies")
+        partial = [r for r in b.reports if r[1] != "executed"]
+        if partial:
+            notes.append(f"{len(partial)} executions were partial (a buy sized at the submit price was rejected "
+                         "at the next bar's higher price; its cash waited for the next trigger)")
+        broken = [r for r in b.reports if r[3]]
+        if broken:
+            notes.append(f"{len(broken)} executions left ledger/broker discrepancies")
         return StrategyRun(
             strategy=self.strat.name, kind=self.spec.kind.value if self.spec else type(self.strat).__name__,
             days=self.days, tickers=self.table.tickers, account_ids=b.account_ids,

@@ -9,8 +9,10 @@ Runs are deterministic: the same scenario and seed give identical results in any
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from backtests.result import BacktestResult
 from backtests.scenario import Scenario, StrategyKind
 from backtests.strategies import engine_available
 
-__all__ = ["run_scenario"]
+__all__ = ["format_table", "run_demo", "run_scenario"]
 
 
 def _one(scenario: Scenario, name: str, prices: PriceTable) -> StrategyRun:
@@ -87,3 +89,41 @@ def run_scenario(
         version=__version__, seed=scenario.seed, runs=runs, events=events, skipped=skipped,
         baselines=baselines, universe=scenario.universe,
     )
+
+
+def format_table(result: BacktestResult) -> str:
+    """The comparison table as fixed-width text (strategy, then ``TABLE_COLUMNS``), for logs and terminals."""
+    from backtests.result import TABLE_COLUMNS
+
+    head = ["Strategy", *[h for _, h, _ in TABLE_COLUMNS], "Approvals", "Plan errors"]
+    rows = [[*cells, str(result.runs[cells[0]].approvals_needed), str(len(result.runs[cells[0]].plan_errors))]
+            for cells in result.table_rows()]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+
+    return "\n".join([line(head), *(line(r) for r in rows)])
+
+
+def run_demo(out_dir: Path, *, processes: int | None = None, echo: Callable[[str], None] = print) -> BacktestResult:
+    """Run the demo scenario with all its strategies (parallel processes), print the table, write the report.
+
+    Writes ``out_dir/backtest-report.html`` (PNGs beside it) and the CSVs + provenance under
+    ``out_dir/backtest/``. Returns the ``BacktestResult``; ``echo`` receives the printed lines.
+    """
+    from backtests.scenario import load_scenario
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scenario = load_scenario("demo")
+    t0 = time.perf_counter()
+    result = run_scenario(scenario, processes=processes)
+    wall = time.perf_counter() - t0
+    first = next(iter(result.runs.values()))
+    echo(f"demo backtest {first.days[0]} → {first.days[-1]} (scenario hash {scenario.hash[:12]}), "
+         f"{len(result.runs)} strategies in {wall:.0f} s")
+    echo(format_table(result))
+    result.save(out / "backtest")
+    echo(f"report: {result.report(out / 'backtest-report.html').resolve()}")
+    return result

@@ -1,4 +1,8 @@
-"""Compare two benchmark strategies of the shipped ESG scenario, after taxes, and write the report."""
+"""Compare two benchmark strategies of the shipped ESG scenario, after taxes, and write the report.
+
+Both trade through the SimulatedBroker + LotLedger via Engine.execute; the second harvests losses with the
+engine's TaxLossHarvester.
+"""
 
 from pathlib import Path
 
