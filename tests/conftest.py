@@ -9,6 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.db_fixtures"]  # store fixtures shared by the store and scheduler suites
+
 # Tolerances, set once (STYLE.md habit 11).
 WEIGHT_TOL = 1e-6
 MONEY_TOL = 0.005

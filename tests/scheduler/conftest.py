@@ -11,25 +11,9 @@ from engine.model import Household
 from engine.scheduler import FixedClock, SchedulerConfig, load_scheduler_config
 from engine.store import Store
 from tests.scheduler._sim import SharedBroker, households
-from tests.store.conftest import pg_schema_url, sqlite_url  # noqa: F401 - fixtures reused from the store's tests
 
 # Wednesday 2024-11-27, 15:05 New York: harvest scan and drift check (15:00) are due, the market is open.
 AT_1505 = datetime(2024, 11, 27, 20, 5, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    return request.getfixturevalue("pg_schema_url")
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 @pytest.fixture
