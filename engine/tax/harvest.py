@@ -328,11 +328,12 @@ class TaxLossHarvester:
         if window.buy_blocked:
             return None, f"switch back to {pref} blocked: {window.reasons[0]}"
         blocks = [f"{pref} buy not blocked (no unmatched loss sale of it since {on - timedelta(days=WASH_SALE_DAYS)})"]
-        if gain < 0:
-            blocked, clean = self._sale_blocks(ledger, lot.id, lot.symbol, on)
-            if blocked:
-                return None, f"switch back blocked: {blocked}"
-            blocks.append(clean)
+        # Checked even at a gain: the sale fills at a later price, and a tiny loss then would wash against a
+        # recent buy of the same fund.
+        blocked, clean = self._sale_blocks(ledger, lot.id, lot.symbol, on)
+        if blocked:
+            return None, f"switch back blocked: {blocked}"
+        blocks.append(clean)
         term = holding_term(lot.acquired, on)
         rate = self.rates.for_term(term)
         saved = (-gain * Decimal(repr(rate))).quantize(CENT)

@@ -106,6 +106,20 @@ def test_switch_back_after_31_days_only_without_a_gain(setup):
     assert led.wash_sales() == [] and led.shares("brokerage", "VTI") > 0
 
 
+def test_switch_back_at_no_gain_still_respects_a_recent_buy(setup):
+    # The sale fills at a later price than the decision's: a switch back decided at no gain could fill at a tiny
+    # loss and wash against a recent buy of the same fund, so a recent buy blocks it whatever the gain.
+    led, h = setup
+    on = date(2026, 3, 2)
+    (d,) = h.scan(led, {"VTI": "90", "IVV": "500"}, on)
+    h.apply(led, d)
+    later = on + timedelta(days=31)
+    (first,) = led.open_lots(symbol="IVV")
+    led.buy("brokerage", "IVV", 1, 500, later - timedelta(days=3))  # new money bought more IVV recently
+    decisions = h.scan(led, {"VTI": "90", "IVV": "500"}, later)  # the first lot stands at exactly no gain
+    assert all(d.lot_id != first.id for d in decisions), "a recent IVV buy would wash a fill at a tiny loss"
+
+
 def test_bad_config():
     with pytest.raises(TaxRuleError):
         HarvestConfig(min_loss_fraction=1.5)
