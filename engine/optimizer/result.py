@@ -242,6 +242,7 @@ def explain_result(result: OptimizationResult, p: Prepared) -> OptimizationResul
             if best == a:
                 reasons.append(f"its tax drag is lowest here ({drag_here:.2%}/yr vs up to {p.drag[:, j].max():.2%})")
         if reasons:
+            reasons = list(dict.fromkeys(reasons))  # both bounds of an excluded fund bind: say it once
             parts.append(("kept because " if sell is None and buy is None else "because ") + ", ".join(reasons))
         lines.append("; ".join(parts))
     for acct, cash in result.cash_after.items():
