@@ -70,6 +70,9 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """``robo demo``: the demo scenario end to end — comparison table and the report's path."""
-    return _run("demo", None, getattr(args, "processes", None), getattr(args, "report", None)
-                or Path("robo-demo-report.html"))
+    """``robo demo``: the demo scenario end to end — comparison table and the report's path.
+
+    ``args.strategies`` (comma-separated) narrows the run; None runs every strategy of the scenario.
+    """
+    return _run("demo", getattr(args, "strategies", None), getattr(args, "processes", None),
+                getattr(args, "report", None) or Path("robo-demo-report.html"))
