@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from engine.errors import ValidationError
 from engine.store.repositories import SYSTEM, _normalized, _Repository
@@ -122,6 +123,19 @@ class SchedulerAlert:
     message: str
 
 
+def _insert_if_new(session: Session, row: Any) -> bool:
+    """Insert ``row`` under a savepoint; False (and nothing written) when a unique key already holds it."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        if row in session:
+            session.expunge(row)
+        return False
+    return True
+
+
 def _run(r: JobRunRow) -> JobRun:
     return JobRun(
         id=r.id,
@@ -196,14 +210,7 @@ class JobRunRepository(_Repository):
                 error=None,
                 produced=None,
             )
-            try:
-                with session.begin_nested():
-                    session.add(row)
-                    session.flush()
-            except IntegrityError:
-                if row in session:
-                    session.expunge(row)
-            else:
+            if _insert_if_new(session, row):
                 return Claim(_run(row), resumed=False)
             key = and_(
                 JobRunRow.job == job,
@@ -418,13 +425,7 @@ class JobRunRepository(_Repository):
                 consumed_at=None,
                 run_id=None,
             )
-            try:
-                with session.begin_nested():
-                    session.add(row)
-                    session.flush()
-            except IntegrityError:
-                if row in session:
-                    session.expunge(row)
+            if not _insert_if_new(session, row):
                 row = session.execute(
                     select(SchedulerWakeupRow).where(
                         SchedulerWakeupRow.household_id == household, SchedulerWakeupRow.ref == ref
