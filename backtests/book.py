@@ -92,7 +92,7 @@ class HouseholdBook:
             frame, accounts={a.id: a.cash for a in household.accounts}, start=table.days[0],
             positions=positions, assets=universe,
             costs=CostModel(half_spread=_dec(half_spread, "1e-8"), per_order=_dec(commission)),
-            on_close=on_close, on_open=on_open,
+            on_close=self._bar(on_close), on_open=self._bar(on_open),
         )
         self.half_spread = half_spread
         self.rules: OrderRules = engine.config.order_rules
@@ -106,6 +106,7 @@ class HouseholdBook:
         self._n = 0
         self._cash: np.ndarray | None = None
         self._cash_dec: dict[str, Decimal] = {}
+        self._executing = False
         self.refresh()
 
     # -- state ------------------------------------------------------------------------------------
@@ -122,6 +123,31 @@ class HouseholdBook:
             self.shares[a, j] += float(lot.shares)
             if self.taxable[a]:
                 self.taxable_basis[j] += float(lot.basis)
+
+    def _bar(self, report: Callable[[date], None]) -> Callable[[date], None]:
+        """``report`` for a bar the broker crosses, on the broker's holdings when inside an execution."""
+
+        def on_bar(day: date) -> None:
+            if self._executing:
+                self._sync_broker()
+            report(day)
+
+        return on_bar
+
+    def _sync_broker(self) -> None:
+        """Shares and cash as the broker holds them now (the mirrors are refreshed only after an execution).
+
+        Between the bars of one ``Engine.execute`` the sells have filled but ``shares`` still holds them;
+        valuing those shares next to the broker's cash (which already holds the proceeds) would count
+        the sale twice. The taxable basis comes from the ledger (fills are booked as they are waited for).
+        """
+        self._cash = None
+        self.refresh()
+        self.shares[:] = 0.0
+        for p in self.broker.positions():
+            j = self.col.get(p.symbol)
+            if j is not None:
+                self.shares[self.a_index[p.account], j] += float(p.qty)
 
     def cash(self) -> np.ndarray:
         """Cash per account at the broker (USD; a copy).
@@ -177,9 +203,11 @@ class HouseholdBook:
         if proposal.needs_approval:
             self.approvals_needed += 1
             proposal = self.engine.approve(proposal, actor="backtest", reason="auto-approved in a backtest")
+        self._executing = True
         try:
             report = self.engine.execute(proposal, self.broker, ledger=self.ledger, household=self.household)
         finally:
+            self._executing = False
             self._cash = None
         why = {o.client_order_id: reason for o in proposal.orders}
         if harvested:

@@ -22,7 +22,7 @@ from backtests import (
 from backtests.scenario import scenario_from_dict
 from engine.errors import ConfigError, LookAheadError
 
-from .conftest import household
+from .conftest import household, weekdays
 
 
 def _scenario(strategies, accounts, start="2021-01-01", cash_flows=(), universe=("VTI", "IVV", "BND"), **kw):
@@ -214,3 +214,33 @@ def test_retiree_withdrawals_follow_the_tax_aware_order():
     last_taxable = max(t[0] for t in withdrawals if run.account_types[t[1]] == "taxable")
     assert first_trad is not None and last_taxable <= first_trad  # taxable is drawn down first
     assert run.flows.sum() < 0 and run.shortfall == 0
+
+
+def test_a_bar_crossed_inside_an_execution_is_valued_on_the_brokers_holdings():
+    # A switch VTI → BND decided on d2: the sells fill on d3, the day a contribution lands, the buys on
+    # d4. d3 is valued inside Engine.execute; its value must be the broker's (cash with the sale proceeds,
+    # no VTI), not the proceeds next to the VTI the book's mirror still held (which doubled the sale).
+    days = weekdays(date(2021, 1, 4), 8)
+    px = np.full(len(days), 10.0)
+    table = PriceTable(days, ("VTI", "IVV", "BND"), np.column_stack([px, px, px]))
+
+    class Switch(StaticMix):
+        def decide(self, snapshot, state):
+            if state.row == 0:
+                return Decision("initial", mix=np.array([1.0, 0.0, 0.0]), strategic=np.array([1.0, 0.0, 0.0]))
+            if state.row == 2:
+                return Decision("switch", mix=np.array([0.0, 0.0, 1.0]), strategic=np.array([0.0, 0.0, 1.0]))
+            return None
+
+    sc = _scenario([{"name": "s", "kind": "static", "weights": {"VTI": 1.0}}],
+                   [{"id": "ira", "type": "roth", "cash": 1000}], start="2021-01-04",
+                   cash_flows=[{"kind": "contribution", "account": "ira", "amount": 200, "every": "once",
+                                "start": str(days[3])}],
+                   costs={"spread_bps": 0, "slippage_bps": 0, "cash_buffer": 0},
+                   triggers={"invest_cash_min": 1e9, "cooldown_days": 0})
+    run = run_strategy(sc, Switch(sc.strategies[0]), table)
+    assert [t[3] for t in run.trades] == ["buy", "sell", "buy"]
+    assert [date.fromordinal(t[0]) for t in run.trades] == [days[1], days[3], days[4]]
+    np.testing.assert_allclose(run.value, [1000.0] * 3 + [1200.0] * 5, atol=0.02)
+    np.testing.assert_allclose(run.weights[3], [0.0, 0.0, 0.0], atol=1e-9)  # between the sells and the buys
+    np.testing.assert_allclose(run.flows_pre_tax, [0, 0, 0, 200, 0, 0, 0, 0])
