@@ -171,7 +171,7 @@ class Engine:
         self._esg = esg
         self._days: dict[date, _Day] = {}
         self._last_estimates: Any = None
-        self._mandates: dict[str, tuple[int, Any]] = {}
+        self._mandates: dict[str, tuple[str, Any]] = {}
         self._goal_config: dict[str, Any] = {}  # goals YAML read once per engine (not once per mandate)
         self._harvesters: dict[Any, Any] = {}  # TaxLossHarvester per tax profile
 
@@ -251,10 +251,11 @@ class Engine:
         Account values (USD) come from the ledger's lots at ``as_of`` prices plus each account's cash.
         """
         from engine.goals import build_mandate
+        from engine.goals.mandate import household_fingerprint
 
         key = household.id
         cached = self._mandates.get(key)
-        fingerprint = hash((len(household.events), len(household.goals), household.tax, household.values))
+        fingerprint = household_fingerprint(household)  # every fact a mandate is built from, lots excepted
         if cached is not None and previous is None:
             seen, m = cached
             if seen == fingerprint and 0 <= (as_of - m.as_of).days <= self.config.mandate_max_age_days:

@@ -12,14 +12,11 @@ its type and message — the batch always goes on.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import hashlib
 import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.batch.day import Day
 from engine.batch.types import ChunkReport, HouseholdOutcome, KeptMandate, OutcomeStatus
@@ -30,6 +27,8 @@ if TYPE_CHECKING:
     from engine.optimizer import ProblemCache
 
 __all__ = ["household_fingerprint", "plan_one", "proposal_id", "run_chunk", "worker_cache"]
+
+from engine.goals.mandate import household_fingerprint
 
 _ENGINE_LOCK = threading.Lock()
 
@@ -45,44 +44,6 @@ def proposal_id(household: Household | str, day: Day) -> str:
     """The deterministic proposal id of a batch: ``batch-YYYYMMDD-<household id>``."""
     hid = household if isinstance(household, str) else household.id
     return f"batch-{day.as_of:%Y%m%d}-{hid}"
-
-
-def household_fingerprint(household: Household) -> str:
-    """A stable digest (same in every process) of the household facts a mandate is built from.
-
-    Lots are left out (they change with every trade and the market; ``mandate_max_age_days`` bounds how
-    stale the account values behind a reused mandate may be); goals, events, members, accounts, tax,
-    values, risk, savings, expenses and the emergency months are in.
-    """
-    facts = (
-        household.id,
-        household.members,
-        tuple((a.id, a.type, a.owner) for a in household.accounts),
-        household.goals,
-        household.events,
-        household.tax,
-        household.values,
-        household.risk,
-        household.monthly_savings,
-        household.monthly_expenses,
-        household.emergency_months,
-    )
-    return hashlib.sha1(repr(_canon(facts)).encode()).hexdigest()
-
-
-def _canon(x: Any) -> Any:
-    """Plain, order-stable data: dataclasses as (field, value) tuples, sets sorted (str hashing varies)."""
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return (type(x).__name__, tuple((f.name, _canon(getattr(x, f.name))) for f in dataclasses.fields(x)))
-    if isinstance(x, enum.Enum):
-        return repr(x.value)
-    if isinstance(x, (set, frozenset)):
-        return ("set", tuple(sorted(repr(_canon(v)) for v in x)))
-    if isinstance(x, Mapping):
-        return ("map", tuple(sorted((repr(_canon(k)), _canon(v)) for k, v in x.items())))
-    if isinstance(x, (list, tuple)):
-        return tuple(_canon(v) for v in x)
-    return repr(x)
 
 
 def plan_one(

@@ -10,12 +10,16 @@ is the sleeves' class mixes weighted by the wealth already toward each goal.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -406,3 +410,41 @@ def _cash_flows(household: Household, as_of: date, horizon_months: int, inflatio
                 out.append(CashFlow(g.target_date, accounts[0], -amt, CashFlowKind.WITHDRAWAL, g.id))
     out.sort(key=lambda f: (f.on, f.account, f.goal))
     return tuple(out)
+
+
+def household_fingerprint(household: Household) -> str:
+    """A stable digest (same in every process) of the household facts a mandate is built from.
+
+    Lots are left out (they change with every trade and the market; ``mandate_max_age_days`` bounds how
+    stale the account values behind a reused mandate may be); goals, events, members, accounts, tax,
+    values, risk, savings, expenses and the emergency months are in.
+    """
+    facts = (
+        household.id,
+        household.members,
+        tuple((a.id, a.type, a.owner) for a in household.accounts),
+        household.goals,
+        household.events,
+        household.tax,
+        household.values,
+        household.risk,
+        household.monthly_savings,
+        household.monthly_expenses,
+        household.emergency_months,
+    )
+    return hashlib.sha1(repr(_canon(facts)).encode()).hexdigest()
+
+
+def _canon(x: Any) -> Any:
+    """Plain, order-stable data: dataclasses as (field, value) tuples, sets sorted (str hashing varies)."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return (type(x).__name__, tuple((f.name, _canon(getattr(x, f.name))) for f in dataclasses.fields(x)))
+    if isinstance(x, enum.Enum):
+        return repr(x.value)
+    if isinstance(x, (set, frozenset)):
+        return ("set", tuple(sorted(repr(_canon(v)) for v in x)))
+    if isinstance(x, Mapping):
+        return ("map", tuple(sorted((repr(_canon(k)), _canon(v)) for k, v in x.items())))
+    if isinstance(x, (list, tuple)):
+        return tuple(_canon(v) for v in x)
+    return repr(x)

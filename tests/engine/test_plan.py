@@ -122,3 +122,13 @@ def test_feasible_mix_respreads_missing_classes():
     new2, nb2, lines2 = reserve_in_mix(new, nb, 0.2)
     assert new2[C.CASH] == pytest.approx(0.2) and abs(sum(new2.values()) - 1) < 1e-12
     assert nb2[C.CASH][0] >= 0.2 and all(lo <= hi for lo, hi in nb2.values()) and lines2
+
+
+def test_mandate_cache_rebuilds_when_the_household_changes(engine, household):
+    # Same household id, new expenses: a cached mandate must not be reused (it was, before the fingerprint
+    # covered every fact a mandate is built from).
+    first = engine.mandate(household, AS_OF)
+    assert engine.mandate(household, AS_OF) is first
+    needy = replace(household, monthly_expenses=household.monthly_expenses * 2)
+    second = engine.mandate(needy, AS_OF)
+    assert second is not first and second.liquidity_reserve > first.liquidity_reserve
