@@ -8,13 +8,17 @@ paths × months matrix. Returns: the equity and bond composites (class split of 
 jointly lognormal each month; cash earns its assumed return; everything is deflated by inflation.
 Paths are split into fixed chunks with their own seeds (``SeedSequence.spawn``), run on threads
 (numpy releases the GIL), so results depend on ``seed`` and ``paths`` only, not on the thread count.
-Antithetic pairs (z, −z) halve the random draws and reduce variance.
+Antithetic pairs (z, −z) halve the random draws and reduce variance. A chunk's draws depend only on
+its seed, so small chunks' draws are kept (bounded, ``DRAWS_CACHE``) and reused: a batch that plans
+every household with one seed draws them once, with the same numbers as drawing them each time.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +35,34 @@ CHUNK = 50_000
 BAND_PATHS = 10_000  # paths per chunk whose yearly wealth feeds the percentile bands
 PERCENTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
 BLOCK = 1 << 17  # months × paths drawn and grown at once (float32, 512 KB: stays in cache)
+DRAWS_CACHE = 1 << 23  # normals (float32, 32 MB) kept across simulations; larger chunks draw their own
+
+_draws: OrderedDict[tuple, tuple[np.random.Generator, np.ndarray]] = OrderedDict()
+_draws_lock = threading.Lock()
+
+
+def _cached_draws(seq: np.random.SeedSequence, factors: int, half: int, months: int) -> np.ndarray | None:
+    """The first ``months`` × ``factors`` × ``half`` normals of ``seq``'s stream (read-only), or None if too big.
+
+    Exactly what ``default_rng(seq)`` draws month by month; kept per stream (least recently used
+    dropped first) and extended from the saved generator when a longer horizon asks.
+    """
+    if months * factors * half > DRAWS_CACHE // 2:
+        return None
+    key = (seq.entropy, seq.spawn_key, seq.pool_size, factors, half)
+    with _draws_lock:
+        rng, z = _draws.pop(key, (None, None))
+        if rng is None or z is None:
+            rng, z = np.random.default_rng(seq), np.empty((0, factors, half), np.float32)
+        if len(z) < months:
+            more = rng.standard_normal((months - len(z), factors, half), dtype=np.float32)
+            z = np.concatenate([z, more])
+            z.flags.writeable = False
+        _draws[key] = (rng, z)
+        total = sum(v[1].size for v in _draws.values())
+        while total > DRAWS_CACHE and len(_draws) > 1:
+            total -= _draws.popitem(last=False)[1][1].size
+    return z[:months]
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +272,6 @@ def simulate(
         return np.exp(r, out=r)
 
     def run(size: int, seq: np.random.SeedSequence) -> tuple[np.ndarray, ...]:
-        rng = np.random.default_rng(seq)
         W = np.repeat(starts[:, None], size, axis=1)
         unmet = np.zeros((G, size), np.float32)
         nb = min(size, BAND_PATHS)
@@ -250,10 +281,16 @@ def simulate(
         h = (size + 1) // 2
         tmp = np.empty(size, np.float32)
         block = max(1, min(months, BLOCK // size))
+        factors = 1 if one_factor else 2
+        kept = _cached_draws(seq, factors, h, months)
+        rng = np.random.default_rng(seq) if kept is None else None
         for t0 in range(0, months, block):
             n = min(block, months - t0)
             # Month m's draws are z1[:h] then z2[:h], as when drawn one month at a time.
-            z = rng.standard_normal((n, 1 if one_factor else 2, h), dtype=np.float32)
+            if rng is None:
+                z = kept[t0 : t0 + n]
+            else:
+                z = rng.standard_normal((n, factors, h), dtype=np.float32)
             grow = {g: growth(z, g, t0, min(n, int(ends[g]) - t0), size) for g in range(G) if ends[g] > t0}
             for t in range(t0, t0 + n):
                 for g, gr in grow.items():

@@ -81,6 +81,85 @@ def test_seeded_reproducible_and_independent_of_threads(comp):
     assert simulate([s], comp, paths=120_000, seed=10, bands=False).probability[0] != a.probability[0]
 
 
+def _month_by_month(sleeves, comp, paths, seed, shock=None):
+    """Reference: one chunk drawn and grown one month at a time (the pre-block loop); final wealth and unmet."""
+    from engine.goals.montecarlo import _monthly_terms
+
+    months = max(s.months for s in sleeves)
+    drift, la, lb = _monthly_terms(sleeves, comp, months)
+    one = len(sleeves) == 1
+    d32, s32 = drift.astype(np.float32), np.sqrt(la**2 + lb**2).astype(np.float32)
+    a32, b32 = la.astype(np.float32), lb.astype(np.float32)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    W = np.repeat(np.array([s.start for s in sleeves], np.float32)[:, None], paths, axis=1)
+    unmet = np.zeros_like(W)
+    h = (paths + 1) // 2
+    z1, z2, r, tmp = (np.empty(paths, np.float32) for _ in range(4))
+    for t in range(months):
+        rng.standard_normal(out=z1[:h], dtype=np.float32)
+        np.negative(z1[: paths - h], out=z1[h:])
+        if not one:
+            rng.standard_normal(out=z2[:h], dtype=np.float32)
+            np.negative(z2[: paths - h], out=z2[h:])
+        for g, s in enumerate(sleeves):
+            if t >= s.months:
+                continue
+            if shock is not None and t == shock.month:
+                W[g] *= np.float32(1.0 - shock.equity_drop * s.equity[min(shock.month, s.months - 1)])
+            if one:
+                np.multiply(z1, s32[g, t], out=r)
+            else:
+                np.multiply(z1, a32[g, t], out=r)
+                np.multiply(z2, b32[g, t], out=tmp)
+                r += tmp
+            r += d32[g, t]
+            W[g] *= np.exp(r)
+            c, w = np.float32(s.contributions[t]), np.float32(s.withdrawals[t])
+            if c:
+                W[g] += c
+            if w:
+                np.minimum(W[g], w, out=tmp)
+                W[g] -= tmp
+                unmet[g] += w
+                unmet[g] -= tmp
+    return W, unmet
+
+
+@pytest.mark.parametrize("paths", [2000, 2001, 3])
+def test_blocks_and_kept_draws_give_the_month_by_month_bits(comp, paths, monkeypatch):
+    import engine.goals.montecarlo as mc
+
+    months = 30
+    glide = np.linspace(0.9, 0.3, months)
+    sleeves = [
+        Sleeve(start=100.0, contributions=np.full(months, 2.0), equity=glide, target=150.0, name="a"),
+        Sleeve(start=80.0, contributions=np.zeros(20), withdrawals=np.full(20, 5.0), equity=np.full(20, 0.5),
+               cash=np.full(20, 0.2), flexibility=0.8, name="b"),
+    ]
+    monkeypatch.setattr(mc, "BLOCK", 7 * paths)  # blocks of 7 months: a partial last block, a sleeve ending inside
+    for group in (sleeves[:1], sleeves):
+        for shock in (None, Shock(month=4, equity_drop=0.3)):
+            W, unmet = _month_by_month(group, comp, paths, seed=11, shock=shock)
+            for keep in (0, mc.DRAWS_CACHE):  # drawn afresh, then kept (the second call reads the kept draws)
+                monkeypatch.setattr(mc, "DRAWS_CACHE", keep)
+                for _ in range(2):
+                    r = simulate(group, comp, paths=paths, seed=11, shock=shock, bands=False)
+                    assert np.array_equal(r.median_final, np.median(W, axis=1))
+                    assert np.array_equal(r.shortfall, (np.maximum([[s.target] for s in group] - W, 0) + unmet).mean(1))
+
+
+def test_kept_draws_extend_to_a_longer_horizon(comp):
+    short = Sleeve(start=100.0, contributions=np.full(12, 1.0), equity=np.full(12, 0.6), target=110.0)
+    long = Sleeve(start=100.0, contributions=np.full(48, 1.0), equity=np.full(48, 0.6), target=140.0)
+    fresh = simulate([long], comp, paths=1000, seed=123, bands=False)
+    from engine.goals.montecarlo import _draws
+
+    _draws.clear()
+    simulate([short], comp, paths=1000, seed=123, bands=False)  # keeps 12 months of draws
+    again = simulate([long], comp, paths=1000, seed=123, bands=False)  # extends them to 48
+    assert np.array_equal(again.median_final, fresh.median_final) and again.probability[0] == fresh.probability[0]
+
+
 def test_crash_lowers_probability_and_bands_are_ordered(comp):
     s = Sleeve(start=100.0, contributions=np.zeros(60), equity=np.full(60, 0.8), target=130.0)
     base = simulate([s], comp, paths=PATHS, seed=2)
