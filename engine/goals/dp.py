@@ -13,6 +13,7 @@ lognormal probability to about 1e-3.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -105,6 +106,15 @@ class GoalPolicy:
         return float(np.mean(alive & (W >= self.goal)))
 
 
+@functools.lru_cache(maxsize=8)
+def _hermite(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Hermite nodes and weights (summing to 1) for a standard normal, computed once per size (read-only)."""
+    z, w = np.polynomial.hermite_e.hermegauss(points)
+    w = w / w.sum()
+    z.flags.writeable = w.flags.writeable = False
+    return z, w
+
+
 def _as_portfolios(
     portfolios: Sequence[Portfolio] | Sequence[tuple[float, float]] | np.ndarray,
 ) -> tuple[Portfolio, ...]:
@@ -179,17 +189,19 @@ def optimal_goal_policy(
     grid = y0 + (np.arange(grid_points) - k0) * dy
     W = np.exp(grid)
 
-    z, wq = np.polynomial.hermite_e.hermegauss(quadrature)
-    wq = wq / wq.sum()
+    z, wq = _hermite(quadrature)
     log_goal = math.log(goal)
     values = np.empty((n + 1, grid_points))
     actions = np.empty((n, grid_points), np.int64)
     values[n] = (grid >= log_goal - 1e-12).astype(float)
+    # Where each (node, portfolio, quadrature point) lands on the grid depends only on the date's cash
+    # flow, so dates with the same flow (the usual case: a level contribution) share it.
+    landing: dict[float, tuple[np.ndarray, ...]] = {}
     for t in range(n - 1, -1, -1):
-        base = W + cf[t]
-        ok = base > 0
-        yb = np.log(np.where(ok, base, 1.0))
         if t == n - 1 or s_max == 0:
+            base = W + cf[t]
+            ok = base > 0
+            yb = np.log(np.where(ok, base, 1.0))
             with np.errstate(divide="ignore", invalid="ignore"):
                 d = (yb[:, None] + drift[None, :] - log_goal) / np.where(vol > 0, vol, np.nan)[None, :]
             exact = np.where(
@@ -199,12 +211,19 @@ def optimal_goal_policy(
             )
             q = exact
         else:
+            hit = landing.get(float(cf[t]))
+            if hit is None:
+                base = W + cf[t]
+                ok = base > 0
+                yb = np.log(np.where(ok, base, 1.0))
+                x = yb[:, None, None] + drift[None, :, None] + vol[None, :, None] * z[None, None, :]
+                pos = np.clip((x - grid[0]) / dy, 0.0, grid_points - 1.0)
+                j = np.minimum(pos.astype(np.int64), grid_points - 2)
+                f = pos - j
+                hit = landing[float(cf[t])] = (ok, j, j + 1, 1.0 - f, f)
+            ok, j, j1, g, f = hit
             nxt = values[t + 1]
-            x = yb[:, None, None] + drift[None, :, None] + vol[None, :, None] * z[None, None, :]
-            pos = np.clip((x - grid[0]) / dy, 0.0, grid_points - 1.0)
-            j = np.minimum(pos.astype(np.int64), grid_points - 2)
-            f = pos - j
-            interp = nxt[j] * (1.0 - f) + nxt[j + 1] * f
+            interp = np.take(nxt, j) * g + np.take(nxt, j1) * f
             q = interp @ wq
         q = np.where(ok[:, None], q, 0.0)
         a = np.argmax(q, axis=1)

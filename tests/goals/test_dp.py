@@ -116,3 +116,28 @@ def test_action_outside_horizon_raises():
         p.action(5.0, 100.0)
     with pytest.raises(PlanningError):
         p.action(1.0, 0.0)
+
+
+@pytest.mark.parametrize("flows", [[3.0] * 8, [10.0, 10.0, -5.0, 10.0, 0.0, -5.0, 10.0, 10.0]])
+def test_each_date_is_the_plain_quadrature_step(flows):
+    """Dates sharing a cash flow share where the quadrature points land: each date is still its own quadrature step.
+
+    (Values to 1e-12: the policy's grid spacing differs from ``grid[1] − grid[0]`` in the last bits.)
+    """
+    ports = _frontier(7)
+    p = optimal_goal_policy(ports, 100.0, 180.0, 8, cash_flows=flows, grid_points=121, quadrature=15)
+    mu, sig = np.array(ports).T
+    drift, vol = mu - 0.5 * sig**2, sig
+    z, wq = np.polynomial.hermite_e.hermegauss(15)
+    wq = wq / wq.sum()
+    grid, dy, n = p.grid, p.grid[1] - p.grid[0], len(p.grid)
+    for t in range(len(flows) - 2, -1, -1):
+        base = np.exp(grid) + flows[t]
+        ok = base > 0
+        x = np.log(np.where(ok, base, 1.0))[:, None, None] + drift[None, :, None] + vol[None, :, None] * z
+        pos = np.clip((x - grid[0]) / dy, 0.0, n - 1.0)
+        j = np.minimum(pos.astype(np.int64), n - 2)
+        f = pos - j
+        q = np.where(ok[:, None], (p.values[t + 1][j] * (1.0 - f) + p.values[t + 1][j + 1] * f) @ wq, 0.0)
+        assert np.array_equal(p.actions[t], np.argmax(q, axis=1))
+        assert np.allclose(p.values[t], q.max(axis=1), rtol=0, atol=1e-12)
