@@ -2,6 +2,7 @@
 
     placed = submit_all(broker, proposal.orders)                 # sells first; never places an order twice
     states = wait_for_final(broker, [o.client_order_id for o in placed], timeout=60)
+    updated = holdings_after(household, ledger, broker)       # lots and cash as they stand after the trades
 """
 
 from __future__ import annotations
@@ -9,12 +10,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from engine.errors import BrokerError, BrokerUnavailable, ValidationError
-from engine.model import Order, OrderSide
+from engine.model import Household, Order, OrderSide
 from engine.model.broker import Broker, BrokerOrder
 
-__all__ = ["submit_all", "wait_for_final"]
+if TYPE_CHECKING:
+    from engine.tax import LotLedger
+
+__all__ = ["holdings_after", "submit_all", "wait_for_final"]
 
 log = logging.getLogger("engine.execution")
 
@@ -92,3 +98,12 @@ def wait_for_final(
         if all(o.final for o in states.values()) or clock() - start >= timeout:
             return states
         sleep(poll)
+
+
+def holdings_after(household: Household, ledger: LotLedger, broker: Broker) -> Household:
+    """``household`` with the ledger's open lots and each account's cash at the broker (to store after trading).
+
+    The next plan starts from what was actually bought and sold, not from the lots it was planned on.
+    """
+    accounts = tuple(replace(a, cash=broker.account(a.id).cash) for a in household.accounts)
+    return replace(household, accounts=accounts, lots=tuple(ledger.open_lots()))

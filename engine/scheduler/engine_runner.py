@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from engine.engine import Engine
     from engine.model.broker import Broker
     from engine.store import Store
+    from engine.tax import LotLedger
 
 __all__ = ["EngineRunner"]
 
@@ -141,7 +142,9 @@ class EngineRunner:
             return JobOutcome((proposal.id,), ids, notes={"status": proposal.status.value,
                                                          "needs_approval": proposal.needs_approval})
         ctx.heartbeat()  # never submit after losing the claim
-        report = engine.execute(proposal, self._broker_for(household), ledger=ledger, household=household)
+        broker = self._broker_for(household)
+        report = engine.execute(proposal, broker, ledger=ledger, household=household)
+        self._store_holdings(household, ledger, broker)
         return JobOutcome((proposal.id,), ids, fills=len(report.fills),
                           notes={"status": report.status.value, "discrepancies": len(report.discrepancies)})
 
@@ -160,8 +163,9 @@ class EngineRunner:
         if proposal.status is ProposalStatus.APPROVED:
             engine = self.engine
             ctx.heartbeat()  # never submit after losing the claim
-            report = engine.execute(proposal, self._broker_for(household), ledger=engine.ledger(household),
-                                    household=household)
+            broker, ledger = self._broker_for(household), engine.ledger(household)
+            report = engine.execute(proposal, broker, ledger=ledger, household=household)
+            self._store_holdings(household, ledger, broker)
             return JobOutcome((proposal.id,), ids, fills=len(report.fills),
                               notes={"status": report.status.value, "discrepancies": len(report.discrepancies),
                                      "errors": list(report.errors)})
@@ -190,8 +194,10 @@ class EngineRunner:
         log.warning("resuming %s left executing by an earlier attempt; re-using its orders at the broker",
                     proposal.id, extra={"job": ctx.job.value, "household": household.id, "run_id": ctx.run_id})
         ctx.heartbeat()  # never submit after losing the claim
-        report = loose.execute(replace(proposal, status=ProposalStatus.APPROVED), broker,
-                               ledger=engine.ledger(household), household=household)
+        ledger = engine.ledger(household)
+        report = loose.execute(replace(proposal, status=ProposalStatus.APPROVED), broker, ledger=ledger,
+                               household=household)
+        self._store_holdings(household, ledger, broker)
         booked = sum(self.store.fills.add(f, household=household.id) for f in report.fills)
         booked += self._book_broker_fills(proposal, broker)
         ctx.heartbeat()
@@ -202,6 +208,12 @@ class EngineRunner:
         return JobOutcome((proposal.id,), tuple(o.client_order_id for o in proposal.orders), fills=len(report.fills),
                           notes={"status": report.status.value, "resumed": True, "newly_booked": booked,
                                  "discrepancies": len(report.discrepancies), "errors": list(report.errors)})
+
+    def _store_holdings(self, household: Household, ledger: LotLedger, broker: Broker) -> None:
+        """Store the household's lots and cash as they stand after execution (the next cycle plans from them)."""
+        from engine.execution import holdings_after
+
+        self.store.households.update(holdings_after(household, ledger, broker), actor="scheduler")
 
     @staticmethod
     def _broker_fills(proposal: Proposal, broker: Broker) -> list[Fill]:

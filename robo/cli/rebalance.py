@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -151,8 +150,9 @@ def print_proposal(proposal: Any, prices: Any) -> None:
 
 def _persist_state(store: Any, household: Any, ledger: Any, broker: Any) -> Any:
     """Write the ledger's lots and the broker's cash back to the stored household."""
-    accounts = tuple(replace(a, cash=broker.account(a.id).cash) for a in household.accounts)
-    updated = replace(household, accounts=accounts, lots=tuple(ledger.open_lots()))
+    from engine.execution import holdings_after
+
+    updated = holdings_after(household, ledger, broker)
     store.households.update(updated, actor="robo")
     return updated
 

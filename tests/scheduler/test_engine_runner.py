@@ -68,6 +68,19 @@ def _assert_each_order_once_and_fills_booked_once(store, broker, proposal) -> No
     broker_fills = sorted(f.id for f in broker.fills(datetime(2000, 1, 1, tzinfo=UTC)))
     assert sorted(f.id for f in store.fills.for_household(proposal.household)) == broker_fills
     assert len(broker_fills) == len(ids)
+    _assert_stored_holdings_match_the_broker(store, broker, proposal.household)
+
+
+def _assert_stored_holdings_match_the_broker(store, broker, household_id) -> None:
+    """After execution the stored household holds what the broker holds: the next cycle plans from the trades."""
+    stored = store.households.get(household_id)
+    for account in stored.accounts:
+        shares: dict = {}
+        for lot in stored.lots:
+            if lot.account == account.id:
+                shares[lot.symbol] = shares.get(lot.symbol, 0) + lot.shares
+        assert shares == {p.symbol: p.qty for p in broker.positions(account.id)}
+        assert account.cash == broker.account(account.id).cash
 
 
 def test_an_approved_proposal_is_executed_once_through_the_engine(sqlite_url, household, universe, config):
