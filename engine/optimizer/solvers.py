@@ -4,8 +4,10 @@
     record = compiled.solve(DEFAULT_CHAIN)       # assigns parameters -> solver data -> solve -> unpack
 
 The fast path reuses cvxpy's parameter-to-data map (the DPP tensor) and keeps one Clarabel solver
-whose data is updated in place (same sparsity pattern, so no new symbolic factorization). If Clarabel
-fails, the documented fallback chain runs through cvxpy itself: OSQP with tightened tolerances, then
+whose data is updated in place (same sparsity pattern, so no new symbolic factorization). The solution
+is read straight out of Clarabel's x and z through index maps found once, by inverting coded solutions
+through cvxpy's chain (``_Reader``), instead of inverting the chain on every solve. If Clarabel fails,
+the documented fallback chain runs through cvxpy itself: OSQP with tightened tolerances, then
 SCS. A primal-infeasible certificate stops the chain (it is a property of the data, not the solver).
 """
 
@@ -90,11 +92,110 @@ _CLARABEL_INFEASIBLE = {"PrimalInfeasible"}
 _CLARABEL_UNBOUNDED = {"DualInfeasible"}
 
 
+@dataclass(frozen=True, slots=True)
+class _Gather:
+    """One variable value or constraint dual as a signed gather: ``sign · vec[index]`` (index has its shape)."""
+
+    target: Any  # cp.Variable (from x) or cp.Constraint (from z)
+    index: np.ndarray
+    sign: np.ndarray | None  # None: every entry +1
+    scalar: type | None  # cvxpy hands size-1 duals out as this scalar type, not as an array
+
+    def read(self, vec: np.ndarray) -> Any:
+        value = vec[self.index] if self.sign is None else vec[self.index] * self.sign
+        return self.scalar(value) if self.scalar is not None else value
+
+
+class _Coded:
+    """A stand-in for Clarabel's solution whose entries hold codes (for probing cvxpy's inversion)."""
+
+    status = "Solved"
+    solve_time = 0.0
+    iterations = 0
+
+    def __init__(self, x: np.ndarray, z: np.ndarray, obj_val: float) -> None:
+        self.x, self.z, self.obj_val = x, z, obj_val
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """Where every variable and dual of the problem sits in Clarabel's (x, z); ``value_sign`` maps the
+    solver's objective plus offset to the problem's value (−1 for Maximize)."""
+
+    primal: tuple[_Gather, ...]
+    dual: tuple[_Gather, ...]
+    value_sign: float
+
+    @staticmethod
+    def probe(problem: cp.Problem, chain: Any, inverse: list[Any], n: int, m: int) -> _Reader | None:
+        """Invert two coded solutions (entry i holds i+1, then a permutation's code) through the chain.
+
+        A variable or dual whose entries come back as ±code under both codings is a pure signed gather, so
+        reading it from x or z is exactly what cvxpy's inversion does. None when anything is not (a
+        transformed variable, a scaled or PSD dual): the caller then inverts through cvxpy every time.
+        """
+        rng = np.random.default_rng(0)
+        px, pz = rng.permutation(n), rng.permutation(m)
+        codes = ((np.arange(n), np.arange(m), 0.0), (px, pz, 1.0))
+        try:
+            sols = [chain.invert(_Coded(x + 1.0, z + 1.0, obj), inverse) for x, z, obj in codes]
+        except Exception:  # any surprise inside cvxpy means: no shortcut
+            return None
+        slope = float(sols[1].opt_val - sols[0].opt_val)
+        if not (abs(abs(slope) - 1.0) < 1e-9):
+            return None
+        value_sign = 1.0 if slope > 0 else -1.0
+
+        def gather(target: Any, first: Any, second: Any, perm: np.ndarray, size: int) -> _Gather | None:
+            a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+            if a.shape != b.shape or a.shape != target.shape:
+                return None
+            index = np.abs(a) - 1.0
+            if a.size == 0 or np.any(index != np.round(index)) or index.min() < 0 or index.max() >= size:
+                return None
+            index = index.astype(np.intp)
+            sign = np.sign(a)
+            if not np.array_equal(b, sign * (perm[index] + 1.0)):
+                return None
+            scalar = None if isinstance(first, np.ndarray) else type(first)
+            return _Gather(target, index, None if np.all(sign > 0) else sign, scalar)
+
+        primal, dual = [], []
+        for var in problem.variables():
+            if var.id not in sols[0].primal_vars or var.id not in sols[1].primal_vars:
+                return None
+            g = gather(var, sols[0].primal_vars[var.id], sols[1].primal_vars[var.id], px, n)
+            if g is None:
+                return None
+            primal.append(g)
+        for con in problem.constraints:
+            if con.id not in sols[0].dual_vars:  # cvxpy leaves such a dual alone; so do we
+                continue
+            if con.id not in sols[1].dual_vars:
+                return None
+            g = gather(con, sols[0].dual_vars[con.id], sols[1].dual_vars[con.id], pz, m)
+            if g is None:
+                return None
+            dual.append(g)
+        return _Reader(tuple(primal), tuple(dual), value_sign)
+
+    def unpack(self, problem: cp.Problem, x: np.ndarray, z: np.ndarray, value: float) -> None:
+        """Write the solution into the variables and duals; status OPTIMAL and ``problem.value``."""
+        for g in self.primal:
+            g.target.save_value(g.read(x))
+        for g in self.dual:
+            g.target.save_dual_value(g.read(z))
+        # cvxpy's own unpack sets these (value from re-evaluating the objective; here the solver's own)
+        problem._status = cp.OPTIMAL
+        problem._value = self.value_sign * value
+
+
 class CompiledProblem:
     """A DPP cvxpy problem compiled once for Clarabel, re-solved by updating the solver's data in place.
 
-    After a successful ``solve`` the cvxpy variables and constraint duals hold the solution, exactly as
-    after ``problem.solve()``.
+    After a successful ``solve`` the cvxpy variables and constraint duals hold the solution, as after
+    ``problem.solve()``; ``problem.status`` is set, and on the Clarabel path ``problem.value`` is the
+    solver's objective (not re-evaluated from the expression) and ``problem.solver_stats`` is not updated.
     """
 
     def __init__(self, problem: cp.Problem, *, clarabel_options: Mapping[str, Any] | None = None):
@@ -141,6 +242,8 @@ class CompiledProblem:
             self._p_cols = cols[self._p_keep]
             self._p_indices = p_idx[self._p_keep]
         self._solver: Any = None
+        self._reader: _Reader | None = None
+        self._probed = False
         self.solves = 0
 
     # -- data ----------------------------------------------------------------------------------
@@ -225,7 +328,13 @@ class CompiledProblem:
         if status not in _CLARABEL_OK:
             return SolveStatus.FAILED, raw.solve_time, raw.iterations
         self._inverse[-1].inverse_data[cp.settings.OFFSET] = offset
-        self.problem.unpack_results(raw, self._chain, self._inverse)
+        if not self._probed:
+            self._reader = _Reader.probe(self.problem, self._chain, self._inverse, self._n_vars, self._n_rows)
+            self._probed = True
+        if self._reader is None:
+            self.problem.unpack_results(raw, self._chain, self._inverse)
+        else:
+            self._reader.unpack(self.problem, np.asarray(raw.x), np.asarray(raw.z), raw.obj_val + offset)
         return SolveStatus.OPTIMAL, raw.solve_time, raw.iterations
 
     def _solve_cvxpy(self, spec: SolverSpec) -> tuple[SolveStatus, float, int]:

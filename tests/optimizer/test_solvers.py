@@ -1,0 +1,80 @@
+"""CompiledProblem: reading the solution straight from Clarabel gives what cvxpy's own inversion gives."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from engine.optimizer import CompiledProblem, Frontier, ProblemCache, SolveStatus, solve_household
+from engine.optimizer.household import shape_key
+from tests.optimizer._households import COV, MU, household
+
+
+def _snapshot(problem: cp.Problem) -> tuple[list[object], list[object]]:
+    values = [np.array(v.value, copy=True) for v in problem.variables()]
+    duals = [None if c.dual_value is None else np.array(c.dual_value, copy=True) for c in problem.constraints]
+    return values, duals
+
+
+def _through_cvxpy(compiled: CompiledProblem) -> tuple[list[object], list[object]]:
+    """Solve again with the index maps switched off, so cvxpy's chain inversion unpacks the solution."""
+    reader = compiled._reader
+    compiled._reader = None
+    try:
+        assert compiled.solve().status is SolveStatus.OPTIMAL
+        return _snapshot(compiled.problem)
+    finally:
+        compiled._reader = reader
+
+
+def _assert_same(fast: tuple[list[object], list[object]], slow: tuple[list[object], list[object]]) -> None:
+    for a, b in zip(fast[0], slow[0], strict=True):
+        assert a.shape == b.shape and np.array_equal(a, b)
+    for a, b in zip(fast[1], slow[1], strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert np.shape(a) == np.shape(b) and np.array_equal(a, b)
+
+
+def test_household_solution_read_directly_matches_cvxpy_unpacking():
+    cache = ProblemCache()
+    x = household()
+    solve_household(x, cache=cache)
+    prob, _ = cache.get(shape_key(x))
+    compiled = prob.compiled
+    assert compiled._reader is not None  # every household variable and dual is a plain slice
+    assert compiled.solve().status is SolveStatus.OPTIMAL
+    fast = _snapshot(compiled.problem)
+    value = compiled.problem.value
+    _assert_same(fast, _through_cvxpy(compiled))
+    assert compiled.problem.status == cp.OPTIMAL
+    assert value == pytest.approx(compiled.problem.objective.value, abs=1e-7)
+
+
+@pytest.mark.parametrize("name", ["max_sharpe", "min_volatility", "efficient_return", "efficient_risk"])
+def test_frontier_solution_read_directly_matches_cvxpy_unpacking(name):
+    f = Frontier(MU, COV)
+    {
+        "max_sharpe": lambda: f.max_sharpe(0.02),
+        "min_volatility": f.min_volatility,
+        "efficient_return": lambda: f.efficient_return(0.05),
+        "efficient_risk": lambda: f.efficient_risk(0.1),
+    }[name]()
+    compiled = f._problems[name].compiled
+    assert compiled.solve().status is SolveStatus.OPTIMAL
+    _assert_same(_snapshot(compiled.problem), _through_cvxpy(compiled))
+
+
+def test_maximize_value_and_a_matrix_variable():
+    x = cp.Variable((2, 3), name="x")
+    c = cp.Parameter(6, name="c")
+    problem = cp.Problem(cp.Maximize(c @ cp.vec(x, order="F") - cp.sum_squares(x)), [cp.sum(x) <= 1, x >= -1])
+    c.value = np.arange(6.0)
+    compiled = CompiledProblem(problem)
+    compiled.solve()  # builds the solver; later solves update it in place, as _through_cvxpy's does
+    assert compiled.solve().status is SolveStatus.OPTIMAL
+    assert compiled._reader is not None and compiled._reader.value_sign == -1.0
+    fast = _snapshot(problem)
+    assert problem.value == pytest.approx(problem.objective.value, abs=1e-7)
+    _assert_same(fast, _through_cvxpy(compiled))
