@@ -253,23 +253,28 @@ def simulate(
     else:
         a32, b32 = la.astype(np.float32), lb.astype(np.float32)
 
-    def growth(z: np.ndarray, g: int, t0: int, n: int, size: int) -> np.ndarray:
-        """Monthly growth factors of sleeve ``g`` for months t0 … t0+n−1 (n × size, float32).
+    def growth(z: np.ndarray, g: int, t0: int, n: int, out: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Monthly growth factors of sleeve ``g`` for months t0 … t0+n−1 (n × size, float32, into ``out``).
 
         The same float32 operations, in the same order, as one month at a time (antithetic half:
         (−z)·s + d = d − z·s exactly), so a block gives the bits of the month-by-month loop.
         """
         h = z.shape[2]
+        size = out.shape[1]
+        r, q = out[:n], q[:n]
         if one_factor:
-            q = z[:n, 0] * s32[g, t0 : t0 + n, None]
+            np.multiply(z[:n, 0], s32[g, t0 : t0 + n, None], out=q)
         else:
-            q = z[:n, 0] * a32[g, t0 : t0 + n, None]
-            q += z[:n, 1] * b32[g, t0 : t0 + n, None]
+            np.multiply(z[:n, 0], a32[g, t0 : t0 + n, None], out=q)
+            np.multiply(z[:n, 1], b32[g, t0 : t0 + n, None], out=r[:, :h])
+            q += r[:, :h]
         d = d32[g, t0 : t0 + n, None]
-        r = np.empty((n, size), np.float32)
-        np.add(q, d, out=r[:, :h])
         np.subtract(d, q[:, : size - h], out=r[:, h:])
+        np.add(q, d, out=r[:, :h])
         return np.exp(r, out=r)
+
+    # Per sleeve: contributions and withdrawals as Python floats (the float32 values, exactly), last month.
+    flows = [(contrib[g].tolist(), withdraw[g].tolist(), int(ends[g])) for g in range(G)]
 
     def run(size: int, seq: np.random.SeedSequence) -> tuple[np.ndarray, ...]:
         W = np.repeat(starts[:, None], size, axis=1)
@@ -281,6 +286,7 @@ def simulate(
         h = (size + 1) // 2
         tmp = np.empty(size, np.float32)
         block = max(1, min(months, BLOCK // size))
+        grow, q = np.empty((block, size), np.float32), np.empty((block, h), np.float32)
         factors = 1 if one_factor else 2
         kept = _cached_draws(seq, factors, h, months)
         rng = np.random.default_rng(seq) if kept is None else None
@@ -291,28 +297,33 @@ def simulate(
                 z = kept[t0 : t0 + n]
             else:
                 z = rng.standard_normal((n, factors, h), dtype=np.float32)
-            grow = {g: growth(z, g, t0, min(n, int(ends[g]) - t0), size) for g in range(G) if ends[g] > t0}
-            for t in range(t0, t0 + n):
-                for g, gr in grow.items():
-                    if t >= ends[g]:
-                        continue
-                    wg = W[g]
+            # Sleeves do not interact: each runs through the block on its own (the same operations per month).
+            for g, (cg, wdg, end) in enumerate(flows):
+                wg, ug = W[g], unmet[g]
+                stop = min(t0 + n, end)
+                if stop > t0:
+                    gr = growth(z, g, t0, stop - t0, grow, q)
+                for t in range(t0, stop):
                     if shock_mult is not None and t == shock.month:
                         wg *= shock_mult[g]
                     wg *= gr[t - t0]
-                    if contrib[g, t]:
-                        wg += contrib[g, t]
-                    if withdraw[g, t]:
-                        np.minimum(wg, withdraw[g, t], out=tmp)
+                    if cg[t]:
+                        wg += cg[t]
+                    if wdg[t]:
+                        np.minimum(wg, wdg[t], out=tmp)
                         wg -= tmp
-                        unmet[g] += withdraw[g, t]
-                        unmet[g] -= tmp
-                if snaps is not None and (t + 1) in snap_months:
-                    snaps[:, snap_months[t + 1]] = W[:, :nb]
+                        ug += wdg[t]
+                        ug -= tmp
+                    if snaps is not None and (t + 1) in snap_months:
+                        snaps[g, snap_months[t + 1]] = wg[:nb]
+                if snaps is not None:  # after its last month a sleeve's wealth stays as it is
+                    for t in range(max(t0, stop), t0 + n):
+                        if (t + 1) in snap_months:
+                            snaps[g, snap_months[t + 1]] = wg[:nb]
         return W, unmet, snaps
 
-    n_workers = workers or min(len(sizes), os.cpu_count() or 1)
-    if n_workers > 1 and len(sizes) > 1:
+    n_workers = 1 if len(sizes) == 1 else workers or min(len(sizes), os.cpu_count() or 1)
+    if n_workers > 1:
         with ThreadPoolExecutor(n_workers) as pool:
             parts = list(pool.map(run, sizes, seqs))
     else:
