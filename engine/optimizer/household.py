@@ -149,12 +149,21 @@ def _per_slot(p: Prepared, slots: Sequence[int], per_lot: Callable[[int, np.ndar
     return out
 
 
+def _dots(params: Sequence[cp.Parameter], variables: Sequence[cp.Variable]) -> float:
+    """Σ param·variable over the per-account lot vectors, at the current values."""
+    return float(sum(float(par.value @ var.value) for par, var in zip(params, variables, strict=True)))
+
+
 class _Term:
     name: str
     kind: TermKind
     constraints: tuple[cp.Constraint, ...] = ()  # definitions of the term's own auxiliary variables
 
     def expression(self) -> cp.Expression:
+        raise NotImplementedError
+
+    def value(self) -> float:
+        """The expression's value at the current variable values, in numpy (cvxpy's tree walk costs more)."""
         raise NotImplementedError
 
     def set(self, p: Prepared) -> None:
@@ -165,11 +174,15 @@ class _ExpectedReturn(_Term):
     name, kind = "return", TermKind.REWARD
 
     def __init__(self, v: _Vars, n: int) -> None:
+        self.v = v
         self.mu = cp.Parameter(n, name="mu")
         self.expr = self.mu @ v.w
 
     def expression(self) -> cp.Expression:
         return self.expr
+
+    def value(self) -> float:
+        return float(self.mu.value @ self.v.w.value)
 
     def set(self, p: Prepared) -> None:
         _put(self.mu, np.asarray(p.inputs.mu, dtype=float))
@@ -181,11 +194,16 @@ class _FullRisk(_Term):
     name, kind = "risk", TermKind.PENALTY
 
     def __init__(self, v: _Vars, n: int) -> None:
+        self.v = v
         self.sigma = cp.Parameter((n, n), PSD=True, name="half_gamma_sigma")
         self.expr = cp.quad_form(v.w, self.sigma)
 
     def expression(self) -> cp.Expression:
         return self.expr
+
+    def value(self) -> float:
+        w = self.v.w.value
+        return float(w @ self.sigma.value @ w)
 
     def set(self, p: Prepared) -> None:
         assert p.cov is not None
@@ -210,10 +228,15 @@ class _FactorRisk(_Term):
         self.d = cp.Parameter(n, nonneg=True, name="idio_var")
         self.y = cp.Variable(k, name="factor_risk")
         self.constraints = (self.y == self.g.T @ v.w,)
+        self.v = v
         self.expr = cp.sum_squares(self.y) + cp.sum(cp.multiply(self.d, cp.square(v.w)))
 
     def expression(self) -> cp.Expression:
         return self.expr
+
+    def value(self) -> float:
+        y, w = self.y.value, self.v.w.value
+        return float(y @ y + self.d.value @ (w * w))
 
     def set(self, p: Prepared) -> None:
         fm = p.inputs.factor_model
@@ -231,12 +254,17 @@ class _Tracking(_Term):
     name, kind = "tracking", TermKind.PENALTY
 
     def __init__(self, v: _Vars, k: int) -> None:
+        self.v = v
         self.scale = cp.Parameter(k, nonneg=True, name="sqrt_tracking_weight")
         self.target = cp.Parameter(k, name="scaled_mix")
         self.expr = cp.sum_squares(cp.multiply(self.scale, v.z) - self.target)
 
     def expression(self) -> cp.Expression:
         return self.expr
+
+    def value(self) -> float:
+        gap = self.scale.value * self.v.z.value - self.target.value
+        return float(gap @ gap)
 
     def set(self, p: Prepared) -> None:
         on = 1.0 if p.inputs.strategic_mix else 0.0
@@ -251,11 +279,15 @@ class _TaxCost(_Term):
     name, kind = "tax", TermKind.PENALTY
 
     def __init__(self, v: _Vars, slots: Sequence[int]) -> None:
+        self.v = v
         self.per_dollar = [cp.Parameter(m, name=f"tax_per_dollar_{a}") for a, m in enumerate(slots)]
         self.expr = cp.sum([g @ s for g, s in zip(self.per_dollar, v.s, strict=True)])
 
     def expression(self) -> cp.Expression:
         return self.expr
+
+    def value(self) -> float:
+        return _dots(self.per_dollar, self.v.s)
 
     def set(self, p: Prepared) -> None:
         pass  # set with the lot layout in _HouseholdProblem.assign
@@ -271,10 +303,14 @@ class _TradingCost(_Term):
         self.kappa = cp.Parameter(n, nonneg=True, name="cost_per_dollar")
         self.lot_kappa = [cp.Parameter(m, nonneg=True, name=f"lot_cost_per_dollar_{i}") for i, m in enumerate(slots)]
         sells = [kl @ sl for kl, sl in zip(self.lot_kappa, v.s, strict=True)]
+        self.v = v
         self.expr = self.kappa @ cp.sum(v.b, axis=0) + cp.sum(sells)
 
     def expression(self) -> cp.Expression:
         return self.expr
+
+    def value(self) -> float:
+        return float(self.kappa.value @ self.v.b.value.sum(axis=0)) + _dots(self.lot_kappa, self.v.s)
 
     def set(self, p: Prepared) -> None:
         kappa = p.inputs.trading_weight * p.kappa
@@ -298,10 +334,15 @@ class _Location(_Term):
         self.held = cp.Parameter(name="drag_on_current")
         self.lot_drag = [cp.Parameter(m, name=f"lot_drag_{i}") for i, m in enumerate(slots)]
         sells = [dl @ sl for dl, sl in zip(self.lot_drag, v.s, strict=True)]
+        self.v = v
         self.expr = self.held + cp.sum(cp.multiply(self.drag, v.b)) - cp.sum(sells)
 
     def expression(self) -> cp.Expression:
         return self.expr
+
+    def value(self) -> float:
+        held = float(self.held.value)
+        return held + float(np.sum(self.drag.value * self.v.b.value)) - _dots(self.lot_drag, self.v.s)
 
     def set(self, p: Prepared) -> None:
         drag = p.inputs.location_weight * p.drag
@@ -320,11 +361,15 @@ class _EsgTilt(_Term):
     name, kind = "esg", TermKind.REWARD
 
     def __init__(self, v: _Vars, n: int) -> None:
+        self.v = v
         self.score = cp.Parameter(n, name="esg_tilt_score")
         self.expr = self.score @ v.w
 
     def expression(self) -> cp.Expression:
         return self.expr
+
+    def value(self) -> float:
+        return float(self.score.value @ self.v.w.value)
 
     def set(self, p: Prepared) -> None:
         _put(self.score, p.inputs.esg_tilt * p.esg / 10.0)
@@ -890,6 +935,50 @@ _GROUP_NAME = {
 }
 
 
+def _lot_sales(
+    prob: _HouseholdProblem, p: Prepared, lot_sells: list[np.ndarray]
+) -> tuple[np.ndarray, dict[tuple[int, int], list[LotSale]]]:
+    """Sells per (account, asset) and the LotSale of every lot sold, grouped by cell (lots in slot order)."""
+    x = p.inputs
+    total = p.total_value
+    sells = np.zeros_like(p.current)
+    sales_by_cell: dict[tuple[int, int], list[LotSale]] = {}
+    if not len(x.lots):
+        return sells, sales_by_cell
+    order = np.concatenate(prob.lot_order)
+    amount = np.concatenate(lot_sells)
+    sold = amount > 0
+    li, sv = order[sold], amount[sold]
+    acc = np.asarray(x.lots.account, dtype=int)[li]
+    ast = np.asarray(x.lots.asset, dtype=int)[li]
+    np.add.at(sells, (acc, ast), sv)  # in lot order, as a running sum per cell
+    value = p.lot_value[li]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(value > 0, sv / value, 0.0)
+    gain_usd = frac * (value - np.asarray(x.lots.basis, dtype=float)[li] / total) * total
+    taxable = np.array([t is AccountType.TAXABLE for t in x.account_types])[acc]
+    gain = np.where(taxable, gain_usd, 0.0)
+    tax = np.where(taxable, p.lot_rate[li] * gain_usd, 0.0)
+    shares = np.asarray(x.lots.shares, dtype=float)[li] * frac
+    long_term = np.asarray(x.lots.long_term, dtype=bool)[li]
+    ids, accounts, tickers = x.lots.ids, x.accounts, x.tickers
+    for row in zip(
+        li.tolist(),
+        acc.tolist(),
+        ast.tolist(),
+        shares.tolist(),
+        (sv * total).tolist(),
+        gain.tolist(),
+        tax.tolist(),
+        long_term.tolist(),
+        strict=True,
+    ):
+        lot, i, j, sh, proceeds, g, t, lt = row
+        sale = LotSale(ids[lot], accounts[i], tickers[j], sh, proceeds, g, t, lt)
+        sales_by_cell.setdefault((i, j), []).append(sale)
+    return sells, sales_by_cell
+
+
 def _build_result(
     prob: _HouseholdProblem,
     p: Prepared,
@@ -902,47 +991,37 @@ def _build_result(
     x = p.inputs
     total = p.total_value
     prices = np.asarray(x.prices, dtype=float)
-    lot_acc = np.asarray(x.lots.account, dtype=int)
-    lot_ast = np.asarray(x.lots.asset, dtype=int)
-    sells = np.zeros_like(p.current)
-    sales_by_cell: dict[tuple[int, int], list[LotSale]] = {}
-    for i, s in enumerate(lot_sells):
-        idx = np.flatnonzero(lot_acc == i)
-        for j, li in enumerate(idx):
-            if s[j] <= 0:
-                continue
-            asset = lot_ast[li]
-            sells[i, asset] += s[j]
-            frac = s[j] / p.lot_value[li] if p.lot_value[li] > 0 else 0.0
-            proceeds = s[j] * total
-            gain_usd = frac * (p.lot_value[li] - float(x.lots.basis[li]) / total) * total
-            taxable = x.account_types[i] is AccountType.TAXABLE
-            sale = LotSale(
-                lot_id=x.lots.ids[li],
-                account=x.accounts[i],
-                ticker=x.tickers[asset],
-                shares=float(x.lots.shares[li]) * frac,
-                proceeds=proceeds,
-                gain=gain_usd if taxable else 0.0,
-                tax=(p.lot_rate[li] * gain_usd) if taxable else 0.0,
-                long_term=bool(x.lots.long_term[li]),
-            )
-            sales_by_cell.setdefault((i, int(asset)), []).append(sale)
+    sells, sales_by_cell = _lot_sales(prob, p, lot_sells)
     after = np.maximum(p.current + buys - sells, 0.0)
+    n = x.n_assets
+    accounts, tickers = x.accounts, x.tickers
+    shown = (p.current > 0) | (after > TRADE_TOL) | (buys > 0)
+    cells = np.flatnonzero(shown)
+    holdings = [
+        Holding(accounts[c // n], tickers[c % n], before, now, before_usd, now_usd)
+        for c, before, now, before_usd, now_usd in zip(
+            cells.tolist(),
+            p.current.ravel()[cells].tolist(),
+            after.ravel()[cells].tolist(),
+            (p.current * total).ravel()[cells].tolist(),
+            (after * total).ravel()[cells].tolist(),
+            strict=True,
+        )
+    ]
+    buy_usd = buys * total
+    buy_shares = buy_usd / prices
+    sell_usd = sells * total
     trades: list[Trade] = []
-    holdings: list[Holding] = []
-    for i, acct in enumerate(x.accounts):
-        for j, tk in enumerate(x.tickers):
-            before, now = p.current[i, j], after[i, j]
-            if before > 0 or now > TRADE_TOL or buys[i, j] > 0:
-                holdings.append(Holding(acct, tk, float(before), float(now), float(before * total), float(now * total)))
-            if buys[i, j] > 0:
-                trades.append(Trade(acct, tk, "buy", buys[i, j] * total / prices[j], buys[i, j] * total, ()))
-            if sells[i, j] > 0:
-                lots = tuple(sales_by_cell.get((i, j), ()))
-                trades.append(Trade(acct, tk, "sell", sum(s.shares for s in lots), sells[i, j] * total, lots))
+    for c in np.flatnonzero((buys > 0) | (sells > 0)).tolist():
+        i, j = divmod(c, n)
+        if buys[i, j] > 0:
+            trades.append(Trade(accounts[i], tickers[j], "buy", float(buy_shares[i, j]), float(buy_usd[i, j]), ()))
+        if sells[i, j] > 0:
+            lots = tuple(sales_by_cell.get((i, j), ()))
+            shares = sum(s.shares for s in lots)
+            trades.append(Trade(accounts[i], tickers[j], "sell", shares, float(sell_usd[i, j]), lots))
     cash_after = p.cash0 + sells.sum(axis=1) - buys.sum(axis=1) - (buys + sells) @ p.kappa
-    terms = tuple(TermValue(t.name, t.kind, float(t.expression().value)) for t in prob.terms)
+    terms = tuple(TermValue(t.name, t.kind, t.value()) for t in prob.terms)
     targets = {(h.account, h.ticker): h.weight_after for h in holdings if h.weight_after > 0}
     result = OptimizationResult(
         household_id=x.household_id,

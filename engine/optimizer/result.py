@@ -12,8 +12,6 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from engine.model import AccountType
 from engine.optimizer.solvers import SolverName, SolveStatus
 
@@ -195,52 +193,62 @@ def explain_result(result: OptimizationResult, p: Prepared) -> OptimizationResul
     turnover_binds = any(bc.group is ConstraintGroup.TURNOVER for bc in result.binding)
     trades = {(t.account, t.ticker, t.side): t for t in result.trades}
     types = dict(zip(x.accounts, x.account_types, strict=True))
+    account_index = {a: i for i, a in enumerate(x.accounts)}
     ticker_index = {t: i for i, t in enumerate(x.tickers)}
+    class_names = [c.value for c in x.asset_class]
+    # per asset, once: how much the drag differs across accounts, where it is lowest, its highest value
+    drag = p.drag
+    has_drag = bool(drag.size)
+    if has_drag:
+        drag_rows = drag.tolist()
+        drag_spread = (drag.max(axis=0) - drag.min(axis=0)).tolist()
+        drag_best = drag.argmin(axis=0).tolist()
+        drag_top = drag.max(axis=0).tolist()
     lines: list[str] = []
     for h in result.holdings:
         j = ticker_index[h.ticker]
-        cls = x.asset_class[j].value
-        verb = "hold" if h.weight_after > 0 else "hold none"
+        cls = class_names[j]
+        held = h.weight_after > 0
         words = (
-            f"{h.ticker} in {h.account}: {verb} {h.weight_after:.1%} (was {h.weight_before:.1%})"
-            if (h.weight_after > 0)
+            f"{h.ticker} in {h.account}: hold {h.weight_after:.1%} (was {h.weight_before:.1%})"
+            if held
             else f"{h.ticker} in {h.account}: hold none (was {h.weight_before:.1%})"
         )
         parts = [words]
         sell = trades.get((h.account, h.ticker, "sell"))
         buy = trades.get((h.account, h.ticker, "buy"))
+        account_type = types[h.account]
+        taxable = account_type is AccountType.TAXABLE
         if sell is not None:
             n_lots = len(sell.lots)
-            terms = sorted({"long-term" if s.long_term else "short-term" for s in sell.lots})
-            gain = sum(s.gain for s in sell.lots)
-            tax = sum(s.tax for s in sell.lots)
-            if types[h.account] is AccountType.TAXABLE:
+            if taxable:
+                terms = sorted({"long-term" if s.long_term else "short-term" for s in sell.lots})
+                gain = sum(s.gain for s in sell.lots)
+                tax = sum(s.tax for s in sell.lots)
                 what = "loss" if gain < 0 else "gain"
                 parts.append(
                     f"selling {n_lots} {'/'.join(terms)} lot{'s' if n_lots != 1 else ''} "
                     f"({_money(sell.value)}) realizes {_money(abs(gain))} {what}, {_money(tax)} tax"
                 )
             else:
-                parts.append(f"selling {_money(sell.value)} tax-free inside a {types[h.account].value} account")
+                parts.append(f"selling {_money(sell.value)} tax-free inside a {account_type.value} account")
         if buy is not None:
             parts.append(f"buying {_money(buy.value)} ({buy.shares:,.2f} shares)")
         reasons: list[str] = []
-        for bc in binding_by_subject.get(h.ticker, []):
+        for bc in binding_by_subject.get(h.ticker, ()):
             reasons.append(f"the {bc.name} binds")
-        for bc in binding_by_subject.get(cls, []):
+        for bc in binding_by_subject.get(cls, ()):
             reasons.append(f"the {bc.name} band binds")
-        if tax_binds and types[h.account] is AccountType.TAXABLE and h.weight_before > 0 and h.weight_after > 0:
+        if tax_binds and taxable and h.weight_before > 0 and held:
             reasons.append("the tax budget binds")
         if turnover_binds and (buy is not None or sell is not None):
             reasons.append("the turnover limit binds")
         if h.ticker in result.guard_directions and buy is None and sell is None and h.weight_before > 0:
             reasons.append(f"its wash-sale group trades {result.guard_directions[h.ticker]}-only today")
-        a = x.accounts.index(h.account)
-        drag_here = float(p.drag[a, j])
-        if h.weight_after > h.weight_before + 1e-6 and p.drag.size and np.ptp(p.drag[:, j]) > 1e-6:
-            best = int(np.argmin(p.drag[:, j]))
-            if best == a:
-                reasons.append(f"its tax drag is lowest here ({drag_here:.2%}/yr vs up to {p.drag[:, j].max():.2%})")
+        if has_drag and h.weight_after > h.weight_before + 1e-6 and drag_spread[j] > 1e-6:
+            a = account_index[h.account]
+            if drag_best[j] == a:
+                reasons.append(f"its tax drag is lowest here ({drag_rows[a][j]:.2%}/yr vs up to {drag_top[j]:.2%})")
         if reasons:
             reasons = list(dict.fromkeys(reasons))  # both bounds of an excluded fund bind: say it once
             parts.append(("kept because " if sell is None and buy is None else "because ") + ", ".join(reasons))
@@ -251,7 +259,8 @@ def explain_result(result: OptimizationResult, p: Prepared) -> OptimizationResul
     lines.append("terms (fraction of household value): " + ", ".join(f"{k} {v:+.4%}" for k, v in named.items()))
     if result.binding:
         lines.append("binding: " + "; ".join(f"{bc.name} (shadow price {bc.dual:.4g})" for bc in result.binding[:12]))
-    if result.realized_gain or result.tax:
-        lines.append(f"taxes: realizes {_money(result.realized_gain)} net gain, {_money(result.tax)} tax")
+    realized, tax_total = result.realized_gain, result.tax
+    if realized or tax_total:
+        lines.append(f"taxes: realizes {_money(realized)} net gain, {_money(tax_total)} tax")
     lines.extend(f"note: {n}" for n in result.notes)
     return replace(result, explanation=tuple(lines))

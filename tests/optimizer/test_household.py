@@ -305,3 +305,23 @@ def test_factor_model_matches_the_dense_covariance():
 
 
 TICKERS_ACCOUNTS = (("brokerage", "ira"), ("VTI", "IVV", "VEA", "BND", "AGG", "BIL"))
+
+
+@pytest.mark.parametrize("factor", [False, True])
+def test_term_values_are_their_expressions_at_the_optimum(factor):
+    """Terms are computed in numpy for speed; they must equal cvxpy's value of each term's expression."""
+    changes: dict[str, object] = {"esg_tilt": 0.01}
+    if factor:
+        rng = np.random.default_rng(4)
+        fm = FactorModel(rng.normal(0, 0.12, (6, 2)), np.array([[0.04, 0.01], [0.01, 0.02]]), np.full(6, 0.001))
+        changes.update(cov=None, factor_model=fm)
+    x = household(**changes)
+    cache = ProblemCache()
+    res = solve_household(x, cache=cache)
+    prob, _ = cache.get(shape_key(x))
+    assert [t.name for t in res.terms] == [t.name for t in prob.terms]
+    for term, shown in zip(prob.terms, res.terms, strict=True):
+        assert shown.value == pytest.approx(float(term.expression().value), rel=1e-12, abs=1e-15)
+        assert shown.value != 0.0 or term.name == "tax"
+    signs = {t.name: (1.0 if t.kind.value == "penalty" else -1.0) for t in prob.terms}
+    assert sum(signs[t.name] * t.value for t in res.terms) == pytest.approx(prob.problem.value, abs=1e-7)
