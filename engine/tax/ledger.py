@@ -230,9 +230,12 @@ class _RealRec:
     pending_shares: Decimal = _ZERO
     pending_loss: Decimal = _ZERO
     replacements: list[str] = field(default_factory=list)
+    cached: Realization | None = None  # the frozen view; reset when a wash sale changes what it shows
 
     def view(self) -> Realization:
-        return Realization(
+        if self.cached is not None:
+            return self.cached
+        self.cached = Realization(
             id=self.id,
             account=self.account,
             symbol=self.symbol,
@@ -248,11 +251,12 @@ class _RealRec:
             lost=self.lost,
             replacements=tuple(self.replacements),
         )
+        return self.cached
 
     def clone(self) -> _RealRec:
         return _RealRec(self.id, self.account, self.symbol, self.shares, self.acquired, self.sold, self.proceeds,
                         self.basis, self.lot_id, self.origin, self.seq, self.reportable, self.disallowed, self.lost,
-                        self.pending_shares, self.pending_loss, list(self.replacements))
+                        self.pending_shares, self.pending_loss, list(self.replacements), self.cached)
 
 
 class LotLedger:
@@ -307,10 +311,12 @@ class LotLedger:
         self._require_account(lot.account)
         if lot.id in self._ids:
             raise TaxRuleError(f"lot id {lot.id!r} is already in the ledger; give each lot a unique id", lot=lot.id)
+        basis = _cents(lot.basis)
         rec = self._new_lot(
-            lot.account, lot.symbol, lot.shares, _cents(lot.basis), lot.acquired, lot.purchased or lot.acquired,
-            kind, lot.id,
+            lot.account, lot.symbol, lot.shares, basis, lot.acquired, lot.purchased or lot.acquired, kind, lot.id,
         )
+        if type(lot) is Lot and lot.purchased is not None and lot.basis.as_tuple().exponent == -2:
+            rec.cached = lot  # the lot as given is already the view (same values, basis already in cents)
         return rec.view()
 
     def copy(self) -> LotLedger:
@@ -455,12 +461,22 @@ class LotLedger:
         )
 
     def blocked_buys(self, symbols: Iterable[str], on: date) -> frozenset[str]:
-        """Those of ``symbols`` whose purchase on ``on`` (in any account) would wash a recent loss."""
-        return frozenset(s.upper() for s in symbols if self.wash_sale_window(s, on).buy_blocked)
+        """Those of ``symbols`` whose purchase on ``on`` (in any account) would wash a recent loss.
+
+        ``wash_sale_window(s, on).buy_blocked`` for each symbol, from one pass over the sales (not one per symbol).
+        """
+        lo = on - timedelta(days=WASH_SALE_DAYS)
+        pending = {r.symbol for r in self._reals if r.pending_shares > 0 and lo <= r.sold <= on}
+        return frozenset(s.upper() for s in symbols if not pending.isdisjoint(self.identical_to(s)))
 
     def blocked_loss_sales(self, symbols: Iterable[str], on: date) -> frozenset[str]:
-        """Those of ``symbols`` whose sale at a loss on ``on`` would be washed by shares bought in the last 30 days."""
-        return frozenset(s.upper() for s in symbols if self.wash_sale_window(s, on).loss_sale_blocked)
+        """Those of ``symbols`` whose sale at a loss on ``on`` would be washed by shares bought in the last 30 days.
+
+        ``wash_sale_window(s, on).loss_sale_blocked`` for each symbol, from one pass over the lots.
+        """
+        lo = on - timedelta(days=WASH_SALE_DAYS)
+        recent = {r.symbol for r in self._lots.values() if r.replaceable and lo <= r.purchased <= on}
+        return frozenset(s.upper() for s in symbols if not recent.isdisjoint(self.identical_to(s)))
 
     def replacements_for(self, lot_ids: Sequence[str], on: date) -> list[Lot]:
         """Held lots that would wash a loss sale of all of ``lot_ids`` on ``on`` (empty: the loss is clean).
@@ -781,6 +797,7 @@ class LotLedger:
         real.pending_loss -= disallowed
         real.disallowed += disallowed
         real.replacements.append(target.id)
+        real.cached = None
         target.replaceable = False
         if self._accounts[target.account] is AccountType.TAXABLE:
             target.basis += disallowed

@@ -19,7 +19,7 @@ from typing import Any
 from engine.errors import TaxRuleError
 from engine.model import Order, OrderSide, Proposal, TaxProfile, to_decimal
 from engine.tax.ledger import WASH_SALE_DAYS, LotLedger, LotMethod, Realization, Term, WashSale, fmt_shares
-from engine.tax.rates import TaxBill, TaxTables, tax_on
+from engine.tax.rates import TaxBill, TaxTables, load_tax_tables, tax_on
 
 __all__ = ["TaxImpactPreview", "preview"]
 
@@ -149,6 +149,8 @@ def preview(
     def total(term: Term, sign: int) -> Decimal:
         return sum((abs(r.gain) for r in reportable if r.term is term and r.gain * sign > 0), _ZERO)
 
+    if tables is None:
+        tables = load_tax_tables()  # found once for both bills
     before = tax_on(ledger.realized(on.year), profile, tables)
     after = tax_on(scratch.realized(on.year), profile, tables)
     for w in new_washes:
@@ -164,13 +166,13 @@ def preview(
             f"{w.replacement_purchased} (lot {w.replacement_lot}); {where}"
         )
     blocks: dict[str, date] = {}
-    for r in reportable:
-        if r.gain < 0:
-            window = scratch.wash_sale_window(r.symbol, on)
-            if window.buy_blocked:
-                until = r.sold + timedelta(days=WASH_SALE_DAYS + 1)
-                for s in sorted(window.symbols):
-                    blocks[s] = max(blocks.get(s, until), until)
+    losses = [r for r in reportable if r.gain < 0]
+    blocked = scratch.blocked_buys({r.symbol for r in losses}, on)  # one pass, not one window per loss
+    for r in losses:
+        if r.symbol in blocked:
+            until = r.sold + timedelta(days=WASH_SALE_DAYS + 1)
+            for s in sorted(scratch.identical_to(r.symbol)):
+                blocks[s] = max(blocks.get(s, until), until)
     for s, until in sorted(blocks.items()):
         warnings.append(f"do not buy {s} in any account before {until}, or part of today's loss is disallowed")
     sheltered = [r for r in final if not r.reportable]

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from engine.errors import TaxRuleError
-from engine.model import AccountType
+from engine.model import AccountType, Lot
 from engine.tax import LotLedger, LotMethod, Term, holding_term, long_term_from
 
 T, IRA, ROTH = AccountType.TAXABLE, AccountType.TRADITIONAL, AccountType.ROTH
@@ -328,6 +328,30 @@ def test_from_household_and_copy(household, universe):
     twin.sell("brokerage", "VTI", 10, 300, date(2026, 3, 2))
     assert led.shares("brokerage", "VTI") == 225 and twin.shares("brokerage", "VTI") == 215
     assert led.realized() == [] and len(twin.realized()) == 1
+
+
+def test_opening_lot_view_is_the_lot_when_its_basis_is_in_cents():
+    lot = Lot("o1", "brokerage", "vti", D("3"), D("300.10"), date(2025, 1, 2))
+    odd = Lot("o2", "brokerage", "VTI", D("3"), D("300.105"), date(2025, 1, 2))
+    whole = Lot("o3", "brokerage", "VTI", D("3"), D("300"), date(2025, 1, 2))
+    led = ledger()
+    assert led.add_lot(lot) is lot
+    assert led.add_lot(odd).basis == D("300.10") and str(led.lot("o2").basis) == "300.10"  # half-even to cents
+    assert str(led.add_lot(whole).basis) == "300.00"  # the ledger keeps cents, as a fresh view would
+    led.sell("brokerage", "VTI", 1, 200, date(2026, 3, 2), lots=["o1"])
+    assert led.lot("o1").shares == 2 and lot.shares == 3  # the caller's lot is never changed
+
+
+def test_a_realization_read_before_its_wash_sale_shows_the_wash_after_it():
+    led = ledger()
+    led.buy("brokerage", "XYZ", 100, 10, date(2026, 1, 5))
+    led.sell("brokerage", "XYZ", 100, "7.50", date(2026, 3, 2))
+    assert led.realized()[0].disallowed == 0
+    twin = led.copy()
+    led.buy("brokerage", "XYZ", 40, 8, date(2026, 3, 20))
+    (sale,) = led.realized()
+    assert sale.disallowed == D("100.00") and sale.replacements == ("L3",)
+    assert twin.realized()[0].disallowed == 0  # the copy did not see the buy
 
 
 # ---------------------------------------------------------------------------------------------

@@ -117,3 +117,14 @@ def test_copy_is_independent(steps):
     for symbol in SYMBOLS:
         twin.buy("b1", symbol, 1000, 1, day)
     assert (led.open_lots(), led.realized(include_sheltered=True), led.wash_sales()) == before
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program, st.integers(-5, 40))
+def test_blocked_buys_and_loss_sales_agree_with_each_window(steps, offset):
+    led, _, _ = run(steps)
+    on = (led.last_event or date(2024, 1, 2)) + timedelta(days=offset)
+    symbols = [*SYMBOLS, "aab", "ZZZ"]
+    windows = {s: led.wash_sale_window(s, on) for s in symbols}
+    assert led.blocked_buys(symbols, on) == {s.upper() for s, w in windows.items() if w.buy_blocked}
+    assert led.blocked_loss_sales(symbols, on) == {s.upper() for s, w in windows.items() if w.loss_sale_blocked}
