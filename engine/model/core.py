@@ -224,14 +224,20 @@ def to_decimal(value: Any, field_name: str = "value") -> Decimal:
     return result
 
 
-def _set_decimal(obj: object, name: str, *, minimum: Decimal | None = None, strict: bool = False):
-    value = to_decimal(getattr(obj, name), f"{type(obj).__name__}.{name}")
+_ZERO = Decimal(0)
+_QTY_STEP = Decimal("1e-9")
+
+
+def _set_decimal(obj: object, name: str, *, minimum: Decimal | None = None, strict: bool = False) -> None:
+    value = getattr(obj, name)
+    if type(value) is not Decimal or not value.is_finite():  # a finite Decimal is kept as it is: no conversion
+        value = to_decimal(value, f"{type(obj).__name__}.{name}")
+        object.__setattr__(obj, name, value)
     if minimum is not None and (value <= minimum if strict else value < minimum):
         rel = ">" if strict else "≥"
         raise ValidationError(
             f"must be {rel} {minimum}", field=f"{type(obj).__name__}.{name}", value=str(value)
         )
-    object.__setattr__(obj, name, value)
 
 
 def _set_optional_decimal(obj: object, name: str, *, minimum: Decimal | None = None) -> None:
@@ -266,6 +272,8 @@ def _require_date(obj: object, name: str) -> None:
 
 def _enum(obj: object, name: str, enum: type[StrEnum]) -> None:
     value = getattr(obj, name)
+    if type(value) is enum:  # already a member
+        return
     try:
         object.__setattr__(obj, name, enum(value))
     except ValueError as exc:
@@ -387,7 +395,7 @@ class Account:
     def __post_init__(self) -> None:
         _nonempty(self, "id")
         _enum(self, "type", AccountType)
-        _set_decimal(self, "cash", minimum=Decimal(0))
+        _set_decimal(self, "cash", minimum=_ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,8 +418,8 @@ class Lot:
         _nonempty(self, "account")
         _nonempty(self, "symbol")
         object.__setattr__(self, "symbol", self.symbol.strip().upper())
-        _set_decimal(self, "shares", minimum=Decimal(0), strict=True)
-        _set_decimal(self, "basis", minimum=Decimal(0))
+        _set_decimal(self, "shares", minimum=_ZERO, strict=True)
+        _set_decimal(self, "basis", minimum=_ZERO)
         _require_date(self, "acquired")
         if self.purchased is None:
             object.__setattr__(self, "purchased", self.acquired)
@@ -434,8 +442,8 @@ class Position:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbol", self.symbol.strip().upper())
-        _set_decimal(self, "shares", minimum=Decimal(0))
-        _set_decimal(self, "basis", minimum=Decimal(0))
+        _set_decimal(self, "shares", minimum=_ZERO)
+        _set_decimal(self, "basis", minimum=_ZERO)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -718,11 +726,11 @@ class Order:
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise ValidationError("must be > 0", field=f"Order.{name}", value=str(v))
-        if self.qty is not None and self.qty != self.qty.quantize(Decimal("1e-9")):
+        if self.qty is not None and self.qty != self.qty.quantize(_QTY_STEP):
             raise ValidationError(
                 "more than 9 decimals", field="Order.qty", value=str(self.qty), fix="round to 1e-9"
             )
-        _set_optional_decimal(self, "limit_price", minimum=Decimal(0))
+        _set_optional_decimal(self, "limit_price", minimum=_ZERO)
         if self.type is OrderType.LIMIT and self.limit_price is None:
             raise ValidationError("a limit order needs limit_price", field="Order.limit_price")
         object.__setattr__(self, "lots", tuple(self.lots))
@@ -745,9 +753,9 @@ class Fill:
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbol", self.symbol.strip().upper())
         _enum(self, "side", OrderSide)
-        _set_decimal(self, "qty", minimum=Decimal(0), strict=True)
-        _set_decimal(self, "price", minimum=Decimal(0), strict=True)
-        _set_decimal(self, "fees", minimum=Decimal(0))
+        _set_decimal(self, "qty", minimum=_ZERO, strict=True)
+        _set_decimal(self, "price", minimum=_ZERO, strict=True)
+        _set_decimal(self, "fees", minimum=_ZERO)
         _require_aware(self, "at")
         if not self.id:
             object.__setattr__(self, "id", f"{self.client_order_id}@{self.at.isoformat()}")

@@ -150,6 +150,18 @@ def test_float_money_becomes_exact_decimal():
         Lot("l", "a", "VTI", float("nan"), 1, date(2020, 1, 1))  # type: ignore[arg-type]
 
 
+def test_decimal_money_is_kept_as_given_and_still_checked():
+    shares, basis = Decimal("2.50"), Decimal("10.00")
+    lot = Lot("l", "a", "VTI", shares, basis, date(2020, 1, 1))
+    assert lot.shares is shares and lot.basis is basis
+    for bad in (Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")):
+        with pytest.raises(ValidationError, match=r"finite.*Lot\.basis|Lot\.basis.*finite"):
+            Lot("l", "a", "VTI", shares, bad, date(2020, 1, 1))
+    with pytest.raises(ValidationError, match=r"Order\.qty"):
+        Order("c1", "a", "VTI", OrderSide.SELL, qty=Decimal("-1"))
+    assert Order("c1", "a", "VTI", "sell", qty=Decimal(1)).side is OrderSide.SELL  # type: ignore[arg-type]
+
+
 def test_wrong_account_type_in_code():
     with pytest.raises(ValidationError, match=r"use one of: taxable, traditional, roth"):
         Account("x", "ira")  # type: ignore[arg-type]
