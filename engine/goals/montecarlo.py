@@ -4,7 +4,8 @@
     result = simulate([sleeve], market, paths=100_000, seed=7)      # result.probability[0]
 
 Money is real (today's) USD; the state is one running wealth vector per sleeve (float32), never a
-paths × months matrix. Returns: the equity and bond composites (class split of ``GlidePaths``) are
+paths × months matrix: growth factors are made for a block of months at a time (``BLOCK`` numbers),
+then applied month by month. Returns: the equity and bond composites (class split of ``GlidePaths``) are
 jointly lognormal each month; cash earns its assumed return; everything is deflated by inflation.
 Paths are split into fixed chunks with their own seeds (``SeedSequence.spawn``), run on threads
 (numpy releases the GIL), so results depend on ``seed`` and ``paths`` only, not on the thread count.
