@@ -26,6 +26,8 @@ cash no longer covers when the bar's price arrives is marked ``rejected``.
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,6 +35,8 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from engine.errors import BrokerError, InsufficientFunds, OrderRejected, ValidationError
 from engine.model import Fill, Order, OrderSide, OrderType, TimeInForce, to_decimal
@@ -95,20 +99,57 @@ class CostModel:
         return raw.quantize(_CENT, rounding=ROUND_HALF_EVEN)
 
 
+class _FrameView:
+    """A wide DataFrame read by (symbol, day): dates and float values extracted once, Decimals made on demand.
+
+    Shared by every broker over the same frame (a batch builds one broker per household), so the frame's
+    thousands of rows are not re-read per instance.
+    """
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame  # kept so that the cache key (its id) stays valid
+        rows = [_as_date(ix) for ix in frame.index]
+        order = np.argsort(np.array([d.toordinal() for d in rows]), kind="stable")
+        self.dates = [rows[i] for i in order]
+        self.pos = {d: i for i, d in enumerate(self.dates)}  # a repeated day: its last row wins
+        self.values = np.asarray(frame.to_numpy(dtype=float, na_value=np.nan))[order]
+        self.cols = {str(c): j for j, c in enumerate(frame.columns)}
+        self._last_valid: dict[int, np.ndarray] = {}
+
+    def last_valid(self, j: int) -> np.ndarray:
+        """Per row, the newest row at or before it with a value in column ``j`` (−1: none yet)."""
+        if j not in self._last_valid:
+            valid = ~np.isnan(self.values[:, j])
+            self._last_valid[j] = np.maximum.accumulate(np.where(valid, np.arange(valid.size), -1))
+        return self._last_valid[j]
+
+
+_VIEWS: dict[int, _FrameView] = {}
+
+
+def _view(frame: Any) -> _FrameView:
+    view = _VIEWS.get(id(frame))
+    if view is None or view.frame is not frame or view.values.shape != frame.shape:
+        while len(_VIEWS) >= 8:
+            _VIEWS.pop(next(iter(_VIEWS)))
+        view = _VIEWS[id(frame)] = _FrameView(frame)
+    return view
+
+
 class _Table:
     """One price/volume source read as ``get(symbol, day) -> Decimal | None``: a callable or a wide DataFrame."""
 
     def __init__(self, source: Any, what: str) -> None:
         self.what = what
         self._fn: PriceFn | None = None
-        self._frame = None
-        self._columns: dict[str, dict[date, Decimal]] = {}
+        self._view: _FrameView | None = None
+        self._decimals: dict[tuple[int, int], Decimal] = {}
         self.days: list[date] | None = None
         if source is None:
             return
         if hasattr(source, "columns") and hasattr(source, "index"):
-            self._frame = source
-            self.days = sorted({_as_date(ix) for ix in source.index})
+            self._view = _view(source)
+            self.days = sorted(set(self._view.dates))
         elif callable(source):
             self._fn = source
         else:
@@ -118,34 +159,36 @@ class _Table:
                 value=type(source).__name__,
             )
 
-    def _column(self, symbol: str) -> dict[date, Decimal]:
-        if symbol not in self._columns:
-            col: dict[date, Decimal] = {}
-            frame = self._frame
-            if frame is not None and symbol in frame.columns:
-                for ix, value in frame[symbol].items():
-                    if value is not None and value == value:  # NaN is not equal to itself
-                        col[_as_date(ix)] = to_decimal(float(value), f"{self.what}[{symbol}]")
-            self._columns[symbol] = col
-        return self._columns[symbol]
+    def _at(self, symbol: str, row: int, j: int) -> Decimal:
+        key = (row, j)
+        if key not in self._decimals:
+            value = float(self._view.values[row, j])  # type: ignore[union-attr]
+            self._decimals[key] = to_decimal(value, f"{self.what}[{symbol}]")
+        return self._decimals[key]
 
     def get(self, symbol: str, day: date) -> Decimal | None:
         if self._fn is not None:
             value = self._fn(symbol, day)
             return None if value is None else to_decimal(value, f"{self.what}({symbol}, {day})")
-        if self._frame is not None:
-            return self._column(symbol).get(day)
-        return None
+        view = self._view
+        if view is None or symbol not in view.cols or day not in view.pos:
+            return None
+        row, j = view.pos[day], view.cols[symbol]
+        return None if np.isnan(view.values[row, j]) else self._at(symbol, row, j)
 
     def last(self, symbol: str, day: date) -> Decimal | None:
         """The newest value on or before ``day`` (frames), or the value on ``day`` (callables)."""
-        if self._frame is None:
+        view = self._view
+        if view is None:
             return self.get(symbol, day)
-        col = self._column(symbol)
-        if day in col:
-            return col[day]
-        earlier = [d for d in col if d <= day]
-        return col[max(earlier)] if earlier else None
+        if symbol not in view.cols:
+            return None
+        j = view.cols[symbol]
+        row = bisect.bisect_right(view.dates, day) - 1
+        if row < 0:
+            return None
+        found = int(view.last_valid(j)[row])
+        return None if found < 0 else self._at(symbol, found, j)
 
 
 def _as_date(value: Any) -> date:
@@ -194,6 +237,9 @@ class SimulatedBroker:
         assets: tradable / fractionable per symbol (``AssetInfo``, ``engine.model.Asset`` or a ``Universe``);
             ``None`` treats every priced symbol as tradable and fractionable.
         calendar: the bars, when ``prices`` is a callable (default: the frame's index, else weekdays).
+        name: prefix of the broker's order and fill ids (default: ``sim-`` and a digest of the start day and
+            the starting books, so replays give the same ids and brokers of different households or days do
+            not share fill ids in a store).
     """
 
     def __init__(
@@ -210,6 +256,7 @@ class SimulatedBroker:
         max_participation: float | None = None,
         assets: Any = None,
         calendar: Iterable[date] | None = None,
+        name: str | None = None,
     ) -> None:
         if not accounts:
             raise ValidationError("a simulated broker needs at least one account", field="accounts")
@@ -249,6 +296,13 @@ class SimulatedBroker:
         self._by_id: dict[str, str] = {}
         self._fills: list[Fill] = []
         self._seq = 0
+        self.name = name if name is not None else self._default_name()
+
+    def _default_name(self) -> str:
+        books = sorted((a, str(b.cash), sorted((k, str(v)) for k, v in b.shares.items()))
+                       for a, b in self._books.items())
+        digest = hashlib.sha256(repr((self.today.isoformat(), books)).encode()).hexdigest()[:10]
+        return f"sim-{digest}"
 
     # ------------------------------------------------------------------------------------------
     # Reading
@@ -407,7 +461,7 @@ class SimulatedBroker:
         self._seq += 1
         view = BrokerOrder.from_order(
             order,
-            id=f"sim-{self._seq:06d}",
+            id=f"{self.name}-{self._seq:06d}",
             status=BrokerOrderStatus.ACCEPTED,
             submitted_at=_at(self.today, _CLOSE),
         )
