@@ -7,6 +7,7 @@ This package is the only home of Dask (imported lazily, only for ``Executor.DASK
 """
 
 from engine.batch.day import BATCH_MANDATE_PATHS, Day
+from engine.batch.execute import BrokerFactory, ExecutionOutcome, ExecutionStatus, execute_planned
 from engine.batch.run import BatchProgress, chunk_households, run_batch, shape_hint
 from engine.batch.synthetic import synthetic
 from engine.batch.types import (
@@ -24,14 +25,18 @@ __all__ = [
     "BATCH_MANDATE_PATHS",
     "BatchProgress",
     "BatchResult",
+    "BrokerFactory",
     "ChunkReport",
     "Day",
+    "ExecutionOutcome",
+    "ExecutionStatus",
     "Executor",
     "HouseholdOutcome",
     "KeptMandate",
     "OutcomeStatus",
     "WorkerMemory",
     "chunk_households",
+    "execute_planned",
     "household_fingerprint",
     "plan_one",
     "proposal_id",

@@ -2,19 +2,23 @@
 
     result = run_batch(synthetic(2000, seed=7), date(2026, 7, 31), executor=Executor.PROCESSES, workers=2)
     print(result.households_per_second, [o.error for o in result.failed])
+    run_batch(households, as_of, store=store, execute=True, broker_for=broker_of)   # plan, save, execute
 
 The day's prices and estimates are computed once (``Day``) and shipped once per worker (pool
 initializer; Dask ``scatter(broadcast=True)``). Households are sorted by problem shape and cut into
 chunks, so a worker compiles each shape once and then only re-solves. A household's own failure is
 recorded in its outcome and the batch goes on; with a ``store`` the proposals and one run record (a
-summary line per household) are persisted.
+summary line per household) are persisted. ``execute=True`` then executes the proposals that need no
+approval in this process, each household through ``broker_for(household)`` (see ``execute.py``).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,6 +28,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from engine.batch.day import Day
+from engine.batch.execute import BrokerFactory, ExecutionOutcome, execute_planned
 from engine.batch.types import (
     BatchResult,
     ChunkReport,
@@ -49,7 +54,7 @@ log = logging.getLogger("engine.batch")
 
 @dataclass(frozen=True, slots=True)
 class BatchProgress:
-    """Progress so far: households done (of ``total``), failures, elapsed seconds, households/s, ETA seconds."""
+    """Progress of a phase (``plan`` or ``execute``): households done of ``total``, failures, seconds, rate, ETA."""
 
     done: int
     total: int
@@ -57,6 +62,7 @@ class BatchProgress:
     elapsed: float
     rate: float
     eta: float | None
+    phase: str = "plan"
 
 
 ProgressCallback = Callable[[BatchProgress], None]
@@ -105,6 +111,9 @@ def run_batch(
     progress: ProgressCallback | None = None,
     mandates: Mapping[str, KeptMandate] | None = None,
     mandate_max_age_days: int = 0,
+    execute: bool = False,
+    broker_for: BrokerFactory | None = None,
+    execute_threads: int = 1,
 ) -> BatchResult:
     """Plan ``households`` on ``as_of``; one outcome per household, in input order.
 
@@ -116,9 +125,12 @@ def run_batch(
     ``mandates`` (e.g. last night's ``result.mandates``) are reused for households whose facts are
     unchanged, up to ``mandate_max_age_days`` old; the result's ``mandates`` are the ones used now.
     A new day's engine plans mandates with ``BATCH_MANDATE_PATHS`` Monte Carlo paths (see ``Day.build``).
+    ``execute=True`` executes, after planning (and saving), every proposal that needs no approval through
+    ``broker_for(household)``, ``execute_threads`` households at a time; see ``result.executions``.
 
     Raises:
-        ConfigError: an unknown executor, duplicate household ids, or Dask requested but not installed.
+        ConfigError: an unknown executor, duplicate household ids, execute without ``broker_for``, or Dask
+            requested but not installed.
         DataError: the day's prices are missing or stale (no household is planned then).
     """
     households = list(households)
@@ -129,6 +141,9 @@ def run_batch(
         raise ConfigError(
             "duplicate household id in the batch", field="households", value=dup, fix="pass each household once"
         )
+    if execute and broker_for is None:
+        raise ConfigError("executing a batch needs a broker per household", field="broker_for", value=None,
+                          fix="pass broker_for=lambda household: <its Broker>, or execute=False to only plan")
     workers = workers or (1 if executor is Executor.INLINE else (os.cpu_count() or 1))
     setup_start = time.perf_counter()
     if day is None:
@@ -168,6 +183,13 @@ def run_batch(
             thing.close()
     by_id = {o.household: o for r in reports for o in r.outcomes}
     outcomes = tuple(by_id[i] for i in ids)
+    save_errors = _save_proposals(store, households, outcomes) if store is not None else {}
+    executions: dict[str, ExecutionOutcome] = {}
+    execute_seconds = 0.0
+    if execute:
+        assert broker_for is not None
+        saved = [o for o in outcomes if o.household not in save_errors]  # never trade a proposal the store lacks
+        executions, execute_seconds = _execute(saved, households, day, store, broker_for, execute_threads, progress)
     result = BatchResult(
         as_of=as_of,
         executor=executor,
@@ -177,10 +199,40 @@ def run_batch(
         setup_seconds=setup_seconds,
         memory=_memory(reports),
         run_id=run_id,
+        executions=executions,
+        execute_seconds=execute_seconds,
     )
     if store is not None and run_id is not None:
-        _persist(store, run_id, households, result)
+        _finish_run(store, run_id, result, save_errors)
     return result
+
+
+def _execute(
+    outcomes: Sequence[HouseholdOutcome],
+    households: Sequence[Household],
+    day: Day,
+    store: Store | None,
+    broker_for: BrokerFactory,
+    threads: int,
+    progress: ProgressCallback | None,
+) -> tuple[dict[str, ExecutionOutcome], float]:
+    """Execute the planned proposals here, with an engine that records into ``store``; progress as phase execute."""
+    engine = copy.copy(day.engine)
+    engine.store = store
+    todo = sum(1 for o in outcomes if o.proposal is not None)
+    tracker = _Tracker(todo, progress, phase="execute")
+    tracker.start()
+    start = time.perf_counter()
+    executions = execute_planned(
+        outcomes,
+        {h.id: h for h in households},
+        engine,
+        broker_for,
+        store=store,
+        threads=threads,
+        on_done=lambda e: tracker.add_one(e.ok),
+    )
+    return executions, time.perf_counter() - start
 
 
 def _executor(value: Executor | str) -> Executor:
@@ -195,19 +247,27 @@ def _executor(value: Executor | str) -> Executor:
 class _Tracker:
     """Counts finished households and reports rate and ETA to the callback."""
 
-    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
-        self.total, self.callback = total, callback
+    def __init__(self, total: int, callback: ProgressCallback | None, phase: str = "plan") -> None:
+        self.total, self.callback, self.phase = total, callback, phase
         self.done = self.failed = 0
         self.t0 = time.perf_counter()
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         self.t0 = time.perf_counter()
         self._emit()
 
     def add(self, outcomes: Sequence[HouseholdOutcome]) -> None:
-        self.done += len(outcomes)
-        self.failed += sum(1 for o in outcomes if not o.ok)
-        self._emit()
+        with self._lock:
+            self.done += len(outcomes)
+            self.failed += sum(1 for o in outcomes if not o.ok)
+            self._emit()
+
+    def add_one(self, ok: bool) -> None:
+        with self._lock:
+            self.done += 1
+            self.failed += 0 if ok else 1
+            self._emit()
 
     def _emit(self) -> None:
         if self.callback is None:
@@ -215,7 +275,7 @@ class _Tracker:
         elapsed = time.perf_counter() - self.t0
         rate = self.done / elapsed if elapsed > 0 and self.done else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else None
-        self.callback(BatchProgress(self.done, self.total, self.failed, elapsed, rate, eta))
+        self.callback(BatchProgress(self.done, self.total, self.failed, elapsed, rate, eta, self.phase))
 
 
 def _lost_chunk(chunk: Sequence[Household], exc: BaseException) -> ChunkReport:
@@ -365,13 +425,14 @@ def _start_run(store: Store, as_of: date, executor: Executor, workers: int, n: i
     )
 
 
-def _persist(store: Store, run_id: str, households: Sequence[Household], result: BatchResult) -> None:
-    """Save each proposal (adding households the store lacks) and finish the run with per-household lines."""
-    summary = result.summary()
-    lines: dict[str, dict[str, object]] = summary["results"]  # type: ignore[assignment]
+def _save_proposals(
+    store: Store, households: Sequence[Household], outcomes: Sequence[HouseholdOutcome]
+) -> dict[str, str]:
+    """Save each proposal, adding the households the store lacks; returns the failures by household id."""
+    errors: dict[str, str] = {}
     stored = set(store.households.list())
     by_id = {h.id: h for h in households}
-    for outcome in result.outcomes:
+    for outcome in outcomes:
         if outcome.proposal is None:
             continue
         try:
@@ -380,7 +441,18 @@ def _persist(store: Store, run_id: str, households: Sequence[Household], result:
                 stored.add(outcome.household)
             store.proposals.add(outcome.proposal, actor="batch")
         except (StoreError, EngineError) as exc:
-            lines[outcome.household]["persist_error"] = f"{type(exc).__name__}: {exc}"
+            errors[outcome.household] = f"{type(exc).__name__}: {exc}"
+    return errors
+
+
+def _finish_run(store: Store, run_id: str, result: BatchResult, save_errors: Mapping[str, str]) -> None:
+    """Finish the run record with one summary line per household (plan, execution, any persistence error)."""
+    summary = result.summary()
+    lines: dict[str, dict[str, object]] = summary["results"]  # type: ignore[assignment]
+    for hid, line in lines.items():
+        error = save_errors.get(hid)
+        if error is not None:
+            line["persist_error"] = error
     failed = sum(1 for o in result.outcomes if not o.ok)
     status = "succeeded" if failed < len(result.outcomes) or not result.outcomes else "failed"
     store.runs.finish(run_id, status, summary)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from engine.model import Proposal
 
 if TYPE_CHECKING:
+    from engine.batch.execute import ExecutionOutcome
     from engine.goals import Mandate
 
 __all__ = [
@@ -117,7 +118,10 @@ class WorkerMemory:
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """The batch: one outcome per household (input order), wall seconds, workers' memory, the run id."""
+    """The batch: one outcome per household (input order), wall seconds, workers' memory, the run id.
+
+    ``executions`` (by household id) and ``execute_seconds`` are filled when the batch executed.
+    """
 
     as_of: date
     executor: Executor
@@ -127,6 +131,8 @@ class BatchResult:
     setup_seconds: float
     memory: Mapping[str, WorkerMemory] = field(default_factory=dict)
     run_id: str | None = None
+    executions: Mapping[str, ExecutionOutcome] = field(default_factory=dict)
+    execute_seconds: float = 0.0
 
     @property
     def planned(self) -> list[HouseholdOutcome]:
@@ -161,7 +167,7 @@ class BatchResult:
     def summary(self) -> dict[str, object]:
         """A JSON-able summary: counts, rates, memory, and one line per household."""
         counts = {s.value: sum(1 for o in self.outcomes if o.status is s) for s in OutcomeStatus}
-        return {
+        out: dict[str, object] = {
             "as_of": self.as_of.isoformat(),
             "executor": self.executor.value,
             "workers": self.workers,
@@ -171,5 +177,17 @@ class BatchResult:
             "setup_seconds": round(self.setup_seconds, 3),
             "households_per_second": round(self.households_per_second, 2),
             "peak_rss_bytes": self.peak_rss,
-            "results": {o.household: o.summary() for o in self.outcomes},
+            "results": {o.household: self._line(o) for o in self.outcomes},
         }
+        if self.executions:
+            out["executions"] = {s: sum(1 for e in self.executions.values() if e.status == s)
+                                 for s in sorted({e.status.value for e in self.executions.values()})}
+            out["execute_seconds"] = round(self.execute_seconds, 3)
+        return out
+
+    def _line(self, outcome: HouseholdOutcome) -> dict[str, object]:
+        line = outcome.summary()
+        execution = self.executions.get(outcome.household)
+        if execution is not None:
+            line["execution"] = execution.summary()
+        return line
