@@ -1,7 +1,8 @@
-"""``robo batch plan``: plan the day's cycle for many households, with a progress bar (households/s, ETA).
+"""``robo batch plan|run``: the day's cycle for many households, with a progress bar (households/s, ETA).
 
 robo batch plan --households all --executor processes --workers 4
 robo batch plan --households synthetic:500 --executor dask --scheduler tcp://10.0.0.5:8786
+robo batch run --households all          # plan, save, then execute what needs no approval (simulated broker)
 """
 
 from __future__ import annotations
@@ -15,10 +16,24 @@ from engine.errors import ConfigError
 
 
 def register(sub: Any) -> None:
-    """Add ``robo batch plan``."""
-    parser = sub.add_parser("batch", help="plan the cycle for many households (process pool or Dask)")
+    """Add ``robo batch plan`` and ``robo batch run``."""
+    parser = sub.add_parser("batch", help="plan (and execute) the cycle for many households (process pool or Dask)")
     cmds = parser.add_subparsers(dest="batch_command", metavar="ACTION", required=True)
     plan = cmds.add_parser("plan", help="plan every household; results and failures are saved per household")
+    _common(plan)
+    plan.add_argument("--no-save", action="store_true", help="do not write proposals and the run to the store")
+    plan.set_defaults(func=_plan, execute=False)
+    run = cmds.add_parser(
+        "run", help="plan, save, then execute every proposal that needs no approval (the rest wait for a human)"
+    )
+    _common(run)
+    run.add_argument("--broker", choices=["sim", "alpaca"], default="sim",
+                     help="sim: a simulated broker per household over the embedded prices (default)")
+    run.add_argument("--threads", type=int, default=1, help="households executed at a time (default 1)")
+    run.set_defaults(func=_plan, execute=True, no_save=False)
+
+
+def _common(plan: argparse.ArgumentParser) -> None:
     plan.add_argument(
         "--households",
         default="all",
@@ -28,11 +43,9 @@ def register(sub: Any) -> None:
     plan.add_argument("--executor", choices=["inline", "processes", "dask"], default="processes")
     plan.add_argument("--workers", type=int, default=None, help="workers (default: CPU count)")
     plan.add_argument("--scheduler", default=None, help="Dask scheduler address (default ROBO_DASK_SCHEDULER)")
-    plan.add_argument("--no-save", action="store_true", help="do not write proposals and the run to the store")
-    plan.set_defaults(func=_plan)
 
 
-def _households(arg: str, universe: Any, store: Any) -> list[Any]:
+def _households(arg: str, universe: Any, store: Any, as_of: date) -> list[Any]:
     from engine.batch import synthetic
     from engine.config import load_household
 
@@ -45,7 +58,7 @@ def _households(arg: str, universe: Any, store: Any) -> list[Any]:
             raise ConfigError(
                 "synthetic needs a count", field="--households", value=arg, fix="e.g. synthetic:500"
             ) from exc
-        return synthetic(n, seed=0)
+        return synthetic(n, seed=0, as_of=as_of)
     path = Path(arg)
     if path.is_dir():
         return [load_household(p, universe=universe) for p in sorted(path.glob("*.y*ml"))]
@@ -67,20 +80,22 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.data import MarketData
     from engine.store import Store
     from robo.cli._out import console, table
+    from robo.cli.rebalance import default_day
 
     universe = load_universe()
     market = MarketData.embedded()
-    as_of = args.as_of or market.last_day
+    as_of = args.as_of or (default_day(market, "sim") if args.execute else market.last_day)
+    broker_for = _broker_factory(args, market, universe, as_of) if args.execute else None
     store = Store.from_settings()
     save = not args.no_save
     if save or args.households == "all":
         store.upgrade()
-    households = _households(args.households, universe, store)
+    households = _households(args.households, universe, store, as_of)
     if not households:
         console.print("no households to plan (import some with robo household import)")
         return 1
     columns = (
-        TextColumn("[bold]planning"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:.1f} households/s"),
@@ -89,10 +104,12 @@ def _plan(args: argparse.Namespace) -> int:
         TextColumn("[red]{task.fields[failed]} failed"),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("batch", total=len(households), rate=0.0, failed=0)
+        tasks = {"plan": bar.add_task("planning", total=len(households), rate=0.0, failed=0)}
 
         def update(p: BatchProgress) -> None:
-            bar.update(task, completed=p.done, rate=p.rate, failed=p.failed)
+            if p.phase not in tasks:
+                tasks[p.phase] = bar.add_task("executing", total=p.total, rate=0.0, failed=0)
+            bar.update(tasks[p.phase], completed=p.done, total=p.total, rate=p.rate, failed=p.failed)
 
         result = run_batch(
             households,
@@ -104,6 +121,9 @@ def _plan(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             store=store if save else None,
             progress=update,
+            execute=args.execute,
+            broker_for=broker_for,
+            execute_threads=getattr(args, "threads", 1),
         )
     store.close()
     console.print(
@@ -115,4 +135,48 @@ def _plan(args: argparse.Namespace) -> int:
     if result.failed:
         rows = [(o.household, o.status.value, o.error_type, (o.error or "")[:110]) for o in result.failed[:20]]
         console.print(table("Failures", ["household", "status", "error", "message"], rows))
+    if args.execute:
+        _print_executions(result)
     return 0 if result.planned or not households else 1
+
+
+def _print_executions(result: Any) -> None:
+    from collections import Counter
+
+    from robo.cli._out import console, table
+
+    counts = Counter(e.status.value for e in result.executions.values())
+    console.print(
+        f"executed in {result.execute_seconds:.1f} s: "
+        + (", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items())) or "nothing to execute")
+    )
+    waiting = [e for e in result.executions.values() if e.status.value == "awaiting_approval"]
+    if waiting:
+        console.print(f"{len(waiting)} proposal(s) wait for approval: robo approve PROPOSAL_ID, then the scheduler's "
+                      f"execute_approved job (or robo execute PROPOSAL_ID) runs them", highlight=False)
+    bad = [e for e in result.executions.values() if not e.ok and e.status.value != "awaiting_approval"]
+    if bad:
+        rows = [(e.household, e.proposal, e.status.value, f"{e.fills}/{e.orders}",
+                 "; ".join([*e.errors, *e.discrepancies])[:110]) for e in bad[:20]]
+        console.print(table("Execution problems", ["household", "proposal", "status", "fills/orders", "why"], rows))
+
+
+def _broker_factory(args: argparse.Namespace, market: Any, universe: Any, as_of: date) -> Any:
+    """A simulated broker per household, holding its lots and cash (Alpaca trades one account: not for batches)."""
+    if args.broker == "alpaca":
+        raise ConfigError(
+            "an Alpaca account trades one household account, so a batch cannot share one",
+            field="--broker",
+            value="alpaca",
+            fix="run robo rebalance --broker alpaca per household, or give run_batch a broker_for that maps "
+            "each household to its own account (see README, 'Running for many households')",
+        )
+    from robo.cli.rebalance import simulated_broker
+
+    def broker_for(household: Any) -> Any:
+        from engine.tax import LotLedger
+
+        ledger = LotLedger.from_household(household, universe)
+        return simulated_broker(market, household, ledger, as_of, universe)
+
+    return broker_for

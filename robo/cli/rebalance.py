@@ -190,7 +190,7 @@ def run_rebalance(args: argparse.Namespace) -> int:
                       f"(robo household import FILE to keep one).[/]")
     market = _market(args.data)
     engine = Engine(market, universe, store=store if persisted else None)
-    as_of = args.as_of or _default_day(market, args.broker)
+    as_of = args.as_of or default_day(market, args.broker)
     ledger = engine.ledger(household)
     proposal = engine.plan(household, as_of, run_kind=RunKind(args.kind), amount=args.amount, ledger=ledger)
     print_proposal(proposal, engine.day(as_of).prices)
@@ -208,7 +208,7 @@ def run_rebalance(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _default_day(market: Any, broker: str) -> date:
+def default_day(market: Any, broker: str) -> date:
     """Plan on the newest day; a simulated broker needs two more bars to fill sells, then buys."""
     from engine.data import previous_trading_day
 

@@ -32,8 +32,32 @@ def test_batch_plan_needs_a_count_for_synthetic(capsys):
     assert "synthetic needs a count" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("action", ["plan"])
+@pytest.mark.parametrize("action", ["plan", "run"])
 def test_batch_help_lists_the_actions(action, capsys):
     with pytest.raises(SystemExit):
         main(["batch", "--help"])
     assert action in capsys.readouterr().out
+
+
+def test_batch_run_plans_saves_and_executes_what_needs_no_approval(capsys):
+    from engine.store import Store
+
+    code = main(["batch", "run", "--households", "synthetic:3", "--executor", "inline"])
+    out = capsys.readouterr().out
+    assert code == 0 and "executed in" in out
+    with Store.from_settings() as store:
+        (run,) = store.runs.list(kind="batch")
+        lines = run.summary["results"]
+        executed = {h: line["execution"] for h, line in lines.items() if "execution" in line}
+        assert executed
+        assert all(e["status"] in ("executed", "awaiting_approval", "no_orders") for e in executed.values())
+        for hid, e in executed.items():
+            proposal = store.proposals.get(lines[hid]["proposal"])
+            assert proposal.status.value == ("executed" if e["status"] == "executed" else "proposed")
+            if e["status"] == "awaiting_approval":
+                assert proposal.needs_approval and "wait for approval" in out
+
+
+def test_batch_run_refuses_one_alpaca_account_for_many_households(capsys):
+    assert main(["batch", "run", "--households", "synthetic:2", "--broker", "alpaca"]) == 2
+    assert "Alpaca account trades one household account" in capsys.readouterr().out
