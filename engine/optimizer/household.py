@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,12 +139,12 @@ def _lot_layout(p: Prepared, slots: Sequence[int]) -> list[np.ndarray]:
     return [np.flatnonzero(lot_acc == i) for i in range(len(slots))]
 
 
-def _per_slot(p: Prepared, slots: Sequence[int], per_lot: Callable[[int, np.ndarray], np.ndarray]) -> list[np.ndarray]:
-    """``per_lot(account, lot indices)`` values padded with zeros to each account's slots."""
+def _per_slot(p: Prepared, slots: Sequence[int], per_lot: np.ndarray) -> list[np.ndarray]:
+    """Per-lot values (one per lot, input order) placed in each account's slots, padded with zeros."""
     out = []
-    for i, (idx, m) in enumerate(zip(_lot_layout(p, slots), slots, strict=True)):
+    for idx, m in zip(_lot_layout(p, slots), slots, strict=True):
         vals = np.zeros(m)
-        vals[: idx.size] = per_lot(i, idx)
+        vals[: idx.size] = per_lot[idx]
         out.append(vals)
     return out
 
@@ -316,7 +316,7 @@ class _TradingCost(_Term):
         kappa = p.inputs.trading_weight * p.kappa
         _put(self.kappa, kappa)
         lot_ast = np.asarray(p.inputs.lots.asset, dtype=int)
-        for par, vals in zip(self.lot_kappa, _per_slot(p, self.slots, lambda i, idx: kappa[lot_ast[idx]]), strict=True):
+        for par, vals in zip(self.lot_kappa, _per_slot(p, self.slots, kappa[lot_ast]), strict=True):
             _put(par, vals)
 
 
@@ -348,10 +348,9 @@ class _Location(_Term):
         drag = p.inputs.location_weight * p.drag
         _put(self.drag, drag)
         _put(self.held, float(np.sum(drag * p.current)))
-        lot_ast = np.asarray(p.inputs.lots.asset, dtype=int)
-        for par, vals in zip(
-            self.lot_drag, _per_slot(p, self.slots, lambda i, idx: drag[i, lot_ast[idx]]), strict=True
-        ):
+        lots = p.inputs.lots
+        per_lot = drag[np.asarray(lots.account, dtype=int), np.asarray(lots.asset, dtype=int)]
+        for par, vals in zip(self.lot_drag, _per_slot(p, self.slots, per_lot), strict=True):
             _put(par, vals)
 
 
@@ -499,6 +498,7 @@ class _HouseholdProblem:
         n = x.n_assets
         slots = self.key.lot_slots
         lot_ast = np.asarray(x.lots.asset, dtype=int)
+        lot_acc = np.asarray(x.lots.account, dtype=int)
         self.lot_order = _lot_layout(p, slots)
         with np.errstate(divide="ignore", invalid="ignore"):
             gain_pd = np.where(p.lot_value > 0, p.lot_gain / p.lot_value, 0.0)
@@ -507,19 +507,13 @@ class _HouseholdProblem:
             mapping = np.zeros((n, m))
             mapping[lot_ast[idx], np.arange(idx.size)] = 1.0
             _put(self.mapping[i], mapping)
-        per_slot = {
-            "gain": lambda i, idx: gain_pd[idx],
-            "tax": lambda i, idx: x.tax_weight * p.lot_rate[idx] * gain_pd[idx],
-            "net": lambda i, idx: 1.0 - p.kappa[lot_ast[idx]],
-            "liquid": lambda i, idx: liquid_cells[i, lot_ast[idx]],
-        }
-        for params, key in (
-            (self.gain, "gain"),
-            (self.tax.per_dollar, "tax"),
-            (self.lot_net, "net"),
-            (self.lot_liquid, "liquid"),
+        for params, per_lot in (
+            (self.gain, gain_pd),
+            (self.tax.per_dollar, x.tax_weight * p.lot_rate * gain_pd),
+            (self.lot_net, 1.0 - p.kappa[lot_ast]),
+            (self.lot_liquid, liquid_cells[lot_acc, lot_ast]),
         ):
-            for par, vals in zip(params, _per_slot(p, slots, per_slot[key]), strict=True):
+            for par, vals in zip(params, _per_slot(p, slots, per_lot), strict=True):
                 _put(par, vals)
         _put(self.current, p.current)
         _put(self.current_total, p.current.sum(axis=0))
@@ -695,7 +689,7 @@ class HouseholdOptimizer:
         prob, compile_time = self.cache.get(key)
         prob.assign(p)
         n = inputs.n_assets
-        buy_ok, sell_ok = np.ones(n, bool), np.ones(n, bool)
+        guard = _Guard.of(p, prob.lot_order)
         solver_time, passes, records = 0.0, 0, []
         fixed: dict[int, str] = {}
         while True:
@@ -715,23 +709,20 @@ class HouseholdOptimizer:
                     as_of=inputs.as_of,
                 )
             buys, lot_sells = self._trades(prob, p)
-            conflicts = _conflicting_groups(p, buys, lot_sells)
-            if not conflicts or passes > n + 1:
+            bought, sold = guard.sums(buys, lot_sells)
+            conflicts = (bought > 0) & (sold > 0)
+            if not conflicts.any() or passes > n + 1:
                 break
-            bought = _group_sum(p, buys.sum(axis=0))
-            sold = _group_sum(p, _sells_by_asset(p, lot_sells))
-            for grp_id in np.unique(p.guard_group):
-                if grp_id in conflicts:
-                    fixed[grp_id] = "buy" if bought[grp_id] >= sold[grp_id] else "sell"
-                elif bought[grp_id] > TRADE_TOL:
+            for k, grp_id in enumerate(guard.ids):
+                if conflicts[k]:
+                    fixed[grp_id] = "buy" if bought[k] >= sold[k] else "sell"
+                elif bought[k] > TRADE_TOL:
                     fixed.setdefault(grp_id, "buy")
-                elif sold[grp_id] > TRADE_TOL:
+                elif sold[k] > TRADE_TOL:
                     fixed.setdefault(grp_id, "sell")
-            in_group = p.guard_group
-            buy_ok = np.array([fixed.get(g, "") != "sell" for g in in_group])
-            sell_ok = np.array([fixed.get(g, "") != "buy" for g in in_group])
-            prob.set_directions(p, buy_ok=buy_ok, sell_ok=sell_ok)
-        if _conflicting_groups(p, buys, lot_sells):  # pragma: no cover - defensive, the loop prevents it
+            direction = np.array([fixed.get(g, "") for g in guard.ids])[guard.of_asset]
+            prob.set_directions(p, buy_ok=direction != "sell", sell_ok=direction != "buy")
+        if conflicts.any():  # pragma: no cover - defensive, the loop prevents it
             raise OptimizationError("internal: the wash-sale guard did not converge; nothing will trade")
         timings = Timings(
             compile_time=compile_time,
@@ -809,30 +800,33 @@ def solve_household(
 # ---------------------------------------------------------------------------------------------
 
 
-def _sells_by_asset(p: Prepared, lot_sells: list[np.ndarray]) -> np.ndarray:
-    """Sells per asset that the guard watches: loss sells (LOSSES guard) or every sell (ALL_SELLS)."""
-    x = p.inputs
-    out = np.zeros(x.n_assets)
-    lot_acc = np.asarray(x.lots.account, dtype=int)
-    lot_ast = np.asarray(x.lots.asset, dtype=int)
-    for i, s in enumerate(lot_sells):
-        idx = np.flatnonzero(lot_acc == i)
-        watched = p.lot_gain[idx] < 0 if x.guard is WashSaleGuard.LOSSES else np.ones(idx.size, bool)
-        np.add.at(out, lot_ast[idx], np.where(watched, s, 0.0))
-    return out
+@dataclass(frozen=True, slots=True)
+class _Guard:
+    """A household's wash-sale groups: distinct ids, each asset's position among them, the watched lots."""
 
+    ids: list[int]  # distinct guard group ids, ascending
+    of_asset: np.ndarray  # per asset, its group's position in ids
+    lot_asset: np.ndarray  # per lot in slot order (accounts end to end), its asset
+    watched: np.ndarray  # per lot in slot order: its sells count (loss sells, or every sell with ALL_SELLS)
 
-def _group_sum(p: Prepared, per_asset: np.ndarray) -> dict[int, float]:
-    out: dict[int, float] = {}
-    for g, v in zip(p.guard_group, per_asset, strict=True):
-        out[int(g)] = out.get(int(g), 0.0) + float(v)
-    return out
+    @staticmethod
+    def of(p: Prepared, lot_order: Sequence[np.ndarray]) -> _Guard:
+        ids, of_asset = np.unique(p.guard_group, return_inverse=True)
+        order = np.concatenate(lot_order) if lot_order else np.zeros(0, dtype=int)
+        lot_asset = np.asarray(p.inputs.lots.asset, dtype=int)[order]
+        watched = p.lot_gain[order] < 0 if p.inputs.guard is WashSaleGuard.LOSSES else np.ones(order.size, bool)
+        return _Guard([int(g) for g in ids], of_asset.reshape(-1), lot_asset, watched)
 
-
-def _conflicting_groups(p: Prepared, buys: np.ndarray, lot_sells: list[np.ndarray]) -> set[int]:
-    bought = _group_sum(p, buys.sum(axis=0))
-    sold = _group_sum(p, _sells_by_asset(p, lot_sells))
-    return {g for g in bought if bought[g] > 0 and sold[g] > 0}
+    def sums(self, buys: np.ndarray, lot_sells: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Weight bought and weight sold (watched sells only) per group, summed in asset then lot order."""
+        sold_lots = np.concatenate(lot_sells) if lot_sells else np.zeros(0)
+        n = buys.shape[1]
+        sold_by_asset = np.bincount(self.lot_asset, weights=np.where(self.watched, sold_lots, 0.0), minlength=n)
+        k = len(self.ids)
+        return (
+            np.bincount(self.of_asset, weights=buys.sum(axis=0), minlength=k),
+            np.bincount(self.of_asset, weights=sold_by_asset, minlength=k),
+        )
 
 
 _FIX = {
