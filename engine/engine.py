@@ -172,7 +172,7 @@ class Engine:
         self._days: dict[date, _Day] = {}
         self._last_estimates: Any = None
         self._mandates: dict[str, tuple[str, Any]] = {}
-        self._goal_config: dict[str, Any] = {}  # goals YAML read once per engine (not once per mandate)
+        self._goal_config: dict[str, Any] = {}  # config YAML (goals, assumptions, tax tables) read once per engine
         self._harvesters: dict[Any, Any] = {}  # TaxLossHarvester per tax profile
 
     # ------------------------------------------------------------------------------------------
@@ -438,7 +438,8 @@ class Engine:
         explanation: list[str] = list(getattr(mandate, "explanation", ()))
         result: OptimizationResult | None = None
         sell_lots: dict[tuple[str, str], list[str]] = {}
-        current = self._holdings(ledger)
+        lots = ledger.open_lots()  # read once: the holdings and the optimizer's inputs both need them
+        current = self._holdings(ledger, lots)
         if run_kind is RunKind.PARTIAL_LIQUIDATION:
             if amount is None or amount <= 0:
                 from engine.errors import ValidationError
@@ -467,6 +468,8 @@ class Engine:
                 max_position=self.config.max_position,
                 spread=self.config.spread,
                 cash_buffer=self.config.order_rules.cash_buffer,
+                open_lots=lots,
+                tax_tables=self._tax_tables(),
             )
             result = solve_household(inputs)
             targets = dict(current)
@@ -530,9 +533,9 @@ class Engine:
         return self._esg
 
     @staticmethod
-    def _holdings(ledger: LotLedger) -> dict[tuple[str, str], Decimal]:
+    def _holdings(ledger: LotLedger, lots: Sequence[Any] | None = None) -> dict[tuple[str, str], Decimal]:
         out: dict[tuple[str, str], Decimal] = {}
-        for lot in ledger.open_lots():
+        for lot in ledger.open_lots() if lots is None else lots:
             out[(lot.account, lot.symbol)] = out.get((lot.account, lot.symbol), Decimal(0)) + lot.shares
         return out
 
@@ -581,7 +584,17 @@ class Engine:
     def _tax_preview(self, ledger: LotLedger, plan: OrderPlan, ctx: _Day, household: Household) -> Any:
         from engine.tax import preview
 
-        return preview(ledger, plan.sells, ctx.as_of, household.tax, buys=plan.buys, prices=ctx.prices)
+        return preview(ledger, plan.sells, ctx.as_of, household.tax, buys=plan.buys, prices=ctx.prices,
+                       tables=self._tax_tables())
+
+    def _tax_tables(self) -> Any:
+        """The tax tables, read once per engine (like the goals configuration), not once per household."""
+        cfg = self._goal_config
+        if "tax_tables" not in cfg:
+            from engine.tax import load_tax_tables
+
+            cfg["tax_tables"] = load_tax_tables()
+        return cfg["tax_tables"]
 
     def _approval(
         self,

@@ -10,14 +10,17 @@ side); the same-day guard groups are the substitute groups merged with the ident
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.model import AccountType, AssetClass, Household, Universe
+from engine.model import AccountType, AssetClass, Household, Lot, Universe
+
+if TYPE_CHECKING:
+    from engine.tax import TaxTables
 
 __all__ = ["build_inputs", "feasible_mix", "reserve_in_mix"]
 
@@ -104,6 +107,8 @@ def build_inputs(
     cash_buffer: float = 0.0025,
     tracking_weight: float = 5.0,
     values_transition: bool = True,
+    open_lots: Sequence[Lot] | None = None,
+    tax_tables: TaxTables | None = None,
 ) -> Any:
     """The household problem's inputs on ``as_of`` (money USD, rates and weights fractions, mu/cov annual).
 
@@ -111,10 +116,11 @@ def build_inputs(
     the "no harvesting" strategy); ``asset_location`` switches the tax-drag term on; ``cash_buffer`` is the
     fraction of each account's value kept in cash. With ``values_transition`` a fund the household's values
     screen out is never bought, but taxable lots of it at a gain are not forced out (tax-aware transition).
+    ``open_lots`` are the ledger's open lots when the caller has already read them; ``tax_tables`` the tax
+    tables to use (default: the configured ones, read here).
     """
     from engine.optimizer.inputs import FactorModel, HouseholdInputs, LotInputs
-    from engine.tax import asset_location_matrix, holding_term, marginal_rates
-    from engine.tax.ledger import Term
+    from engine.tax import asset_location_matrix, load_tax_tables, long_term_from, marginal_rates
 
     tickers = tuple(t for t in estimates.tickers if t in prices)
     if len(tickers) != len(estimates.tickers):
@@ -128,17 +134,19 @@ def build_inputs(
 
     ids, acc, ast, shares, basis, long_term = [], [], [], [], [], []
     account_value = {a.id: float(a.cash) for a in household.accounts}
-    for lot in ledger.open_lots():
-        if lot.symbol not in index:
+    for lot in ledger.open_lots() if open_lots is None else open_lots:
+        j = index.get(lot.symbol)
+        if j is None:
             notes.append(f"lot {lot.id} ({lot.symbol}) has no price on {as_of}; held as it is")
             continue
+        sh = float(lot.shares)
         ids.append(lot.id)
         acc.append(acc_index[lot.account])
-        ast.append(index[lot.symbol])
-        shares.append(float(lot.shares))
+        ast.append(j)
+        shares.append(sh)
         basis.append(float(lot.basis))
-        long_term.append(holding_term(lot.acquired, as_of) is Term.LONG)
-        account_value[lot.account] += float(lot.shares) * px[index[lot.symbol]]
+        long_term.append(as_of >= long_term_from(lot.acquired))  # holding_term(...) is Term.LONG
+        account_value[lot.account] += sh * px[j]
     lots = LotInputs(
         tuple(ids),
         np.array(acc, dtype=int),
@@ -148,11 +156,13 @@ def build_inputs(
         np.array(long_term, dtype=bool),
     )
 
-    rates = marginal_rates(household.tax)
+    if tax_tables is None:
+        tax_tables = load_tax_tables()
+    rates = marginal_rates(household.tax, tax_tables)
     drag = None
-    if asset_location:
-        m = asset_location_matrix(universe, dict(zip(accounts, types, strict=True)), household.tax, tickers)
-        drag = np.array([[m[a][t] for t in tickers] for a in accounts])
+    if asset_location:  # the drag depends on the account's type only: one row per type
+        m = asset_location_matrix(universe, {t.value: t for t in types}, household.tax, tickers, tax_tables)
+        drag = np.array([[m[t.value][x] for x in tickers] for t in types])
 
     cov = factor = None
     if getattr(estimates, "loadings", None) is not None and len(tickers) > 60:
@@ -189,9 +199,8 @@ def build_inputs(
         # tax (tax-deferred accounts, or lots at a loss), but taxable lots at a gain are not forced out —
         # the tax term and the ESG floor decide when selling them is worth it.
         taxable_gain = np.zeros(len(tickers), dtype=bool)
-        for i in range(len(lots)):
-            if types[lots.account[i]] is AccountType.TAXABLE and lots.shares[i] * px[lots.asset[i]] > lots.basis[i]:
-                taxable_gain[lots.asset[i]] = True
+        taxable_lot = np.array([t is AccountType.TAXABLE for t in types], dtype=bool)[lots.account]
+        taxable_gain[lots.asset[taxable_lot & (lots.shares * px[lots.asset] > lots.basis)]] = True
         for t, why in screen.excluded.items():
             if t not in index:
                 continue
@@ -223,8 +232,8 @@ def build_inputs(
     buyable = np.ones(len(tickers), dtype=bool) if excluded is None else ~(excluded | soft_excluded)
     total_value = sum(account_value.values())
     held: dict[AssetClass, float] = {}
-    for i in range(len(lots)):
-        if soft_excluded[lots.asset[i]] and total_value > 0:
+    if total_value > 0:
+        for i in np.flatnonzero(soft_excluded[lots.asset]):  # in lot order: the sums add up as they always did
             cls = universe[tickers[lots.asset[i]]].asset_class
             held[cls] = held.get(cls, 0.0) + lots.shares[i] * px[lots.asset[i]] / total_value
     mix, bands, lines = feasible_mix(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import TaxRuleError, ValidationError
@@ -81,18 +82,24 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+_ONE_DAY = timedelta(days=1)
+_LONG, _SHORT = Term.LONG, Term.SHORT
+
+
+@lru_cache(maxsize=8192)
 def long_term_from(acquired: date) -> date:
     """First sale date on which shares acquired on ``acquired`` are held more than one year.
 
     The holding period starts the day after acquisition and is counted in calendar months, so shares
     bought 2025-01-05 are long-term from 2026-01-06, and shares bought 2024-02-29 from 2025-03-01.
+    Cached: every plan asks it for each lot, and a batch's lots share a few thousand acquisition dates.
     """
-    return add_years(acquired, 1) + timedelta(days=1)
+    return add_years(acquired, 1) + _ONE_DAY
 
 
 def holding_term(acquired: date, sold: date) -> Term:
     """``Term.LONG`` if shares acquired on ``acquired`` and sold on ``sold`` were held more than one year."""
-    return Term.LONG if sold >= long_term_from(acquired) else Term.SHORT
+    return _LONG if sold >= long_term_from(acquired) else _SHORT
 
 
 def fmt_shares(x: Decimal) -> str:

@@ -132,3 +132,34 @@ def test_mandate_cache_rebuilds_when_the_household_changes(engine, household):
     needy = replace(household, monthly_expenses=household.monthly_expenses * 2)
     second = engine.mandate(needy, AS_OF)
     assert second is not first and second.liquidity_reserve > first.liquidity_reserve
+
+
+def _same(a, b) -> bool:
+    """Field by field, arrays bit for bit (dataclasses nested)."""
+    import dataclasses
+
+    import numpy as np
+
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+    return bool(a == b)
+
+
+def test_inputs_with_lots_and_tables_handed_in_are_the_inputs_read_from_the_ledger(engine, household):
+    import numpy as np
+
+    from engine.optimizer.adapter import build_inputs
+    from engine.tax import asset_location_matrix, load_tax_tables
+
+    ctx = engine.day(AS_OF)
+    ledger = engine.ledger(household)
+    mandate = engine.mandate(household, AS_OF, ledger=ledger)
+    args = (household, engine.universe, ctx.estimates, mandate, ledger, ctx.prices, AS_OF)
+    read = build_inputs(*args, esg=engine._esg_data())
+    given = build_inputs(*args, esg=engine._esg_data(), open_lots=ledger.open_lots(), tax_tables=load_tax_tables())
+    assert _same(read, given)
+    # one drag row per account type is each account's own row
+    m = asset_location_matrix(engine.universe, {a.id: a.type for a in household.accounts}, household.tax, read.tickers)
+    assert np.array_equal(read.tax_drag, np.array([[m[a][t] for t in read.tickers] for a in read.accounts]))
