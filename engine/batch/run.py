@@ -199,6 +199,7 @@ def run_batch(
         setup_seconds=setup_seconds,
         memory=_memory(reports),
         run_id=run_id,
+        cpu_seconds=sum(r.cpu_seconds for r in reports),
         executions=executions,
         execute_seconds=execute_seconds,
     )

@@ -94,7 +94,10 @@ class HouseholdOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ChunkReport:
-    """What a worker sends back for one chunk: outcomes, its id, seconds, memory (bytes), compiles so far."""
+    """What a worker sends back for one chunk: outcomes, its id, seconds, memory (bytes), compiles so far.
+
+    ``cpu_seconds`` is the CPU time of the thread that planned the chunk (what the machine's load does not inflate).
+    """
 
     outcomes: tuple[HouseholdOutcome, ...]
     worker: str
@@ -103,6 +106,7 @@ class ChunkReport:
     peak_rss_bytes: int
     compiled: int
     compile_seconds: float
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +124,8 @@ class WorkerMemory:
 class BatchResult:
     """The batch: one outcome per household (input order), wall seconds, workers' memory, the run id.
 
-    ``executions`` (by household id) and ``execute_seconds`` are filled when the batch executed.
+    ``cpu_seconds`` is the planning CPU time summed over the workers' planning threads; ``executions`` (by
+    household id) and ``execute_seconds`` are filled when the batch executed.
     """
 
     as_of: date
@@ -131,6 +136,7 @@ class BatchResult:
     setup_seconds: float
     memory: Mapping[str, WorkerMemory] = field(default_factory=dict)
     run_id: str | None = None
+    cpu_seconds: float = 0.0
     executions: Mapping[str, ExecutionOutcome] = field(default_factory=dict)
     execute_seconds: float = 0.0
 
@@ -176,6 +182,7 @@ class BatchResult:
             "seconds": round(self.seconds, 3),
             "setup_seconds": round(self.setup_seconds, 3),
             "households_per_second": round(self.households_per_second, 2),
+            "cpu_ms_per_household": round(self.cpu_seconds / max(len(self.outcomes), 1) * 1e3, 2),
             "peak_rss_bytes": self.peak_rss,
             "results": {o.household: self._line(o) for o in self.outcomes},
         }

@@ -99,14 +99,14 @@ def test_inline_plans_every_household_with_deterministic_ids(inline, households,
         assert all(o.client_order_id.startswith(p.id) for o in p.orders)
         assert all(0 <= w <= 1 + 1e-9 for w in p.targets.values()) and sum(p.targets.values()) <= 1 + 1e-6
     assert any(p.orders for p in inline.proposals.values())
-    assert inline.seconds > 0 and inline.households_per_second > 0
+    assert inline.seconds > 0 and inline.households_per_second > 0 and 0 < inline.cpu_seconds < 60
 
 
 def test_process_pool_gives_the_same_proposals(inline, households, day):
     result = run_batch(households, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, chunk_size=3)
     assert result.executor is Executor.PROCESSES and result.workers == 2
     assert _same_book(result, inline)
-    assert 1 <= len(result.memory) <= 2
+    assert 1 <= len(result.memory) <= 2 and result.cpu_seconds > 0
     for mem in result.memory.values():
         assert mem.peak_rss >= mem.last_rss > 0 and mem.compiled >= 1
 
