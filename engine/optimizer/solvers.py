@@ -241,6 +241,10 @@ class CompiledProblem:
             self._p_keep = p_idx <= cols
             self._p_cols = cols[self._p_keep]
             self._p_indices = p_idx[self._p_keep]
+        self._params = tuple(problem.parameters())
+        self._one = np.ones(1)
+        self._param_gather: np.ndarray | None = None
+        self._param_gather = self._probe_param_gather()
         self._solver: Any = None
         self._reader: _Reader | None = None
         self._probed = False
@@ -249,6 +253,52 @@ class CompiledProblem:
     # -- data ----------------------------------------------------------------------------------
 
     def _param_vec(self) -> np.ndarray:
+        """cvxpy's parameter vector: [1, user parameter entries...] gathered by the probed map, or cvxpy's way."""
+        if self._param_gather is None:
+            return self._param_vec_cvxpy()
+        values = [self._one]
+        for par in self._params:
+            value = par.value
+            if value is None:
+                raise OptimizationError(f"internal: parameter {par.name()} has no value")
+            values.append(np.ravel(value, order="F"))
+        return np.concatenate(values)[self._param_gather]
+
+    def _probe_param_gather(self) -> np.ndarray | None:
+        """The map from [1, every user parameter entry (Fortran order)] to cvxpy's parameter vector.
+
+        cvxpy rebuilds that vector by running each reduction's ``update_parameters`` (e.g. the upper
+        triangle of a PSD parameter) and then collecting the reduced parameters. Found here by giving the
+        user parameters coded values twice (entry k holds k + 2, then a permutation's code) and keeping the
+        map only when both codings come back as a pure gather; the values in place are restored.
+        """
+        params = self._params
+        saved = [par.value for par in params]
+        total = sum(par.size for par in params)
+        perm = np.random.default_rng(1).permutation(total)
+        codes = (np.arange(total) + 2.0, perm + 2.0)
+        try:
+            vecs = []
+            for code in codes:
+                at = 0
+                for par in params:
+                    par.save_value(code[at : at + par.size].reshape(par.shape, order="F"))
+                    at += par.size
+                vecs.append(np.asarray(self._param_vec_cvxpy(), dtype=float))
+        except Exception:  # any surprise inside cvxpy means: no shortcut
+            return None
+        finally:
+            for par, value in zip(params, saved, strict=True):
+                par.save_value(value)
+        index = vecs[0] - 1.0
+        if not index.size or np.any(index != np.round(index)) or index.min() < 0 or index.max() > total:
+            return None
+        gather = index.astype(np.intp)
+        if not np.array_equal(vecs[1], np.concatenate([[1.0], codes[1]])[gather]):
+            return None
+        return gather
+
+    def _param_vec_cvxpy(self) -> np.ndarray:
         for reduction in self._chain.reductions:
             reduction.update_parameters(self.problem)
         pp = self._pp

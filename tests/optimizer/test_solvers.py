@@ -78,3 +78,30 @@ def test_maximize_value_and_a_matrix_variable():
     fast = _snapshot(problem)
     assert problem.value == pytest.approx(problem.objective.value, abs=1e-7)
     _assert_same(fast, _through_cvxpy(compiled))
+
+
+def test_parameter_vector_gathered_directly_matches_cvxpy():
+    cache = ProblemCache()
+    x = household()
+    solve_household(x, cache=cache)
+    compiled = cache.get(shape_key(x))[0].compiled
+    assert compiled._param_gather is not None  # the PSD covariance's upper triangle is a gather too
+    assert np.array_equal(compiled._param_vec(), compiled._param_vec_cvxpy())
+    f = Frontier(MU, COV)
+    f.max_sharpe(0.02), f.efficient_risk(0.1)
+    for problem in f._problems.values():
+        assert np.array_equal(problem.compiled._param_vec(), problem.compiled._param_vec_cvxpy())
+
+
+def test_probing_leaves_parameter_values_alone():
+    x = cp.Variable(2)
+    a, b = cp.Parameter(2, nonneg=True, name="a"), cp.Parameter(name="b")
+    a.value = np.array([1.0, 2.0])
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(x - a) + b * cp.sum(x)), [x >= 0])
+    compiled = CompiledProblem(problem)
+    assert np.array_equal(a.value, [1.0, 2.0]) and b.value is None
+    with pytest.raises(Exception, match="has no value"):
+        compiled.solve()
+    b.value = 0.5
+    assert compiled.solve().status is SolveStatus.OPTIMAL
+    np.testing.assert_allclose(x.value, [0.75, 1.75], atol=1e-7)  # x = a − b/2
