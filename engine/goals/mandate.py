@@ -435,16 +435,40 @@ def household_fingerprint(household: Household) -> str:
     return hashlib.sha1(repr(_canon(facts)).encode()).hexdigest()
 
 
+_DATACLASS, _ENUM, _SET, _MAP, _SEQ, _LEAF = range(6)
+_KINDS: dict[type, tuple[int, tuple[str, ...]]] = {}  # what _canon does with a value, decided once per type
+
+
+def _kind(cls: type) -> tuple[int, tuple[str, ...]]:
+    """How ``_canon`` treats instances of ``cls`` (and, for a dataclass, its field names in order)."""
+    if dataclasses.is_dataclass(cls) and not issubclass(cls, type):
+        return _DATACLASS, tuple(f.name for f in dataclasses.fields(cls))
+    if issubclass(cls, enum.Enum):
+        return _ENUM, ()
+    if issubclass(cls, (set, frozenset)):
+        return _SET, ()
+    if issubclass(cls, Mapping):
+        return _MAP, ()
+    if issubclass(cls, (list, tuple)):
+        return _SEQ, ()
+    return _LEAF, ()
+
+
 def _canon(x: Any) -> Any:
     """Plain, order-stable data: dataclasses as (field, value) tuples, sets sorted (str hashing varies)."""
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return (type(x).__name__, tuple((f.name, _canon(getattr(x, f.name))) for f in dataclasses.fields(x)))
-    if isinstance(x, enum.Enum):
+    cls = type(x)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = _KINDS[cls] = _kind(cls)
+    what, names = kind
+    if what == _DATACLASS:
+        return (cls.__name__, tuple((name, _canon(getattr(x, name))) for name in names))
+    if what == _ENUM:
         return repr(x.value)
-    if isinstance(x, (set, frozenset)):
+    if what == _SET:
         return ("set", tuple(sorted(repr(_canon(v)) for v in x)))
-    if isinstance(x, Mapping):
+    if what == _MAP:
         return ("map", tuple(sorted((repr(_canon(k)), _canon(v)) for k, v in x.items())))
-    if isinstance(x, (list, tuple)):
+    if what == _SEQ:
         return tuple(_canon(v) for v in x)
     return repr(x)
