@@ -135,18 +135,27 @@ class _Vars:
 
 def _lot_layout(p: Prepared, slots: Sequence[int]) -> list[np.ndarray]:
     """Per account, the indices of its lots in slot order (slots past them are zero-value dummies)."""
+    if len(p.lots_by_account) == len(slots):
+        return list(p.lots_by_account)
     lot_acc = np.asarray(p.inputs.lots.account, dtype=int)
     return [np.flatnonzero(lot_acc == i) for i in range(len(slots))]
 
 
-def _per_slot(p: Prepared, slots: Sequence[int], per_lot: np.ndarray) -> list[np.ndarray]:
-    """Per-lot values (one per lot, input order) placed in each account's slots, padded with zeros."""
-    out = []
-    for idx, m in zip(_lot_layout(p, slots), slots, strict=True):
-        vals = np.zeros(m)
-        vals[: idx.size] = per_lot[idx]
-        out.append(vals)
-    return out
+def _put_slots(params: Sequence[cp.Parameter], p: Prepared, per_lot: np.ndarray) -> None:
+    """Per-lot values (one per lot, input order) into each account's slot parameter, dummy slots 0.
+
+    Checked once on the per-lot array (as ``_put`` would check each account's vector).
+    """
+    arr = np.asarray(per_lot, dtype=float)
+    layout = _lot_layout(p, [par.size for par in params])
+    nonneg = bool(params) and params[0].attributes["nonneg"]
+    if arr.size and (not np.isfinite(arr).all() or (nonneg and arr.min() < 0)):
+        for par, idx in zip(params, layout, strict=True):  # name the account's parameter, as _put does
+            _put(par, np.pad(arr[idx], (0, par.size - idx.size)))
+    for par, idx in zip(params, layout, strict=True):
+        vals = np.zeros(par.size)
+        vals[: idx.size] = arr[idx]
+        par.save_value(vals)
 
 
 def _dots(params: Sequence[cp.Parameter], variables: Sequence[cp.Variable]) -> float:
@@ -315,9 +324,7 @@ class _TradingCost(_Term):
     def set(self, p: Prepared) -> None:
         kappa = p.inputs.trading_weight * p.kappa
         _put(self.kappa, kappa)
-        lot_ast = np.asarray(p.inputs.lots.asset, dtype=int)
-        for par, vals in zip(self.lot_kappa, _per_slot(p, self.slots, kappa[lot_ast]), strict=True):
-            _put(par, vals)
+        _put_slots(self.lot_kappa, p, kappa[np.asarray(p.inputs.lots.asset, dtype=int)])
 
 
 class _Location(_Term):
@@ -349,9 +356,7 @@ class _Location(_Term):
         _put(self.drag, drag)
         _put(self.held, float(np.sum(drag * p.current)))
         lots = p.inputs.lots
-        per_lot = drag[np.asarray(lots.account, dtype=int), np.asarray(lots.asset, dtype=int)]
-        for par, vals in zip(self.lot_drag, _per_slot(p, self.slots, per_lot), strict=True):
-            _put(par, vals)
+        _put_slots(self.lot_drag, p, drag[np.asarray(lots.account, dtype=int), np.asarray(lots.asset, dtype=int)])
 
 
 class _EsgTilt(_Term):
@@ -513,8 +518,7 @@ class _HouseholdProblem:
             (self.lot_net, 1.0 - p.kappa[lot_ast]),
             (self.lot_liquid, liquid_cells[lot_acc, lot_ast]),
         ):
-            for par, vals in zip(params, _per_slot(p, slots, per_lot), strict=True):
-                _put(par, vals)
+            _put_slots(params, p, per_lot)
         _put(self.current, p.current)
         _put(self.current_total, p.current.sum(axis=0))
         _put(self.cash0, p.cash0)
@@ -549,14 +553,10 @@ class _HouseholdProblem:
         buy_asset = buy_ok & ~p.excluded & ~p.buy_blocked
         _put(self.buy_ub, np.where(buy_asset, BIG, 0.0))
         lot_ast = np.asarray(x.lots.asset, dtype=int)
-        for i, m in enumerate(self.key.lot_slots):
-            idx = self.lot_order[i]
-            ub = np.zeros(m)
-            loss = p.lot_gain[idx] < 0
-            guarded = loss if p.inputs.guard is WashSaleGuard.LOSSES else np.ones(idx.size, bool)
-            allowed = (sell_ok[lot_ast[idx]] | ~guarded) & ~(p.sell_loss_blocked[lot_ast[idx]] & loss)
-            ub[: idx.size] = np.where(allowed, p.lot_value[idx], 0.0)
-            _put(self.sell_ub[i], ub)
+        loss = p.lot_gain < 0
+        guarded = loss if p.inputs.guard is WashSaleGuard.LOSSES else np.ones(loss.size, bool)
+        allowed = (sell_ok[lot_ast] | ~guarded) & ~(p.sell_loss_blocked[lot_ast] & loss)
+        _put_slots(self.sell_ub, p, np.where(allowed, p.lot_value, 0.0))
 
     def set_mode(self, *, diagnose: bool, hard: Sequence[ConstraintGroup] = ()) -> None:
         """Normal mode: slacks fixed at 0. Diagnosis: slacks free (except ``hard``) and their sum minimized."""

@@ -156,6 +156,7 @@ class Prepared:
     liquid_accounts: np.ndarray
     liquid_assets: np.ndarray
     notes: tuple[str, ...]
+    lots_by_account: tuple[np.ndarray, ...] = ()  # per account, the indices of its lots in input order
 
 
 def _flags(value: np.ndarray | None, n: int, name: str, default: bool = False) -> np.ndarray:
@@ -351,6 +352,7 @@ def prepare(inputs: HouseholdInputs) -> Prepared:
         liquid_accounts=liquid_accounts,
         liquid_assets=liquid_assets,
         notes=tuple(notes),
+        lots_by_account=tuple(np.flatnonzero(acc_idx == i) for i in range(a)),
     )
 
 
