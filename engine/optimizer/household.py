@@ -883,15 +883,17 @@ def _binding(prob: _HouseholdProblem, p: Prepared) -> tuple[BindingConstraint, .
     x = p.inputs
     out: list[BindingConstraint] = []
     tol = 1e-7
+    enabled = _enabled(x)
     for grp, cons in prob.groups.items():
-        if not _enabled(grp, x):
+        if not enabled.get(grp, True):
             continue
         for side, con in enumerate(cons):
             dual = con.dual_value
             if dual is None:
                 continue
-            d = np.atleast_1d(np.asarray(dual, dtype=float))
-            for j in np.flatnonzero(np.abs(d) > tol):
+            d = np.abs(np.atleast_1d(np.asarray(dual, dtype=float)))
+            hits = np.flatnonzero(d > tol)
+            for j, shadow in zip(hits.tolist(), d[hits].tolist(), strict=True):
                 if grp is ConstraintGroup.CLASS_BANDS:
                     cls = p.classes[j]
                     bound = p.class_lo[j] if side == 0 else p.class_hi[j]
@@ -905,11 +907,11 @@ def _binding(prob: _HouseholdProblem, p: Prepared) -> tuple[BindingConstraint, .
                     name, subject = f"cash buffer in {x.accounts[j]}", x.accounts[j]
                 else:
                     name, subject = _GROUP_NAME[grp](x), ""
-                out.append(BindingConstraint(grp, name, subject, float(abs(d[j]))))
+                out.append(BindingConstraint(grp, name, subject, shadow))
     return tuple(out)
 
 
-def _enabled(grp: ConstraintGroup, x: HouseholdInputs) -> bool:
+def _enabled(x: HouseholdInputs) -> dict[ConstraintGroup, bool]:
     """Optional groups that are switched off hold trivially and must not be reported as binding."""
     return {
         ConstraintGroup.LIQUIDITY: x.liquidity_reserve > 0,
@@ -917,7 +919,7 @@ def _enabled(grp: ConstraintGroup, x: HouseholdInputs) -> bool:
         ConstraintGroup.CARBON_CAP: x.carbon_cap is not None,
         ConstraintGroup.TAX_BUDGET: x.tax_budget is not None,
         ConstraintGroup.TURNOVER: x.turnover_limit is not None,
-    }.get(grp, True)
+    }
 
 
 _GROUP_NAME = {
@@ -956,19 +958,18 @@ def _lot_sales(
     shares = np.asarray(x.lots.shares, dtype=float)[li] * frac
     long_term = np.asarray(x.lots.long_term, dtype=bool)[li]
     ids, accounts, tickers = x.lots.ids, x.accounts, x.tickers
-    for row in zip(
-        li.tolist(),
-        acc.tolist(),
-        ast.tolist(),
+    sales = map(
+        LotSale,
+        [ids[lot] for lot in li.tolist()],
+        [accounts[i] for i in acc.tolist()],
+        [tickers[j] for j in ast.tolist()],
         shares.tolist(),
         (sv * total).tolist(),
         gain.tolist(),
         tax.tolist(),
         long_term.tolist(),
-        strict=True,
-    ):
-        lot, i, j, sh, proceeds, g, t, lt = row
-        sale = LotSale(ids[lot], accounts[i], tickers[j], sh, proceeds, g, t, lt)
+    )
+    for i, j, sale in zip(acc.tolist(), ast.tolist(), sales, strict=True):
         sales_by_cell.setdefault((i, j), []).append(sale)
     return sells, sales_by_cell
 
@@ -990,30 +991,30 @@ def _build_result(
     n = x.n_assets
     accounts, tickers = x.accounts, x.tickers
     shown = (p.current > 0) | (after > TRADE_TOL) | (buys > 0)
-    cells = np.flatnonzero(shown)
-    holdings = [
-        Holding(accounts[c // n], tickers[c % n], before, now, before_usd, now_usd)
-        for c, before, now, before_usd, now_usd in zip(
-            cells.tolist(),
+    cells = np.flatnonzero(shown).tolist()
+    holdings = list(
+        map(
+            Holding,
+            [accounts[c // n] for c in cells],
+            [tickers[c % n] for c in cells],
             p.current.ravel()[cells].tolist(),
             after.ravel()[cells].tolist(),
             (p.current * total).ravel()[cells].tolist(),
             (after * total).ravel()[cells].tolist(),
-            strict=True,
         )
-    ]
-    buy_usd = buys * total
-    buy_shares = buy_usd / prices
-    sell_usd = sells * total
+    )
     trades: list[Trade] = []
-    for c in np.flatnonzero((buys > 0) | (sells > 0)).tolist():
+    traded = np.flatnonzero((buys > 0) | (sells > 0))
+    buy_usd = (buys * total).ravel()[traded].tolist()
+    buy_shares = (buys * total / prices).ravel()[traded].tolist()
+    sell_usd = (sells * total).ravel()[traded].tolist()
+    for c, bought, bought_shares, sold in zip(traded.tolist(), buy_usd, buy_shares, sell_usd, strict=True):
         i, j = divmod(c, n)
-        if buys[i, j] > 0:
-            trades.append(Trade(accounts[i], tickers[j], "buy", float(buy_shares[i, j]), float(buy_usd[i, j]), ()))
-        if sells[i, j] > 0:
+        if bought > 0:
+            trades.append(Trade(accounts[i], tickers[j], "buy", bought_shares, bought, ()))
+        if sold > 0:
             lots = tuple(sales_by_cell.get((i, j), ()))
-            shares = sum(s.shares for s in lots)
-            trades.append(Trade(accounts[i], tickers[j], "sell", shares, float(sell_usd[i, j]), lots))
+            trades.append(Trade(accounts[i], tickers[j], "sell", sum(s.shares for s in lots), sold, lots))
     cash_after = p.cash0 + sells.sum(axis=1) - buys.sum(axis=1) - (buys + sells) @ p.kappa
     terms = tuple(TermValue(t.name, t.kind, t.value()) for t in prob.terms)
     targets = {(h.account, h.ticker): h.weight_after for h in holdings if h.weight_after > 0}
