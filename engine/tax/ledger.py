@@ -206,6 +206,7 @@ class _LotRec:
     kind: AcquisitionKind
     replaceable: bool = True
     cached: Lot | None = None  # the frozen view; reset by every change of shares, basis or dates
+    owner: object = None  # the token of the ledger that may change this record in place (see LotLedger.copy)
 
     def view(self) -> Lot:
         if self.cached is None:
@@ -238,6 +239,7 @@ class _RealRec:
     pending_loss: Decimal = _ZERO
     replacements: list[str] = field(default_factory=list)
     cached: Realization | None = None  # the frozen view; reset when a wash sale changes what it shows
+    owner: object = None  # the token of the ledger that may change this record in place (see LotLedger.copy)
 
     def view(self) -> Realization:
         if self.cached is not None:
@@ -300,6 +302,7 @@ class LotLedger:
         self._seq = 0
         self._ids: set[str] = set()
         self._last: date | None = None
+        self._token = object()  # marks the records this ledger may change in place
 
     # ------------------------------------------------------------------------------------------
     # Construction
@@ -327,21 +330,22 @@ class LotLedger:
         return rec.view()
 
     def copy(self) -> LotLedger:
-        """An independent copy (for previews and what-ifs); the original is never touched by it."""
+        """An independent copy (for previews and what-ifs); the original is never touched by it.
+
+        Copy on write: both ledgers share every lot and sale record, and whichever changes one first
+        changes a private clone of it (a preview touches a few lots, not all of them).
+        """
         other = LotLedger.__new__(LotLedger)
         other._accounts = dict(self._accounts)
         other._groups = dict(self._groups)
-        other._lots = {k: v.clone() for k, v in self._lots.items()}
-        # A realization whose loss is fully matched (or that had none), or whose window has closed
-        # (events arrive in date order), never changes again: share it.
-        horizon = self._last - timedelta(days=WASH_SALE_DAYS) if self._last else None
-        other._reals = [
-            r.clone() if r.pending_shares > 0 and (horizon is None or r.sold >= horizon) else r for r in self._reals
-        ]
+        other._lots = dict(self._lots)
+        other._reals = list(self._reals)
         other._washes = list(self._washes)
         other._seq = self._seq
         other._ids = set(self._ids)
         other._last = self._last
+        other._token = object()
+        self._token = object()  # the records are shared now: neither ledger may change them in place
         return other
 
     snapshot = copy
@@ -577,13 +581,13 @@ class LotLedger:
         if r <= 0:
             raise TaxRuleError(f"split of {sym} on {on}: ratio must be > 0, got {r}", symbol=sym)
         self._check_date(on, f"split of {sym}")
-        touched = [rec for rec in self._lots.values() if rec.symbol == sym]
+        touched = [self._own_lot(rec) for rec in [rec for rec in self._lots.values() if rec.symbol == sym]]
         for rec in touched:
             rec.shares *= r
             rec.cached = None
-        for real in self._reals:
+        for i, real in enumerate(self._reals):
             if real.symbol == sym and real.pending_shares > 0:
-                real.pending_shares *= r
+                self._own_real(i).pending_shares *= r
         self._last = on
         return [rec.view() for rec in touched]
 
@@ -645,9 +649,11 @@ class LotLedger:
                 origin=rec.origin,
                 seq=self._seq,
                 reportable=reportable,
+                owner=self._token,
             )
             if reportable and basis > proceeds:
                 real.pending_shares, real.pending_loss = take, basis - proceeds
+            rec = self._own_lot(rec)
             rec.shares -= take
             rec.basis -= basis
             rec.cached = None
@@ -736,7 +742,7 @@ class LotLedger:
             raise TaxRuleError(f"lot id {lot_id!r} is already used; pass another or none", lot=lot_id)
         lid = self._fresh_id(lot_id or f"L{self._seq}")
         rec = _LotRec(lid, account, symbol, shares, basis, acquired, purchased, origin or lid, self._seq, kind,
-                      replaceable)
+                      replaceable, None, self._token)
         self._lots[lid] = rec
         return rec
 
@@ -757,11 +763,11 @@ class LotLedger:
         rec = self._new_lot(account, symbol, shares, basis, acquired, purchased, kind, lot_id)
         group = self.identical_to(symbol)
         lo, hi = purchased - timedelta(days=WASH_SALE_DAYS), purchased + timedelta(days=WASH_SALE_DAYS)
-        for real in self._reals:  # in sale order: the earliest loss is matched first
+        for i, real in enumerate(self._reals):  # in sale order: the earliest loss is matched first
             if not rec.replaceable or rec.shares == 0:
                 break
             if real.pending_shares > 0 and real.symbol in group and lo <= real.sold <= hi and real.origin != rec.origin:
-                self._wash(real, rec)
+                self._wash(self._own_real(i), rec)
         self._last = on
         return self._lots[rec.id].view()
 
@@ -781,7 +787,11 @@ class LotLedger:
             self._wash(real, rec)
 
     def _wash(self, real: _RealRec, rec: _LotRec) -> None:
-        """Match ``real``'s unmatched loss shares with replacement lot ``rec`` (split when partly used)."""
+        """Match ``real``'s unmatched loss shares with replacement lot ``rec`` (split when partly used).
+
+        ``real`` must be this ledger's own record (``_own_real``); ``rec`` is made its own here.
+        """
+        rec = self._own_lot(rec)
         matched = min(real.pending_shares, rec.shares)
         if matched < rec.shares:
             part_basis = _cents(rec.basis * matched / rec.shares)
@@ -831,6 +841,23 @@ class LotLedger:
             )
         )
 
+    def _own_lot(self, rec: _LotRec) -> _LotRec:
+        """``rec`` as a record this ledger may change: a clone in its place if a copy shares it."""
+        if rec.owner is self._token:
+            return rec
+        mine = rec.clone()
+        mine.owner = self._token
+        self._lots[mine.id] = mine
+        return mine
+
+    def _own_real(self, i: int) -> _RealRec:
+        """The ``i``-th sale record as one this ledger may change: a clone in its place if a copy shares it."""
+        real = self._reals[i]
+        if real.owner is not self._token:
+            real = self._reals[i] = real.clone()
+            real.owner = self._token
+        return real
+
     def _fresh_split_id(self, base: str) -> str:
         n = 1
         while f"{base}.w{n}" in self._ids:
@@ -847,16 +874,14 @@ class LotLedger:
         method: LotMethod,
         lot_ids: Sequence[str] | None,
     ) -> list[tuple[_LotRec, Decimal]]:
-        held = [r for r in self._lots.values() if r.account == account and r.symbol == symbol]
-        if lot_ids is not None:
+        if lot_ids is not None:  # named lots are looked up, not searched for among all lots
             ids = list(lot_ids)
             if len(set(ids)) != len(ids):
                 raise TaxRuleError(f"sell of {symbol} in {account}: a lot is named twice in {ids}", account=account)
-            by_id = {r.id: r for r in held}
             order: list[_LotRec] = []
             for lid in ids:
-                rec = by_id.get(lid)
-                if rec is None:
+                rec = self._lots.get(lid)
+                if rec is None or rec.account != account or rec.symbol != symbol:
                     raise TaxRuleError(
                         f"sell of {symbol} in {account} on {on}: lot {lid!r} is not an open {symbol} lot of {account}",
                         account=account,
@@ -871,7 +896,9 @@ class LotLedger:
                     )
                 order.append(rec)
         else:
-            eligible = [r for r in held if r.purchased <= on]
+            eligible = [
+                r for r in self._lots.values() if r.account == account and r.symbol == symbol and r.purchased <= on
+            ]
             order = self._order(eligible, price, on, method)
         available = sum((r.shares for r in order), _ZERO)
         if available < shares:

@@ -354,6 +354,19 @@ def test_a_realization_read_before_its_wash_sale_shows_the_wash_after_it():
     assert twin.realized()[0].disallowed == 0  # the copy did not see the buy
 
 
+def test_a_copy_that_washes_an_old_loss_leaves_the_original_alone():
+    # The loss's window closed before the copy; a transfer-in dated back into it still washes it, in the copy only.
+    led = ledger()
+    led.buy("brokerage", "XYZ", 10, 100, date(2026, 1, 5))
+    led.sell("brokerage", "XYZ", 10, 80, date(2026, 2, 2))
+    led.buy("brokerage", "ABC", 1, 10, date(2026, 4, 1))
+    before = state(led)
+    twin = led.copy()
+    twin.transfer_in("brokerage", "XYZ", 5, 400, date(2026, 1, 20), date(2026, 4, 2))
+    assert twin.realized()[0].disallowed == D("100.00")
+    assert state(led) == before and led.realized()[0].disallowed == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # Windows for the optimizer and the harvester
 # ---------------------------------------------------------------------------------------------

@@ -128,3 +128,28 @@ def test_blocked_buys_and_loss_sales_agree_with_each_window(steps, offset):
     windows = {s: led.wash_sale_window(s, on) for s in symbols}
     assert led.blocked_buys(symbols, on) == {s.upper() for s, w in windows.items() if w.buy_blocked}
     assert led.blocked_loss_sales(symbols, on) == {s.upper() for s, w in windows.items() if w.loss_sale_blocked}
+
+
+@settings(max_examples=40, deadline=None)
+@given(program, st.booleans())
+def test_copies_never_see_each_others_changes(steps, change_the_original):
+    led, _, _ = run(steps)
+    start = (led.last_event or date(2024, 1, 2)) + timedelta(days=1)
+    lot = led.buy("b1", "AAA", 10, 20, start)
+    led.sell("b1", "AAA", 10, 5, start + timedelta(days=45), lots=[lot.id])  # an unmatched loss
+    led.buy("b2", "CCC", 1, 10, start + timedelta(days=80))  # its window has closed before the copy
+    twin = led.copy()
+    changed, kept = (led, twin) if change_the_original else (twin, led)
+    before = (kept.open_lots(), kept.realized(include_sheltered=True), kept.wash_sales(), kept.permanently_disallowed)
+    day = start + timedelta(days=81)
+    for symbol in SYMBOLS:  # a purchase dated back 40 days still washes that loss
+        changed.transfer_in("b1", symbol, 5, 1, day - timedelta(days=400), day, purchased=day - timedelta(days=40))
+    changed.split("AAA", "2", day)
+    while changed.open_lots():
+        lot = changed.open_lots()[0]
+        changed.sell(lot.account, lot.symbol, lot.shares, "0.01", day, lots=[lot.id])
+    for symbol in SYMBOLS:
+        changed.buy("ira", symbol, 1000, 1, day)
+    assert changed.wash_sales() != kept.wash_sales()
+    assert (kept.open_lots(), kept.realized(include_sheltered=True), kept.wash_sales(),
+            kept.permanently_disallowed) == before
