@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 _QTY = Decimal("1e-9")
+_ZERO = Decimal(0)
 MAX_CLIENT_ORDER_ID = 128  # Alpaca's limit
 _CENT = Decimal("0.01")
 
@@ -94,8 +95,14 @@ def client_order_id(proposal_id: str, index: int) -> str:
 
 def quantize_qty(qty: Decimal, fractionable: bool, decimals: int = 9) -> Decimal:
     """Round a share quantity toward zero: whole shares, or at most ``decimals`` places."""
-    step = Decimal(1) if not fractionable else Decimal(1).scaleb(-decimals)
-    return qty.quantize(step, rounding=ROUND_DOWN) if fractionable else qty.to_integral_value(rounding=ROUND_DOWN)
+    if not fractionable:
+        return qty.to_integral_value(rounding=ROUND_DOWN)
+    return qty.quantize(_QTY if decimals == 9 else Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN)
+
+
+def _dec(x: object) -> Decimal:
+    """``Decimal(x)``, without copying a value that already is one."""
+    return x if type(x) is Decimal else Decimal(x)  # type: ignore[arg-type,return-value]
 
 
 def build_orders(
@@ -133,9 +140,9 @@ def build_orders(
             f"no price for {', '.join(missing)}; orders cannot be sized — refresh the data or drop the holding",
             ticker=missing[0],
         )
-    account_value: dict[str, Decimal] = {a: Decimal(c) for a, c in cash.items()}
+    account_value: dict[str, Decimal] = {a: _dec(c) for a, c in cash.items()}
     for (acct, sym), sh in current.items():
-        account_value[acct] = account_value.get(acct, Decimal(0)) + Decimal(sh) * prices[sym]
+        account_value[acct] = account_value.get(acct, _ZERO) + _dec(sh) * prices[sym]
     household_value = sum(account_value.values(), Decimal(0))
     min_dollars = max(rules.min_trade, household_value * Decimal(str(rules.min_trade_weight)))
 
@@ -143,10 +150,10 @@ def build_orders(
     sells: list[tuple[str, str, Decimal]] = []
     buys: list[tuple[str, str, Decimal]] = []
     for acct, sym in keys:
-        have = Decimal(current.get((acct, sym), 0))
-        want = Decimal(targets.get((acct, sym), 0))
+        have = _dec(current.get((acct, sym), 0))
+        want = _dec(targets.get((acct, sym), 0))
         if want < 0:
-            want = Decimal(0)
+            want = _ZERO
         delta = want - have
         if delta == 0:
             continue
@@ -178,9 +185,9 @@ def build_orders(
         (buys if side is OrderSide.BUY else sells).append((acct, sym, qty))
 
     # Cash per account after the sells fill at the last price, less the buffer.
-    cash_after = {a: Decimal(c) for a, c in cash.items()}
+    cash_after = {a: _dec(c) for a, c in cash.items()}
     for acct, sym, qty in sells:
-        cash_after[acct] = cash_after.get(acct, Decimal(0)) + qty * prices[sym]
+        cash_after[acct] = cash_after.get(acct, _ZERO) + qty * prices[sym]
     buys, more_skips, cash_after = _fit_buys(buys, prices, assets, cash_after, account_value, rules)
     skipped.extend(more_skips)
 
