@@ -763,11 +763,16 @@ class LotLedger:
         rec = self._new_lot(account, symbol, shares, basis, acquired, purchased, kind, lot_id)
         group = self.identical_to(symbol)
         lo, hi = purchased - timedelta(days=WASH_SALE_DAYS), purchased + timedelta(days=WASH_SALE_DAYS)
-        for i, real in enumerate(self._reals):  # in sale order: the earliest loss is matched first
+        # The losses this purchase can wash, in sale order (the earliest is matched first); matching one never
+        # changes whether a later one qualifies, so they are found in one pass before any is matched.
+        losses = [
+            i for i, real in enumerate(self._reals)
+            if real.pending_shares > 0 and real.symbol in group and lo <= real.sold <= hi and real.origin != rec.origin
+        ]
+        for i in losses:
             if not rec.replaceable or rec.shares == 0:
                 break
-            if real.pending_shares > 0 and real.symbol in group and lo <= real.sold <= hi and real.origin != rec.origin:
-                self._wash(self._own_real(i), rec)
+            self._wash(self._own_real(i), rec)
         self._last = on
         return self._lots[rec.id].view()
 
