@@ -60,12 +60,19 @@ if TYPE_CHECKING:
     from engine.store import Store
     from engine.tax import LotLedger
 
-__all__ = ["ApprovalRules", "Engine", "EngineConfig", "ExecutionReport", "SyncReport"]
+__all__ = ["FIRST_RUN_REASON", "TRADED", "ApprovalRules", "Engine", "EngineConfig", "ExecutionReport", "SyncReport"]
 
 
 log = logging.getLogger("engine")
 
 _NEW_YORK = ZoneInfo("America/New_York")
+
+
+FIRST_RUN_REASON = "first automated run for this household"
+"""The approval reason of a household's first proposal with orders (``ApprovalRules.first_run``)."""
+
+TRADED = (ProposalStatus.EXECUTED, ProposalStatus.PARTIALLY_EXECUTED)
+"""Proposal statuses that mean the household has been traded for before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -607,13 +614,8 @@ class Engine:
         rules = self.config.approval
         reasons = list(getattr(mandate, "approval_reasons", ()))
         if rules.first_run and self.store is not None and plan.orders:
-            executed = [
-                p
-                for p in self.store.proposals.list(household=household.id)
-                if p.status in (ProposalStatus.EXECUTED, ProposalStatus.PARTIALLY_EXECUTED)
-            ]
-            if not executed:
-                reasons.append("first automated run for this household")
+            if not self.store.proposals.households_with(TRADED, among=[household.id]):
+                reasons.append(FIRST_RUN_REASON)
         account_value: dict[str, Decimal] = {a.id: a.cash for a in household.accounts}
         for (acct, sym), sh in current.items():
             if sym in ctx.prices:

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -183,6 +183,8 @@ def run_batch(
             thing.close()
     by_id = {o.household: o for r in reports for o in r.outcomes}
     outcomes = tuple(by_id[i] for i in ids)
+    if store is not None:
+        outcomes = _first_runs(store, day, outcomes)
     save_errors = _save_proposals(store, households, outcomes) if store is not None else {}
     executions: dict[str, ExecutionOutcome] = {}
     execute_seconds = 0.0
@@ -424,6 +426,28 @@ def _start_run(store: Store, as_of: date, executor: Executor, workers: int, n: i
     return store.runs.start(
         "batch", {"as_of": as_of.isoformat(), "executor": executor.value, "workers": workers, "households": n}
     )
+
+
+def _first_runs(store: Store, day: Day, outcomes: tuple[HouseholdOutcome, ...]) -> tuple[HouseholdOutcome, ...]:
+    """Hold a household's first proposal with orders for approval, as ``Engine.plan`` does with a store.
+
+    Workers plan without the store, so the rule ``ApprovalRules.first_run`` is applied here, with one query.
+    """
+    from engine.engine import FIRST_RUN_REASON, TRADED
+
+    config = getattr(day.engine, "config", None)
+    if config is None or not config.approval.first_run:
+        return outcomes
+    with_orders = [o.household for o in outcomes if o.proposal is not None and o.proposal.orders]
+    seasoned = store.proposals.households_with(TRADED, among=with_orders) if with_orders else set()
+    out = []
+    for o in outcomes:
+        p = o.proposal
+        if p is not None and p.orders and o.household not in seasoned and FIRST_RUN_REASON not in p.approval_reasons:
+            p = replace(p, needs_approval=True, approval_reasons=(*p.approval_reasons, FIRST_RUN_REASON))
+            o = replace(o, proposal=p)
+        out.append(o)
+    return tuple(out)
 
 
 def _save_proposals(

@@ -13,7 +13,7 @@ import builtins
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -669,6 +669,17 @@ class ProposalRepository(_Repository):
             rows = session.scalars(stmt).all()
             orders = _order_rows(session, [r.id for r in rows])
             return [_proposal(r, orders.get(r.id, [])) for r in rows]
+
+    def households_with(
+        self, statuses: Iterable[ProposalStatus | str], among: Iterable[str] | None = None
+    ) -> set[str]:
+        """Ids of the households (of ``among``, default all) having at least one proposal in one of ``statuses``."""
+        values = sorted({_proposal_status(s).value for s in statuses})
+        stmt = select(ProposalRow.household_id).where(ProposalRow.status.in_(values)).distinct()
+        wanted = None if among is None else set(among)
+        with self._tx() as session:
+            found = set(session.scalars(stmt).all())
+        return found if wanted is None else found & wanted
 
     def transition(
         self, proposal_id: str, new_status: ProposalStatus | str, *, actor: str, reason: str = ""

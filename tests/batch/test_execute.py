@@ -150,3 +150,26 @@ def test_threads_execute_the_same_orders(market, day, households):
                     execute_threads=3)
     assert {h: (e.status, e.orders, e.fills) for h, e in one.executions.items()} == {
         h: (e.status, e.orders, e.fills) for h, e in two.executions.items()}
+
+
+def test_a_households_first_proposal_waits_for_a_human_in_a_batch_too(tmp_path, market, day, households):
+    from engine.engine import FIRST_RUN_REASON
+    from engine.store import Store
+
+    sim = _sim(market, day.universe)
+    thursday = date(2026, 7, 30)
+    rules = ApprovalRules(first_run=True, max_turnover=10.0, max_order_fraction=1.0)  # only the first-run rule
+    first_run_only = Day.build(market, thursday, config=EngineConfig(approval=rules, mandate_paths=500))
+    with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
+        store.upgrade()
+        traded = run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
+                           broker_for=sim)
+        assert {e.status for e in traded.executions.values()} == {ExecutionStatus.EXECUTED}
+        mixed = [store.households.get(h.id) for h in households[:2]] + list(households[2:4])  # traded, then new
+        later = run_batch(mixed, thursday, executor=Executor.INLINE, day=first_run_only, store=store)
+        for h in mixed:
+            proposal = later.proposals.get(h.id)
+            if proposal is None or not proposal.orders:
+                continue
+            assert (FIRST_RUN_REASON in proposal.approval_reasons) is (h.id not in traded.executions)
+            assert store.proposals.get(proposal.id).needs_approval is (h.id not in traded.executions)
