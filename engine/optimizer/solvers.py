@@ -273,6 +273,9 @@ class CompiledProblem:
         map only when both codings come back as a pure gather; the values in place are restored.
         """
         params = self._params
+        stored_otherwise = ("diag", "sparsity", "complex", "imag", "hermitian")  # values kept in another form
+        if any(any(par.attributes.get(a) for a in stored_otherwise) for par in params):
+            return None
         saved = [par.value for par in params]
         total = sum(par.size for par in params)
         perm = np.random.default_rng(1).permutation(total)

@@ -105,3 +105,14 @@ def test_probing_leaves_parameter_values_alone():
     b.value = 0.5
     assert compiled.solve().status is SolveStatus.OPTIMAL
     np.testing.assert_allclose(x.value, [0.75, 1.75], atol=1e-7)  # x = a − b/2
+
+
+def test_a_parameter_stored_in_another_form_keeps_cvxpy_s_way():
+    x = cp.Variable(3)
+    d = cp.Parameter((3, 3), diag=True, name="d")
+    d.value = np.diag([1.0, 2.0, 3.0])
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(d @ x - 1)), [x >= 0])
+    compiled = CompiledProblem(problem)
+    assert compiled._param_gather is None
+    assert compiled.solve().status is SolveStatus.OPTIMAL
+    np.testing.assert_allclose(x.value, [1.0, 0.5, 1 / 3], atol=1e-6)
