@@ -147,6 +147,8 @@ class _Reader:
         value_sign = 1.0 if slope > 0 else -1.0
 
         def gather(target: Any, first: Any, second: Any, perm: np.ndarray, size: int) -> _Gather | None:
+            if not isinstance(first, np.ndarray | float) or type(first) is not type(second):
+                return None  # e.g. a sparse or split value: cvxpy's own unpacking knows how to store it
             a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
             if a.shape != b.shape or a.shape != target.shape:
                 return None

@@ -116,3 +116,14 @@ def test_a_parameter_stored_in_another_form_keeps_cvxpy_s_way():
     assert compiled._param_gather is None
     assert compiled.solve().status is SolveStatus.OPTIMAL
     np.testing.assert_allclose(x.value, [1.0, 0.5, 1 / 3], atol=1e-6)
+
+
+def test_a_variable_stored_in_another_form_keeps_cvxpy_s_unpacking():
+    x = cp.Variable((3, 3), diag=True, name="x")
+    c = cp.Parameter(3, name="c")
+    c.value = np.arange(3.0)
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(cp.diag(x) - c)), [cp.diag(x) >= 0.5])
+    compiled = CompiledProblem(problem)
+    assert compiled.solve().status is SolveStatus.OPTIMAL
+    assert compiled._reader is None
+    np.testing.assert_allclose(np.diag(x.value.toarray()), [0.5, 1.0, 2.0], atol=1e-6)
