@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from engine.model.broker import Broker
     from engine.optimizer import OptimizationResult
     from engine.store import Store
-    from engine.tax import LotLedger
+    from engine.tax import LotLedger, TaxTables
 
 __all__ = ["FIRST_RUN_REASON", "TRADED", "ApprovalRules", "Engine", "EngineConfig", "ExecutionReport", "SyncReport"]
 
@@ -594,7 +594,7 @@ class Engine:
         return preview(ledger, plan.sells, ctx.as_of, household.tax, buys=plan.buys, prices=ctx.prices,
                        tables=self._tax_tables())
 
-    def _tax_tables(self) -> Any:
+    def _tax_tables(self) -> TaxTables:
         """The tax tables, read once per engine (like the goals configuration), not once per household."""
         cfg = self._goal_config
         if "tax_tables" not in cfg:
