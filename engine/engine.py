@@ -624,10 +624,11 @@ class Engine:
         traded = sum((o.qty * ctx.prices[o.symbol] for o in plan.orders if o.qty is not None), Decimal(0))
         if total > 0 and traded / total > Decimal(str(rules.max_turnover)):
             reasons.append(f"turnover {traded / total:.0%} of household value exceeds {rules.max_turnover:.0%}")
+        max_order = Decimal(str(rules.max_order_fraction))
         for o in plan.orders:
             value = account_value.get(o.account, Decimal(0))
             notional = (o.qty or Decimal(0)) * ctx.prices[o.symbol]
-            if value > 0 and notional / value > Decimal(str(rules.max_order_fraction)):
+            if value > 0 and notional / value > max_order:
                 reasons.append(
                     f"{o.side.value} {o.symbol} ${notional:,.0f} is {notional / value:.0%} of account {o.account}"
                 )
