@@ -161,9 +161,16 @@ def run_batch(
     tracker = _Tracker(len(households), progress)
     reports: list[ChunkReport] = []
     owned: list[Any] = []
-    if executor is Executor.DASK:
-        client, owned = _dask_client(client, scheduler, workers)
+    pool: ProcessPoolExecutor | None = None
+    day_future: Any = None
     try:
+        # Workers are started and handed the day before the clock starts: households/s is planning speed.
+        if executor is Executor.DASK:
+            client, owned = _dask_client(client, scheduler, workers)
+            day_future = _dask_ready(client, day)
+        elif executor is Executor.PROCESSES:
+            pool = _pool_ready(day, workers)
+            owned.append(_Closer(pool))
         setup_seconds = time.perf_counter() - setup_start
         start = time.perf_counter()
         tracker.start()
@@ -174,9 +181,10 @@ def run_batch(
                 reports.append(run_chunk(chunk, day, prev, age))
                 tracker.add(reports[-1].outcomes)
         elif executor is Executor.PROCESSES:
-            _run_processes(chunks, kept, age, day, workers, tracker, reports)
+            assert pool is not None
+            _run_processes(chunks, kept, age, pool, tracker, reports)
         else:
-            _run_dask(chunks, kept, age, day, client, tracker, reports)
+            _run_dask(chunks, kept, age, day_future, client, tracker, reports)
         seconds = time.perf_counter() - start
     finally:
         for thing in owned:
@@ -312,6 +320,39 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1)
 
 
+class _Closer:
+    """Shuts a process pool down with the other things a batch started (``close()`` like a Dask client)."""
+
+    def __init__(self, pool: ProcessPoolExecutor) -> None:
+        self.pool = pool
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_ready(day: Day, workers: int) -> ProcessPoolExecutor:
+    """A pool whose every worker has started, run its initializer (the day) and imported the planner."""
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(day,))
+    try:
+        for fut in [pool.submit(_worker_ready) for _ in range(workers)]:
+            fut.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    return pool
+
+
+def _worker_ready(day: Day | None = None) -> int:
+    """Warm a worker: the planner's modules imported and the day's engine touched; returns the pid."""
+    import engine.optimizer  # noqa: F401 - the import is the warm-up
+
+    _single_threaded_blas()
+    held = day if day is not None else _WORKER_DAY
+    if held is not None:
+        held.engine.day(held.as_of)
+    return os.getpid()
+
+
 def _pool_chunk(chunk: Sequence[Household], kept: Mapping[str, KeptMandate], age: int) -> ChunkReport:
     assert _WORKER_DAY is not None, "the pool initializer did not run"
     return run_chunk(chunk, _WORKER_DAY, kept, age)
@@ -321,23 +362,21 @@ def _run_processes(
     chunks: Sequence[Sequence[Household]],
     kept: Sequence[Mapping[str, KeptMandate]],
     age: int,
-    day: Day,
-    workers: int,
+    pool: ProcessPoolExecutor,
     tracker: _Tracker,
     reports: list[ChunkReport],
 ) -> None:
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(day,)) as pool:
-        futures: dict[Future[ChunkReport], Sequence[Household]] = {
-            pool.submit(_pool_chunk, c, k, age): c for c, k in zip(chunks, kept, strict=True)
-        }
-        for fut in as_completed(futures):
-            try:
-                report = fut.result()
-            except Exception as exc:
-                log.error("batch worker failed on a chunk of %d households: %s", len(futures[fut]), exc)
-                report = _lost_chunk(futures[fut], exc)
-            reports.append(report)
-            tracker.add(report.outcomes)
+    futures: dict[Future[ChunkReport], Sequence[Household]] = {
+        pool.submit(_pool_chunk, c, k, age): c for c, k in zip(chunks, kept, strict=True)
+    }
+    for fut in as_completed(futures):
+        try:
+            report = fut.result()
+        except Exception as exc:
+            log.error("batch worker failed on a chunk of %d households: %s", len(futures[fut]), exc)
+            report = _lost_chunk(futures[fut], exc)
+        reports.append(report)
+        tracker.add(report.outcomes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,18 +417,26 @@ def _dask_client(client: Any, scheduler: str | None, workers: int) -> tuple[Any,
     return client, [client, cluster]
 
 
+def _dask_ready(client: Any, day: Day) -> Any:
+    """Scatter the day to every worker once and warm each worker on it; returns the day's future."""
+    day_future = client.scatter(day, broadcast=True, hash=False)
+    workers = list(client.scheduler_info()["workers"])
+    warm = [client.submit(_worker_ready, day_future, workers=[w], pure=False) for w in workers]
+    client.gather(warm)
+    return day_future
+
+
 def _run_dask(
     chunks: Sequence[Sequence[Household]],
     kept: Sequence[Mapping[str, KeptMandate]],
     age: int,
-    day: Day,
+    day_future: Any,
     client: Any,
     tracker: _Tracker,
     reports: list[ChunkReport],
 ) -> None:
     from distributed import as_completed as dask_completed
 
-    day_future = client.scatter(day, broadcast=True, hash=False)
     futures = client.map(_dask_chunk, chunks, kept, day=day_future, age=age, pure=False)
     index = {f.key: c for f, c in zip(futures, chunks, strict=True)}
     for fut in dask_completed(futures):
