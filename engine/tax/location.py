@@ -24,7 +24,11 @@ def asset_location_matrix(
     """``{account id: {ticker: annual tax drag}}`` (fractions of value per year) for the optimizer's location term."""
     rates = marginal_rates(profile, tables)
     names = [t.upper() for t in tickers] if tickers is not None else universe.tickers
-    return {
-        acct: {t: tax_drag(universe[t], kind, profile, rates=rates) for t in names}
-        for acct, kind in accounts.items()
-    }
+    assets = [universe[t] for t in names] if accounts else []  # once, not once per account (unknown: raises)
+    out: dict[str, dict[str, float]] = {}
+    for acct, kind in accounts.items():
+        if AccountType(kind) is AccountType.TAXABLE:
+            out[acct] = {t: tax_drag(a, kind, profile, rates=rates) for t, a in zip(names, assets, strict=True)}
+        else:  # tax_drag of any fund outside a taxable account
+            out[acct] = dict.fromkeys(names, 0.0)
+    return out

@@ -140,6 +140,15 @@ def test_tax_drag_per_account_type(universe):
     assert m["b"]["BND"] > m["b"]["VTI"] > 0 and m["r"] == {"BND": 0.0, "VTI": 0.0}
 
 
+def test_asset_location_matrix_is_tax_drag_cell_by_cell(universe):
+    p = TaxProfile(filing_status=MFJ, ordinary_income=D(243000), state_rate=0.093)
+    accounts = {"b": AccountType.TAXABLE, "t": "taxable", "ira": AccountType.TRADITIONAL, "r": "roth"}
+    m = asset_location_matrix(universe, accounts, p)
+    assert m == {a: {t: tax_drag(universe[t], k, p) for t in universe.tickers} for a, k in accounts.items()}
+    with pytest.raises(ValueError):
+        asset_location_matrix(universe, {"x": "brokerage"}, p, ["BND"])
+
+
 def test_tax_drag_rejects_inconsistent_shares():
     from engine.model import Asset, AssetClass
 
