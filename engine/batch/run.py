@@ -15,6 +15,7 @@ approval in this process, each household through ``broker_for(household)`` (see 
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import math
 import os
@@ -305,10 +306,15 @@ _WORKER_DAY: Day | None = None
 
 
 def _init_worker(day: Day) -> None:
-    """Pool initializer: keep the day in this worker process and pin BLAS to one thread per worker."""
+    """Pool initializer: keep the day in this worker process and pin BLAS to one thread per worker.
+
+    A forked worker inherits the parent's whole heap (the batch's households, earlier results): freezing
+    it keeps the garbage collector from walking those objects again and again (and copying their pages).
+    """
     global _WORKER_DAY
     _WORKER_DAY = day
     _single_threaded_blas()
+    gc.freeze()
 
 
 def _single_threaded_blas() -> None:
@@ -350,6 +356,7 @@ def _worker_ready(day: Day | None = None) -> int:
     held = day if day is not None else _WORKER_DAY
     if held is not None:
         held.engine.day(held.as_of)
+    gc.freeze()  # the day and the imported modules live as long as the worker: the collector need not walk them
     return os.getpid()
 
 

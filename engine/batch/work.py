@@ -142,7 +142,18 @@ def _rss_bytes() -> int:
 
 
 def _peak_rss_bytes() -> int:
-    """Peak resident set size of this process (bytes)."""
+    """Peak resident set size of this process (bytes): the kernel's high-water mark of this address space.
+
+    ``/proc/self/status`` VmHWM, not ``getrusage``'s maxrss, which a spawned worker inherits from the
+    process that started it (a Dask worker would report its parent's peak).
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
