@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="households (default 2000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (median)")
     parser.add_argument("--naive-n", type=int, default=100, help="households for the naive loop (default 100)")
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="only the configurations whose label contains one of these (and naive)"
+    )
     args = parser.parse_args()
     market = MarketData.embedded()
     households = synthetic(args.n, seed=7, as_of=AS_OF)
@@ -109,45 +112,25 @@ def main() -> None:
             ),
         ),
     ]
-    for w in (1, 2):
-        label = f"process pool, {w} worker(s)"
-        configs.append(
-            (
-                label,
-                lambda w=w, label=label: timed(
-                    label,
-                    lambda: run_batch(households, AS_OF, executor=Executor.PROCESSES, workers=w, day=fresh_day(market)),
-                    n,
-                ),
-            )
-        )
-    for w in (1, 2):
-        label = f"process pool, {w} worker(s), kept mandates"
-        configs.append(
-            (
-                label,
-                lambda w=w, label=label: timed(
-                    label,
-                    lambda: run_batch(
-                        households, AS_OF, executor=Executor.PROCESSES, workers=w, day=fresh_day(market),
-                        mandates=kept, mandate_max_age_days=7,
-                    ),
-                    n,
-                ),
-            )
-        )
-    for w in (1, 2):
-        label = f"Dask LocalCluster, {w} worker(s)"
-        configs.append(
-            (
-                label,
-                lambda w=w, label=label: timed(
-                    label,
-                    lambda: run_batch(households, AS_OF, executor=Executor.DASK, workers=w, day=fresh_day(market)),
-                    n,
-                ),
-            )
-        )
+    for kind, executor in (("process pool", Executor.PROCESSES), ("Dask LocalCluster", Executor.DASK)):
+        for keep in (False, True):
+            for w in (1, 2):
+                label = f"{kind}, {w} worker(s)" + (", kept mandates" if keep else "")
+                extra = {"mandates": kept, "mandate_max_age_days": 7} if keep else {}
+                configs.append(
+                    (
+                        label,
+                        lambda w=w, label=label, executor=executor, extra=extra: timed(
+                            label,
+                            lambda: run_batch(
+                                households, AS_OF, executor=executor, workers=w, day=fresh_day(market), **extra
+                            ),
+                            n,
+                        ),
+                    )
+                )
+    if args.only:
+        configs = [c for c in configs if c[0].startswith("naive") or any(o in c[0] for o in args.only)]
     rows = []
     for label, run in configs:
         rate, results = measure(run, args.repeat)
@@ -176,9 +159,11 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | --- |")
     for label, rate, mem, cpu in rows:
         print(f"| {label} | {rate:.2f} | {rate / naive_rate:.2f} | {cpu} | {mem} |")
-    for kind, suffix in (("process pool", ""), ("process pool", ", kept mandates"), ("Dask LocalCluster", "")):
-        one, two = base[f"{kind}, 1 worker(s){suffix}"], base[f"{kind}, 2 worker(s){suffix}"]
-        print(f"{kind}{suffix}: 2 workers / 1 worker = {two / one:.2f}×")
+    for kind in ("process pool", "Dask LocalCluster"):
+        for suffix in ("", ", kept mandates"):
+            one, two = base.get(f"{kind}, 1 worker(s){suffix}"), base.get(f"{kind}, 2 worker(s){suffix}")
+            if one and two:
+                print(f"{kind}{suffix}: 2 workers / 1 worker = {two / one:.2f}×")
 
 
 if __name__ == "__main__":
