@@ -30,6 +30,7 @@ from engine.model import (
     IncomeStability,
     LifeEvent,
     LifeEventKind,
+    LossSale,
     Lot,
     Member,
     RiskProfile,
@@ -201,6 +202,19 @@ class LotSchema(_Strict):
     purchased: date | None = None
 
 
+class LossSaleSchema(_Strict):
+    """A sale at a loss in the last 30 days (here or at another firm) whose loss a purchase could still wash."""
+
+    id: str = Field(min_length=1)
+    account: str
+    symbol: str = Field(min_length=1)
+    sold: date
+    acquired: date
+    shares: Money = Field(gt=0)
+    loss: Money = Field(gt=0)
+    lot_id: str | None = None
+
+
 class GoalSchema(_Strict):
     id: str = Field(min_length=1)
     kind: GoalKind
@@ -262,6 +276,7 @@ class HouseholdSchema(_Strict):
     members: list[MemberSchema] = Field(min_length=1)
     accounts: list[AccountSchema] = Field(min_length=1)
     lots: list[LotSchema] = []
+    loss_sales: list[LossSaleSchema] = []
     goals: list[GoalSchema] = []
     events: list[EventSchema] = []
     risk: RiskSchema = RiskSchema()
@@ -299,6 +314,7 @@ def household_from_dict(
             monthly_savings=s.monthly_savings,
             monthly_expenses=s.monthly_expenses,
             emergency_months=s.emergency_months,
+            loss_sales=tuple(LossSale(**sale.model_dump()) for sale in s.loss_sales),
         )
     except DomainValidationError as exc:
         raise ConfigError(exc.reason, file=file, field=exc.field, value=exc.value, fix=exc.fix) from exc
@@ -312,6 +328,16 @@ def household_from_dict(
                     value=lot.symbol,
                     fix="add the fund to config/universe.yaml or correct the ticker",
                 )
+    for sale in household.loss_sales:
+        if household.account(sale.account).type is not AccountType.TAXABLE:
+            raise ConfigError(
+                f"loss sale {sale.id} is in {sale.account}, a {household.account(sale.account).type.value} account: "
+                "a sale inside a tax-deferred account realizes no tax loss, so there is nothing to protect",
+                file=file,
+                field=f"loss_sales[{sale.id}].account",
+                value=sale.account,
+                fix="list only sales at a loss in taxable accounts",
+            )
     return household
 
 
@@ -344,7 +370,7 @@ def household_to_dict(household: Household) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(household):
         v = getattr(household, f.name)
-        if f.name in ("members", "accounts", "lots", "goals", "events"):
+        if f.name in ("members", "accounts", "lots", "goals", "events", "loss_sales"):
             out[f.name] = [{k: _plain(x) for k, x in asdict(item).items()} for item in v]
         elif f.name in ("risk", "values", "tax"):
             out[f.name] = {k: _plain(x) for k, x in asdict(v).items()}

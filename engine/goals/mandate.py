@@ -415,9 +415,9 @@ def _cash_flows(household: Household, as_of: date, horizon_months: int, inflatio
 def household_fingerprint(household: Household) -> str:
     """A stable digest (same in every process) of the household facts a mandate is built from.
 
-    Lots are left out (they change with every trade and the market; ``mandate_max_age_days`` bounds how
-    stale the account values behind a reused mandate may be); goals, events, members, accounts, tax,
-    values, risk, savings, expenses and the emergency months are in.
+    Lots and loss sales are left out (they change with every trade and the market; ``mandate_max_age_days``
+    bounds how stale the account values behind a reused mandate may be); goals, events, members, accounts,
+    tax, values, risk, savings, expenses and the emergency months are in.
     """
     facts = (
         household.id,

@@ -33,6 +33,7 @@ __all__ = [
     "IncomeStability",
     "LifeEvent",
     "LifeEventKind",
+    "LossSale",
     "Lot",
     "Member",
     "Order",
@@ -432,6 +433,44 @@ class Lot:
 
 
 @dataclass(frozen=True, slots=True)
+class LossSale:
+    """A sale at a loss whose wash-sale window may still be open, kept so later runs do not wash it.
+
+    ``shares`` are the shares sold not yet matched with a replacement purchase and ``loss`` the USD of
+    loss still washable on them (> 0). ``acquired`` is when the sold shares' holding period began (a
+    replacement inherits it); ``lot_id`` names the lot sold, when known.
+    """
+
+    id: str
+    account: str
+    symbol: str
+    sold: date
+    acquired: date
+    shares: Decimal
+    loss: Decimal
+    lot_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _nonempty(self, "id")
+        _nonempty(self, "account")
+        _nonempty(self, "symbol")
+        object.__setattr__(self, "symbol", self.symbol.strip().upper())
+        _require_date(self, "sold")
+        _require_date(self, "acquired")
+        if self.acquired > self.sold:
+            raise ValidationError(
+                f"loss sale {self.id} was sold on {self.sold}, before its shares were acquired",
+                field="LossSale.acquired",
+                value=self.acquired.isoformat(),
+                fix="use the date the sold shares' holding period began (on or before the sale)",
+            )
+        _set_decimal(self, "shares", minimum=_ZERO, strict=True)
+        _set_decimal(self, "loss", minimum=_ZERO, strict=True)
+        if self.lot_id is not None:
+            _nonempty(self, "lot_id")
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     """Shares of one symbol held in one account (the sum of its lots)."""
 
@@ -583,7 +622,11 @@ class TaxProfile:
 
 @dataclass(frozen=True, slots=True)
 class Household:
-    """A household: people, accounts with their lots and cash, goals, risk, values, taxes, events."""
+    """A household: people, accounts with their lots and cash, goals, risk, values, taxes, events.
+
+    ``loss_sales`` are recent sales at a loss whose wash-sale window may still be open: kept with the
+    household so that a ledger rebuilt from it (every store-backed run) still sees them.
+    """
 
     id: str
     name: str
@@ -598,10 +641,11 @@ class Household:
     monthly_savings: Decimal = Decimal(0)
     monthly_expenses: Decimal = Decimal(0)
     emergency_months: float = 3.0
+    loss_sales: tuple[LossSale, ...] = ()
 
     def __post_init__(self) -> None:
         _nonempty(self, "id")
-        for name in ("members", "accounts", "goals", "lots", "events"):
+        for name in ("members", "accounts", "goals", "lots", "events", "loss_sales"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         _set_decimal(self, "monthly_savings", minimum=Decimal(0))
         _set_decimal(self, "monthly_expenses", minimum=Decimal(0))
@@ -611,6 +655,7 @@ class Household:
         _unique(self.id, "accounts", [a.id for a in self.accounts])
         _unique(self.id, "goals", [g.id for g in self.goals])
         _unique(self.id, "lots", [lot.id for lot in self.lots])
+        _unique(self.id, "loss_sales", [sale.id for sale in self.loss_sales])
         account_ids = {a.id for a in self.accounts}
         member_ids = {m.id for m in self.members}
         for acct in self.accounts:
@@ -628,6 +673,22 @@ class Household:
                     field=f"lots[{lot.id}].account",
                     value=lot.account,
                     fix=f"use one of: {', '.join(sorted(account_ids))}",
+                )
+        lot_ids = {lot.id for lot in self.lots} if self.loss_sales else set()
+        for sale in self.loss_sales:
+            if sale.account not in account_ids:
+                raise ValidationError(
+                    f"loss sale {sale.id} is in an unknown account",
+                    field=f"loss_sales[{sale.id}].account",
+                    value=sale.account,
+                    fix=f"use one of: {', '.join(sorted(account_ids))}",
+                )
+            if sale.id in lot_ids:
+                raise ValidationError(
+                    f"loss sale {sale.id} has the id of a lot (the ledger keeps lots and sales under one set of ids)",
+                    field=f"loss_sales[{sale.id}].id",
+                    value=sale.id,
+                    fix="give the loss sale an id no lot uses",
                 )
         for goal in self.goals:
             for acct_id in goal.accounts:

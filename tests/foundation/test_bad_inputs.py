@@ -217,3 +217,48 @@ def test_yaml_bare_on_key_is_the_event_date():
     assert data["events"][0].get(True) is not None  # YAML 1.1 really does this
     h = household_from_dict(data)
     assert h.events[0].on == date(2027, 3, 1)
+
+
+def _with_loss_sale(**changes) -> dict:
+    """The sample household with one loss sale from last week (a client onboarding after a loss sale elsewhere)."""
+    data = _sample()
+    sale = {"id": "prior-vea", "account": "brokerage", "symbol": "vea", "sold": "2026-07-24", "acquired": "2021-06-01",
+            "shares": "400", "loss": "1234.56"}
+    sale.update(changes)
+    data["loss_sales"] = [{k: v for k, v in sale.items() if v is not _DELETE}]
+    return data
+
+
+def test_household_file_accepts_recent_loss_sales(household):
+    h = household_from_dict(_with_loss_sale(), file="household.yaml")
+    (sale,) = h.loss_sales
+    assert (sale.symbol, sale.sold, sale.shares, sale.loss, sale.lot_id) == (
+        "VEA", date(2026, 7, 24), Decimal(400), Decimal("1234.56"), None)
+    assert household_from_dict(yaml.safe_load(yaml.safe_dump(household_to_dict(h)))) == h
+    assert household_from_dict(household_to_dict(household)) == household  # none listed: none kept
+
+
+@pytest.mark.parametrize(
+    "changes,words",
+    [
+        ({"loss": "-10"}, ["loss_sales.0.loss", "greater than 0"]),
+        ({"loss": "0"}, ["loss_sales.0.loss"]),
+        ({"shares": "0"}, ["loss_sales.0.shares", "greater than 0"]),
+        ({"sold": "2026-07-32"}, ["loss_sales.0.sold", "YYYY-MM-DD"]),
+        ({"sold": _DELETE}, ["loss_sales.0.sold", "add this field"]),
+        ({"account": "nowhere"}, ["loss_sales[prior-vea].account", "brokerage"]),
+        ({"account": "alex_401k"}, ["loss_sales[prior-vea].account", "tax-deferred", "taxable accounts"]),
+        ({"acquired": "2026-08-01"}, ["LossSale.acquired", "on or before the sale"]),
+        ({"id": "b1"}, ["loss_sales[b1].id", "no lot uses"]),
+        ({"price": "10"}, ["loss_sales.0.price", "spelling"]),
+    ],
+    ids=["negative-loss", "zero-loss", "zero-shares", "bad-date", "missing-sold", "unknown-account",
+         "tax-deferred-account", "acquired-after-sale", "id-of-a-lot", "typo-field"],
+)
+def test_bad_loss_sale_names_the_field_and_the_fix(changes, words):
+    with pytest.raises(ConfigError) as info:
+        household_from_dict(_with_loss_sale(**changes), file="household.yaml")
+    msg = str(info.value)
+    assert msg.startswith("household.yaml:"), msg
+    for w in words:
+        assert w in msg, f"{w!r} not in {msg!r}"

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.goals.mandate import household_fingerprint
-from engine.model import LifeEvent, LifeEventKind, Values
+from engine.model import LifeEvent, LifeEventKind, LossSale, Values
 
 
 def _reference_canon(x: Any) -> Any:
@@ -48,3 +48,9 @@ def test_fingerprint_digest_is_the_reference_digest(household):
     digests = [household_fingerprint(h) for h in variants]
     assert digests == [_reference(h) for h in variants]
     assert len(set(digests[:3])) == 3 and digests[3] != digests[0]  # savings changed; lots alone would not
+
+
+def test_loss_sales_do_not_change_the_fingerprint(household):
+    """A night's loss sale must not discard the household's kept mandate (they change with trades, like lots)."""
+    sale = LossSale("S1", "brokerage", "VEA", date(2026, 7, 31), date(2021, 6, 1), Decimal(400), Decimal("1234.56"))
+    assert household_fingerprint(replace(household, loss_sales=(sale,))) == household_fingerprint(household)
