@@ -13,7 +13,7 @@ the cent. Shares are exact ``Decimal``. Events must arrive in date order; a buy 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import TaxRuleError, ValidationError
-from engine.model import AccountType, Lot, to_decimal
+from engine.model import AccountType, LossSale, Lot, to_decimal
 
 if TYPE_CHECKING:
     from engine.model import Household, Universe
@@ -240,6 +240,7 @@ class _RealRec:
     replacements: list[str] = field(default_factory=list)
     cached: Realization | None = None  # the frozen view; reset when a wash sale changes what it shows
     owner: object = None  # the token of the ledger that may change this record in place (see LotLedger.copy)
+    carried: LossSale | None = None  # a sale realized before this ledger, loaded for its wash-sale window only
 
     def view(self) -> Realization:
         if self.cached is not None:
@@ -265,7 +266,8 @@ class _RealRec:
     def clone(self) -> _RealRec:
         return _RealRec(self.id, self.account, self.symbol, self.shares, self.acquired, self.sold, self.proceeds,
                         self.basis, self.lot_id, self.origin, self.seq, self.reportable, self.disallowed, self.lost,
-                        self.pending_shares, self.pending_loss, list(self.replacements), self.cached)
+                        self.pending_shares, self.pending_loss, list(self.replacements), self.cached,
+                        carried=self.carried)
 
 
 class LotLedger:
@@ -310,10 +312,16 @@ class LotLedger:
 
     @classmethod
     def from_household(cls, household: Household, universe: Universe | None = None) -> LotLedger:
-        """A ledger of ``household``'s accounts and lots; identical groups from ``universe.identical``."""
+        """A ledger of ``household``'s accounts, lots and recent loss sales; identical groups from ``universe``.
+
+        The loss sales (``household.loss_sales``) keep their wash-sale windows open across runs that each
+        rebuild the ledger from the stored household.
+        """
         ledger = cls({a.id: a.type for a in household.accounts}, universe.identical if universe else ())
         for lot in household.lots:
             ledger.add_lot(lot)
+        for sale in household.loss_sales:
+            ledger.add_loss_sale(sale)
         return ledger
 
     def add_lot(self, lot: Lot, kind: AcquisitionKind = AcquisitionKind.OPENING) -> Lot:
@@ -328,6 +336,47 @@ class LotLedger:
         if type(lot) is Lot and lot.purchased is not None and lot.basis.as_tuple().exponent == -2:
             rec.cached = lot  # the lot as given is already the view (same values, basis already in cents)
         return rec.view()
+
+    def add_loss_sale(self, sale: LossSale) -> None:
+        """Load a loss sale realized before this ledger (an earlier run) with its unmatched shares and loss.
+
+        ``blocked_buys``, ``wash_sale_window`` and later purchases treat it exactly as a sale booked here, but
+        ``realized()`` does not report it again (it was realized on its day; see ``amendments``). A sale in a
+        tax-deferred account realizes no tax loss, so there it is ignored, as ``sell`` would.
+
+        Raises:
+            TaxRuleError: unknown account, or an id the ledger already uses for a lot or a sale.
+        """
+        self._require_account(sale.account)
+        if sale.id in self._ids:
+            raise TaxRuleError(
+                f"loss sale id {sale.id!r} is already in the ledger; give each lot and sale a unique id", sale=sale.id
+            )
+        if self._accounts[sale.account] is not AccountType.TAXABLE:
+            return
+        self._ids.add(sale.id)
+        self._seq += 1
+        lot_id = sale.lot_id or sale.id
+        self._reals.append(
+            _RealRec(
+                id=sale.id,
+                account=sale.account,
+                symbol=sale.symbol,
+                shares=sale.shares,
+                acquired=sale.acquired,
+                sold=sale.sold,
+                proceeds=_ZERO,
+                basis=_ZERO,
+                lot_id=lot_id,
+                origin=lot_id,
+                seq=self._seq,
+                reportable=True,
+                pending_shares=sale.shares,
+                pending_loss=sale.loss,
+                owner=self._token,
+                carried=sale,
+            )
+        )
 
     def copy(self) -> LotLedger:
         """An independent copy (for previews and what-ifs); the original is never touched by it.
@@ -409,14 +458,64 @@ class LotLedger:
     ) -> list[Realization]:
         """Realizations in sale order, optionally of one tax year and/or account.
 
-        Sales inside tax-deferred accounts (not reportable) are left out unless ``include_sheltered``.
+        Sales inside tax-deferred accounts (not reportable) are left out unless ``include_sheltered``; so are
+        loss sales loaded with ``add_loss_sale`` (realized before this ledger: what it changed on them is in
+        ``amendments``).
         """
         return [
             r.view() for r in self._reals
-            if (year is None or r.sold.year == year)
+            if r.carried is None
+            and (year is None or r.sold.year == year)
             and (account is None or r.account == account)
             and (include_sheltered or r.reportable)
         ]
+
+    def amendments(self, year: int | None = None) -> list[Realization]:
+        """What wash sales in this ledger changed on loss sales realized before it (loaded with ``add_loss_sale``).
+
+        One ``Realization`` per such sale with a loss disallowed here: zero proceeds and basis, ``disallowed``
+        the USD disallowed, so its ``gain`` is the loss taken back. ``tax_on(realized(y) + amendments(y))``
+        is then the tax change of this ledger's events, without counting the earlier losses a second time.
+        """
+        return [
+            r.view() for r in self._reals
+            if r.carried is not None and r.disallowed > 0 and (year is None or r.sold.year == year)
+        ]
+
+    def open_loss_sales(self, on: date) -> tuple[LossSale, ...]:
+        """Loss sales a purchase on ``on`` or later could still wash (kept with the household for the next run).
+
+        Those sold within the 30 days before ``on`` (or after it) with shares and loss not yet matched by a replacement.
+        """
+        lo = on - timedelta(days=WASH_SALE_DAYS)
+        out: list[LossSale] = []
+        for r in self._reals:
+            if r.pending_shares <= 0 or r.pending_loss <= 0 or r.sold < lo or not r.reportable:
+                continue
+            if r.carried is not None:
+                out.append(replace(r.carried, shares=r.pending_shares, loss=r.pending_loss))
+            else:
+                out.append(LossSale(r.id, r.account, r.symbol, r.sold, r.acquired, r.pending_shares, r.pending_loss,
+                                    r.lot_id))
+        return tuple(out)
+
+    def buy_block_reasons(self, on: date) -> list[str]:
+        """Why buys are blocked on ``on``: one line per loss sale in the last 30 days with unmatched shares.
+
+        Each line names the identical group no account may buy, the loss at stake and the first free day.
+        """
+        lo = on - timedelta(days=WASH_SALE_DAYS)
+        lines = []
+        for r in self._reals:
+            if r.pending_shares > 0 and lo <= r.sold <= on:
+                group = "/".join(sorted(self.identical_to(r.symbol)))
+                lines.append(
+                    f"wash-sale rule: no buy of {group} in any account before "
+                    f"{r.sold + timedelta(days=WASH_SALE_DAYS + 1)}: {r.symbol} sold at a loss of "
+                    f"${r.pending_loss:,.2f} ({fmt_shares(r.pending_shares)} sh not yet replaced) in {r.account} "
+                    f"on {r.sold}"
+                )
+        return lines
 
     def wash_sales(self, year: int | None = None) -> list[WashSale]:
         """Every wash-sale match, in the order found; ``year`` filters on the loss sale's year."""

@@ -151,8 +151,9 @@ def preview(
 
     if tables is None:
         tables = load_tax_tables()  # found once for both bills
-    before = tax_on(ledger.realized(on.year), profile, tables)
-    after = tax_on(scratch.realized(on.year), profile, tables)
+    # Loss sales loaded from an earlier run are not realized again; only what a buy here disallows on them counts.
+    before = tax_on([*ledger.realized(on.year), *ledger.amendments(on.year)], profile, tables)
+    after = tax_on([*scratch.realized(on.year), *scratch.amendments(on.year)], profile, tables)
     for w in new_washes:
         where = (
             f"its basis rises by ${w.basis_added:,.2f}"
