@@ -29,6 +29,7 @@ from engine.model import (
     Goal,
     Household,
     LifeEvent,
+    LossSale,
     Lot,
     Member,
     Order,
@@ -55,6 +56,7 @@ from engine.store.tables import (
     GoalRow,
     HouseholdRow,
     LifeEventRow,
+    LossSaleRow,
     LotRow,
     MemberRow,
     OrderRow,
@@ -258,7 +260,7 @@ def _audit_entry(row: AuditRow) -> AuditEntry:
 
 
 class HouseholdRepository(_Repository):
-    """Households with their members, accounts, lots, goals and life events; round-trips exactly."""
+    """Households with their members, accounts, lots, loss sales, goals and life events; round-trips exactly."""
 
     def add(self, household: Household, *, actor: str = SYSTEM) -> None:
         """Store a new household (all rows or none).
@@ -409,7 +411,7 @@ def _fill_household_row(row: HouseholdRow, h: Household, now: datetime) -> None:
 
 
 def _write_children(session: Session, h: Household) -> None:
-    """Insert children parents first (members → accounts → lots, goals, events), flushing in between."""
+    """Insert children parents first (members → accounts → lots, loss sales, goals, events), flushing in between."""
     session.add_all(
         MemberRow(
             household_id=h.id,
@@ -439,6 +441,21 @@ def _write_children(session: Session, h: Household) -> None:
     )
     session.flush()
     session.add_all(_lot_row(h.id, i, lot) for i, lot in enumerate(h.lots))
+    session.add_all(
+        LossSaleRow(
+            household_id=h.id,
+            id=sale.id,
+            position=i,
+            account_id=sale.account,
+            symbol=sale.symbol,
+            sold=sale.sold,
+            acquired=sale.acquired,
+            shares=sale.shares,
+            loss=sale.loss,
+            lot_id=sale.lot_id,
+        )
+        for i, sale in enumerate(h.loss_sales)
+    )
     session.add_all(
         GoalRow(
             household_id=h.id,
@@ -491,7 +508,7 @@ def _event_row(household_id: str, position: int, e: LifeEvent) -> LifeEventRow:
 
 def _replace_household(session: Session, row: HouseholdRow, h: Household) -> None:
     # Children are replaced wholesale: delete (dependents first), then insert the new ones.
-    for table in (LotRow, GoalRow, LifeEventRow, AccountRow, MemberRow):
+    for table in (LotRow, LossSaleRow, GoalRow, LifeEventRow, AccountRow, MemberRow):
         session.execute(delete(table).where(table.household_id == h.id))
     _fill_household_row(row, h, _now())
     session.flush()
@@ -600,6 +617,19 @@ def _load_household(session: Session, household_id: str) -> Household:
         monthly_savings=row.monthly_savings,
         monthly_expenses=row.monthly_expenses,
         emergency_months=row.emergency_months,
+        loss_sales=tuple(
+            LossSale(
+                id=sale.id,
+                account=sale.account_id,
+                symbol=sale.symbol,
+                sold=sale.sold,
+                acquired=sale.acquired,
+                shares=sale.shares,
+                loss=sale.loss,
+                lot_id=sale.lot_id,
+            )
+            for sale in children(LossSaleRow)
+        ),
     )
 
 

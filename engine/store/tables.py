@@ -41,6 +41,7 @@ __all__ = [
     "GoalRow",
     "HouseholdRow",
     "LifeEventRow",
+    "LossSaleRow",
     "LotRow",
     "MemberRow",
     "OrderRow",
@@ -151,6 +152,26 @@ class LotRow(Base):
     basis: Mapped[Decimal]
     acquired: Mapped[date]
     purchased: Mapped[date]
+
+
+class LossSaleRow(Base):
+    """A recent sale at a loss whose wash-sale window may be open: unmatched ``shares`` and ``loss`` (USD) exact."""
+
+    __tablename__ = "loss_sales"
+    __table_args__ = (
+        ForeignKeyConstraint(["household_id", "account_id"], ["accounts.household_id", "accounts.id"]),
+    )
+
+    household_id: Mapped[str] = _household_fk()
+    id: Mapped[str] = mapped_column(primary_key=True)
+    position: Mapped[int]
+    account_id: Mapped[str]
+    symbol: Mapped[str]
+    sold: Mapped[date]
+    acquired: Mapped[date]
+    shares: Mapped[Decimal]
+    loss: Mapped[Decimal]
+    lot_id: Mapped[str | None]
 
 
 class GoalRow(Base):

@@ -17,6 +17,7 @@ from engine.model import (
     IncomeStability,
     LifeEvent,
     LifeEventKind,
+    LossSale,
     Lot,
     Member,
     RiskProfile,
@@ -81,6 +82,22 @@ def households(draw: st.DrawFn) -> Household:
         )
         for lot_id in draw(st.lists(ids, max_size=5, unique=True))
     )
+    lot_ids = {lot.id for lot in lots}
+    loss_sales = []
+    for sale_id in draw(st.lists(ids.filter(lambda i: i not in lot_ids), max_size=3, unique=True)):
+        sold = draw(days)
+        loss_sales.append(
+            LossSale(
+                id=sale_id,
+                account=draw(st.sampled_from(account_ids)),
+                symbol=draw(st.from_regex(r"[A-Z]{1,5}", fullmatch=True)),
+                sold=sold,
+                acquired=draw(st.dates(min_value=date(1900, 1, 1), max_value=sold)),
+                shares=draw(money(positive=True)),
+                loss=draw(money(positive=True)),
+                lot_id=draw(st.none() | ids),
+            )
+        )
     goals = []
     for goal_id in draw(st.lists(ids, max_size=3, unique=True)):
         kind = draw(st.sampled_from(GoalKind))
@@ -145,4 +162,5 @@ def households(draw: st.DrawFn) -> Household:
         monthly_savings=draw(money()),
         monthly_expenses=draw(money()),
         emergency_months=draw(st.floats(0.0, 36.0)),
+        loss_sales=tuple(loss_sales),
     )

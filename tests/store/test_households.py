@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 import engine.store.repositories as repos
 from engine.errors import Conflict, NotFound, StoreError, ValidationError
-from engine.model import Household, LifeEvent, LifeEventKind, Lot
-from engine.store import Store
+from engine.model import Household, LifeEvent, LifeEventKind, LossSale, Lot
+from engine.store import Store, upgrade
+from engine.store.migrate import downgrade
 from engine.store.tables import Base, LotRow
 from tests.store.strategies import households
 
@@ -167,3 +168,46 @@ def test_missing_tables_say_to_run_upgrade(sqlite_url: str) -> None:
         with pytest.raises(StoreError, match=r"no store tables yet.*robo db upgrade"):
             bare.households.list()
         assert bare.current() is None
+
+
+def _loss_sales() -> tuple[LossSale, ...]:
+    return (
+        LossSale("S13", "brokerage", "VEA", date(2026, 7, 31), date(2021, 6, 1), Decimal("400"), Decimal("11766.12")),
+        LossSale("S14.2", "brokerage", "ESGD", date(2026, 7, 30), date(2025, 9, 2),
+                 Decimal("123.456789012345678901"), Decimal("0.000000000000000001"), lot_id="b7"),
+    )
+
+
+def test_loss_sales_round_trip_and_are_replaced_with_the_household(store: Store, household: Household) -> None:
+    h = dataclasses.replace(household, loss_sales=_loss_sales())
+    store.households.add(h)
+    loaded = store.households.get(h.id)
+    assert loaded == h and loaded.loss_sales == h.loss_sales
+    assert loaded.loss_sales[0].lot_id is None and loaded.loss_sales[1].lot_id == "b7"
+    assert [s.shares for s in loaded.loss_sales] == [Decimal(400), Decimal("123.456789012345678901")]
+    assert all(isinstance(s.loss, Decimal) for s in loaded.loss_sales)
+    assert _row_counts(store)["loss_sales"] == 2
+    # the next night's state replaces the loss sales wholesale (a window closed, a new loss sold)
+    later = LossSale("S20", "brokerage", "VWO", date(2026, 8, 3), date(2021, 2, 16), Decimal(250), Decimal("812.5"))
+    store.households.update(dataclasses.replace(h, loss_sales=(h.loss_sales[1], later)))
+    assert store.households.get(h.id).loss_sales == (h.loss_sales[1], later)
+    store.households.update(household)
+    assert store.households.get(h.id).loss_sales == () and _row_counts(store)["loss_sales"] == 0
+    assert store.audit.list(household=h.id)[1].before["loss_sales"][0]["loss"] == Decimal("11766.12")
+
+
+def test_a_loss_sale_in_an_unknown_account_is_refused(household: Household) -> None:
+    sale = dataclasses.replace(_loss_sales()[0], account="nowhere")
+    with pytest.raises(ValidationError, match=r"loss sale S13 is in an unknown account") as info:
+        dataclasses.replace(household, loss_sales=(sale,))
+    assert info.value.field == "loss_sales[S13].account" and "brokerage" in str(info.value.fix)
+
+
+def test_downgrade_to_0003_drops_the_loss_sales_and_keeps_the_household(db_url: str, household: Household) -> None:
+    upgrade(db_url)
+    with Store(db_url) as store:
+        store.households.add(dataclasses.replace(household, loss_sales=_loss_sales()))
+    assert downgrade(db_url, "0003") == "0003"
+    assert upgrade(db_url) == "0004"
+    with Store(db_url) as store:
+        assert store.households.get(household.id) == household  # back up: no loss sales, everything else kept
