@@ -487,6 +487,7 @@ class Engine:
                 if t.side == "sell":
                     sell_lots[key] = [s.lot_id for s in t.lots if s.shares > 0]
             explanation += list(result.explanation)
+            explanation += ledger.buy_block_reasons(as_of)  # funds no account may buy today, and why
         cash = {a.id: a.cash for a in household.accounts}
         plan = build_orders(
             pid,

@@ -2,7 +2,7 @@
 
     placed = submit_all(broker, proposal.orders)                 # sells first; never places an order twice
     states = wait_for_final(broker, [o.client_order_id for o in placed], timeout=60)
-    updated = holdings_after(household, ledger, broker)       # lots and cash as they stand after the trades
+    updated = holdings_after(household, ledger, broker, on=day)   # lots, cash and open loss sales after the trades
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 from engine.errors import BrokerError, BrokerUnavailable, ValidationError
@@ -100,10 +101,13 @@ def wait_for_final(
         sleep(poll)
 
 
-def holdings_after(household: Household, ledger: LotLedger, broker: Broker) -> Household:
-    """``household`` with the ledger's open lots and each account's cash at the broker (to store after trading).
+def holdings_after(household: Household, ledger: LotLedger, broker: Broker, *, on: date) -> Household:
+    """``household`` as it stands after trading (to store): the ledger's open lots and loss sales, the broker's cash.
 
-    The next plan starts from what was actually bought and sold, not from the lots it was planned on.
+    The next plan starts from what was actually bought and sold, not from the lots it was planned on. ``on`` is
+    the trading day: the loss sales whose wash-sale window is still open on it are kept, so that a plan from the
+    store does not buy back, in any account, what was sold at a loss within the last 30 days.
     """
     accounts = tuple(replace(a, cash=broker.account(a.id).cash) for a in household.accounts)
-    return replace(household, accounts=accounts, lots=tuple(ledger.open_lots()))
+    return replace(household, accounts=accounts, lots=tuple(ledger.open_lots()),
+                   loss_sales=ledger.open_loss_sales(on))

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from engine.model import Household, ProposalStatus
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from engine.batch.types import HouseholdOutcome
     from engine.model.broker import Broker
     from engine.store import Store
@@ -137,12 +139,12 @@ def _execute_one(
                   extra={"household": household.id, "proposal": proposal.id})
         errors = [f"{type(exc).__name__}: {exc}"]
         if broker is not None and store is not None:
-            errors += _store_holdings(store, household, ledger, broker)  # what filled before the failure is kept
+            errors += _store_holdings(store, household, ledger, broker, proposal.as_of)  # what filled is kept
         return ExecutionOutcome(household.id, proposal.id, ExecutionStatus.ERROR, errors=tuple(errors),
                                 seconds=time.perf_counter() - start)
     errors = list(report.errors)
     if store is not None:
-        errors += _store_holdings(store, household, ledger, broker)
+        errors += _store_holdings(store, household, ledger, broker, proposal.as_of)
     return ExecutionOutcome(
         household.id,
         proposal.id,
@@ -155,12 +157,12 @@ def _execute_one(
     )
 
 
-def _store_holdings(store: Store, household: Household, ledger: Any, broker: Broker) -> list[str]:
-    """Save the household's lots and cash after trading; a failure becomes an error line (fills are stored)."""
+def _store_holdings(store: Store, household: Household, ledger: Any, broker: Broker, day: date) -> list[str]:
+    """Save the household's lots, cash and open loss sales after trading; a failure becomes an error line."""
     from engine.execution import holdings_after
 
     try:
-        store.households.update(holdings_after(household, ledger, broker), actor="batch")
+        store.households.update(holdings_after(household, ledger, broker, on=day), actor="batch")
     except Exception as exc:
         log.error("could not store %s's holdings after execution: %s", household.id, exc)
         return [f"holdings not stored: {type(exc).__name__}: {exc}; run robo sync for this household"]

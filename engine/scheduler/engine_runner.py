@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -144,7 +144,7 @@ class EngineRunner:
         ctx.heartbeat()  # never submit after losing the claim
         broker = self._broker_for(household)
         report = engine.execute(proposal, broker, ledger=ledger, household=household)
-        self._store_holdings(household, ledger, broker)
+        self._store_holdings(household, ledger, broker, ctx.trading_day)
         return JobOutcome((proposal.id,), ids, fills=len(report.fills),
                           notes={"status": report.status.value, "discrepancies": len(report.discrepancies)})
 
@@ -165,7 +165,7 @@ class EngineRunner:
             ctx.heartbeat()  # never submit after losing the claim
             broker, ledger = self._broker_for(household), engine.ledger(household)
             report = engine.execute(proposal, broker, ledger=ledger, household=household)
-            self._store_holdings(household, ledger, broker)
+            self._store_holdings(household, ledger, broker, ctx.trading_day)
             return JobOutcome((proposal.id,), ids, fills=len(report.fills),
                               notes={"status": report.status.value, "discrepancies": len(report.discrepancies),
                                      "errors": list(report.errors)})
@@ -197,7 +197,7 @@ class EngineRunner:
         ledger = engine.ledger(household)
         report = loose.execute(replace(proposal, status=ProposalStatus.APPROVED), broker, ledger=ledger,
                                household=household)
-        self._store_holdings(household, ledger, broker)
+        self._store_holdings(household, ledger, broker, ctx.trading_day)
         booked = sum(self.store.fills.add(f, household=household.id) for f in report.fills)
         booked += self._book_broker_fills(proposal, broker)
         ctx.heartbeat()
@@ -209,11 +209,11 @@ class EngineRunner:
                           notes={"status": report.status.value, "resumed": True, "newly_booked": booked,
                                  "discrepancies": len(report.discrepancies), "errors": list(report.errors)})
 
-    def _store_holdings(self, household: Household, ledger: LotLedger, broker: Broker) -> None:
-        """Store the household's lots and cash as they stand after execution (the next cycle plans from them)."""
+    def _store_holdings(self, household: Household, ledger: LotLedger, broker: Broker, day: date) -> None:
+        """Store the household's lots, cash and open loss sales after trading on ``day`` (the next cycle's start)."""
         from engine.execution import holdings_after
 
-        self.store.households.update(holdings_after(household, ledger, broker), actor="scheduler")
+        self.store.households.update(holdings_after(household, ledger, broker, on=day), actor="scheduler")
 
     @staticmethod
     def _broker_fills(proposal: Proposal, broker: Broker) -> list[Fill]:

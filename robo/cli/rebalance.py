@@ -148,11 +148,11 @@ def print_proposal(proposal: Any, prices: Any) -> None:
         console.print(f"  {line}", highlight=False)
 
 
-def _persist_state(store: Any, household: Any, ledger: Any, broker: Any) -> Any:
-    """Write the ledger's lots and the broker's cash back to the stored household."""
+def _persist_state(store: Any, household: Any, ledger: Any, broker: Any, day: date) -> Any:
+    """Write the ledger's lots, its loss sales still open on ``day`` and the broker's cash to the stored household."""
     from engine.execution import holdings_after
 
-    updated = holdings_after(household, ledger, broker)
+    updated = holdings_after(household, ledger, broker, on=day)
     store.households.update(updated, actor="robo")
     return updated
 
@@ -204,7 +204,7 @@ def run_rebalance(args: argparse.Namespace) -> int:
     report = engine.execute(proposal, broker, ledger=ledger, household=household)
     _print_report(report)
     if persisted:
-        _persist_state(store, household, ledger, broker)
+        _persist_state(store, household, ledger, broker, as_of)
     return 0 if report.ok else 1
 
 
@@ -242,7 +242,7 @@ def run_execute(args: argparse.Namespace) -> int:
     broker = _broker(args, market, household, ledger, proposal.as_of, universe)
     report = engine.execute(proposal, broker, ledger=ledger, household=household)
     _print_report(report)
-    _persist_state(store, household, ledger, broker)
+    _persist_state(store, household, ledger, broker, proposal.as_of)
     return 0 if report.ok else 1
 
 
@@ -279,5 +279,5 @@ def run_sync(args: argparse.Namespace) -> int:
     console.print(f"{len(report.new_fills)} new fills booked; cash ${report.cash:,.2f}")
     for d in report.discrepancies:
         console.print(f"[red]discrepancy:[/] {d}", highlight=False)
-    _persist_state(store, household, ledger, broker)
+    _persist_state(store, household, ledger, broker, market.last_day)
     return 0 if not report.discrepancies else 1

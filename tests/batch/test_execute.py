@@ -173,3 +173,27 @@ def test_a_households_first_proposal_waits_for_a_human_in_a_batch_too(tmp_path, 
                 continue
             assert (FIRST_RUN_REASON in proposal.approval_reasons) is (h.id not in traded.executions)
             assert store.proposals.get(proposal.id).needs_approval is (h.id not in traded.executions)
+
+
+def test_a_batch_stores_the_loss_sales_of_what_it_sold(tmp_path, market, day, household):
+    """The sample household's plan sells its BND lot at a loss: the stored household keeps that sale's window."""
+    from engine.store import Store
+
+    with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
+        store.upgrade()
+        result = run_batch([household], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
+                           broker_for=_sim(market, day.universe))
+        assert result.executions[household.id].status is ExecutionStatus.EXECUTED
+        stored = store.households.get(household.id)
+        fills = store.fills.for_household(household.id)
+    (sold,) = [f for f in fills if f.account == "brokerage" and f.symbol == "BND"]
+    (lot,) = [lot for lot in household.lots if lot.account == "brokerage" and lot.symbol == "BND"]
+    cents = Decimal("0.01")
+    proceeds = (sold.qty * sold.price - sold.fees).quantize(cents)
+    basis = (lot.basis * sold.qty / lot.shares).quantize(cents)  # the optimizer may leave a 1e-9 share behind
+    assert proceeds < basis
+    (sale,) = [s for s in stored.loss_sales if s.symbol == "BND"]
+    assert (sale.account, sale.sold, sale.acquired, sale.shares, sale.loss, sale.lot_id) == (
+        "brokerage", sold.at.date(), lot.acquired, sold.qty, basis - proceeds, lot.id)
+    bought = {f.symbol for f in fills if f.side.value == "buy"}
+    assert not {s.symbol for s in stored.loss_sales} & bought  # nothing bought back: every stored sale still open

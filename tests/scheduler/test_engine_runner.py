@@ -81,6 +81,9 @@ def _assert_stored_holdings_match_the_broker(store, broker, household_id) -> Non
                 shares[lot.symbol] = shares.get(lot.symbol, 0) + lot.shares
         assert shares == {p.symbol: p.qty for p in broker.positions(account.id)}
         assert account.cash == broker.account(account.id).cash
+    # the plan sells the taxable BND lot at a loss: its wash-sale window is kept for the next cycles
+    assert [(s.account, s.symbol, s.lot_id) for s in stored.loss_sales if s.symbol == "BND"] == [
+        ("brokerage", "BND", "b5")]
 
 
 def test_an_approved_proposal_is_executed_once_through_the_engine(sqlite_url, household, universe, config):
