@@ -11,7 +11,7 @@ side); the same-day guard groups are the substitute groups merged with the ident
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,49 @@ def feasible_mix(
     lines = [f"No eligible fund for {names} (screened out by values or not trading yet): its weight is "
              "spread pro rata over the other classes"]
     return new_mix, new_bands, lines
+
+
+def _wash_blocked_floors(
+    bands: Mapping[AssetClass, tuple[float, float]],
+    universe: Universe,
+    tickers: Sequence[str],
+    buyable: np.ndarray,
+    buy_blocked: np.ndarray,
+    lots: Any,
+    px: np.ndarray,
+    total_value: float,
+    ledger: Any,
+    as_of: date,
+) -> tuple[dict[AssetClass, tuple[float, float]], list[str]]:
+    """Lower the floor of a class whose every eligible fund is in a wash-sale window to what is held in it.
+
+    Nothing of such a class may be bought until the window after a recent loss sale closes, so a floor
+    above what the household holds could not be met (the plan would be infeasible for up to 30 days).
+    The class keeps its target weight; only the floor waits. Screened-out classes are ``feasible_mix``'s.
+    """
+    out = dict(bands)
+    eligible: dict[AssetClass, list[int]] = {}
+    for i, t in enumerate(tickers):
+        if buyable[i]:
+            eligible.setdefault(universe[t].asset_class, []).append(i)
+    lines: list[str] = []
+    for cls, idx in eligible.items():
+        lo, hi = out.get(cls, (0.0, 1.0))
+        if cls is AssetClass.CASH or lo <= 0 or not all(buy_blocked[i] for i in idx):
+            continue
+        in_cls = np.isin(lots.asset, idx)
+        held = float((lots.shares[in_cls] * px[lots.asset[in_cls]]).sum() / total_value) if total_value > 0 else 0.0
+        if held >= lo:
+            continue
+        out[cls] = (max(held - 1e-9, 0.0), max(hi, held))
+        windows = [ledger.wash_sale_window(tickers[i], as_of) for i in idx]
+        until = max((w.buy_blocked_until for w in windows if w.buy_blocked_until), default=None)
+        lines.append(
+            f"No {cls.value} fund may be bought" + (f" before {until + timedelta(days=1)}" if until else "")
+            + f" (wash-sale window of a recent loss sale): its floor waits at what is held ({held:.1%}, band "
+            f"{lo:.0%}–{hi:.0%})"
+        )
+    return out, lines
 
 
 def build_inputs(
@@ -242,6 +285,9 @@ def build_inputs(
         {universe[t].asset_class for i, t in enumerate(tickers) if buyable[i]},
         held,
     )
+    notes += lines
+    bands, lines = _wash_blocked_floors(bands, universe, tickers, buyable, buy_blocked, lots, px, total_value, ledger,
+                                        as_of)
     notes += lines
     reserve = float(mandate.liquidity_reserve)
     # What the taxable accounts can hold liquid after the cash buffer, trading costs and lots that cannot be

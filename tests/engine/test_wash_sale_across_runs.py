@@ -99,3 +99,28 @@ def test_without_the_stored_loss_sales_the_same_plan_would_wash_the_loss(
         forgetful = replace(store.households.get(loss_household.id), loss_sales=())
     proposal = engine.plan(forgetful, NEXT_DAY, proposal_id="t-forgetful")
     assert {o.symbol for o in proposal.orders if o.side is OrderSide.BUY} & GROUP
+
+
+def test_a_class_whose_every_fund_is_in_a_wash_sale_window_waits_instead_of_making_the_plan_infeasible(
+    market, universe, household
+):
+    """Loss sales of every international fund last week: nothing of the class may be bought for 30 days.
+
+    Its band floor (above what is held) could not be met; the floor waits at what is held, the plan goes on
+    without buying the class, and the explanation says until when.
+    """
+    from engine.engine import Engine
+    from engine.model import AssetClass, LossSale
+
+    intl = [t for t, a in universe.assets.items() if a.asset_class is AssetClass.INTL_EQUITY]
+    sold = date(2026, 7, 28)
+    sales = tuple(
+        LossSale(f"ls-{t}", "brokerage", t, sold, date(2025, 1, 2), Decimal(10), Decimal(100)) for t in intl
+    )
+    without_intl = tuple(lot for lot in household.lots if lot.symbol not in intl)
+    blocked = replace(household, lots=without_intl, loss_sales=sales)
+    proposal = Engine(market, universe).plan(blocked, NEXT_DAY, proposal_id="t-intl-blocked")
+    bought = {o.symbol for o in proposal.orders if o.side is OrderSide.BUY}
+    assert bought and not bought & set(intl)
+    (note,) = [line for line in proposal.explanation if "No intl_equity fund may be bought" in line]
+    assert "before 2026-08-28" in note and "what is held (0.0%" in note
