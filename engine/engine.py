@@ -31,6 +31,7 @@ from engine.model import (
     Fill,
     Household,
     LifeEvent,
+    Lot,
     Order,
     OrderSide,
     Proposal,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from engine.estimates import Estimates
     from engine.goals import Mandate
     from engine.model.broker import Broker
-    from engine.optimizer import OptimizationResult
+    from engine.optimizer import LotSale, OptimizationResult
     from engine.store import Store
     from engine.tax import LotLedger, TaxTables
 
@@ -480,12 +481,17 @@ class Engine:
             )
             result = solve_household(inputs)
             targets = dict(current)
+            held = {lot.id: lot for lot in lots}
             for t in result.trades:
                 key = (t.account, t.ticker)
-                delta = Decimal(str(round(t.shares, 9)))
+                if t.side == "sell" and t.lots:
+                    sold = [s for s in t.lots if s.shares > 0]
+                    delta = sum((self._lot_take(s, held, ctx.prices[t.ticker]) for s in sold), Decimal(0))
+                    sell_lots[key] = [s.lot_id for s in sold]
+                else:
+                    delta = Decimal(str(round(t.shares, 9)))
                 targets[key] = targets.get(key, Decimal(0)) + (delta if t.side == "buy" else -delta)
-                if t.side == "sell":
-                    sell_lots[key] = [s.lot_id for s in t.lots if s.shares > 0]
+            self._sell_out_dust(targets, sell_lots, lots, ctx.prices)
             explanation += list(result.explanation)
             explanation += ledger.buy_block_reasons(as_of)  # funds no account may buy today, and why
         cash = {a.id: a.cash for a in household.accounts}
@@ -539,6 +545,39 @@ class Engine:
 
             self._esg = load_esg()
         return self._esg
+
+    def _lot_take(self, sale: LotSale, held: Mapping[str, Lot], price: Decimal) -> Decimal:
+        """Exact shares to sell of one lot: the whole lot when what the solve would leave is dust.
+
+        The solver stops a hair inside a lot's bound (about 1e-7 of its value), which would leave
+        fractions of a share no order could ever sell (below the minimum notional); those go with the sale.
+        """
+        lot = held.get(sale.lot_id)
+        take = Decimal(str(round(sale.shares, 9)))
+        if lot is None:
+            return take
+        if take >= lot.shares or (lot.shares - take) * price < self.config.order_rules.min_notional:
+            return lot.shares
+        return take
+
+    def _sell_out_dust(
+        self,
+        targets: dict[tuple[str, str], Decimal],
+        sell_lots: Mapping[tuple[str, str], Sequence[str]],
+        lots: Sequence[Lot],
+        prices: Mapping[str, Decimal],
+    ) -> None:
+        """A position sold down to less than the minimum notional is sold out (every lot of it is being sold).
+
+        Such a remainder (a solver's hair of a buy netted against whole lots sold) could never be sold alone.
+        """
+        floor = self.config.order_rules.min_notional
+        for key, ids in sell_lots.items():
+            left = targets.get(key, Decimal(0))
+            if 0 < left and left * prices[key[1]] < floor:
+                named = set(ids)
+                if all(lot.id in named for lot in lots if (lot.account, lot.symbol) == key):
+                    targets[key] = Decimal(0)
 
     @staticmethod
     def _holdings(ledger: LotLedger, lots: Sequence[Any] | None = None) -> dict[tuple[str, str], Decimal]:
