@@ -41,6 +41,7 @@ from engine.batch.types import (
     OutcomeStatus,
     WorkerMemory,
 )
+from engine.batch.wire import fast_pickling
 from engine.batch.work import run_chunk
 from engine.errors import ConfigError, EngineError, StoreError
 from engine.model import Household
@@ -168,6 +169,8 @@ def run_batch(
     day_future: Any = None
     try:
         # Workers are started and handed the day before the clock starts: households/s is planning speed.
+        if executor is not Executor.INLINE:
+            fast_pickling()  # chunks and the day leave this process
         if executor is Executor.DASK:
             client, owned = _dask_client(client, scheduler, workers)
             day_future = _dask_ready(client, day)
@@ -320,9 +323,11 @@ def _init_worker(day: Day) -> None:
 
 
 def _worker_process() -> None:
-    """Settle a worker process for planning: one BLAS thread, and a heap that keeps its MB-sized arrays."""
+    """Settle a worker process for planning: one BLAS thread, a heap that keeps its MB-sized arrays, and
+    cheap pickling for the outcomes it sends back."""
     _single_threaded_blas()
     _steady_heap()
+    fast_pickling()
 
 
 def _single_threaded_blas() -> None:
