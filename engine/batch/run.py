@@ -73,11 +73,10 @@ ProgressCallback = Callable[[BatchProgress], None]
 
 
 def shape_hint(household: Household) -> tuple[int, ...]:
-    """The lot slots per account the optimizer will pad this household to (its problem shape, cheaply)."""
+    """Accounts and the lot slots the optimizer will pad this household to (its problem shape, cheaply)."""
     from engine.optimizer import lot_bucket
 
-    counts = Counter(lot.account for lot in household.lots)
-    return tuple(lot_bucket(counts.get(a.id, 0)) for a in household.accounts)
+    return len(household.accounts), lot_bucket(len(household.lots))
 
 
 def chunk_households(households: Sequence[Household], chunk_size: int) -> list[list[Household]]:

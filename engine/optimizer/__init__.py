@@ -7,6 +7,7 @@ w = Frontier(mu, cov).max_sharpe(0.02)
 from engine.optimizer.frontier import Frontier, Performance
 from engine.optimizer.household import (
     DEFAULT_CACHE,
+    HOUSEHOLD_CHAIN,
     CacheStats,
     HouseholdOptimizer,
     ProblemCache,
@@ -40,6 +41,7 @@ from engine.optimizer.solvers import (
 __all__ = [
     "DEFAULT_CACHE",
     "DEFAULT_CHAIN",
+    "HOUSEHOLD_CHAIN",
     "BindingConstraint",
     "CacheStats",
     "CompiledProblem",

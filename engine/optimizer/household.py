@@ -3,10 +3,10 @@
     result = solve_household(inputs)            # HouseholdInputs → OptimizationResult
     print(result.explain())
 
-Variables (weights of household value): holdings h and buys b per (account, asset), cell sells u, lot
-sells s per account slot, post-trade cash c per account, class weights z, slacks σ per constraint group.
-Lots are padded per account to a bucket (16, then multiples of 64) with zero-value dummy lots so that
-households of similar size share one compiled problem (``shape_key``).
+Variables (weights of household value): buys b per (account, asset), lot sells s (one pool of slots for
+every account's lots), asset weights w, post-trade cash c per account, class weights z, slacks σ per
+constraint group. The pool is padded to a bucket (``lot_bucket``: multiples of 16, coarser past 256 lots)
+with zero-value dummy lots so that households of similar size share one compiled problem (``shape_key``).
 
 Wash-sale guard (Moehle, Kochenderfer, Boyd, Ang 2021): selling at a loss has negative tax cost, so a
 convex problem may sell and buy the same asset (or a member of its guard group) on one day. We solve,
@@ -46,9 +46,17 @@ from engine.optimizer.result import (
     Trade,
     explain_result,
 )
-from engine.optimizer.solvers import DEFAULT_CHAIN, CompiledProblem, SolveRecord, SolverSpec, SolveStatus
+from engine.optimizer.solvers import (
+    DEFAULT_CHAIN,
+    CompiledProblem,
+    SolveRecord,
+    SolverName,
+    SolverSpec,
+    SolveStatus,
+)
 
 __all__ = [
+    "HOUSEHOLD_CHAIN",
     "CacheStats",
     "HouseholdOptimizer",
     "ProblemCache",
@@ -66,19 +74,36 @@ BIG = 1e3
 
 GROUPS: tuple[ConstraintGroup, ...] = tuple(ConstraintGroup)
 
+HOUSEHOLD_CHAIN: tuple[SolverSpec, ...] = (
+    SolverSpec(SolverName.CLARABEL, {"iterative_refinement_enable": False}),
+    *DEFAULT_CHAIN,
+)
+"""Clarabel without iterative refinement, then ``DEFAULT_CHAIN`` (Clarabel as shipped first).
+
+The household problem is linear in its trades, and refinement of its KKT solves took ~40 % of Clarabel's
+time without changing the iterations or the status (``benchmarks/batch.py``). Termination is still judged on
+the true residuals, so a solve that needs refinement ends not "Solved" and the next link runs.
+"""
+
 
 def lot_bucket(count: int) -> int:
-    """Lot slots for an account holding ``count`` lots: 16, then the next multiple of 64."""
-    return 16 if count <= 16 else 64 * math.ceil(count / 64)
+    """Lot slots for a household holding ``count`` lots: a multiple of 16, or of about 1/8 of it past 256.
+
+    Dummy slots cost solver time (a variable and two rows each) and every distinct bucket a compile, so
+    the step keeps the padding under ~1/8 while the number of shapes grows only with log(count).
+    """
+    step = max(16, 1 << max(count.bit_length() - 4, 0))
+    return max(16, step * math.ceil(count / step))
 
 
 @dataclass(frozen=True, slots=True)
 class ShapeKey:
-    """What fixes a compiled problem's shape: assets, classes, lot slots per account, risk model."""
+    """What fixes a compiled problem's shape: assets, classes, accounts, lot slots, risk model."""
 
     n_assets: int
     n_classes: int
-    lot_slots: tuple[int, ...]
+    n_accounts: int
+    lot_slots: int
     n_factors: int  # 0 means a full covariance
 
 
@@ -86,13 +111,8 @@ def shape_key(inputs: HouseholdInputs | Prepared) -> ShapeKey:
     """The cache key of a household's problem (public: the batch room groups households by it)."""
     p = inputs if isinstance(inputs, Prepared) else prepare(inputs)
     x = p.inputs
-    counts = (
-        np.bincount(np.asarray(x.lots.account, dtype=int), minlength=x.n_accounts)
-        if len(x.lots)
-        else (np.zeros(x.n_accounts, dtype=int))
-    )
     k = 0 if x.factor_model is None or x.cov is not None else int(np.asarray(x.factor_model.loadings).shape[1])
-    return ShapeKey(x.n_assets, len(p.classes), tuple(lot_bucket(int(c)) for c in counts), k)
+    return ShapeKey(x.n_assets, len(p.classes), x.n_accounts, lot_bucket(len(x.lots)), k)
 
 
 def _put(par: cp.Parameter, value: object) -> None:
@@ -122,45 +142,32 @@ def _put(par: cp.Parameter, value: object) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Vars:
-    """Variables b, s, w, c, z; h (holdings) and u (cell sells) are expressions of them, for reading."""
+    """Variables: buys b (account × asset), lot sells s (slots), cash c, class weights z, asset weights w."""
 
-    h: cp.Expression
     b: cp.Variable
-    u: cp.Expression
-    s: tuple[cp.Variable, ...]
+    s: cp.Variable
     c: cp.Variable
     z: cp.Variable
     w: cp.Variable
 
 
-def _lot_layout(p: Prepared, slots: Sequence[int]) -> list[np.ndarray]:
-    """Per account, the indices of its lots in slot order (slots past them are zero-value dummies)."""
-    if len(p.lots_by_account) == len(slots):
-        return list(p.lots_by_account)
-    lot_acc = np.asarray(p.inputs.lots.account, dtype=int)
-    return [np.flatnonzero(lot_acc == i) for i in range(len(slots))]
+def _lot_layout(p: Prepared) -> np.ndarray:
+    """The index of the lot in each slot, accounts end to end (slots past them are zero-value dummies)."""
+    if len(p.lots_by_account) == p.inputs.n_accounts:
+        parts = list(p.lots_by_account)
+    else:
+        lot_acc = np.asarray(p.inputs.lots.account, dtype=int)
+        parts = [np.flatnonzero(lot_acc == i) for i in range(p.inputs.n_accounts)]
+    return np.concatenate(parts).astype(int) if parts else np.zeros(0, dtype=int)
 
 
-def _put_slots(params: Sequence[cp.Parameter], p: Prepared, per_lot: np.ndarray) -> None:
-    """Per-lot values (one per lot, input order) into each account's slot parameter, dummy slots 0.
-
-    Checked once on the per-lot array (as ``_put`` would check each account's vector).
-    """
+def _put_lots(par: cp.Parameter, p: Prepared, per_lot: np.ndarray) -> None:
+    """Per-lot values (one per lot, input order) into a slot parameter in slot order, dummy slots 0."""
     arr = np.asarray(per_lot, dtype=float)
-    layout = _lot_layout(p, [par.size for par in params])
-    nonneg = bool(params) and params[0].attributes["nonneg"]
-    if arr.size and (not np.isfinite(arr).all() or (nonneg and arr.min() < 0)):
-        for par, idx in zip(params, layout, strict=True):  # name the account's parameter, as _put does
-            _put(par, np.pad(arr[idx], (0, par.size - idx.size)))
-    for par, idx in zip(params, layout, strict=True):
-        vals = np.zeros(par.size)
-        vals[: idx.size] = arr[idx]
-        par.save_value(vals)
-
-
-def _dots(params: Sequence[cp.Parameter], variables: Sequence[cp.Variable]) -> float:
-    """Σ param·variable over the per-account lot vectors, at the current values."""
-    return float(sum(float(par.value @ var.value) for par, var in zip(params, variables, strict=True)))
+    order = _lot_layout(p)
+    vals = np.zeros(par.size)
+    vals[: order.size] = arr[order]
+    _put(par, vals)
 
 
 class _Term:
@@ -287,16 +294,16 @@ class _TaxCost(_Term):
 
     name, kind = "tax", TermKind.PENALTY
 
-    def __init__(self, v: _Vars, slots: Sequence[int]) -> None:
+    def __init__(self, v: _Vars, slots: int) -> None:
         self.v = v
-        self.per_dollar = [cp.Parameter(m, name=f"tax_per_dollar_{a}") for a, m in enumerate(slots)]
-        self.expr = cp.sum([g @ s for g, s in zip(self.per_dollar, v.s, strict=True)])
+        self.per_dollar = cp.Parameter(slots, name="tax_per_dollar")
+        self.expr = self.per_dollar @ v.s
 
     def expression(self) -> cp.Expression:
         return self.expr
 
     def value(self) -> float:
-        return _dots(self.per_dollar, self.v.s)
+        return float(self.per_dollar.value @ self.v.s.value)
 
     def set(self, p: Prepared) -> None:
         pass  # set with the lot layout in _HouseholdProblem.assign
@@ -307,24 +314,22 @@ class _TradingCost(_Term):
 
     name, kind = "trading", TermKind.PENALTY
 
-    def __init__(self, v: _Vars, n: int, slots: Sequence[int]) -> None:
-        self.slots = tuple(slots)
+    def __init__(self, v: _Vars, n: int, slots: int) -> None:
         self.kappa = cp.Parameter(n, nonneg=True, name="cost_per_dollar")
-        self.lot_kappa = [cp.Parameter(m, nonneg=True, name=f"lot_cost_per_dollar_{i}") for i, m in enumerate(slots)]
-        sells = [kl @ sl for kl, sl in zip(self.lot_kappa, v.s, strict=True)]
+        self.lot_kappa = cp.Parameter(slots, nonneg=True, name="lot_cost_per_dollar")
         self.v = v
-        self.expr = self.kappa @ cp.sum(v.b, axis=0) + cp.sum(sells)
+        self.expr = self.kappa @ cp.sum(v.b, axis=0) + self.lot_kappa @ v.s
 
     def expression(self) -> cp.Expression:
         return self.expr
 
     def value(self) -> float:
-        return float(self.kappa.value @ self.v.b.value.sum(axis=0)) + _dots(self.lot_kappa, self.v.s)
+        return float(self.kappa.value @ self.v.b.value.sum(axis=0)) + float(self.lot_kappa.value @ self.v.s.value)
 
     def set(self, p: Prepared) -> None:
         kappa = p.inputs.trading_weight * p.kappa
         _put(self.kappa, kappa)
-        _put_slots(self.lot_kappa, p, kappa[np.asarray(p.inputs.lots.asset, dtype=int)])
+        _put_lots(self.lot_kappa, p, kappa[np.asarray(p.inputs.lots.asset, dtype=int)])
 
 
 class _Location(_Term):
@@ -335,28 +340,26 @@ class _Location(_Term):
 
     name, kind = "location", TermKind.PENALTY
 
-    def __init__(self, v: _Vars, a: int, n: int, slots: Sequence[int]) -> None:
-        self.slots = tuple(slots)
+    def __init__(self, v: _Vars, a: int, n: int, slots: int) -> None:
         self.drag = cp.Parameter((a, n), name="tax_drag")
         self.held = cp.Parameter(name="drag_on_current")
-        self.lot_drag = [cp.Parameter(m, name=f"lot_drag_{i}") for i, m in enumerate(slots)]
-        sells = [dl @ sl for dl, sl in zip(self.lot_drag, v.s, strict=True)]
+        self.lot_drag = cp.Parameter(slots, name="lot_drag")
         self.v = v
-        self.expr = self.held + cp.sum(cp.multiply(self.drag, v.b)) - cp.sum(sells)
+        self.expr = self.held + cp.sum(cp.multiply(self.drag, v.b)) - self.lot_drag @ v.s
 
     def expression(self) -> cp.Expression:
         return self.expr
 
     def value(self) -> float:
         held = float(self.held.value)
-        return held + float(np.sum(self.drag.value * self.v.b.value)) - _dots(self.lot_drag, self.v.s)
+        return held + float(np.sum(self.drag.value * self.v.b.value)) - float(self.lot_drag.value @ self.v.s.value)
 
     def set(self, p: Prepared) -> None:
         drag = p.inputs.location_weight * p.drag
         _put(self.drag, drag)
         _put(self.held, float(np.sum(drag * p.current)))
         lots = p.inputs.lots
-        _put_slots(self.lot_drag, p, drag[np.asarray(lots.account, dtype=int), np.asarray(lots.asset, dtype=int)])
+        _put_lots(self.lot_drag, p, drag[np.asarray(lots.account, dtype=int), np.asarray(lots.asset, dtype=int)])
 
 
 class _EsgTilt(_Term):
@@ -384,33 +387,32 @@ class _HouseholdProblem:
 
     Shape, for the solver's sake (its time grows with the number of variables plus rows): the variables
     are buys b per (account, asset), sells s per lot slot, household asset weights w, cash c per account
-    and class weights z. Holdings h = current + b − u and cell sells u = Σ lots are expressions, not
-    variables: h ≥ 0 needs no row (a lot's sell is capped at its value, so u ≤ current), the buy guard
-    is one row per asset (Σ_accounts b ≤ cap; cap is 0 or ∞ for every account alike), and the risk,
-    class, band, ESG and carbon terms read w once instead of summing a·n cells in each row.
+    and class weights z. Holdings (current + b − lot sells per cell) are never a variable: h ≥ 0 needs no
+    row (a lot's sell is capped at its value), the buy guard is one row per asset (Σ_accounts b ≤ cap; cap
+    is 0 or ∞ for every account alike), and the risk, class, band, ESG and carbon terms read w once
+    instead of summing a·n cells in each row. The lots of all accounts share one pool of slots; which
+    account and asset a slot belongs to is data (two 0/1 parameter matrices whose zeros Clarabel never
+    sees), so a household's shape depends on its number of lots, not on how they spread over accounts.
     """
 
     def __init__(self, key: ShapeKey) -> None:
-        n, k, slots = key.n_assets, key.n_classes, key.lot_slots
-        a = len(slots)
+        n, k, a, slots = key.n_assets, key.n_classes, key.n_accounts, key.lot_slots
         self.key = key
         P = cp.Parameter
         b = cp.Variable((a, n), name="buys")
-        s = tuple(cp.Variable(m, name=f"lot_sells_{i}") for i, m in enumerate(slots))
+        s = cp.Variable(slots, name="lot_sells")
         w = cp.Variable(n, name="asset_weights")
         c = cp.Variable(a, name="cash")
         z = cp.Variable(k, name="class_weights")
         sigma = cp.Variable(len(GROUPS), name="slack")
-        self.current = P((a, n), name="current")
-        self.mapping = [P((n, m), name=f"lot_asset_{i}") for i, m in enumerate(slots)]
-        u = cp.vstack([m @ sl for m, sl in zip(self.mapping, s, strict=True)])
-        v = _Vars(self.current + b - u, b, u, s, c, z, w)
+        self.mapping = P((n, slots), name="lot_asset")
+        self.lot_net = P((a, slots), name="lot_net_proceeds_by_account")  # 1 − cost at [lot's account, slot]
+        v = _Vars(b, s, c, z, w)
         self.v, self.sigma = v, sigma
         self.current_total = P(n, name="current_by_asset")
-        self.sell_ub = [P(m, nonneg=True, name=f"sell_ub_{i}") for i, m in enumerate(slots)]
-        self.gain = [P(m, name=f"gain_per_dollar_{i}") for i, m in enumerate(slots)]
-        self.lot_net = [P(m, name=f"lot_net_proceeds_{i}") for i, m in enumerate(slots)]
-        self.lot_liquid = [P(m, name=f"lot_liquid_{i}") for i, m in enumerate(slots)]
+        self.sell_ub = P(slots, nonneg=True, name="sell_ub")
+        self.gain = P(slots, name="gain_per_dollar")
+        self.lot_liquid = P(slots, name="lot_liquid")
         self.buy_ub = P(n, nonneg=True, name="buy_ub")
         self.cash0 = P(a, name="cash0")
         self.buffer = P(a, name="cash_buffer")
@@ -448,12 +450,8 @@ class _HouseholdProblem:
                 raise OptimizationError(f"internal: term {term.name} is not {term.kind.value}-shaped")
             objective = objective + (expr if term.kind is TermKind.PENALTY else -expr)
         objective = objective + self.slack_price @ sigma
-
-        def per_account(params: Sequence[cp.Parameter]) -> cp.Expression:
-            return cp.hstack([par @ sl for par, sl in zip(params, s, strict=True)])
-
         g = {grp: sigma[i] for i, grp in enumerate(GROUPS)}
-        lots_sold = cp.sum(cp.hstack(list(s)))  # = Σ u: dummy slots are held at 0
+        lots_sold = cp.sum(s)  # dummy slots are held at 0
         self.groups: dict[ConstraintGroup, list[cp.Constraint]] = {
             ConstraintGroup.CLASS_BANDS: [
                 z >= self.class_lo - g[ConstraintGroup.CLASS_BANDS],
@@ -467,20 +465,19 @@ class _HouseholdProblem:
             ConstraintGroup.LIQUIDITY: [  # liquid cash + liquid holdings ≥ reserve, held part moved right
                 self.liquid_accounts @ c
                 + cp.sum(cp.multiply(self.liquid_cells, b))
-                - cp.sum(per_account(self.lot_liquid))
+                - self.lot_liquid @ s
                 >= self.reserve_gap - g[ConstraintGroup.LIQUIDITY]
             ],
             ConstraintGroup.ESG_FLOOR: [self.esg_excess @ w >= -g[ConstraintGroup.ESG_FLOOR]],
             ConstraintGroup.CARBON_CAP: [self.carbon_excess @ w <= g[ConstraintGroup.CARBON_CAP]],
             ConstraintGroup.TAX_BUDGET: [
-                cp.sum(per_account(self.gain)) <= self.tax_budget + g[ConstraintGroup.TAX_BUDGET]
+                self.gain @ s <= self.tax_budget + g[ConstraintGroup.TAX_BUDGET]
             ],
             ConstraintGroup.TURNOVER: [cp.sum(b) + lots_sold <= self.turnover + g[ConstraintGroup.TURNOVER]],
         }
-        lot_sells_by_asset = sum(m @ sl for m, sl in zip(self.mapping, s, strict=True))
         hard = [
-            w == self.current_total + cp.sum(b, axis=0) - lot_sells_by_asset,
-            c == self.cash0 - cp.sum(b, axis=1) - b @ self.kappa + per_account(self.lot_net),
+            w == self.current_total + cp.sum(b, axis=0) - self.mapping @ s,
+            c == self.cash0 - cp.sum(b, axis=1) - b @ self.kappa + self.lot_net @ s,
             z == self.membership @ w + self.cash_class * cp.sum(c),
             *[con for term in self.terms for con in term.constraints],
             b >= 0,
@@ -488,12 +485,11 @@ class _HouseholdProblem:
             sigma >= 0,
             sigma <= self.slack_cap,
         ]
-        for sl, ub in zip(s, self.sell_ub, strict=True):
-            hard += [sl >= 0, sl <= ub]
+        hard += [s >= 0, s <= self.sell_ub]
         soft = [con for cons in self.groups.values() for con in cons]
         self.problem = cp.Problem(cp.Minimize(objective), hard + soft)
         self.compiled = CompiledProblem(self.problem)
-        self.lot_order: list[np.ndarray] = []
+        self.lot_order = np.zeros(0, dtype=int)  # the lot (input index) in each slot, after ``assign``
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -501,25 +497,26 @@ class _HouseholdProblem:
         """Write one household's data into the parameters (no compilation)."""
         x = p.inputs
         n = x.n_assets
-        slots = self.key.lot_slots
         lot_ast = np.asarray(x.lots.asset, dtype=int)
         lot_acc = np.asarray(x.lots.account, dtype=int)
-        self.lot_order = _lot_layout(p, slots)
+        order = self.lot_order = _lot_layout(p)
+        self.compiled.forget_solver()  # a household's answer must not depend on the one solved before it
         with np.errstate(divide="ignore", invalid="ignore"):
             gain_pd = np.where(p.lot_value > 0, p.lot_gain / p.lot_value, 0.0)
         liquid_cells = np.outer(p.liquid_accounts, p.liquid_assets).astype(float)
-        for i, (idx, m) in enumerate(zip(self.lot_order, slots, strict=True)):
-            mapping = np.zeros((n, m))
-            mapping[lot_ast[idx], np.arange(idx.size)] = 1.0
-            _put(self.mapping[i], mapping)
-        for params, per_lot in (
+        slot = np.arange(order.size)
+        mapping = np.zeros((n, self.key.lot_slots))
+        mapping[lot_ast[order], slot] = 1.0
+        _put(self.mapping, mapping)
+        net = np.zeros((x.n_accounts, self.key.lot_slots))
+        net[lot_acc[order], slot] = 1.0 - p.kappa[lot_ast[order]]
+        _put(self.lot_net, net)
+        for par, per_lot in (
             (self.gain, gain_pd),
             (self.tax.per_dollar, x.tax_weight * p.lot_rate * gain_pd),
-            (self.lot_net, 1.0 - p.kappa[lot_ast]),
             (self.lot_liquid, liquid_cells[lot_acc, lot_ast]),
         ):
-            _put_slots(params, p, per_lot)
-        _put(self.current, p.current)
+            _put_lots(par, p, per_lot)
         _put(self.current_total, p.current.sum(axis=0))
         _put(self.cash0, p.cash0)
         _put(self.buffer, p.buffer)
@@ -556,7 +553,7 @@ class _HouseholdProblem:
         loss = p.lot_gain < 0
         guarded = loss if p.inputs.guard is WashSaleGuard.LOSSES else np.ones(loss.size, bool)
         allowed = (sell_ok[lot_ast] | ~guarded) & ~(p.sell_loss_blocked[lot_ast] & loss)
-        _put_slots(self.sell_ub, p, np.where(allowed, p.lot_value, 0.0))
+        _put_lots(self.sell_ub, p, np.where(allowed, p.lot_value, 0.0))
 
     def set_mode(self, *, diagnose: bool, hard: Sequence[ConstraintGroup] = ()) -> None:
         """Normal mode: slacks fixed at 0. Diagnosis: slacks free (except ``hard``) and their sum minimized."""
@@ -569,8 +566,7 @@ class _HouseholdProblem:
         quiet = _replace_weights(p)
         for term in self.terms:
             term.set(quiet)
-        for i in range(len(self.key.lot_slots)):
-            _put(self.tax.per_dollar[i], np.zeros(self.key.lot_slots[i]))
+        _put(self.tax.per_dollar, np.zeros(self.key.lot_slots))
 
 
 _SLACK_PRICE = {
@@ -670,7 +666,7 @@ class HouseholdOptimizer:
     """Solves household problems, reusing compiled problems from ``cache`` (the process-wide one by default)."""
 
     def __init__(
-        self, *, solver_chain: Sequence[SolverSpec] = DEFAULT_CHAIN, cache: ProblemCache | None = None
+        self, *, solver_chain: Sequence[SolverSpec] = HOUSEHOLD_CHAIN, cache: ProblemCache | None = None
     ) -> None:
         self.solver_chain = tuple(solver_chain)
         self.cache = DEFAULT_CACHE if cache is None else cache
@@ -734,15 +730,12 @@ class HouseholdOptimizer:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _trades(self, prob: _HouseholdProblem, p: Prepared) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _trades(self, prob: _HouseholdProblem, p: Prepared) -> tuple[np.ndarray, np.ndarray]:
         buys = np.asarray(prob.v.b.value, dtype=float)
         buys = np.where(buys > TRADE_TOL, buys, 0.0)
-        lot_sells = []
-        for i, idx in enumerate(prob.lot_order):
-            s = np.asarray(prob.v.s[i].value, dtype=float)[: idx.size]
-            s = np.clip(np.where(s > TRADE_TOL, s, 0.0), 0.0, p.lot_value[idx])
-            lot_sells.append(s)
-        return buys, lot_sells
+        idx = prob.lot_order
+        s = np.asarray(prob.v.s.value, dtype=float)[: idx.size]
+        return buys, np.clip(np.where(s > TRADE_TOL, s, 0.0), 0.0, p.lot_value[idx])
 
     def _diagnose(self, prob: _HouseholdProblem, p: Prepared, record: SolveRecord) -> Infeasible:
         """Re-solve with slacks on the soft groups; name the groups that need slack and how much."""
@@ -788,7 +781,7 @@ class HouseholdOptimizer:
 def solve_household(
     inputs: HouseholdInputs,
     *,
-    solver_chain: Sequence[SolverSpec] = DEFAULT_CHAIN,
+    solver_chain: Sequence[SolverSpec] = HOUSEHOLD_CHAIN,
     cache: ProblemCache | None = None,
 ) -> OptimizationResult:
     """Solve one household (see ``HouseholdOptimizer.solve``); compiled problems come from the process cache."""
@@ -810,16 +803,14 @@ class _Guard:
     watched: np.ndarray  # per lot in slot order: its sells count (loss sells, or every sell with ALL_SELLS)
 
     @staticmethod
-    def of(p: Prepared, lot_order: Sequence[np.ndarray]) -> _Guard:
+    def of(p: Prepared, order: np.ndarray) -> _Guard:
         ids, of_asset = np.unique(p.guard_group, return_inverse=True)
-        order = np.concatenate(lot_order) if lot_order else np.zeros(0, dtype=int)
         lot_asset = np.asarray(p.inputs.lots.asset, dtype=int)[order]
         watched = p.lot_gain[order] < 0 if p.inputs.guard is WashSaleGuard.LOSSES else np.ones(order.size, bool)
         return _Guard([int(g) for g in ids], of_asset.reshape(-1), lot_asset, watched)
 
-    def sums(self, buys: np.ndarray, lot_sells: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def sums(self, buys: np.ndarray, sold_lots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weight bought and weight sold (watched sells only) per group, summed in asset then lot order."""
-        sold_lots = np.concatenate(lot_sells) if lot_sells else np.zeros(0)
         n = buys.shape[1]
         sold_by_asset = np.bincount(self.lot_asset, weights=np.where(self.watched, sold_lots, 0.0), minlength=n)
         k = len(self.ids)
@@ -854,18 +845,18 @@ def _describe(grp: ConstraintGroup, p: Prepared, prob: _HouseholdProblem, amount
             f"the {p.classes[worst].value} band {p.class_lo[worst]:.0%}–{p.class_hi[worst]:.0%} "
             f"(needs {amount * 100:.2g} points of {p.classes[worst].value} weight {side} the band)"
         )
-    if grp is ConstraintGroup.ASSET_BANDS and v.h.value is not None:
-        w = np.asarray(v.h.value).sum(axis=0)
+    if grp is ConstraintGroup.ASSET_BANDS and v.w.value is not None:
+        w = np.asarray(v.w.value)
         worst = int(np.argmax(np.maximum(p.asset_lo - w, w - p.asset_hi)))
         return (
             f"the position limit on {x.tickers[worst]} ({p.asset_lo[worst]:.0%}–{p.asset_hi[worst]:.0%}; "
             f"needs {amount * 100:.1f} points)"
         )
     if grp is ConstraintGroup.ESG_FLOOR:
-        invested = max(float(np.asarray(v.h.value).sum()), 1e-9) if v.h.value is not None else 1.0
+        invested = max(float(np.asarray(v.w.value).sum()), 1e-9) if v.w.value is not None else 1.0
         return f"the ESG floor {x.esg_floor:g} (short by {amount / invested:.2f} score points)"
     if grp is ConstraintGroup.CARBON_CAP:
-        invested = max(float(np.asarray(v.h.value).sum()), 1e-9) if v.h.value is not None else 1.0
+        invested = max(float(np.asarray(v.w.value).sum()), 1e-9) if v.w.value is not None else 1.0
         return f"the carbon cap {x.carbon_cap:g} (over by {amount / invested:.1f} tCO2e/$M)"
     if grp is ConstraintGroup.TAX_BUDGET:
         return f"the tax budget ${x.tax_budget:,.0f} (needs ${amount * p.total_value:,.0f} more realized gain)"
@@ -932,7 +923,7 @@ _GROUP_NAME = {
 
 
 def _lot_sales(
-    prob: _HouseholdProblem, p: Prepared, lot_sells: list[np.ndarray]
+    prob: _HouseholdProblem, p: Prepared, lot_sells: np.ndarray
 ) -> tuple[np.ndarray, dict[tuple[int, int], list[LotSale]]]:
     """Sells per (account, asset) and the LotSale of every lot sold, grouped by cell (lots in slot order)."""
     x = p.inputs
@@ -941,8 +932,8 @@ def _lot_sales(
     sales_by_cell: dict[tuple[int, int], list[LotSale]] = {}
     if not len(x.lots):
         return sells, sales_by_cell
-    order = np.concatenate(prob.lot_order)
-    amount = np.concatenate(lot_sells)
+    order = prob.lot_order
+    amount = lot_sells
     sold = amount > 0
     li, sv = order[sold], amount[sold]
     acc = np.asarray(x.lots.account, dtype=int)[li]
@@ -978,7 +969,7 @@ def _build_result(
     prob: _HouseholdProblem,
     p: Prepared,
     buys: np.ndarray,
-    lot_sells: list[np.ndarray],
+    lot_sells: np.ndarray,
     record: SolveRecord,
     timings: Timings,
     directions: dict[int, str],

@@ -252,6 +252,14 @@ class CompiledProblem:
         self._probed = False
         self.solves = 0
 
+    def forget_solver(self) -> None:
+        """Build a new Clarabel solver on the next solve instead of updating the last one in place.
+
+        An updated solver keeps the equilibration of the data it was built with, so its answer depends, in
+        the last digits, on what it solved before; where the optimum is flat those digits move trades.
+        """
+        self._solver = None
+
     # -- data ----------------------------------------------------------------------------------
 
     def _param_vec(self) -> np.ndarray:
