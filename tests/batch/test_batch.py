@@ -252,3 +252,12 @@ def test_kept_mandates_are_reused_until_the_household_changes_or_they_age(day, h
                     mandates={h.id: kept[h.id], households[1].id: old}, mandate_max_age_days=7)
     assert out.outcomes[0].mandate is not kept[h.id]  # household changed: rebuilt
     assert out.outcomes[1].mandate is not old and out.outcomes[1].mandate.mandate.as_of == AS_OF  # too old
+
+
+def test_in_process_batch_restores_the_garbage_collector(day, households):
+    import gc
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
