@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from decimal import ROUND_DOWN
 from decimal import Decimal as D
 
 from hypothesis import HealthCheck, given, settings
@@ -40,7 +41,7 @@ def run(steps):
         day += timedelta(days=gap)
         if kind == "buy":
             price = D(b) / 100
-            lot = led.buy(account, symbol, D(a) / 4, price, day, fees=D(c))
+            led.buy(account, symbol, D(a) / 4, price, day, fees=D(c))
             held[(account, symbol)] += D(a) / 4
             cost_in += (D(a) / 4 * price + c).quantize(D("0.01"))
         elif kind == "sell":
@@ -54,8 +55,9 @@ def run(steps):
             led.sell(account, symbol, qty, D(b) / 100, day, method=c, lots=lots)
             held[(account, symbol)] -= qty
         elif kind == "reinvest":
-            lot = led.reinvest(account, symbol, D(a) / 100, D(b) / 100, day)
-            held[(account, symbol)] += lot.shares
+            led.reinvest(account, symbol, D(a) / 100, D(b) / 100, day)
+            # the purchase, not the returned lot: a partly washed purchase returns only its unmatched part
+            held[(account, symbol)] += (D(a) / D(b)).quantize(D("0.000001"), rounding=ROUND_DOWN)
             cost_in += D(a) / 100
         elif kind == "transfer":
             led.transfer_in(account, symbol, a, D(b) / 100, day - timedelta(days=c), day)
@@ -134,7 +136,7 @@ def test_blocked_buys_and_loss_sales_agree_with_each_window(steps, offset):
 @given(program, st.booleans())
 def test_copies_never_see_each_others_changes(steps, change_the_original):
     led, _, _ = run(steps)
-    start = (led.last_event or date(2024, 1, 2)) + timedelta(days=1)
+    start = (led.last_event or date(2024, 1, 2)) + timedelta(days=31)  # no loss of the program can wash into it
     lot = led.buy("b1", "AAA", 10, 20, start)
     led.sell("b1", "AAA", 10, 5, start + timedelta(days=45), lots=[lot.id])  # an unmatched loss
     led.buy("b2", "CCC", 1, 10, start + timedelta(days=80))  # its window has closed before the copy
