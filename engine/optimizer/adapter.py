@@ -177,6 +177,7 @@ def build_inputs(
 
     ids, acc, ast, shares, basis, long_term = [], [], [], [], [], []
     account_value = {a.id: float(a.cash) for a in household.accounts}
+    price_of = px.tolist()  # Python floats: indexing the array would make a numpy scalar per lot
     for lot in ledger.open_lots() if open_lots is None else open_lots:
         j = index.get(lot.symbol)
         if j is None:
@@ -189,7 +190,7 @@ def build_inputs(
         shares.append(sh)
         basis.append(float(lot.basis))
         long_term.append(as_of >= long_term_from(lot.acquired))  # holding_term(...) is Term.LONG
-        account_value[lot.account] += sh * px[j]
+        account_value[lot.account] += sh * price_of[j]
     lots = LotInputs(
         tuple(ids),
         np.array(acc, dtype=int),

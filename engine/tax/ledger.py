@@ -577,6 +577,8 @@ class LotLedger:
         """
         lo = on - timedelta(days=WASH_SALE_DAYS)
         pending = {r.symbol for r in self._reals if r.pending_shares > 0 and lo <= r.sold <= on}
+        if not pending:
+            return frozenset()
         return frozenset(s.upper() for s in symbols if not pending.isdisjoint(self.identical_to(s)))
 
     def blocked_loss_sales(self, symbols: Iterable[str], on: date) -> frozenset[str]:
@@ -586,6 +588,8 @@ class LotLedger:
         """
         lo = on - timedelta(days=WASH_SALE_DAYS)
         recent = {r.symbol for r in self._lots.values() if r.replaceable and lo <= r.purchased <= on}
+        if not recent:
+            return frozenset()
         return frozenset(s.upper() for s in symbols if not recent.isdisjoint(self.identical_to(s)))
 
     def replacements_for(self, lot_ids: Sequence[str], on: date) -> list[Lot]:
@@ -713,7 +717,7 @@ class LotLedger:
         """
         sym, qty, px, fee = self._check_trade(account, symbol, shares, price, on, fees, "sell")
         try:
-            method = LotMethod(method)
+            method = method if type(method) is LotMethod else LotMethod(method)
         except ValueError as exc:
             raise TaxRuleError(
                 f"unknown lot method {method!r}; use one of " + ", ".join(m.value for m in LotMethod)
