@@ -200,6 +200,7 @@ class LotSchema(_Strict):
     basis: Money = Field(ge=0)
     acquired: date
     purchased: date | None = None
+    replaceable: bool = True  # false: the lot already replaced a washed loss (it cannot wash another)
 
 
 class LossSaleSchema(_Strict):

@@ -404,6 +404,8 @@ class Lot:
     """One tax lot: ``basis`` is the total cost basis in USD (after any wash-sale adjustment).
 
     ``acquired`` is the date the holding period counts from (after tacking); ``purchased`` the trade date.
+    ``replaceable`` is False once these shares have replaced a washed loss: a share washes one loss only
+    (IRC §1091), so the flag must survive a store round trip or a later loss could be washed into it again.
     """
 
     id: str
@@ -413,6 +415,7 @@ class Lot:
     basis: Decimal
     acquired: date
     purchased: date | None = None
+    replaceable: bool = True
 
     def __post_init__(self) -> None:
         _nonempty(self, "id")
@@ -425,6 +428,8 @@ class Lot:
         if self.purchased is None:
             object.__setattr__(self, "purchased", self.acquired)
         _require_date(self, "purchased")
+        if not isinstance(self.replaceable, bool):
+            raise ValidationError("must be true or false", field="Lot.replaceable", value=self.replaceable)
 
     @property
     def cost_per_share(self) -> Decimal:

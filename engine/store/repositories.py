@@ -490,6 +490,7 @@ def _lot_row(household_id: str, position: int, lot: Lot) -> LotRow:
         basis=lot.basis,
         acquired=lot.acquired,
         purchased=lot.purchased,
+        replaceable=lot.replaceable,
     )
 
 
@@ -583,6 +584,7 @@ def _load_household(session: Session, household_id: str) -> Household:
                 basis=lot.basis,
                 acquired=lot.acquired,
                 purchased=lot.purchased,
+                replaceable=lot.replaceable,
             )
             for lot in children(LotRow)
         ),

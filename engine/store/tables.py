@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -152,6 +153,7 @@ class LotRow(Base):
     basis: Mapped[Decimal]
     acquired: Mapped[date]
     purchased: Mapped[date]
+    replaceable: Mapped[bool] = mapped_column(server_default=true())  # False: it replaced a washed loss
 
 
 class LossSaleRow(Base):

@@ -211,7 +211,7 @@ class _LotRec:
     def view(self) -> Lot:
         if self.cached is None:
             self.cached = Lot(self.id, self.account, self.symbol, self.shares, self.basis, self.acquired,
-                              self.purchased)
+                              self.purchased, self.replaceable)
         return self.cached
 
     def clone(self) -> _LotRec:
@@ -325,13 +325,17 @@ class LotLedger:
         return ledger
 
     def add_lot(self, lot: Lot, kind: AcquisitionKind = AcquisitionKind.OPENING) -> Lot:
-        """Load an existing lot as it stands (opening positions); no wash-sale matching is done."""
+        """Load an existing lot as it stands (opening positions); no wash-sale matching is done.
+
+        A lot that already replaced a washed loss (``lot.replaceable`` False) never washes another one.
+        """
         self._require_account(lot.account)
         if lot.id in self._ids:
             raise TaxRuleError(f"lot id {lot.id!r} is already in the ledger; give each lot a unique id", lot=lot.id)
         basis = _cents(lot.basis)
         rec = self._new_lot(
             lot.account, lot.symbol, lot.shares, basis, lot.acquired, lot.purchased or lot.acquired, kind, lot.id,
+            replaceable=lot.replaceable,
         )
         if type(lot) is Lot and lot.purchased is not None and lot.basis.as_tuple().exponent == -2:
             rec.cached = lot  # the lot as given is already the view (same values, basis already in cents)
@@ -924,6 +928,7 @@ class LotLedger:
         real.replacements.append(target.id)
         real.cached = None
         target.replaceable = False
+        target.cached = None
         if self._accounts[target.account] is AccountType.TAXABLE:
             target.basis += disallowed
             held = (real.sold - real.acquired).days

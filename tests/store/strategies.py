@@ -79,6 +79,7 @@ def households(draw: st.DrawFn) -> Household:
             basis=draw(money()),
             acquired=draw(days),
             purchased=draw(st.none() | days),
+            replaceable=draw(st.booleans()),
         )
         for lot_id in draw(st.lists(ids, max_size=5, unique=True))
     )

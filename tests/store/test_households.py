@@ -208,6 +208,19 @@ def test_downgrade_to_0003_drops_the_loss_sales_and_keeps_the_household(db_url: 
     with Store(db_url) as store:
         store.households.add(dataclasses.replace(household, loss_sales=_loss_sales()))
     assert downgrade(db_url, "0003") == "0003"
-    assert upgrade(db_url) == "0004"
+    assert upgrade(db_url) == "0005"
     with Store(db_url) as store:
         assert store.households.get(household.id) == household  # back up: no loss sales, everything else kept
+
+
+def test_a_lot_that_replaced_a_washed_loss_keeps_saying_so(db_url: str, household: Household) -> None:
+    upgrade(db_url)
+    spent = dataclasses.replace(household.lots[0], replaceable=False)  # it already carries a washed loss
+    h = dataclasses.replace(household, lots=(spent, *household.lots[1:]))
+    with Store(db_url) as store:
+        store.households.add(h)
+        assert store.households.get(h.id) == h and store.households.get(h.id).lots[0].replaceable is False
+    assert downgrade(db_url, "0004") == "0004"  # the column goes; back up, every lot counts as replaceable
+    assert upgrade(db_url) == "0005"
+    with Store(db_url) as store:
+        assert store.households.get(h.id) == household

@@ -180,3 +180,17 @@ def test_a_loss_sale_is_validated_with_the_field_and_the_fix():
         sale = LossSale("S1", "brokerage", "VOO", SOLD, date(2025, 1, 2), D(1), D(5))
         Household("h", "H", (), ACCOUNTS, loss_sales=(sale, sale))
     assert LossSale("S1", "brokerage", " voo ", SOLD, date(2025, 1, 2), "1.5", 2).symbol == "VOO"
+
+
+def test_a_lot_that_replaced_a_washed_loss_washes_no_second_loss_after_a_reload():
+    led = _last_night()
+    led.add_lot(Lot("v2", "joint", "VOO", D(10), D("5000.00"), date(2024, 1, 2)))
+    led.buy("brokerage", "VOO", 10, 455, SOLD + timedelta(days=3))  # washes last night's loss: a replacement
+    (replacement,) = led.open_lots("brokerage", "VOO")
+    assert replacement.replaceable is False and len(led.wash_sales()) == 1
+    day = SOLD + timedelta(days=5)
+    reloaded = LotLedger.from_household(_household(led, day), UNIVERSE)  # what tomorrow's run rebuilds
+    assert reloaded.open_lots("brokerage", "VOO") == [replacement]
+    # v2 sold at a $500 loss: the only VOO bought within 30 days already carries a washed loss, so none is washed
+    (here,), (there,) = (x.sell("joint", "VOO", 10, 450, day, lots=["v2"]) for x in (led, reloaded))
+    assert here.disallowed == there.disallowed == 0 and here.gain == there.gain == D("-500.00")
