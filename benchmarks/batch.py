@@ -4,8 +4,10 @@ process pool and a Dask LocalCluster with 1 and 2 workers, on the same synthetic
     .venv/bin/python benchmarks/batch.py [--n 2000] [--repeat 3] [--naive-n 100]
 
 Every configuration plans the same households through ``Engine.plan`` with the day's estimates computed
-once (setup, not timed). Rates are medians over ``--repeat`` runs; memory is each worker's resident set
-after its first and last chunk and its peak (flat memory: last ≈ first, whatever the batch size).
+once (setup, not timed). The configurations run round robin, ``--repeat`` rounds: a slow spell of a
+shared machine then lands on one sample of each. Rates are medians over the rounds; ratios (× naive,
+2 workers / 1) are medians of each round's own ratio. Memory is each worker's resident set after its
+first and last chunk and its peak (flat memory: last ≈ first, whatever the batch size).
 "Cold" rows build every mandate (goal Monte Carlo with ``BATCH_MANDATE_PATHS`` paths and the DP); the
 "kept mandates" row is the steady nightly state, reusing the mandates of an earlier batch. Every row also
 reports CPU ms per household (CPU time of the planning threads, summed over workers), which the machine's
@@ -57,18 +59,6 @@ def fresh_day(market: MarketData) -> Day:
     """A new engine and day: no mandate or problem is cached from an earlier run."""
     DEFAULT_CACHE.clear()
     return Day.build(market, AS_OF)
-
-
-def measure(run: Callable[[], BatchResult | float], repeat: int) -> tuple[float, list[BatchResult]]:
-    rates, results = [], []
-    for _ in range(repeat):
-        out = run()
-        if isinstance(out, BatchResult):
-            results.append(out)
-            rates.append(out.households_per_second)
-        else:
-            rates.append(out)
-    return statistics.median(rates), results
 
 
 def main() -> None:
@@ -131,39 +121,52 @@ def main() -> None:
                 )
     if args.only:
         configs = [c for c in configs if c[0].startswith("naive") or any(o in c[0] for o in args.only)]
+    # Round robin: every configuration runs once per round, so a slow spell of this shared machine lands on
+    # one sample of each configuration instead of on every sample of one (medians over rounds).
+    rates: dict[str, list[float]] = {label: [] for label, _ in configs}
+    results: dict[str, list[BatchResult]] = {label: [] for label, _ in configs}
+    for r in range(args.repeat):
+        for label, run in configs:
+            out = run()
+            if isinstance(out, BatchResult):
+                results[label].append(out)
+                rates[label].append(out.households_per_second)
+            else:
+                rates[label].append(out)
+            print(f"  round {r + 1}: {label:44s} {rates[label][-1]:8.2f} households/s", flush=True)
+
+    naive_label = "naive loop (fresh problem each)"
     rows = []
-    for label, run in configs:
-        rate, results = measure(run, args.repeat)
+    for label, _ in configs:
         mem = ""
-        if results:
-            last = results[-1]
+        if results[label]:
+            last = results[label][-1]
             mem = "; ".join(
                 f"{m.first_rss / 2**20:.0f}→{m.last_rss / 2**20:.0f} MB (peak {m.peak_rss / 2**20:.0f})"
                 for m in last.memory.values()
             )
-            fails = len(last.failed)
-            mem += f"; {fails} failed"
+            mem += f"; {len(last.failed)} failed"
         cpu = f"{statistics.median(CPU[label]) * 1e3:.1f}" if label in CPU else ""
         if label.startswith("naive"):
             cpu = (cpu or "") + f" (first {min(args.naive_n, n)})"
-        rows.append((label, rate, mem, cpu))
-        print(f"  {label:34s} {rate:8.2f} households/s  cpu ms/household {cpu:>6s}  {mem}", flush=True)
+        vs_naive = statistics.median(a / b for a, b in zip(rates[label], rates[naive_label], strict=True))
+        rows.append((label, statistics.median(rates[label]), vs_naive, mem, cpu))
 
-    base = {label: rate for label, rate, _, _ in rows}
-    naive_rate = base["naive loop (fresh problem each)"]
     print()
     print(
-        f"| configuration | households/s (median of {args.repeat}) | × naive | CPU ms/household "
+        f"| configuration | households/s (median of {args.repeat}) | × naive (same round) | CPU ms/household "
         "| worker RSS first→last (peak) |"
     )
     print("| --- | ---: | ---: | ---: | --- |")
-    for label, rate, mem, cpu in rows:
-        print(f"| {label} | {rate:.2f} | {rate / naive_rate:.2f} | {cpu} | {mem} |")
+    for label, rate, vs_naive, mem, cpu in rows:
+        print(f"| {label} | {rate:.2f} | {vs_naive:.2f} | {cpu} | {mem} |")
     for kind in ("process pool", "Dask LocalCluster"):
         for suffix in ("", ", kept mandates"):
-            one, two = base.get(f"{kind}, 1 worker(s){suffix}"), base.get(f"{kind}, 2 worker(s){suffix}")
+            one, two = rates.get(f"{kind}, 1 worker(s){suffix}"), rates.get(f"{kind}, 2 worker(s){suffix}")
             if one and two:
-                print(f"{kind}{suffix}: 2 workers / 1 worker = {two / one:.2f}×")
+                per_round = [b / a for a, b in zip(one, two, strict=True)]
+                print(f"{kind}{suffix}: 2 workers / 1 worker = {statistics.median(per_round):.2f}× "
+                      f"(median of the rounds' ratios; each round {', '.join(f'{x:.2f}' for x in per_round)})")
 
 
 if __name__ == "__main__":
