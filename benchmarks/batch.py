@@ -124,13 +124,17 @@ def main() -> None:
     # Round robin: every configuration runs once per round, so a slow spell of this shared machine lands on
     # one sample of each configuration instead of on every sample of one (medians over rounds).
     rates: dict[str, list[float]] = {label: [] for label, _ in configs}
-    results: dict[str, list[BatchResult]] = {label: [] for label, _ in configs}
+    memory: dict[str, str] = {}
     for r in range(args.repeat):
         for label, run in configs:
             out = run()
             if isinstance(out, BatchResult):
-                results[label].append(out)
                 rates[label].append(out.households_per_second)
+                memory[label] = "; ".join(  # the result itself is dropped: a caller holding every batch's
+                    f"{m.first_rss / 2**20:.0f}→{m.last_rss / 2**20:.0f} MB (peak {m.peak_rss / 2**20:.0f})"
+                    for m in out.memory.values()  # proposals would fork bloated workers and slow its own GC
+                ) + f"; {len(out.failed)} failed"
+                del out
             else:
                 rates[label].append(out)
             print(f"  round {r + 1}: {label:44s} {rates[label][-1]:8.2f} households/s", flush=True)
@@ -138,14 +142,7 @@ def main() -> None:
     naive_label = "naive loop (fresh problem each)"
     rows = []
     for label, _ in configs:
-        mem = ""
-        if results[label]:
-            last = results[label][-1]
-            mem = "; ".join(
-                f"{m.first_rss / 2**20:.0f}→{m.last_rss / 2**20:.0f} MB (peak {m.peak_rss / 2**20:.0f})"
-                for m in last.memory.values()
-            )
-            mem += f"; {len(last.failed)} failed"
+        mem = memory.get(label, "")
         cpu = f"{statistics.median(CPU[label]) * 1e3:.1f}" if label in CPU else ""
         if label.startswith("naive"):
             cpu = (cpu or "") + f" (first {min(args.naive_n, n)})"

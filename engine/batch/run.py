@@ -182,16 +182,16 @@ def run_batch(
         tracker.start()
         kept = [{h.id: mandates[h.id] for h in c if h.id in mandates} if mandates else {} for c in chunks]
         age = mandate_max_age_days
-        if executor is Executor.INLINE:
-            with _fewer_collections():
+        with _fewer_collections():  # this process plans (inline) or reads back every outcome (workers)
+            if executor is Executor.INLINE:
                 for chunk, prev in zip(chunks, kept, strict=True):
                     reports.append(run_chunk(chunk, day, prev, age))
                     tracker.add(reports[-1].outcomes)
-        elif executor is Executor.PROCESSES:
-            assert pool is not None
-            _run_processes(chunks, kept, age, pool, tracker, reports)
-        else:
-            _run_dask(chunks, kept, age, day_future, client, tracker, reports)
+            elif executor is Executor.PROCESSES:
+                assert pool is not None
+                _run_processes(chunks, kept, age, pool, tracker, reports)
+            else:
+                _run_dask(chunks, kept, age, day_future, client, tracker, reports)
         seconds = time.perf_counter() - start
     finally:
         for thing in owned:
@@ -343,7 +343,11 @@ default threshold the cyclic collector ran every few hundred of them and walked 
 
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """The in-process executor's planning with ``_GC_YOUNG`` and what already exists frozen; restored after."""
+    """This process's part of a batch with ``_GC_YOUNG`` and what already exists frozen; restored after.
+
+    Inline it plans; with workers it unpickles every outcome, and a full collection would walk all of them
+    (and whatever the caller holds) again and again while they arrive.
+    """
     before = gc.get_threshold()
     freeze = gc.get_freeze_count() == 0  # a caller's own frozen objects stay frozen: leave freezing alone then
     if freeze:

@@ -32,6 +32,11 @@ def _restore(cls: type, state: tuple[Any, ...]) -> Any:
     """Rebuild a frozen slotted dataclass from its field values (no ``__init__``: the values were checked)."""
     obj = cls.__new__(cls)
     setters = _SETTERS.get(cls) or _setters(cls)
+    if len(state) != len(setters):
+        raise TypeError(
+            f"a {cls.__name__} arrived with {len(state)} fields where this process's has {len(setters)}: the batch's "
+            "caller and its workers run different versions of adaptive-robo; install the same version on every worker"
+        )
     for put, value in zip(setters, state, strict=True):
         put(obj, value)
     return obj

@@ -39,3 +39,15 @@ def test_a_restored_object_is_still_frozen():
     assert isinstance(back, Household) and back == household
     with pytest.raises(dataclasses.FrozenInstanceError):
         back.id = "other"  # type: ignore[misc]
+
+
+def test_a_different_version_on_the_other_side_is_named_not_a_zip_error():
+    from datetime import date
+    from decimal import Decimal
+
+    from engine.batch.wire import _restore
+    from engine.model import Lot
+
+    old_state = ("b1", "brokerage", "VTI", Decimal(1), Decimal(100), date(2024, 1, 2), date(2024, 1, 2))  # 7 fields
+    with pytest.raises(TypeError, match="different versions of adaptive-robo"):
+        _restore(Lot, old_state)
