@@ -151,20 +151,10 @@ class _Vars:
     w: cp.Variable
 
 
-def _lot_layout(p: Prepared) -> np.ndarray:
-    """The index of the lot in each slot, accounts end to end (slots past them are zero-value dummies)."""
-    if len(p.lots_by_account) == p.inputs.n_accounts:
-        parts = list(p.lots_by_account)
-    else:
-        lot_acc = np.asarray(p.inputs.lots.account, dtype=int)
-        parts = [np.flatnonzero(lot_acc == i) for i in range(p.inputs.n_accounts)]
-    return np.concatenate(parts).astype(int) if parts else np.zeros(0, dtype=int)
-
-
 def _put_lots(par: cp.Parameter, p: Prepared, per_lot: np.ndarray) -> None:
     """Per-lot values (one per lot, input order) into a slot parameter in slot order, dummy slots 0."""
     arr = np.asarray(per_lot, dtype=float)
-    order = _lot_layout(p)
+    order = p.slot_order
     vals = np.zeros(par.size)
     vals[: order.size] = arr[order]
     _put(par, vals)
@@ -489,7 +479,6 @@ class _HouseholdProblem:
         soft = [con for cons in self.groups.values() for con in cons]
         self.problem = cp.Problem(cp.Minimize(objective), hard + soft)
         self.compiled = CompiledProblem(self.problem)
-        self.lot_order = np.zeros(0, dtype=int)  # the lot (input index) in each slot, after ``assign``
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -499,7 +488,7 @@ class _HouseholdProblem:
         n = x.n_assets
         lot_ast = np.asarray(x.lots.asset, dtype=int)
         lot_acc = np.asarray(x.lots.account, dtype=int)
-        order = self.lot_order = _lot_layout(p)
+        order = p.slot_order
         self.compiled.forget_solver()  # a household's answer must not depend on the one solved before it
         with np.errstate(divide="ignore", invalid="ignore"):
             gain_pd = np.where(p.lot_value > 0, p.lot_gain / p.lot_value, 0.0)
@@ -685,7 +674,7 @@ class HouseholdOptimizer:
         prob, compile_time = self.cache.get(key)
         prob.assign(p)
         n = inputs.n_assets
-        guard = _Guard.of(p, prob.lot_order)
+        guard = _Guard.of(p)
         solver_time, passes, records = 0.0, 0, []
         fixed: dict[int, str] = {}
         while True:
@@ -733,7 +722,7 @@ class HouseholdOptimizer:
     def _trades(self, prob: _HouseholdProblem, p: Prepared) -> tuple[np.ndarray, np.ndarray]:
         buys = np.asarray(prob.v.b.value, dtype=float)
         buys = np.where(buys > TRADE_TOL, buys, 0.0)
-        idx = prob.lot_order
+        idx = p.slot_order
         s = np.asarray(prob.v.s.value, dtype=float)[: idx.size]
         return buys, np.clip(np.where(s > TRADE_TOL, s, 0.0), 0.0, p.lot_value[idx])
 
@@ -803,7 +792,8 @@ class _Guard:
     watched: np.ndarray  # per lot in slot order: its sells count (loss sells, or every sell with ALL_SELLS)
 
     @staticmethod
-    def of(p: Prepared, order: np.ndarray) -> _Guard:
+    def of(p: Prepared) -> _Guard:
+        order = p.slot_order
         ids, of_asset = np.unique(p.guard_group, return_inverse=True)
         lot_asset = np.asarray(p.inputs.lots.asset, dtype=int)[order]
         watched = p.lot_gain[order] < 0 if p.inputs.guard is WashSaleGuard.LOSSES else np.ones(order.size, bool)
@@ -922,9 +912,7 @@ _GROUP_NAME = {
 }
 
 
-def _lot_sales(
-    prob: _HouseholdProblem, p: Prepared, lot_sells: np.ndarray
-) -> tuple[np.ndarray, dict[tuple[int, int], list[LotSale]]]:
+def _lot_sales(p: Prepared, lot_sells: np.ndarray) -> tuple[np.ndarray, dict[tuple[int, int], list[LotSale]]]:
     """Sells per (account, asset) and the LotSale of every lot sold, grouped by cell (lots in slot order)."""
     x = p.inputs
     total = p.total_value
@@ -932,7 +920,7 @@ def _lot_sales(
     sales_by_cell: dict[tuple[int, int], list[LotSale]] = {}
     if not len(x.lots):
         return sells, sales_by_cell
-    order = prob.lot_order
+    order = p.slot_order
     amount = lot_sells
     sold = amount > 0
     li, sv = order[sold], amount[sold]
@@ -977,7 +965,7 @@ def _build_result(
     x = p.inputs
     total = p.total_value
     prices = np.asarray(x.prices, dtype=float)
-    sells, sales_by_cell = _lot_sales(prob, p, lot_sells)
+    sells, sales_by_cell = _lot_sales(p, lot_sells)
     after = np.maximum(p.current + buys - sells, 0.0)
     n = x.n_assets
     accounts, tickers = x.accounts, x.tickers

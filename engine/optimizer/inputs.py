@@ -156,7 +156,7 @@ class Prepared:
     liquid_accounts: np.ndarray
     liquid_assets: np.ndarray
     notes: tuple[str, ...]
-    lots_by_account: tuple[np.ndarray, ...] = ()  # per account, the indices of its lots in input order
+    slot_order: np.ndarray  # the optimizer's lot slots: lot indices, accounts end to end, input order within
 
 
 def _flags(value: np.ndarray | None, n: int, name: str, default: bool = False) -> np.ndarray:
@@ -352,7 +352,7 @@ def prepare(inputs: HouseholdInputs) -> Prepared:
         liquid_accounts=liquid_accounts,
         liquid_assets=liquid_assets,
         notes=tuple(notes),
-        lots_by_account=tuple(np.flatnonzero(acc_idx == i) for i in range(a)),
+        slot_order=np.argsort(acc_idx, kind="stable").astype(int),
     )
 
 
