@@ -97,6 +97,8 @@ class ChunkReport:
     """What a worker sends back for one chunk: outcomes, its id, seconds, memory (bytes), compiles so far.
 
     ``cpu_seconds`` is the CPU time of the thread that planned the chunk (what the machine's load does not inflate).
+    ``reused`` names the households whose outcome left out the kept mandate it was given and reused: the
+    caller sent it and still holds it, so it does not travel back (see ``run.py``).
     """
 
     outcomes: tuple[HouseholdOutcome, ...]
@@ -107,6 +109,7 @@ class ChunkReport:
     compiled: int
     compile_seconds: float
     cpu_seconds: float = 0.0
+    reused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

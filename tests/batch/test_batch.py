@@ -254,9 +254,40 @@ def test_kept_mandates_are_reused_until_the_household_changes_or_they_age(day, h
     assert out.outcomes[1].mandate is not old and out.outcomes[1].mandate.mandate.as_of == AS_OF  # too old
 
 
+def test_a_pool_hands_back_the_callers_own_kept_mandates(day, households, inline):
+    # A reused mandate does not travel back from the worker: the outcome carries the caller's own object
+    # (identity), a rebuilt one a new mandate; nothing else about the outcome changes.
+    kept = dict(inline.mandates)
+    h = households[0]
+    changed = replace(h, monthly_expenses=h.monthly_expenses + 100)
+    batch = [changed, *households[1:4]]
+    out = run_batch(batch, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, chunk_size=2,
+                    mandates=kept, mandate_max_age_days=7)
+    assert out.outcomes[0].mandate is not kept[h.id] and out.outcomes[0].mandate.fingerprint != kept[h.id].fingerprint
+    for o in out.outcomes[1:]:
+        assert o.mandate is kept[o.household]
+    assert _same_book(out, run_batch(batch, AS_OF, executor=Executor.INLINE, day=day, mandates=kept,
+                                     mandate_max_age_days=7))
+
+
 def test_in_process_batch_restores_the_garbage_collector(day, households):
     import gc
 
     before = (gc.get_threshold(), gc.get_freeze_count())  # other tests may have settled this process like a worker
     run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day)
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_a_pool_that_spawns_its_workers_sends_them_the_chunks(day, households, inline, monkeypatch):
+    # macOS and Windows spawn workers (nothing inherited): each task then carries its chunk and kept mandates.
+    import multiprocessing
+
+    import engine.batch.run as run
+
+    monkeypatch.setattr(run, "_pool_context", lambda: multiprocessing.get_context("spawn"))
+    batch = households[:3]
+    out = run_batch(batch, AS_OF, executor=Executor.PROCESSES, workers=1, day=day, chunk_size=2,
+                    mandates=inline.mandates, mandate_max_age_days=7)
+    assert [o.household for o in out.outcomes] == [h.id for h in batch]
+    assert all(o.mandate is inline.mandates[o.household] for o in out.outcomes)
+    assert _same_book(out, run_batch(batch, AS_OF, executor=Executor.INLINE, day=day))
