@@ -47,7 +47,7 @@ from engine.batch.types import (
 from engine.batch.wire import fast_pickling
 from engine.batch.work import run_chunk
 from engine.errors import ConfigError, EngineError, StoreError
-from engine.model import Household
+from engine.model import Household, Proposal
 
 if TYPE_CHECKING:
     from engine.data import MarketData
@@ -655,6 +655,10 @@ def _first_runs(store: Store, day: Day, outcomes: tuple[HouseholdOutcome, ...]) 
     return tuple(out)
 
 
+_SAVE_GROUP = 256
+"""Proposals stored per transaction (``ProposalRepository.add_many``): one commit per group, not per household."""
+
+
 def _save_proposals(
     store: Store, households: Sequence[Household], outcomes: Sequence[HouseholdOutcome]
 ) -> dict[str, str]:
@@ -662,16 +666,33 @@ def _save_proposals(
     errors: dict[str, str] = {}
     stored = set(store.households.list())
     by_id = {h.id: h for h in households}
+    ready: list[Proposal] = []
     for outcome in outcomes:
         if outcome.proposal is None:
             continue
-        try:
-            if outcome.household not in stored:
+        if outcome.household not in stored:
+            try:
                 store.households.add(by_id[outcome.household], actor="batch")
-                stored.add(outcome.household)
-            store.proposals.add(outcome.proposal, actor="batch")
-        except (StoreError, EngineError) as exc:
-            errors[outcome.household] = f"{type(exc).__name__}: {exc}"
+            except (StoreError, EngineError) as exc:
+                errors[outcome.household] = f"{type(exc).__name__}: {exc}"
+                continue
+            stored.add(outcome.household)
+        ready.append(outcome.proposal)
+    for i in range(0, len(ready), _SAVE_GROUP):
+        group = ready[i : i + _SAVE_GROUP]
+        try:
+            refused: dict[str, EngineError] = store.proposals.add_many(group, actor="batch")
+        except (StoreError, EngineError):  # the group's transaction failed as a whole (say, a concurrent writer):
+            refused = {}  # nothing of it is stored; each proposal then gets its own transaction and its own error
+            for p in group:
+                try:
+                    store.proposals.add(p, actor="batch")
+                except (StoreError, EngineError) as exc:
+                    refused[p.id] = exc
+        for p in group:
+            if p.id in refused:
+                exc = refused[p.id]
+                errors[p.household] = f"{type(exc).__name__}: {exc}"
     return errors
 
 

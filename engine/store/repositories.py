@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -649,35 +649,52 @@ class ProposalRepository(_Repository):
         Raises:
             NotFound: the proposal's household is not stored.
             Conflict: a proposal with this id, or one of its client_order_ids, is already stored.
+            ValidationError: two of its orders share a client_order_id.
         """
+        refused = self.add_many([proposal], actor=actor)
+        if refused:
+            raise refused[proposal.id]
+
+    def add_many(self, proposals: Sequence[Proposal], *, actor: str = SYSTEM) -> dict[str, EngineError]:
+        """Store new proposals and their orders in one transaction; returns the refused ones by proposal id.
+
+        Each proposal is checked as ``add`` checks it, against the store and the proposals before it in
+        ``proposals``; a refused one is left out and the rest are stored. A nightly batch writes this way: one
+        commit and a few statements for many proposals instead of one commit and dozens of rows' statements each.
+        """
+        refused: dict[str, EngineError] = {}
+        if not proposals:
+            return refused
         with self._tx() as session:
-            if session.get(HouseholdRow, proposal.household) is None:
-                raise _error(
-                    NotFound,
-                    f"proposal {proposal.id!r} is for household {proposal.household!r}, which is not stored",
-                    "add the household first (store.households.add)",
-                    household=proposal.household,
-                )
-            if session.get(ProposalRow, proposal.id) is not None:
-                raise _error(
-                    Conflict,
-                    f"proposal {proposal.id!r} is already stored",
-                    "proposals are immutable; create a new proposal id",
-                    proposal=proposal.id,
-                )
+            households = _present(session, HouseholdRow.id, {p.household for p in proposals})
+            existing = _present(session, ProposalRow.id, {p.id for p in proposals})
+            order_ids = {o.client_order_id for p in proposals for o in p.orders}
+            taken = _present(session, OrderRow.client_order_id, order_ids)
+            accepted: builtins.list[Proposal] = []
+            for p in proposals:
+                error = _refusal(p, households, existing, taken)
+                if error is not None:
+                    refused[p.id] = error
+                    continue
+                existing.add(p.id)
+                taken.update(o.client_order_id for o in p.orders)
+                accepted.append(p)
+            if not accepted:
+                return refused
             now = _now()
-            session.add(_proposal_row(proposal, now))
-            session.flush()
-            _add_orders(session, proposal.id, proposal.orders, start=0, now=now)
-            self._record(
-                session,
-                actor=actor,
-                action="proposal.add",
-                entity="proposal",
-                entity_id=proposal.id,
-                household=proposal.household,
-                after={"status": proposal.status.value, "orders": len(proposal.orders)},
-            )
+            session.execute(insert(ProposalRow), [_proposal_values(p, now) for p in accepted])
+            _insert_orders(session, [(p.id, p.orders, 0) for p in accepted], now)
+            for p in accepted:
+                self._record(
+                    session,
+                    actor=actor,
+                    action="proposal.add",
+                    entity="proposal",
+                    entity_id=p.id,
+                    household=p.household,
+                    after={"status": p.status.value, "orders": len(p.orders)},
+                )
+        return refused
 
     def get(self, proposal_id: str) -> Proposal:
         """The stored proposal with its orders.
@@ -830,23 +847,71 @@ def _proposal_or_raise(session: Session, proposal_id: str) -> ProposalRow:
     return row
 
 
-def _proposal_row(p: Proposal, now: datetime) -> ProposalRow:
-    return ProposalRow(
-        id=p.id,
-        household_id=p.household,
-        as_of=p.as_of,
-        created=p.created,
-        trigger=p.trigger,
-        run_kind=p.run_kind.value,
-        targets=[[account, symbol, float(weight)] for (account, symbol), weight in p.targets.items()],
-        explanation=list(p.explanation),
-        tax_preview=p.tax_preview,
-        needs_approval=bool(p.needs_approval),
-        approval_reasons=list(p.approval_reasons),
-        status=p.status.value,
-        details=dict(p.details),
-        updated_at=now,
-    )
+def _proposal_values(p: Proposal, now: datetime) -> dict[str, Any]:
+    """A ``proposals`` row's values for ``p`` (by ORM attribute name)."""
+    return {
+        "id": p.id,
+        "household_id": p.household,
+        "as_of": p.as_of,
+        "created": p.created,
+        "trigger": p.trigger,
+        "run_kind": p.run_kind.value,
+        "targets": [[account, symbol, float(weight)] for (account, symbol), weight in p.targets.items()],
+        "explanation": list(p.explanation),
+        "tax_preview": p.tax_preview,
+        "needs_approval": bool(p.needs_approval),
+        "approval_reasons": list(p.approval_reasons),
+        "status": p.status.value,
+        "details": dict(p.details),
+        "updated_at": now,
+    }
+
+
+_IN_LIST = 500  # values per IN (...) list: well under SQLite's bound-parameter limit on any build
+
+
+def _present(session: Session, column: Any, values: Iterable[str]) -> set[str]:
+    """Which of ``values`` the key ``column`` already holds (queried ``_IN_LIST`` at a time)."""
+    wanted = sorted(set(values))
+    found: set[str] = set()
+    for i in range(0, len(wanted), _IN_LIST):
+        found.update(session.scalars(select(column).where(column.in_(wanted[i : i + _IN_LIST]))).all())
+    return found
+
+
+def _refusal(p: Proposal, households: set[str], existing: set[str], taken: set[str]) -> EngineError | None:
+    """Why ``p`` cannot be stored (household missing, id or a client_order_id taken, duplicate ids), or None."""
+    if p.household not in households:
+        return _error(
+            NotFound,
+            f"proposal {p.id!r} is for household {p.household!r}, which is not stored",
+            "add the household first (store.households.add)",
+            household=p.household,
+        )
+    if p.id in existing:
+        return _error(
+            Conflict,
+            f"proposal {p.id!r} is already stored",
+            "proposals are immutable; create a new proposal id",
+            proposal=p.id,
+        )
+    return _order_refusal(p.id, p.orders, taken)
+
+
+def _order_refusal(proposal_id: str, orders: Sequence[Order], taken: set[str]) -> EngineError | None:
+    """Why ``orders`` cannot be added (a client_order_id repeated among them or already stored), or None."""
+    ids = [o.client_order_id for o in orders]
+    if len(set(ids)) != len(ids):
+        return ValidationError("duplicate client_order_id among the orders", field="orders", value=ids)
+    clash = sorted(i for i in ids if i in taken)
+    if clash:
+        return _error(
+            Conflict,
+            f"client_order_id already stored: {', '.join(clash)}",
+            "client order ids are unique across proposals; derive them from the proposal id",
+            proposal=proposal_id,
+        )
+    return None
 
 
 def _proposal(row: ProposalRow, orders: list[OrderRow]) -> Proposal:
@@ -879,38 +944,38 @@ def _order_rows(session: Session, proposal_ids: Sequence[str]) -> dict[str, buil
 
 
 def _add_orders(session: Session, proposal_id: str, orders: Sequence[Order], *, start: int, now: datetime) -> None:
-    ids = [o.client_order_id for o in orders]
-    if len(set(ids)) != len(ids):
-        raise ValidationError("duplicate client_order_id among the orders", field="orders", value=ids)
-    if ids:
-        taken = session.scalars(select(OrderRow.client_order_id).where(OrderRow.client_order_id.in_(ids))).all()
-        if taken:
-            raise _error(
-                Conflict,
-                f"client_order_id already stored: {', '.join(sorted(taken))}",
-                "client order ids are unique across proposals; derive them from the proposal id",
-                proposal=proposal_id,
-            )
-    session.add_all(
-        OrderRow(
-            client_order_id=o.client_order_id,
-            proposal_id=proposal_id,
-            position=start + i,
-            account=o.account,
-            symbol=o.symbol,
-            side=o.side.value,
-            qty=o.qty,
-            notional=o.notional,
-            type=o.type.value,
-            time_in_force=o.time_in_force.value,
-            limit_price=o.limit_price,
-            lots=list(o.lots),
-            status=OrderStatus.NEW.value,
-            updated_at=now,
-        )
+    """Append ``orders`` to a stored proposal from position ``start``, after the same checks as a new proposal's."""
+    error = _order_refusal(proposal_id, orders, _present(session, OrderRow.client_order_id,
+                                                         (o.client_order_id for o in orders)))
+    if error is not None:
+        raise error
+    _insert_orders(session, [(proposal_id, orders, start)], now)
+
+
+def _insert_orders(session: Session, groups: Sequence[tuple[str, Sequence[Order], int]], now: datetime) -> None:
+    """Insert (proposal id, orders, first position) groups in one executemany (checked by the caller)."""
+    rows = [
+        {
+            "client_order_id": o.client_order_id,
+            "proposal_id": proposal_id,
+            "position": start + i,
+            "account": o.account,
+            "symbol": o.symbol,
+            "side": o.side._value_,  # Enum.value is a descriptor call (~1 µs); _value_ the attribute it reads
+            "qty": o.qty,
+            "notional": o.notional,
+            "type": o.type._value_,
+            "time_in_force": o.time_in_force._value_,
+            "limit_price": o.limit_price,
+            "lots": list(o.lots),
+            "status": OrderStatus.NEW.value,
+            "updated_at": now,
+        }
+        for proposal_id, orders, start in groups
         for i, o in enumerate(orders)
-    )
-    session.flush()
+    ]
+    if rows:
+        session.execute(insert(OrderRow), rows)
 
 
 def _order(o: OrderRow) -> Order:

@@ -200,6 +200,32 @@ def test_results_are_persisted_per_household(tmp_path, day, households, inline):
         assert "Conflict" in line["persist_error"]  # the same day's proposal is not stored twice
 
 
+def test_a_failed_group_write_falls_back_to_one_proposal_at_a_time(tmp_path, day, households, inline, monkeypatch):
+    from engine.errors import StoreError
+    from engine.store import Store
+
+    with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
+        store.upgrade()
+
+        add_many = store.proposals.add_many
+
+        def locked(proposals, **kw):  # a group's transaction fails as a whole; one proposal at a time succeeds
+            if len(proposals) > 1:
+                raise StoreError("database error: database is locked", fix="retry")
+            return add_many(proposals, **kw)
+
+        monkeypatch.setattr(store.proposals, "add_many", locked)
+        batch = [h for h in households if h.id in inline.proposals][:3]
+        store.households.add(batch[0])
+        store.proposals.add(inline.proposals[batch[0].id])  # this one is a real conflict
+        result = run_batch(batch, AS_OF, executor=Executor.INLINE, day=day, store=store)
+        lines = store.runs.get(result.run_id).summary["results"]
+        assert "Conflict" in lines[batch[0].id]["persist_error"]
+        for h in batch[1:]:
+            assert "persist_error" not in lines[h.id]
+            assert store.proposals.get(proposal_id(h, day)).orders == result.proposals[h.id].orders
+
+
 def test_bad_arguments_are_config_errors(day, households):
     with pytest.raises(ConfigError, match="duplicate household"):
         run_batch([households[0], households[0]], AS_OF, executor=Executor.INLINE, day=day)

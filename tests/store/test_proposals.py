@@ -75,6 +75,31 @@ def test_proposal_needs_a_stored_household_and_a_fresh_id(stored: Store) -> None
         stored.proposals.get("nope")
 
 
+def test_many_proposals_are_stored_at_once_and_each_refusal_is_named(stored: Store) -> None:
+    stored.proposals.add(_proposal("p-old"))
+    shares_an_order = dataclasses.replace(_proposal("p-3"), orders=(_proposal("p-2").orders[0],))
+    batch = [
+        _proposal("p-1"),
+        _proposal("p-old"),  # already stored
+        _proposal("p-2"),
+        _proposal("p-1"),  # twice in the batch: the first is stored
+        _proposal("p-x", household="smith"),  # household not stored
+        shares_an_order,  # its order id belongs to p-2, stored just before it
+        _proposal("p-5"),
+    ]
+    refused = stored.proposals.add_many(batch, actor="batch")
+    assert set(refused) == {"p-old", "p-1", "p-x", "p-3"}
+    assert isinstance(refused["p-old"], Conflict) and "already stored" in str(refused["p-old"])
+    assert isinstance(refused["p-x"], NotFound) and "'smith', which is not stored" in str(refused["p-x"])
+    assert isinstance(refused["p-3"], Conflict) and "p-2-0" in str(refused["p-3"])
+    for pid in ("p-1", "p-2", "p-5"):
+        assert stored.proposals.get(pid) == _proposal(pid)  # stored whole, orders included
+    assert [r.order.client_order_id for r in stored.orders.for_proposal("p-5")] == ["p-5-0", "p-5-1", "p-5-2"]
+    adds = [e.entity_id for e in stored.audit.list() if e.action == "proposal.add" and e.actor == "batch"]
+    assert sorted(adds) == ["p-1", "p-2", "p-5"]
+    assert stored.proposals.add_many([]) == {}
+
+
 def test_happy_path_of_the_state_machine_is_audited(stored: Store) -> None:
     stored.proposals.add(_proposal())
     assert stored.proposals.transition("p-1", PS.APPROVED, actor="alex", reason="ok").status is PS.APPROVED
