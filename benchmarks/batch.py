@@ -9,7 +9,10 @@ shared machine then lands on one sample of each. Rates are medians over the roun
 2 workers / 1) are medians of each round's own ratio. Memory is each worker's resident set after its
 first and last chunk and its peak (flat memory: last ≈ first, whatever the batch size).
 "Cold" rows build every mandate (goal Monte Carlo with ``BATCH_MANDATE_PATHS`` paths and the DP); the
-"kept mandates" row is the steady nightly state, reusing the mandates of an earlier batch. Every row also
+"kept mandates" row is the steady nightly state, reusing the mandates of an earlier batch. The "SQLite store"
+rows are the nightly job end to end: kept mandates, and every proposal saved to a SQLite store that already
+holds the households (a copy of one seeded file per run) while the workers plan; their households/s covers
+planning and saving, and the saving share of the caller's time is printed. Every row also
 reports CPU ms per household (CPU time of the planning threads, summed over workers), which the machine's
 load inflates far less than wall time: households/s per core ≈ 1000 / that number. The naive loop (a
 problem compiled per household) runs on the first ``--naive-n`` households.
@@ -18,8 +21,10 @@ problem compiled per household) runs on the first ``--naive-n`` households.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
@@ -31,6 +36,7 @@ from engine.batch import BatchResult, Day, Executor, plan_one, run_batch, synthe
 from engine.data import MarketData
 from engine.model import Household
 from engine.optimizer import DEFAULT_CACHE
+from engine.store import Store
 
 AS_OF = date(2026, 7, 31)
 
@@ -59,6 +65,32 @@ def fresh_day(market: MarketData) -> Day:
     """A new engine and day: no mandate or problem is cached from an earlier run."""
     DEFAULT_CACHE.clear()
     return Day.build(market, AS_OF)
+
+
+def seeded_store(households: list[Household], folder: Path) -> Path:
+    """A migrated SQLite file holding the households (built once; each store run plans on a copy of it)."""
+    path = folder / "seed.db"
+    with Store(f"sqlite:///{path}") as store:
+        store.upgrade()
+        for h in households:
+            store.households.add(h, actor="bench")
+    return path
+
+
+SAVE: dict[str, list[float]] = {}
+
+
+def with_store(label: str, seed: Path, run: Callable[[Store], BatchResult]) -> BatchResult:
+    """Run a batch against a fresh copy of the seeded store; records the caller's seconds spent saving."""
+    path = seed.with_name(f"run-{time.monotonic_ns()}.db")
+    shutil.copy(seed, path)
+    try:
+        with Store(f"sqlite:///{path}") as store:
+            out = run(store)
+    finally:
+        path.unlink(missing_ok=True)
+    SAVE.setdefault(label, []).append(out.save_seconds / max(out.seconds, 1e-9))
+    return out
 
 
 def main() -> None:
@@ -101,6 +133,26 @@ def main() -> None:
                 n,
             ),
         ),
+    ]
+    folder = Path(tempfile.mkdtemp(prefix="robo-bench-"))
+    seed: list[Path] = []  # seeded on first use (adding the households takes a while)
+
+    def store_row(label: str, executor: Executor, workers: int) -> Callable[[], BatchResult]:
+        def run() -> BatchResult:
+            if not seed:
+                seed.append(seeded_store(households, folder))
+            return timed(label, lambda: with_store(label, seed[0], lambda store: run_batch(
+                households, AS_OF, executor=executor, workers=workers, day=fresh_day(market), mandates=kept,
+                mandate_max_age_days=7, store=store,
+            )), n)
+
+        return run
+
+    configs += [
+        ("in-process, kept mandates, SQLite store", store_row("in-process, kept mandates, SQLite store",
+                                                              Executor.INLINE, 1)),
+        ("process pool, 2 worker(s), kept mandates, SQLite store",
+         store_row("process pool, 2 worker(s), kept mandates, SQLite store", Executor.PROCESSES, 2)),
     ]
     for kind, executor in (("process pool", Executor.PROCESSES), ("Dask LocalCluster", Executor.DASK)):
         for keep in (False, True):
@@ -157,6 +209,9 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | --- |")
     for label, rate, vs_naive, mem, cpu in rows:
         print(f"| {label} | {rate:.2f} | {vs_naive:.2f} | {cpu} | {mem} |")
+    for label, shares in SAVE.items():
+        print(f"{label}: saving took {statistics.median(shares):.0%} of the batch's wall time (median)")
+    shutil.rmtree(folder, ignore_errors=True)
     for kind in ("process pool", "Dask LocalCluster"):
         for suffix in ("", ", kept mandates"):
             one, two = rates.get(f"{kind}, 1 worker(s){suffix}"), rates.get(f"{kind}, 2 worker(s){suffix}")

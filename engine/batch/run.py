@@ -127,7 +127,8 @@ def run_batch(
     ``market`` (default: the embedded prices) and ``universe``. ``workers`` defaults to the CPU count.
     Dask: ``client`` if given, else ``scheduler`` (default ``Settings().dask_scheduler``), else a
     ``LocalCluster`` of ``workers`` single-threaded processes started and closed here. With ``store``
-    the proposals and a run record of kind ``batch`` (one summary line per household) are saved.
+    the proposals are saved chunk by chunk while the workers plan (one transaction per chunk), and a run record of
+    kind ``batch`` (one summary line per household) at the end.
     ``mandates`` (e.g. last night's ``result.mandates``) are reused for households whose facts are
     unchanged, up to ``mandate_max_age_days`` old; the result's ``mandates`` are the ones used now.
     A new day's engine plans mandates with ``BATCH_MANDATE_PATHS`` Monte Carlo paths (see ``Day.build``).
@@ -164,8 +165,7 @@ def run_batch(
     size = chunk_size or _default_chunk_size(len(households), workers)
     chunks = chunk_households(households, size)
     run_id = _start_run(store, as_of, executor, workers, len(households)) if store is not None else None
-    tracker = _Tracker(len(households), progress)
-    reports: list[ChunkReport] = []
+    sink = _Sink(_Tracker(len(households), progress), store, day, households)
     owned: list[Any] = []
     pool: ProcessPoolExecutor | None = None
     day_future: Any = None
@@ -182,29 +182,27 @@ def run_batch(
             owned.append(_Closer(pool))
         setup_seconds = time.perf_counter() - setup_start
         start = time.perf_counter()
-        tracker.start()
+        sink.tracker.start()
         if executor is not Executor.PROCESSES:
             kept = _kept_per_chunk(chunks, mandates)
         age = mandate_max_age_days
         with _fewer_collections():  # this process plans (inline) or reads back every outcome (workers)
             if executor is Executor.INLINE:
                 for chunk, prev in zip(chunks, kept, strict=True):
-                    reports.append(run_chunk(chunk, day, prev, age))
-                    tracker.add(reports[-1].outcomes)
+                    sink.add(run_chunk(chunk, day, prev, age))
             elif executor is Executor.PROCESSES:
                 assert pool is not None
-                _run_processes(chunks, kept, age, pool, inherited, tracker, reports)
+                _run_processes(chunks, kept, age, pool, inherited, sink)
             else:
-                _run_dask(chunks, kept, age, day_future, client, tracker, reports)
+                _run_dask(chunks, kept, age, day_future, client, sink)
         seconds = time.perf_counter() - start
     finally:
         for thing in owned:
             thing.close()
+    reports = sink.reports
     by_id = {o.household: o for r in reports for o in r.outcomes}
     outcomes = tuple(by_id[i] for i in ids)
-    if store is not None:
-        outcomes = _first_runs(store, day, outcomes)
-    save_errors = _save_proposals(store, households, outcomes) if store is not None else {}
+    save_errors = sink.save_errors
     executions: dict[str, ExecutionOutcome] = {}
     execute_seconds = 0.0
     if execute:
@@ -221,6 +219,7 @@ def run_batch(
         memory=_memory(reports),
         run_id=run_id,
         cpu_seconds=sum(r.cpu_seconds for r in reports),
+        save_seconds=sink.save_seconds,
         executions=executions,
         execute_seconds=execute_seconds,
     )
@@ -497,8 +496,7 @@ def _run_processes(
     age: int,
     pool: ProcessPoolExecutor,
     inherited: bool,
-    tracker: _Tracker,
-    reports: list[ChunkReport],
+    sink: _Sink,
 ) -> None:
     futures: dict[Future[ChunkReport], int] = {
         (pool.submit(_pool_chunk_at, i, age) if inherited else pool.submit(_pool_chunk, c, kept[i], age)): i
@@ -511,8 +509,7 @@ def _run_processes(
         except Exception as exc:
             log.error("batch worker failed on a chunk of %d households: %s", len(chunks[i]), exc)
             report = _lost_chunk(chunks[i], exc)
-        reports.append(report)
-        tracker.add(report.outcomes)
+        sink.add(report)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -569,8 +566,7 @@ def _run_dask(
     age: int,
     day_future: Any,
     client: Any,
-    tracker: _Tracker,
-    reports: list[ChunkReport],
+    sink: _Sink,
 ) -> None:
     from distributed import as_completed as dask_completed
 
@@ -600,11 +596,10 @@ def _run_dask(
                 report = _lost_chunk(chunks[i], exc)
             fut.release()
             part.release()
-            reports.append(report)
-            tracker.add(report.outcomes)
             nxt = next(todo, None)
-            if nxt is not None:
+            if nxt is not None:  # the workers' queue first, then this chunk's saving
                 send(nxt)
+            sink.add(report)
     finally:
         client.cancel([*(part for _, part in held.values()), day_future])
 
@@ -633,18 +628,57 @@ def _start_run(store: Store, as_of: date, executor: Executor, workers: int, n: i
     )
 
 
-def _first_runs(store: Store, day: Day, outcomes: tuple[HouseholdOutcome, ...]) -> tuple[HouseholdOutcome, ...]:
-    """Hold a household's first proposal with orders for approval, as ``Engine.plan`` does with a store.
+class _Sink:
+    """Where each chunk's report goes as it arrives: kept, counted for progress and, with a store, saved.
 
-    Workers plan without the store, so the rule ``ApprovalRules.first_run`` is applied here, with one query.
+    Saving chunk by chunk overlaps the caller's writes with the workers' planning (a nightly batch's proposals
+    are stored by the time the last household is planned); ``save_seconds`` is the caller's time in it.
     """
-    from engine.engine import FIRST_RUN_REASON, TRADED
+
+    def __init__(self, tracker: _Tracker, store: Store | None, day: Day, households: Sequence[Household]) -> None:
+        self.tracker, self.store = tracker, store
+        self.reports: list[ChunkReport] = []
+        self.save_errors: dict[str, str] = {}
+        self.save_seconds = 0.0
+        self._households = {h.id: h for h in households}
+        self._stored: set[str] = set()
+        self._seasoned: set[str] | None = None
+        if store is not None:
+            start = time.perf_counter()
+            self._stored = set(store.households.list())
+            self._seasoned = _seasoned(store, day, self._households)
+            self.save_seconds += time.perf_counter() - start
+
+    def add(self, report: ChunkReport) -> None:
+        if self.store is not None:
+            start = time.perf_counter()
+            report = replace(report, outcomes=_first_runs(self._seasoned, report.outcomes))
+            self.save_errors.update(_save_proposals(self.store, self._households, self._stored, report.outcomes))
+            self.save_seconds += time.perf_counter() - start
+        self.reports.append(report)
+        self.tracker.add(report.outcomes)
+
+
+def _seasoned(store: Store, day: Day, households: Iterable[str]) -> set[str] | None:
+    """The households that have traded a proposal before (None: the first-run approval rule is off)."""
+    from engine.engine import TRADED
 
     config = getattr(day.engine, "config", None)
     if config is None or not config.approval.first_run:
-        return outcomes
-    with_orders = [o.household for o in outcomes if o.proposal is not None and o.proposal.orders]
-    seasoned = store.proposals.households_with(TRADED, among=with_orders) if with_orders else set()
+        return None
+    return store.proposals.households_with(TRADED, among=households)
+
+
+def _first_runs(seasoned: set[str] | None, outcomes: Sequence[HouseholdOutcome]) -> tuple[HouseholdOutcome, ...]:
+    """Hold a household's first proposal with orders for approval, as ``Engine.plan`` does with a store.
+
+    Workers plan without the store, so the rule ``ApprovalRules.first_run`` is applied here: ``seasoned`` are
+    the households that traded before (one query for the batch, ``_seasoned``).
+    """
+    from engine.engine import FIRST_RUN_REASON
+
+    if seasoned is None:
+        return tuple(outcomes)
     out = []
     for o in outcomes:
         p = o.proposal
@@ -655,44 +689,41 @@ def _first_runs(store: Store, day: Day, outcomes: tuple[HouseholdOutcome, ...]) 
     return tuple(out)
 
 
-_SAVE_GROUP = 256
-"""Proposals stored per transaction (``ProposalRepository.add_many``): one commit per group, not per household."""
-
-
 def _save_proposals(
-    store: Store, households: Sequence[Household], outcomes: Sequence[HouseholdOutcome]
+    store: Store, households: Mapping[str, Household], stored: set[str], outcomes: Sequence[HouseholdOutcome]
 ) -> dict[str, str]:
-    """Save each proposal, adding the households the store lacks; returns the failures by household id."""
+    """Save each proposal, adding the households the store lacks (to ``stored`` too); failures by household id.
+
+    The proposals go in one transaction (``add_many``); if it fails as a whole (say, a concurrent writer), each
+    is saved in its own, so one bad proposal costs only itself.
+    """
     errors: dict[str, str] = {}
-    stored = set(store.households.list())
-    by_id = {h.id: h for h in households}
     ready: list[Proposal] = []
     for outcome in outcomes:
         if outcome.proposal is None:
             continue
         if outcome.household not in stored:
             try:
-                store.households.add(by_id[outcome.household], actor="batch")
+                store.households.add(households[outcome.household], actor="batch")
             except (StoreError, EngineError) as exc:
                 errors[outcome.household] = f"{type(exc).__name__}: {exc}"
                 continue
             stored.add(outcome.household)
         ready.append(outcome.proposal)
-    for i in range(0, len(ready), _SAVE_GROUP):
-        group = ready[i : i + _SAVE_GROUP]
-        try:
-            refused: dict[str, EngineError] = store.proposals.add_many(group, actor="batch")
-        except (StoreError, EngineError):  # the group's transaction failed as a whole (say, a concurrent writer):
-            refused = {}  # nothing of it is stored; each proposal then gets its own transaction and its own error
-            for p in group:
-                try:
-                    store.proposals.add(p, actor="batch")
-                except (StoreError, EngineError) as exc:
-                    refused[p.id] = exc
-        for p in group:
-            if p.id in refused:
-                exc = refused[p.id]
-                errors[p.household] = f"{type(exc).__name__}: {exc}"
+    if not ready:
+        return errors
+    try:
+        refused: dict[str, EngineError] = store.proposals.add_many(ready, actor="batch")
+    except (StoreError, EngineError):  # nothing of the group is stored: one transaction per proposal then
+        refused = {}
+        for p in ready:
+            try:
+                store.proposals.add(p, actor="batch")
+            except (StoreError, EngineError) as exc:
+                refused[p.id] = exc
+    for p in ready:
+        if p.id in refused:
+            errors[p.household] = f"{type(refused[p.id]).__name__}: {refused[p.id]}"
     return errors
 
 

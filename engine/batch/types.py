@@ -128,7 +128,9 @@ class BatchResult:
     """The batch: one outcome per household (input order), wall seconds, workers' memory, the run id.
 
     ``cpu_seconds`` is the planning CPU time summed over the workers' planning threads; ``executions`` (by
-    household id) and ``execute_seconds`` are filled when the batch executed.
+    household id) and ``execute_seconds`` are filled when the batch executed. With a store, proposals are saved
+    while the workers plan: ``seconds`` (and households/s) then covers planning and saving, ``save_seconds`` is
+    the part this process spent saving.
     """
 
     as_of: date
@@ -142,6 +144,7 @@ class BatchResult:
     cpu_seconds: float = 0.0
     executions: Mapping[str, ExecutionOutcome] = field(default_factory=dict)
     execute_seconds: float = 0.0
+    save_seconds: float = 0.0
 
     @property
     def planned(self) -> list[HouseholdOutcome]:
@@ -184,6 +187,7 @@ class BatchResult:
             "counts": counts,
             "seconds": round(self.seconds, 3),
             "setup_seconds": round(self.setup_seconds, 3),
+            "save_seconds": round(self.save_seconds, 3),
             "households_per_second": round(self.households_per_second, 2),
             "cpu_ms_per_household": round(self.cpu_seconds / max(len(self.outcomes), 1) * 1e3, 2),
             "peak_rss_bytes": self.peak_rss,
