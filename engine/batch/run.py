@@ -519,9 +519,12 @@ def _run_processes(
 
 def _dask_part(part: tuple[Sequence[Household], Mapping[str, KeptMandate]], day: Day, age: int = 0) -> ChunkReport:
     """Runs on a Dask worker: one scattered (chunk, kept mandates) pair; ``day`` is scattered once per worker."""
+    from distributed import get_worker
+
     _worker_process()
     chunk, kept = part
-    return _leave_kept(run_chunk(chunk, day, kept, age), kept)
+    report = _leave_kept(run_chunk(chunk, day, kept, age), kept)
+    return replace(report, worker=get_worker().address)  # where the caller sends this worker's next chunk
 
 
 def _dask_client(client: Any, scheduler: str | None, workers: int) -> tuple[Any, list[Any]]:
@@ -572,20 +575,26 @@ def _run_dask(
 
     # The chunks go to the workers as data (scattered), not inside the task graph the scheduler holds, and a
     # few at a time: each worker has one chunk queued behind the one it plans while this process pickles the
-    # next (scattering them all first left the workers idle for ~1 ms per household of the batch).
-    window = 2 * max(len(client.scheduler_info().get("workers", {})), 1)
+    # next (scattering them all first left the workers idle for ~1 ms per household of the batch). A worker
+    # that hands back a chunk gets the next one (round-robin placement let one worker queue two while another
+    # ran dry); a worker that joins later is served by the scheduler's work stealing.
+    addresses = list(client.scheduler_info().get("workers", {}))
     flying = dask_completed()
     held: dict[str, tuple[int, Any]] = {}  # task key → (chunk index, its scattered part)
 
-    def send(i: int) -> None:
-        part = client.scatter([(chunks[i], kept[i])], hash=False)[0]
+    def send(i: int, worker: str | None) -> None:
+        data = [(chunks[i], kept[i])]
+        try:
+            part = client.scatter(data, hash=False, workers=[worker] if worker in addresses else None)[0]
+        except Exception:  # that worker just left: let the scheduler place it
+            part = client.scatter(data, hash=False)[0]
         fut = client.submit(_dask_part, part, day=day_future, age=age, pure=False)
         held[fut.key] = (i, part)
         flying.add(fut)
 
     todo = iter(range(len(chunks)))
-    for i in itertools.islice(todo, window):
-        send(i)
+    for k, i in enumerate(itertools.islice(todo, 2 * max(len(addresses), 1))):
+        send(i, addresses[k % len(addresses)] if addresses else None)
     try:
         for fut in flying:
             i, part = held.pop(fut.key)
@@ -598,7 +607,7 @@ def _run_dask(
             part.release()
             nxt = next(todo, None)
             if nxt is not None:  # the workers' queue first, then this chunk's saving
-                send(nxt)
+                send(nxt, report.worker)
             sink.add(report)
     finally:
         client.cancel([*(part for _, part in held.values()), day_future])
