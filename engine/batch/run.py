@@ -164,6 +164,7 @@ def run_batch(
             day = Day.build(market, as_of, universe)
     size = chunk_size or _default_chunk_size(len(households), workers)
     chunks = chunk_households(households, size)
+    kept = _kept_per_chunk(chunks, mandates)
     run_id = _start_run(store, as_of, executor, workers, len(households)) if store is not None else None
     sink = _Sink(_Tracker(len(households), progress), store, day, households)
     owned: list[Any] = []
@@ -177,14 +178,11 @@ def run_batch(
             client, owned = _dask_client(client, scheduler, workers)
             day_future = _dask_ready(client, day)
         elif executor is Executor.PROCESSES:
-            kept = _kept_per_chunk(chunks, mandates)
             pool, inherited = _pool_ready(day, workers, (chunks, kept))
             owned.append(_Closer(pool))
         setup_seconds = time.perf_counter() - setup_start
         start = time.perf_counter()
         sink.tracker.start()
-        if executor is not Executor.PROCESSES:
-            kept = _kept_per_chunk(chunks, mandates)
         age = mandate_max_age_days
         with _fewer_collections():  # this process plans (inline) or reads back every outcome (workers)
             if executor is Executor.INLINE:

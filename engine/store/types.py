@@ -150,7 +150,7 @@ def _dict(value: dict[Any, Any]) -> dict[str, Any]:
 
 
 _ENCODERS: dict[type, Callable[[Any], Any]] = {
-    str: lambda v: v,
+    str: str,  # a StrEnum (found through its bases) becomes its plain value
     int: lambda v: v,
     bool: lambda v: v,
     type(None): lambda v: v,
@@ -165,35 +165,21 @@ _ENCODERS: dict[type, Callable[[Any], Any]] = {
 
 
 def _encode_other(value: Any) -> Any:
-    """``encode_json`` for subclasses (StrEnum, IntEnum), sets and dataclasses."""
-    if isinstance(value, str):
-        return str(value)  # a StrEnum becomes its plain value
-    if isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return _float(value)
-    if isinstance(value, Decimal):
-        return {"__decimal__": str(value)}
-    if isinstance(value, datetime):
-        return {"__datetime__": value.isoformat()}
-    if isinstance(value, date):
-        return {"__date__": value.isoformat()}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode_json(v) for v in value]}
+    """``encode_json`` for subclasses of the types above (a StrEnum: its plain value), sets and dataclasses."""
+    for base in type(value).__mro__[1:]:
+        encode = _ENCODERS.get(base)
+        if encode is not None:
+            return encode(value)
     if isinstance(value, frozenset | set):
         return {"__frozenset__": [encode_json(v) for v in sorted(value, key=repr)]}
-    if isinstance(value, list):
-        return [encode_json(v) for v in value]
-    if isinstance(value, dict):
-        return _dict(value)
     if is_dataclass(value) and not isinstance(value, type):
         names = tuple(f.name for f in fields(value))
 
-        def encode(v: Any) -> dict[str, Any]:
+        def encode_fields(v: Any) -> dict[str, Any]:
             return {name: encode_json(getattr(v, name)) for name in names}
 
-        _ENCODERS[type(value)] = encode  # the next one of this class goes straight here
-        return encode(value)
+        _ENCODERS[type(value)] = encode_fields  # the next one of this class goes straight here
+        return encode_fields(value)
     raise ValidationError(
         f"cannot store a {type(value).__name__} as JSON",
         field="JSON",
