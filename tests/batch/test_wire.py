@@ -51,3 +51,62 @@ def test_a_different_version_on_the_other_side_is_named_not_a_zip_error():
     old_state = ("b1", "brokerage", "VTI", Decimal(1), Decimal(100), date(2024, 1, 2), date(2024, 1, 2))  # 7 fields
     with pytest.raises(TypeError, match="different versions of adaptive-robo"):
         _restore(Lot, old_state)
+
+
+def _realization(i: int, shares: str, lost: str = "0") -> object:
+    from decimal import Decimal
+
+    from engine.tax.ledger import Realization, Term
+
+    return Realization(
+        id=f"r{i}", account="taxable", symbol="VTI", shares=Decimal(shares), acquired=date(2024, 1, 2 + i % 20),
+        sold=AS_OF, proceeds=Decimal("100.10"), basis=Decimal("90.00"), disallowed=Decimal("0"),
+        term=Term.LONG if i % 2 else Term.SHORT, lot_id=f"l{i}", lost=Decimal(lost), replacements=(f"x{i}",) * (i % 3),
+    )
+
+
+def test_many_objects_of_one_class_travel_as_columns_and_come_back_exactly():
+    from decimal import Decimal
+
+    from engine.tax.ledger import Term
+
+    fast_pickling()
+    households = synthetic(2, seed=3, as_of=AS_OF)
+    proposal = run_batch(households, AS_OF, executor=Executor.INLINE).outcomes[0].proposal
+    assert proposal is not None and len(proposal.orders) >= 8 and len(proposal.tax_preview.realizations) >= 8
+    data = pickle.dumps(proposal, protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"_restore_rows" in data
+    back = pickle.loads(data)
+    assert back == proposal and back.tax_preview == proposal.tax_preview
+    # Decimal text (trailing zeros, signed zero, exponents), dates, enum identity and nested tuples survive
+    odd = ["1.50", "-0", "1E+2", "0.000000001", "123456789.123456789", "7", "2.0", "3.3300", "5", "6"]
+    rows = tuple(_realization(i, s, lost=s.lstrip("-")) for i, s in enumerate(odd))
+    again = pickle.loads(pickle.dumps(rows))
+    assert again == rows
+    assert [str(r.shares) for r in again] == [str(r.shares) for r in rows]
+    assert all(type(r.shares) is Decimal for r in again)
+    assert all(a.term is r.term and type(a.acquired) is date for a, r in zip(again, rows, strict=True))
+    assert again[1].term is Term.LONG and again[2].replacements == ("x2", "x2")
+
+
+def test_short_or_mixed_tuples_keep_the_plain_form():
+    from engine.tax.ledger import Realization
+    from engine.tax.preview import TaxImpactPreview
+
+    fast_pickling()
+    few = tuple(_realization(i, "1") for i in range(3))
+    assert b"_restore_rows" not in pickle.dumps(few) and pickle.loads(pickle.dumps(few)) == few
+    households = synthetic(1, seed=3, as_of=AS_OF)
+    preview = run_batch(households, AS_OF, executor=Executor.INLINE).outcomes[0].proposal.tax_preview
+    assert isinstance(preview, TaxImpactPreview)
+    mixed = dataclasses.replace(preview, realizations=(*[_realization(i, "1") for i in range(9)], households[0]))
+    data = pickle.dumps(mixed)
+    assert pickle.loads(data) == mixed and all(type(r) is Realization for r in pickle.loads(data).realizations[:9])
+
+
+def test_rows_from_a_different_version_are_named():
+    from engine.batch.wire import _rows
+    from engine.model import Lot
+
+    with pytest.raises(TypeError, match="different versions of adaptive-robo"):
+        _rows(Lot, 1, (("o", ("b1",)),) * 7)
