@@ -45,13 +45,17 @@ def _restore(cls: type, state: tuple[Any, ...]) -> Any:
     obj = cls.__new__(cls)
     setters = _SETTERS.get(cls) or _setters(cls)
     if len(state) != len(setters):
-        raise TypeError(
-            f"a {cls.__name__} arrived with {len(state)} fields where this process's has {len(setters)}: the batch's "
-            "caller and its workers run different versions of adaptive-robo; install the same version on every worker"
-        )
+        raise _other_version(f"a {cls.__name__}", len(state), len(setters))
     for put, value in zip(setters, state, strict=True):
         put(obj, value)
     return obj
+
+
+def _other_version(what: str, got: int, have: int) -> TypeError:
+    return TypeError(
+        f"{what} arrived with {got} fields where this process's has {have}: the batch's caller and its workers "
+        "run different versions of adaptive-robo; install the same version on every worker"
+    )
 
 
 def _restore_rows(cls: type, state: tuple[Any, ...], packed: tuple[int, ...]) -> Any:
@@ -84,11 +88,7 @@ def _rows(cls: type, n: int, cols: tuple[tuple[str, Any], ...]) -> tuple[Any, ..
     """The objects back from ``_columns``: each column set on every object at once."""
     setters = _SETTERS.get(cls) or _setters(cls)
     if len(cols) != len(setters):
-        raise TypeError(
-            f"{cls.__name__} rows arrived with {len(cols)} fields where this process's has {len(setters)}: the "
-            "batch's caller and its workers run different versions of adaptive-robo; install the same version on "
-            "every worker"
-        )
+        raise _other_version(f"{cls.__name__} rows", len(cols), len(setters))
     objs = list(map(cls.__new__, repeat(cls, n)))
     for put, (kind, col) in zip(setters, cols, strict=True):
         values = map(Decimal, col.split(_SEP)) if kind == "D" else map(date.fromordinal, col) if kind == "d" else col
