@@ -18,6 +18,7 @@ joined string and dates as day numbers, rebuilt column by column. Per object tha
 
 from __future__ import annotations
 
+import builtins
 import copyreg
 import dataclasses
 import sys
@@ -108,14 +109,10 @@ def _setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
 
 
 def _reducer(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    names = [f.name for f in dataclasses.fields(cls)]
-    if len(names) == 1:
-        name = names[0]
-        _GETTERS[cls] = lambda obj: (getattr(obj, name),)
-        return lambda obj: (_restore, (cls, (getattr(obj, name),)))
-    get = attrgetter(*names)
+    fields = dataclasses.fields(cls)
+    get = attrgetter(*(f.name for f in fields)) if len(fields) > 1 else lambda obj: (getattr(obj, fields[0].name),)
     _GETTERS[cls] = get
-    rows = [i for i, f in enumerate(dataclasses.fields(cls)) if _may_hold_rows(f)]
+    rows = [i for i, f in enumerate(fields) if _may_hold_rows(f)]
     if not rows:
         return lambda obj: (_restore, (cls, get(obj)))
 
@@ -137,9 +134,11 @@ def _reducer(cls: type) -> Callable[[Any], tuple[Any, ...]]:
 
 
 def _may_hold_rows(f: dataclasses.Field[Any]) -> bool:
-    """A field annotated as a variable-length tuple (``tuple[X, ...]``): it may hold many objects of one class."""
-    hint = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-    return hint.startswith("tuple[") and hint.endswith(", ...]")
+    """A field annotated ``tuple[X, ...]``, X not a builtin like ``str``: it may hold many objects of one class."""
+    hint = f.type if isinstance(f.type, str) else str(f.type)
+    if not (hint.startswith("tuple[") and hint.endswith(", ...]")):
+        return False
+    return hint[len("tuple[") : -len(", ...]")] not in vars(builtins)
 
 
 def _pickled_by_dataclasses(cls: type) -> bool:
