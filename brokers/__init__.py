@@ -26,7 +26,7 @@ from brokers.base import (
     total_by_symbol,
 )
 from brokers.execution import submit_all, wait_for_final
-from brokers.safety import GuardedBroker, MarketRule, SafetyPolicy
+from brokers.safety import GuardedBroker, MarketRule, SafetyPolicy, SafetyRails
 from brokers.simulated import CostModel, FillAt, SimulatedBroker
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ __all__ = [
     "MarketRule",
     "OrderQuery",
     "SafetyPolicy",
+    "SafetyRails",
     "SimulatedBroker",
     "TradingMode",
     "reconcile",

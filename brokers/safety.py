@@ -10,7 +10,7 @@ The kill switch is read on every submit: ``ROBO_TRADING_DISABLED=1``, the file n
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -31,7 +31,7 @@ from engine.model.broker import (
 )
 from engine.settings import Settings
 
-__all__ = ["GuardedBroker", "MarketRule", "SafetyPolicy"]
+__all__ = ["GuardedBroker", "MarketRule", "SafetyPolicy", "SafetyRails"]
 
 _NY = ZoneInfo("America/New_York")
 
@@ -250,3 +250,24 @@ def _instant(value: date | datetime) -> datetime:
             raise ValidationError("naive datetime", field="data_time", fix="return an aware datetime or a date")
         return value.astimezone(UTC)
     return datetime.combine(value, time(16, 0), tzinfo=_NY).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyRails:
+    """The ``engine.model.Rails`` the cycle wraps every broker in: a ``GuardedBroker`` with this policy, priced
+    from the cycle's market data (the size cap) and dated by its newest price day (the data-age rail).
+
+        cycle = Cycle(planner, store=store, rails=SafetyRails.from_settings())
+    """
+
+    policy: SafetyPolicy = field(default_factory=SafetyPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> SafetyRails:
+        """Rails whose kill switch comes from ``ROBO_TRADING_DISABLED`` / ``ROBO_KILL_SWITCH_FILE``."""
+        return cls(SafetyPolicy.from_settings(settings, **overrides))
+
+    def guard(self, broker: Broker, *, prices: Mapping[str, Any], data_time: date | datetime) -> Broker:
+        """``broker`` behind the rails (an already guarded broker is re-guarded around its inner broker)."""
+        inner = broker.inner if isinstance(broker, GuardedBroker) else broker
+        return GuardedBroker(inner, self.policy, data_time=lambda: data_time, prices=dict(prices))

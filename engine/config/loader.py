@@ -23,6 +23,7 @@ from engine.model import (
     AccountType,
     Asset,
     AssetClass,
+    BasisSource,
     FilingStatus,
     Goal,
     GoalKind,
@@ -201,6 +202,7 @@ class LotSchema(_Strict):
     acquired: date
     purchased: date | None = None
     replaceable: bool = True  # false: the lot already replaced a washed loss (it cannot wash another)
+    basis_source: BasisSource = BasisSource.LEDGER  # broker: the basis is the broker's avg_entry_price
 
 
 class LossSaleSchema(_Strict):
@@ -246,6 +248,7 @@ class EventSchema(_Strict):
     member: str | None = None
     amount: Money | None = Field(None, ge=0)
     details: dict[str, Any] = {}
+    applied: bool = True  # false: recorded, its rule not yet run (the next cycle applies it)
 
 
 class RiskSchema(_Strict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -40,6 +40,7 @@ __all__ = [
     "DiscrepancyKind",
     "MarketClock",
     "OrderQuery",
+    "Rails",
     "reconcile",
     "total_by_symbol",
 ]
@@ -323,6 +324,19 @@ class Broker(Protocol):
 
     def fills(self, since: datetime, account: str | None = None) -> list[Fill]:
         """Executions at or after ``since`` (aware), oldest first."""
+        ...
+
+
+@runtime_checkable
+class Rails(Protocol):
+    """The safety rails every trading path goes through: they wrap a broker so each submit is checked first.
+
+    ``brokers.SafetyRails`` implements it (kill switch, market hours, size cap, no shorts); the cycle calls
+    ``guard`` for every broker it trades through, with the planning day's prices (USD) and data day.
+    """
+
+    def guard(self, broker: Broker, *, prices: Mapping[str, Decimal], data_time: date | datetime) -> Broker:
+        """``broker`` behind the rails (submits checked; reads delegated)."""
         ...
 
 

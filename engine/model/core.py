@@ -34,6 +34,7 @@ __all__ = [
     "LifeEvent",
     "LifeEventKind",
     "LossSale",
+    "BasisSource",
     "Lot",
     "Member",
     "Order",
@@ -41,6 +42,7 @@ __all__ = [
     "OrderType",
     "Position",
     "Proposal",
+    "PROPOSAL_TRANSITIONS",
     "ProposalStatus",
     "RiskProfile",
     "RunKind",
@@ -177,6 +179,13 @@ class RunKind(StrEnum):
     PARTIAL_LIQUIDATION = "partial_liquidation"
 
 
+class BasisSource(StrEnum):
+    """Where a lot's cost basis came from: the ledger's own trades, or the broker's reported average price."""
+
+    LEDGER = "ledger"
+    BROKER = "broker"
+
+
 class ProposalStatus(StrEnum):
     """Life cycle of a proposal: proposed → approved / rejected → executing → executed / partial / failed."""
 
@@ -188,6 +197,32 @@ class ProposalStatus(StrEnum):
     EXECUTED = "executed"
     PARTIALLY_EXECUTED = "partially_executed"
     FAILED = "failed"
+
+    def can_become(self, other: ProposalStatus) -> bool:
+        """True when the state machine allows the move from this status to ``other``."""
+        return other in PROPOSAL_TRANSITIONS[self]
+
+    @property
+    def final(self) -> bool:
+        """No move is allowed from this status (rejected, expired, executed, partially executed, failed)."""
+        return not PROPOSAL_TRANSITIONS[self]
+
+
+# The one proposal state machine: proposed → approved / rejected / expired; approved → executing / expired;
+# executing → executed / partially_executed / failed. Everything else is a Conflict (the store and the cycle
+# both read this table).
+PROPOSAL_TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
+    ProposalStatus.PROPOSED: frozenset({ProposalStatus.APPROVED, ProposalStatus.REJECTED, ProposalStatus.EXPIRED}),
+    ProposalStatus.APPROVED: frozenset({ProposalStatus.EXECUTING, ProposalStatus.EXPIRED}),
+    ProposalStatus.EXECUTING: frozenset(
+        {ProposalStatus.EXECUTED, ProposalStatus.PARTIALLY_EXECUTED, ProposalStatus.FAILED}
+    ),
+    ProposalStatus.REJECTED: frozenset(),
+    ProposalStatus.EXPIRED: frozenset(),
+    ProposalStatus.EXECUTED: frozenset(),
+    ProposalStatus.PARTIALLY_EXECUTED: frozenset(),
+    ProposalStatus.FAILED: frozenset(),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,6 +441,8 @@ class Lot:
     ``acquired`` is the date the holding period counts from (after tacking); ``purchased`` the trade date.
     ``replaceable`` is False once these shares have replaced a washed loss: a share washes one loss only
     (IRC §1091), so the flag must survive a store round trip or a later loss could be washed into it again.
+    ``basis_source`` says where the basis came from: the ledger's own fills, or the broker's ``avg_entry_price``
+    when a household adopted a broker account's positions (no per-lot history: check it before filing).
     """
 
     id: str
@@ -416,6 +453,7 @@ class Lot:
     acquired: date
     purchased: date | None = None
     replaceable: bool = True
+    basis_source: BasisSource = BasisSource.LEDGER
 
     def __post_init__(self) -> None:
         _nonempty(self, "id")
@@ -430,6 +468,7 @@ class Lot:
         _require_date(self, "purchased")
         if not isinstance(self.replaceable, bool):
             raise ValidationError("must be true or false", field="Lot.replaceable", value=self.replaceable)
+        _enum(self, "basis_source", BasisSource)
 
     @property
     def cost_per_share(self) -> Decimal:
@@ -545,7 +584,9 @@ class LifeEvent:
     """Something that happened (or will) in the household's life, effective on ``on``.
 
     ``amount`` is USD where the kind has one (inheritance, new salary); ``details`` carries the
-    kind-specific extras (e.g. ``{"state": "TX", "state_rate": "0"}`` for a relocation).
+    kind-specific extras (e.g. ``{"state": "TX", "state_rate": "0"}`` for a relocation). ``applied`` is False
+    for an event recorded but not yet run through its rule (``store.households.record_event``): the next cycle
+    applies it to the household's facts, exactly as ``robo event`` would, and marks it applied.
     """
 
     kind: LifeEventKind
@@ -554,9 +595,12 @@ class LifeEvent:
     amount: Decimal | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     id: str = ""
+    applied: bool = True
 
     def __post_init__(self) -> None:
         _enum(self, "kind", LifeEventKind)
+        if not isinstance(self.applied, bool):
+            raise ValidationError("must be true or false", field="LifeEvent.applied", value=self.applied)
         _require_date(self, "on")
         _set_optional_decimal(self, "amount", minimum=Decimal(0))
         object.__setattr__(self, "details", dict(self.details))

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from engine.model import Order, ProposalStatus
+from engine.model import PROPOSAL_TRANSITIONS, Order, ProposalStatus
 
 __all__ = [
     "ORDER_TRANSITIONS",
@@ -29,6 +29,7 @@ class OrderStatus(StrEnum):
     """Life cycle of a stored order: new → submitted → partially_filled → filled (or canceled/rejected/expired)."""
 
     NEW = "new"
+    ADVISED = "advised"  # a held-away account's order, shown to the person who places it by hand
     SUBMITTED = "submitted"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
@@ -43,7 +44,9 @@ class OrderStatus(StrEnum):
 
 
 ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.NEW: frozenset({OrderStatus.SUBMITTED, OrderStatus.CANCELED, OrderStatus.REJECTED}),
+    OrderStatus.NEW: frozenset({OrderStatus.SUBMITTED, OrderStatus.ADVISED, OrderStatus.CANCELED,
+                                OrderStatus.REJECTED}),
+    OrderStatus.ADVISED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED}),
     OrderStatus.SUBMITTED: frozenset(
         {
             OrderStatus.PARTIALLY_FILLED,
@@ -61,22 +64,6 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.REJECTED: frozenset(),
     OrderStatus.EXPIRED: frozenset(),
 }
-
-# The proposal state machine: proposed → approved / rejected / expired; approved → executing;
-# executing → executed / partially_executed / failed. Everything else is a Conflict.
-PROPOSAL_TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
-    ProposalStatus.PROPOSED: frozenset({ProposalStatus.APPROVED, ProposalStatus.REJECTED, ProposalStatus.EXPIRED}),
-    ProposalStatus.APPROVED: frozenset({ProposalStatus.EXECUTING}),
-    ProposalStatus.EXECUTING: frozenset(
-        {ProposalStatus.EXECUTED, ProposalStatus.PARTIALLY_EXECUTED, ProposalStatus.FAILED}
-    ),
-    ProposalStatus.REJECTED: frozenset(),
-    ProposalStatus.EXPIRED: frozenset(),
-    ProposalStatus.EXECUTED: frozenset(),
-    ProposalStatus.PARTIALLY_EXECUTED: frozenset(),
-    ProposalStatus.FAILED: frozenset(),
-}
-
 
 class RunStatus(StrEnum):
     """Life cycle of a run record."""

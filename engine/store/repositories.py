@@ -15,6 +15,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -327,9 +328,10 @@ class HouseholdRepository(_Repository):
             )
 
     def record_event(self, household_id: str, event: LifeEvent, *, actor: str = SYSTEM) -> Household:
-        """Append a life event to the household and return the updated household.
+        """Append a life event to the household (not yet applied) and return the updated household.
 
-        In the same transaction a scheduler wake-up (``ref`` ``event:<id>``) is written, so the household's
+        The event is stored with ``applied=False``: the next cycle (``engine.cycle.Cycle.plan``) runs it through
+        its rule, exactly as ``robo event`` does, and stores the changed household. In the same transaction a scheduler wake-up (``ref`` ``event:<id>``) is written, so the household's
         cycle reacts at the scheduler's next poll without waiting for its life-event scan.
 
         Raises:
@@ -348,7 +350,7 @@ class HouseholdRepository(_Repository):
                 )
             if event.member is not None:
                 current.member(event.member)
-            session.add(_event_row(household_id, len(current.events), event))
+            session.add(_event_row(household_id, len(current.events), replace(event, applied=False)))
             row = session.get(HouseholdRow, household_id)
             assert row is not None
             row.updated_at = _now()
@@ -491,6 +493,7 @@ def _lot_row(household_id: str, position: int, lot: Lot) -> LotRow:
         acquired=lot.acquired,
         purchased=lot.purchased,
         replaceable=lot.replaceable,
+        basis_source=lot.basis_source.value,
     )
 
 
@@ -504,6 +507,7 @@ def _event_row(household_id: str, position: int, e: LifeEvent) -> LifeEventRow:
         member=e.member,
         amount=e.amount,
         details=dict(e.details),
+        applied=e.applied,
     )
 
 
@@ -585,6 +589,7 @@ def _load_household(session: Session, household_id: str) -> Household:
                 acquired=lot.acquired,
                 purchased=lot.purchased,
                 replaceable=lot.replaceable,
+                basis_source=lot.basis_source,
             )
             for lot in children(LotRow)
         ),
@@ -613,6 +618,7 @@ def _load_household(session: Session, household_id: str) -> Household:
                 amount=e.amount,
                 details=dict(e.details),
                 id=e.id,
+                applied=e.applied,
             )
             for e in children(LifeEventRow)
         ),

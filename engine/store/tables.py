@@ -154,6 +154,7 @@ class LotRow(Base):
     acquired: Mapped[date]
     purchased: Mapped[date]
     replaceable: Mapped[bool] = mapped_column(server_default=true())  # False: it replaced a washed loss
+    basis_source: Mapped[str] = mapped_column(server_default="ledger")  # "broker": adopted avg_entry_price
 
 
 class LossSaleRow(Base):
@@ -208,6 +209,7 @@ class LifeEventRow(Base):
     member: Mapped[str | None]
     amount: Mapped[Decimal | None]
     details: Mapped[Any]
+    applied: Mapped[bool] = mapped_column(server_default=true())  # False: recorded, its rule not yet run
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,11 +24,11 @@ def test_harvest_pre_check_never_hides_a_candidate(engine, household, day):
         ledger.add_lot(lot)
     ctx = engine.day(day)
     lots = ledger.open_lots()
-    fast = engine._harvest_candidates(household, ledger, ctx, lots)
+    fast = engine.planner._harvest_candidates(household, ledger, ctx, lots)
     full = len(TaxLossHarvester(engine.universe, household.tax).scan(ledger, ctx.prices, day))
     assert fast == full
     assert day.year == 2024 or full > 0  # the 2022 days do have candidates: the check is not vacuous
-    if not engine._may_harvest(engine._harvesters[household.tax], ledger, ctx, lots):
+    if not engine.planner._may_harvest(engine.planner._harvesters[household.tax], ledger, ctx, lots):
         assert full == 0
 
 
