@@ -26,6 +26,7 @@ from brokers.base import (
     total_by_symbol,
 )
 from brokers.execution import submit_all, wait_for_final
+from brokers.factory import BrokerKind, household_brokers, rails_for, simulated_for
 from brokers.safety import GuardedBroker, MarketRule, SafetyPolicy, SafetyRails
 from brokers.simulated import CostModel, FillAt, SimulatedBroker
 
@@ -37,6 +38,7 @@ __all__ = [
     "AlpacaBroker",
     "AssetInfo",
     "Broker",
+    "BrokerKind",
     "BrokerOrder",
     "BrokerOrderStatus",
     "BrokerPosition",
@@ -52,7 +54,10 @@ __all__ = [
     "SafetyRails",
     "SimulatedBroker",
     "TradingMode",
+    "household_brokers",
+    "rails_for",
     "reconcile",
+    "simulated_for",
     "submit_all",
     "total_by_symbol",
     "wait_for_final",

@@ -97,9 +97,9 @@ class Cycle:
             self.store.households.update(current, actor=self.actor)
         return current
 
-    def default_day(self, household: Household | str) -> date:
-        """The planning day: the market's newest day, never before the last fill already booked."""
-        day = self.planner.market.last_day
+    def default_day(self, household: Household | str, base: date | None = None) -> date:
+        """The planning day: ``base`` (default: the market's newest day), never before the last fill booked."""
+        day = base or self.planner.market.last_day
         hid = household if isinstance(household, str) else household.id
         if self.store is not None:
             fills = self.store.fills.for_household(hid)

@@ -80,7 +80,7 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.data import MarketData
     from engine.store import Store
     from robo.cli._out import console, table
-    from robo.cli.rebalance import default_day
+    from robo.cli._cycle import default_day
 
     universe = load_universe()
     market = MarketData.embedded()
@@ -171,12 +171,9 @@ def _broker_factory(args: argparse.Namespace, market: Any, universe: Any, as_of:
             fix="run robo rebalance --broker alpaca per household, or give run_batch a broker_for that maps "
             "each household to its own account (see README, 'Running for many households')",
         )
-    from robo.cli.rebalance import simulated_broker
+    from brokers import simulated_for
 
     def broker_for(household: Any) -> Any:
-        from engine.tax import LotLedger
-
-        ledger = LotLedger.from_household(household, universe)
-        return simulated_broker(market, household, ledger, as_of, universe)
+        return simulated_for(household, market, as_of, universe)
 
     return broker_for

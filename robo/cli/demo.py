@@ -107,11 +107,14 @@ def _cycle(args: argparse.Namespace, market, universe, household) -> None:
     """Plan → proposal (needs approval on the first run) → approve → execute → reconciled ledger, stored."""
     import shutil
 
+    from brokers import rails_for, simulated_for
+    from engine.cycle import Cycle
     from engine.data import previous_trading_day
-    from engine.engine import Engine
+    from engine.planner import Planner
     from engine.store import Store
+    from robo.cli._cycle import proposal_doc
     from robo.cli._out import console, table
-    from robo.cli.rebalance import _print_report, print_proposal, simulated_broker
+    from robo.cli.rebalance import _print_report, print_proposal
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -121,10 +124,10 @@ def _cycle(args: argparse.Namespace, market, universe, household) -> None:
     store = Store(f"sqlite:///{db}")
     store.upgrade()
     store.households.add(household, actor="demo")
-    engine = Engine(market, universe, store=store)
+    planner = Planner(market, universe)
+    cycle = Cycle(planner, store=store, rails=rails_for(), actor="demo")
     as_of = previous_trading_day(previous_trading_day(market.last_day))  # two bars left for sells, then buys
-    ledger = engine.ledger(household)
-    mandate = engine.mandate(household, as_of, ledger=ledger)
+    mandate = planner.mandate(household, as_of)
 
     console.rule(f"[bold]Plan on {as_of}")
     mix = [[str(c), f"{w:.1%}", f"{lo:.0%}–{hi:.0%}"] for c, w in mandate.strategic_mix.items()
@@ -136,8 +139,8 @@ def _cycle(args: argparse.Namespace, market, universe, household) -> None:
     console.print(table("Goals: probability of meeting them in full / in part (Monte Carlo), funded ratio, equity",
                         ["goal", "full", "partly", "funded", "equity"], goals))
 
-    proposal = engine.plan(household, as_of, ledger=ledger, mandate=mandate)
-    prices = engine.day(as_of).prices
+    proposal = cycle.plan(household.id, as_of)
+    prices = planner.day(as_of).prices
     weights: dict[str, dict[str, float]] = {}
     for (acct, sym), w in proposal.targets.items():
         if w > 0.0005:
@@ -147,16 +150,15 @@ def _cycle(args: argparse.Namespace, market, universe, household) -> None:
              f"{sum(weights[sym].values()):.1%}"] for sym in sorted(weights, key=lambda t: -sum(weights[t].values()))]
     console.print(table("Target holdings by account (fraction of household value)", ["fund", *accounts, "total"],
                         rows))
-    print_proposal(proposal, prices)
+    print_proposal(proposal_doc(proposal, household, prices), proposal.tax_preview)
 
     console.rule("[bold]Execute through the simulated broker")
     if proposal.needs_approval:
         console.print(f"Proposal {proposal.id} needs a human: {'; '.join(proposal.approval_reasons)}.",
                       highlight=False)
-        engine.approve(proposal.id, actor="demo-advisor", reason="reviewed in robo demo")
+        cycle.approve(proposal.id, actor="demo-advisor", reason="reviewed in robo demo")
         console.print("Approved by demo-advisor (recorded in the audit log).")
-    broker = simulated_broker(market, household, ledger, as_of, universe)
-    report = engine.execute(store.proposals.get(proposal.id), broker, ledger=ledger, household=household)
+    report = cycle.execute(proposal.id, brokers=simulated_for(household, market, as_of, universe))
     _print_report(report)
     audit = store.audit.list(household=household.id, limit=10_000)
     console.print(f"Proposal {proposal.id}: {report.status.value}; {len(report.fills)} fills booked in the lot "

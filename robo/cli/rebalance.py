@@ -1,8 +1,12 @@
 """``robo rebalance|approve|reject|execute|orders|sync``: proposals for a household, with a human in the loop.
 
     robo household import config/households/sample.yaml
-    robo rebalance rivera                      # plan and show the proposal (stored as 'proposed')
-    robo approve PROPOSAL_ID && robo execute PROPOSAL_ID --broker sim
+    robo sync rivera --broker alpaca --adopt-broker   # start from the real account (differences must be resolved)
+    robo rebalance rivera --broker alpaca --json      # plan and show the proposal (stored as 'proposed')
+    robo approve PROPOSAL_ID && robo execute PROPOSAL_ID --broker alpaca
+
+Every command runs the one cycle (``engine.cycle.Cycle``); accounts held away (``broker_account: away``) get
+advice — the same orders, shown and stored for a person to place by hand (``robo advice confirm``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.model import RunKind
+from robo.cli._cycle import broker_args, brokers_for, build_cycle, default_day, emit, json_arg, proposal_doc
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as-of", type=date.fromisoformat, help="trading day to plan for (default: from the data)")
     p.add_argument("--data", choices=["embedded", "yahoo"], default="embedded",
                    help="price data: the embedded set, or the yfinance cache filled by 'robo data update'")
-    _broker_args(p)
+    broker_args(p)
+    json_arg(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="show the proposal only (the default)")
     mode.add_argument("--execute", action="store_true", help="execute when no approval is needed")
@@ -32,138 +38,74 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("approve", help="approve a proposal")
     a.add_argument("proposal")
     a.add_argument("--reason", default="")
+    json_arg(a)
     a.set_defaults(func=lambda args: _transition(args, "approved"))
     r = sub.add_parser("reject", help="reject a proposal")
     r.add_argument("proposal")
     r.add_argument("--reason", default="")
+    json_arg(r)
     r.set_defaults(func=lambda args: _transition(args, "rejected"))
 
-    e = sub.add_parser("execute", help="execute an approved proposal through a broker")
+    e = sub.add_parser("execute", help="execute an approved proposal through its accounts' brokers")
     e.add_argument("proposal")
     e.add_argument("--data", choices=["embedded", "yahoo"], default="embedded")
-    _broker_args(e)
+    broker_args(e)
+    json_arg(e)
     e.set_defaults(func=run_execute)
 
     o = sub.add_parser("orders", help="a household's proposals and their orders")
     o.add_argument("household")
+    json_arg(o)
     o.set_defaults(func=run_orders)
 
-    s = sub.add_parser("sync", help="read broker positions and fills into the ledger, with reconciliation")
+    s = sub.add_parser("sync", help="read broker fills and positions into the household, with reconciliation")
     s.add_argument("household")
     s.add_argument("--data", choices=["embedded", "yahoo"], default="embedded")
-    _broker_args(s, default="alpaca")
+    s.add_argument("--adopt-broker", action="store_true",
+                   help="replace a differing account's lots with the broker's positions (audited)")
+    broker_args(s, default="alpaca")
+    json_arg(s)
     s.set_defaults(func=run_sync)
 
 
-def _broker_args(p: argparse.ArgumentParser, default: str = "sim") -> None:
-    p.add_argument("--broker", choices=["sim", "alpaca"], default=default)
-    p.add_argument("--account", help="household account traded at Alpaca (default: the only/taxable one)")
-    p.add_argument("--key-file", help="file with APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=… lines")
-    p.add_argument("--live", action="store_true", help="trade the LIVE Alpaca account (default: paper)")
-    p.add_argument("--i-understand-live-trading", action="store_true", dest="confirm_live",
-                   help="required together with --live")
-
-
-def _market(kind: str) -> Any:
-    from engine.data import MarketData, YahooSource, load_market_data
-    from engine.settings import Settings
-
-    if kind == "embedded":
-        return MarketData.embedded()
-    return load_market_data(YahooSource(cache_dir=Settings().cache_dir / "yahoo", offline=True))
-
-
-def _store() -> Any:
-    from engine.store import Store
-
-    store = Store.from_settings()
-    store.upgrade()
-    return store
-
-
-def _stored_household(store: Any, arg: str) -> Any:
-    from engine.errors import NotFound
-
-    try:
-        return store.households.get(arg)
-    except NotFound:
-        return None
-
-
-def simulated_broker(market: Any, household: Any, ledger: Any, start: date, universe: Any) -> Any:
-    """A SimulatedBroker holding the household's accounts as the ledger and account cash have them."""
-    from brokers import SimulatedBroker
-
-    positions: dict[str, dict[str, Decimal]] = {}
-    for lot in ledger.open_lots():
-        book = positions.setdefault(lot.account, {})
-        book[lot.symbol] = book.get(lot.symbol, Decimal(0)) + lot.shares
-    return SimulatedBroker(market.prices, accounts={a.id: a.cash for a in household.accounts}, start=start,
-                           positions=positions, assets=universe)
-
-
-def _broker(args: argparse.Namespace, market: Any, household: Any, ledger: Any, start: date, universe: Any) -> Any:
-    from brokers import AlpacaBroker, GuardedBroker, SafetyPolicy
-    from engine.errors import ConfigError
-
-    if args.broker == "sim":
-        return simulated_broker(market, household, ledger, start, universe)
-    if args.live and not args.confirm_live:
-        raise ConfigError("live trading needs --live together with --i-understand-live-trading",
-                          field="--live", fix="drop --live to trade the paper account")
-    accounts = [a.id for a in household.accounts]
-    account = args.account or (accounts[0] if len(accounts) == 1 else None)
-    if account is None:
-        raise ConfigError(
-            f"an Alpaca account trades one household account; {household.id} has {len(accounts)}",
-            field="--account", value=None, fix=f"name one of: {', '.join(accounts)}",
-        )
-    kw = {"paper": not args.live, "account": account, "confirm_live": args.confirm_live}
-    inner = AlpacaBroker.from_key_file(args.key_file, **kw) if args.key_file else AlpacaBroker.from_settings(**kw)
-    return GuardedBroker(inner, SafetyPolicy.from_settings())
-
-
-def print_proposal(proposal: Any, prices: Any) -> None:
-    """The proposal as tables: orders, tax preview, approval, explanation."""
+def print_proposal(doc: dict[str, Any], preview: Any = None) -> None:
+    """The proposal as tables: orders (with their route), tax preview, approval, explanation."""
     from robo.cli._out import console, table
 
-    rows = [
-        [o.client_order_id, o.account, o.side.value, o.symbol, f"{o.qty.normalize():f}" if o.qty else "",
-         f"${float(o.qty * prices[o.symbol]):,.2f}" if o.qty and o.symbol in prices else "", ",".join(o.lots)]
-        for o in proposal.orders
-    ]
-    console.print(table(f"Proposal {proposal.id} ({proposal.run_kind.value}, {proposal.status.value}) on "
-                        f"{proposal.as_of} — trigger: {proposal.trigger}",
-                        ["client order id", "account", "side", "symbol", "qty", "≈ value", "lots"], rows))
-    preview = proposal.tax_preview
+    rows = [[o["client_order_id"], o["account"], o["route"], o["side"], o["symbol"], o["qty"] or "",
+             f"${float(o['approx_value']):,.2f}" if o["approx_value"] else "", ",".join(o["lots"])]
+            for o in doc["orders"]]
+    console.print(f"[bold]Proposal {doc['id']}[/] ({doc['run_kind']}, {doc['status']}) on {doc['as_of']} — "
+                  f"trigger: {doc['trigger']}", highlight=False, soft_wrap=True)
+    console.print(table("Orders", ["client order id", "account", "route", "side", "symbol", "qty", "≈ value",
+                                   "lots"], rows))
     if preview is not None:
-        lines = preview.lines() if hasattr(preview, "lines") else [str(preview)]
         console.print("[bold]Tax impact preview[/]")
-        for line in lines:
+        for line in preview.lines() if hasattr(preview, "lines") else [str(preview)]:
             console.print(f"  {line}", highlight=False)
-    if proposal.needs_approval:
-        console.print("[bold yellow]Needs approval:[/] " + "; ".join(proposal.approval_reasons), highlight=False)
+    if doc["needs_approval"]:
+        console.print("[bold yellow]Needs approval:[/] " + "; ".join(doc["approval_reasons"]), highlight=False)
     console.print("[bold]Why[/]")
-    for line in proposal.explanation:
+    for line in doc["explanation"]:
         console.print(f"  {line}", highlight=False)
-
-
-def _persist_state(store: Any, household: Any, ledger: Any, broker: Any, day: date) -> Any:
-    """Write the ledger's lots, its loss sales still open on ``day`` and the broker's cash to the stored household."""
-    from engine.execution import holdings_after
-
-    updated = holdings_after(household, ledger, broker, on=day)
-    store.households.update(updated, actor="robo")
-    return updated
 
 
 def _print_report(report: Any) -> None:
     from robo.cli._out import console, table
 
-    console.print(table(f"Execution of {report.proposal_id}: {report.status.value}",
-                        ["order", "account", "side", "symbol", "qty", "price", "fees"],
+    console.print(f"[bold]Execution of {report.proposal_id}: {report.status.value}[/]", highlight=False,
+                  soft_wrap=True)
+    console.print(table("Fills", ["order", "account", "side", "symbol", "qty", "price", "fees"],
                         [[f.client_order_id, f.account, f.side.value, f.symbol, f"{f.qty.normalize():f}",
                           f"${f.price:,.4f}", f"${f.fees:,.2f}"] for f in report.fills]))
+    if report.advised:
+        console.print(table("Advice for held-away accounts (place these by hand, then robo advice confirm)",
+                            ["order", "account", "side", "symbol", "qty"],
+                            [[o.client_order_id, o.account, o.side.value, o.symbol,
+                              f"{o.qty.normalize():f}" if o.qty else f"${o.notional}"] for o in report.advised]))
+    for o in report.working:
+        console.print(f"[yellow]working:[/] {o.client_order_id} {o.side.value} {o.symbol} ({o.status.value}); "
+                      "robo sync books its fills", highlight=False)
     for e in report.errors:
         console.print(f"[red]error:[/] {e}", highlight=False)
     if report.discrepancies:
@@ -175,109 +117,103 @@ def _print_report(report: Any) -> None:
 
 
 def run_rebalance(args: argparse.Namespace) -> int:
-    from engine.config import load_universe
-    from engine.engine import Engine
     from robo.cli._households import resolve_household
     from robo.cli._out import console
 
-    universe = load_universe()
-    store = _store()
-    household = _stored_household(store, args.household)
-    persisted = household is not None
-    if household is None:
-        household = resolve_household(args.household, universe)
-        console.print(f"[dim]{household.id} is not in the store: the proposal is not saved "
-                      f"(robo household import FILE to keep one).[/]")
-    market = _market(args.data)
-    engine = Engine(market, universe, store=store if persisted else None)
-    as_of = args.as_of or default_day(market, args.broker)
-    ledger = engine.ledger(household)
-    proposal = engine.plan(household, as_of, run_kind=RunKind(args.kind), amount=args.amount, ledger=ledger)
-    print_proposal(proposal, engine.day(as_of).prices)
+    cycle = build_cycle(args.data)
+    household: Any = args.household
+    if args.household not in cycle.store.households.list():
+        household = resolve_household(args.household, cycle.planner.universe)
+        cycle.store = None  # a file or the sample: planned, not saved
+        if not args.json:
+            console.print(f"[dim]{household.id} is not in the store: the proposal is not saved "
+                          f"(robo household import FILE to keep one).[/]")
+    household = cycle.household(household)
+    as_of = args.as_of or cycle.default_day(household, default_day(cycle.planner.market, args.broker))
+    proposal = cycle.plan(household, as_of, run_kind=RunKind(args.kind), amount=args.amount)
+    doc = proposal_doc(proposal, household, cycle.planner.day(as_of).prices)
     if not args.execute:
+        emit(doc) if args.json else print_proposal(doc, proposal.tax_preview)
         return 0
     if proposal.needs_approval:
-        hint = f"robo approve {proposal.id} && robo execute {proposal.id}" if persisted else "import the household"
-        console.print(f"[yellow]Not executed: approval needed. Next: {hint}[/]", highlight=False)
+        if args.json:
+            emit(doc)
+        else:
+            print_proposal(doc, proposal.tax_preview)
+            console.print(f"[yellow]Not executed: approval needed. Next: robo approve {proposal.id} && "
+                          f"robo execute {proposal.id}[/]", highlight=False)
         return 0
-    broker = _broker(args, market, household, ledger, as_of, universe)
-    report = engine.execute(proposal, broker, ledger=ledger, household=household)
-    _print_report(report)
-    if persisted:
-        _persist_state(store, household, ledger, broker, as_of)
+    report = cycle.execute(proposal, brokers=brokers_for(args, cycle, household, as_of), household=household)
+    if args.json:
+        emit({"proposal": doc, "execution": report.to_dict()})
+    else:
+        print_proposal(doc, proposal.tax_preview)
+        _print_report(report)
     return 0 if report.ok else 1
-
-
-def default_day(market: Any, broker: str) -> date:
-    """Plan on the newest day; a simulated broker needs two more bars to fill sells, then buys."""
-    from engine.data import previous_trading_day
-
-    day = market.last_day
-    if broker == "sim":
-        day = previous_trading_day(previous_trading_day(day))
-    return day
 
 
 def _transition(args: argparse.Namespace, status: str) -> int:
     from engine.model import ProposalStatus
+    from robo.cli._cycle import store
     from robo.cli._out import console
 
-    store = _store()
-    p = store.proposals.transition(args.proposal, ProposalStatus(status), actor="robo", reason=args.reason)
-    console.print(f"Proposal {p.id} is now {p.status.value}.")
+    p = store().proposals.transition(args.proposal, ProposalStatus(status), actor="robo", reason=args.reason)
+    if args.json:
+        emit({"id": p.id, "status": p.status.value})
+    else:
+        console.print(f"Proposal {p.id} is now {p.status.value}.", soft_wrap=True)
     return 0
 
 
 def run_execute(args: argparse.Namespace) -> int:
-    from engine.config import load_universe
-    from engine.engine import Engine
-
-    universe = load_universe()
-    store = _store()
-    proposal = store.proposals.get(args.proposal)
-    household = store.households.get(proposal.household)
-    market = _market(args.data)
-    engine = Engine(market, universe, store=store)
-    ledger = engine.ledger(household)
-    broker = _broker(args, market, household, ledger, proposal.as_of, universe)
-    report = engine.execute(proposal, broker, ledger=ledger, household=household)
-    _print_report(report)
-    _persist_state(store, household, ledger, broker, proposal.as_of)
+    cycle = build_cycle(args.data)
+    proposal = cycle.proposal(args.proposal)
+    household = cycle.household(proposal.household)
+    report = cycle.execute(proposal, brokers=brokers_for(args, cycle, household, proposal.as_of), household=household)
+    emit(report.to_dict()) if args.json else _print_report(report)
     return 0 if report.ok else 1
 
 
 def run_orders(args: argparse.Namespace) -> int:
+    from robo.cli._cycle import store
     from robo.cli._out import console, table
 
-    store = _store()
+    s = store()
+    s.households.get(args.household)  # an unknown household is an error, not an empty table
     rows = []
-    for p in store.proposals.list(household=args.household):
-        for rec in store.orders.for_proposal(p.id):
-            o = rec.order if hasattr(rec, "order") else rec
-            rows.append([p.id, p.status.value, str(p.as_of), o.client_order_id, o.account, o.side.value, o.symbol,
-                         f"{o.qty.normalize():f}" if o.qty else f"${o.notional}",
-                         getattr(rec, "status", "")])
+    for p in s.proposals.list(household=args.household):
+        for rec in s.orders.for_proposal(p.id):
+            o = rec.order
+            rows.append({"proposal": p.id, "proposal_status": p.status.value, "as_of": p.as_of.isoformat(),
+                         "client_order_id": o.client_order_id, "account": o.account, "side": o.side.value,
+                         "symbol": o.symbol, "qty": None if o.qty is None else f"{o.qty.normalize():f}",
+                         "notional": None if o.notional is None else f"{o.notional:f}", "status": rec.status.value})
+    if args.json:
+        emit({"household": args.household, "orders": rows})
+        return 0
     console.print(table(f"Orders of {args.household}",
                         ["proposal", "proposal status", "as of", "order", "account", "side", "symbol", "qty",
-                         "order status"], rows))
+                         "order status"],
+                        [[r["proposal"], r["proposal_status"], r["as_of"], r["client_order_id"], r["account"],
+                          r["side"], r["symbol"], r["qty"] or f"${r['notional']}", r["status"]] for r in rows]))
     return 0
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    from engine.config import load_universe
-    from engine.engine import Engine
     from robo.cli._out import console
 
-    universe = load_universe()
-    store = _store()
-    household = store.households.get(args.household)
-    market = _market(args.data)
-    engine = Engine(market, universe, store=store)
-    ledger = engine.ledger(household)
-    broker = _broker(args, market, household, ledger, market.last_day, universe)
-    report = engine.sync(household, broker, ledger=ledger)
-    console.print(f"{len(report.new_fills)} new fills booked; cash ${report.cash:,.2f}")
-    for d in report.discrepancies:
-        console.print(f"[red]discrepancy:[/] {d}", highlight=False)
-    _persist_state(store, household, ledger, broker, market.last_day)
+    cycle = build_cycle(args.data)
+    household = cycle.household(args.household)
+    report = cycle.sync(household, brokers=brokers_for(args, cycle, household), adopt=args.adopt_broker)
+    if args.json:
+        emit(report.to_dict())
+    else:
+        console.print(f"{len(report.new_fills)} new fills booked; cash ${report.cash:,.2f}")
+        for acct in report.adopted:
+            console.print(f"adopted the broker's positions as the lots of {acct} (basis from avg_entry_price)")
+        for d in report.discrepancies:
+            console.print(f"[red]discrepancy:[/] {d}", highlight=False)
+        if report.discrepancies:
+            console.print(f"Nothing trades in these accounts until resolved: robo sync {household.id} "
+                          "--adopt-broker takes the broker's positions.", highlight=False)
     return 0 if not report.discrepancies else 1

@@ -33,7 +33,7 @@ def test_harvest_pre_check_never_hides_a_candidate(engine, household, day):
 
 
 def test_goals_config_is_read_once_per_engine(engine, household):
-    first = engine._goals_config(household.id)
-    again = engine._goals_config(household.id)
+    first = engine.planner.goals_config(household.id)
+    again = engine.planner.goals_config(household.id)
     assert all(first[k] is again[k] for k in first)
     assert set(first) == {"capital_market", "rules", "glide"}

@@ -35,10 +35,23 @@ def test_rebalance_approve_execute_orders(store_url, capsys):
     # The household in the store now holds what the ledger holds after the trades.
     from engine.store import Store
 
-    after = Store(store_url).households.get("rivera")
-    assert {lot.symbol for lot in after.lots} >= {"SUSA", "IEF"}
+    store = Store(store_url)
+    after = store.households.get("rivera")
+    from engine.config import load_household
+
+    before = load_household()
+    away = {a.id for a in before.accounts if a.broker_account == "away"}
+    assert away == {"alex_401k", "jordan_ira", "alex_roth"}  # Alpaca holds no retirement accounts: advice
+    # held-away accounts are unchanged until a person confirms the advised trades; the brokerage account traded
+    assert sorted((x.id, x.shares) for x in after.lots if x.account in away) == sorted(
+        (x.id, x.shares) for x in before.lots if x.account in away)
+    assert {x.symbol for x in after.lots if x.account == "brokerage"} != {
+        x.symbol for x in before.lots if x.account == "brokerage"}
+    statuses = {(r.order.account in away, r.status.value) for r in store.orders.for_proposal(proposal.id)}
+    assert statuses == {(True, "advised"), (False, "filled")}
     assert main(["orders", "rivera"]) == 0
-    assert "filled" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "filled" in out and "advised" in out
     # Executing it again is refused: the proposal is final.
     assert main(["execute", proposal.id, "--broker", "sim"]) == 2
     assert "Conflict" in capsys.readouterr().out

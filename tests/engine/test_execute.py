@@ -53,29 +53,49 @@ def test_full_cycle_books_fills_and_reconciles(engine, cycle, household):
     # Every sell in a taxable account left a realization in the ledger.
     taxable_sells = [f for f in sells if f.account == "brokerage"]
     assert len(ledger.realized(account="brokerage")) >= len(taxable_sells)
-    # Running the same proposal again places nothing new: the client order ids are already at the broker.
-    again = engine._run_orders(broker, list(proposal.orders[:1]), [])
+    # Placing the same orders again places nothing new: the client order ids are already at the broker.
+    from engine.execution import submit_all
+
+    submit_all(broker, [o for o in proposal.orders if o.side is OrderSide.SELL][:1])
     assert len(broker.orders(status="all")) == len(report.submitted)
-    assert again == [] or all(f.client_order_id == proposal.orders[0].client_order_id for f in again)
+    # And the proposal itself cannot run twice: executed is final in the one state machine.
+    with pytest.raises(Conflict, match="executed"):
+        engine.execute(report_proposal(proposal, report), broker, ledger=ledger, household=household)
 
 
-def test_broker_error_stops_and_reports_what_was_placed(engine, cycle, household):
+def report_proposal(proposal, report):
+    return replace(proposal, status=report.status)
+
+
+def test_a_sell_beyond_the_broker_position_is_capped_never_a_short(engine, cycle, household):
     proposal, ledger, broker = cycle
-    # A sell of more shares than held is refused by the broker in the middle of the run.
-    bad = Order(f"{proposal.id}-999", "brokerage", "VTI", OrderSide.SELL, qty=Decimal(10**6))
-    broken = replace(proposal, orders=(proposal.orders[0], bad, *proposal.orders[1:]), needs_approval=False)
+    # The ledger thinks it holds a million VTI more than the broker does; the sell is capped at the broker's shares.
+    held = sum(p.qty for p in broker.positions("brokerage") if p.symbol == "VTI")
+    big = Order(f"{proposal.id}-999", "brokerage", "VTI", OrderSide.SELL, qty=Decimal(10**6))
+    sells = tuple(o for o in proposal.orders if o.side is OrderSide.SELL and (o.account, o.symbol) != ("brokerage",
+                                                                                                      "VTI"))
+    broken = replace(proposal, orders=(big, *sells), needs_approval=False)
     report = engine.execute(broken, broker, ledger=ledger, household=household)
-    assert report.status in (ProposalStatus.PARTIALLY_EXECUTED, ProposalStatus.FAILED)
-    assert report.errors and "InsufficientFunds" in report.errors[0]
-    placed = {o.client_order_id for o in report.submitted}
-    assert proposal.orders[0].client_order_id in placed and bad.client_order_id not in placed
-    assert not report.discrepancies, "what filled was booked: ledger and broker agree"
+    sold = [o for o in report.submitted if o.client_order_id == big.client_order_id]
+    assert sold and sold[0].qty == held  # capped at what the broker reports
+    assert all(p.qty >= 0 for p in broker.positions("brokerage")), "no position ever goes short"
+
+
+def test_kill_switch_stops_everything_and_places_nothing(engine, cycle, household, monkeypatch):
+    proposal, ledger, broker = cycle
+    monkeypatch.setenv("ROBO_TRADING_DISABLED", "1")
+    report = engine.execute(replace(proposal, needs_approval=False), broker, ledger=ledger, household=household)
+    assert report.status is ProposalStatus.FAILED
+    assert report.errors and "kill switch" in report.errors[0]
+    assert broker.orders(status="all") == []
 
 
 def test_reconciliation_reports_a_difference(engine, cycle, household):
+    from engine.cycle import reconcile_accounts
+
     _, ledger, broker = cycle
     ledger.buy("brokerage", "VTI", Decimal(3), Decimal(300), PLAN_DAY)  # a trade the broker never saw
-    found = engine._reconcile(broker, ledger, ["brokerage"])
+    found = reconcile_accounts(broker, ledger, ["brokerage"])
     assert [(d.account, d.symbol, d.difference, d.kind.value) for d in found] == [
         ("brokerage", "VTI", Decimal(-3), "quantity")
     ]
@@ -88,7 +108,10 @@ def test_store_records_proposal_life_cycle_and_order_statuses(market, household,
     store = Store(f"sqlite:///{tmp_path / 'robo.db'}")
     store.upgrade()
     store.households.add(household)
-    engine = Engine(market, universe, store=store)
+    from brokers import MarketRule, SafetyPolicy, SafetyRails
+
+    engine = Engine(market, universe, store=store, rails=SafetyRails(SafetyPolicy(
+        max_order_fraction=1.0, max_data_age=None, market=MarketRule.QUEUE_FOR_OPEN)))
     ledger = engine.ledger(household)
     proposal = engine.plan(household, PLAN_DAY, ledger=ledger, proposal_id="t-store")
     assert "first automated run for this household" in proposal.approval_reasons

@@ -61,12 +61,12 @@ def _sell_at_a_loss(engine, store, market, universe, household_id):
 
 
 def test_tomorrows_plan_from_the_store_does_not_buy_back_what_was_sold_at_a_loss(
-    market, strict_universe, loss_household, tmp_path
+    market, strict_universe, loss_household, tmp_path, rails
 ):
     from engine.engine import Engine
     from engine.store import Store
 
-    engine = Engine(market, strict_universe)
+    engine = Engine(market, strict_universe, rails=rails)
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
         store.households.add(loss_household)
@@ -85,13 +85,13 @@ def test_tomorrows_plan_from_the_store_does_not_buy_back_what_was_sold_at_a_loss
 
 
 def test_without_the_stored_loss_sales_the_same_plan_would_wash_the_loss(
-    market, strict_universe, loss_household, tmp_path
+    market, strict_universe, loss_household, tmp_path, rails
 ):
     """The control: the same household without its loss sales buys SUSA back (what the stored sales prevent)."""
     from engine.engine import Engine
     from engine.store import Store
 
-    engine = Engine(market, strict_universe)
+    engine = Engine(market, strict_universe, rails=rails)
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
         store.households.add(loss_household)
