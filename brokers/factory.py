@@ -95,7 +95,8 @@ def household_brokers(
             raise ConfigError(
                 f"accounts {seen[where]} and {acct} both name {where!r}; an Alpaca account holds one household account",
                 field=f"accounts.{acct}.broker_account", value=where,
-                fix="give each its own label (alpaca:<label>, keys APCA_<LABEL>_API_KEY_ID/_SECRET_KEY) or hold one away",
+                fix="give each its own label (alpaca:<label>, keys APCA_<LABEL>_API_KEY_ID/_SECRET_KEY) "
+                "or hold one away",
             )
         seen[where] = acct
         out[acct] = _alpaca(acct, label, key_file=key_file, live=live, confirm_live=confirm_live)
@@ -140,7 +141,9 @@ class _KindRails:
 
         inner = broker.inner if isinstance(broker, GuardedBroker) else broker
         if isinstance(inner, SimulatedBroker):
-            rails = SafetyRails.from_settings(market=MarketRule.QUEUE_FOR_OPEN, max_data_age=None)
+            # a simulation: orders queue for the next bar, its own clock dates the data, any size may trade
+            rails = SafetyRails.from_settings(market=MarketRule.QUEUE_FOR_OPEN, max_data_age=None,
+                                              max_order_fraction=1.0)
         else:
             rails = SafetyRails.from_settings()
         return rails.guard(inner, prices=prices, data_time=data_time)

@@ -22,11 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--config", help="scheduler YAML (default: config/scheduler.yaml)")
     run.add_argument("--runner", help="module:callable(store, config) returning a CycleRunner (default: the engine)")
     run.add_argument("--url", help=_URL_HELP)
+    run.add_argument("--broker", choices=["sim", "alpaca"], default="alpaca",
+                     help="alpaca: each account at the broker its broker_account names (paper); sim: try the "
+                          "scheduler with no keys on the embedded prices (state kept in the store)")
+    run.add_argument("--key-file", help="file with APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=… lines")
+    run.add_argument("--json", action="store_true", help="print one JSON document on stdout (with --once)")
     run.set_defaults(func=run_schedule)
     st = ssub.add_parser("status", help="last runs, next due times, paused households, alerts")
     st.add_argument("--limit", type=int, default=20, help="how many recent runs (default 20)")
     st.add_argument("--config", help="scheduler YAML (default: config/scheduler.yaml)")
     st.add_argument("--url", help=_URL_HELP)
+    st.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     st.set_defaults(func=status)
     for name, func, text in (("pause", pause, "stop running jobs for a household"),
                              ("resume", resume, "run jobs for a paused household again")):
@@ -50,33 +56,53 @@ def _store(url: str | None) -> Any:
     return store
 
 
-def _default_runner(store: Any, config: Any) -> Any:
-    """The engine on Alpaca paper trading and Alpaca market data (APCA_API_KEY_ID / APCA_API_SECRET_KEY)."""
+def _default_runner(store: Any, config: Any, broker: str = "alpaca", key_file: str | None = None) -> Any:
+    """The one cycle on each account's broker (Alpaca paper by default) behind the settings' safety rails.
+
+    ``broker="alpaca"``: Alpaca market data and one AlpacaBroker per Alpaca account (keys from the environment,
+    ``key_file`` or ``APCA_<LABEL>_*``); ``broker="sim"``: the embedded prices and the simulated broker rebuilt
+    from the stored household on every run (the store is its state) — no keys, no network.
+    """
     from datetime import date, timedelta
 
-    from brokers import AlpacaBroker
+    from brokers import household_brokers, rails_for
     from engine.config import load_universe
-    from engine.data import AlpacaSource, load_market_data
+    from engine.data import AlpacaSource, MarketData, load_market_data
     from engine.scheduler.engine_runner import EngineRunner
     from engine.settings import Settings
 
+    universe = load_universe()
+    if broker == "sim":
+        embedded = MarketData.embedded()
+
+        def sim_brokers(household: Any) -> Any:
+            return household_brokers(household, embedded, default="sim", start=embedded.last_day, universe=universe)
+
+        return EngineRunner(store, market=lambda: embedded, broker_for=sim_brokers, rails=rails_for(),
+                            large_deposit=config.large_deposit)
     settings = Settings()
-    broker = AlpacaBroker(paper=True)  # ConfigError with the fix when the keys are missing
-    tickers = list(load_universe().tickers)
+    if settings.alpaca_api_key is None and key_file is None:
+        from brokers.alpaca import AlpacaBroker
+
+        AlpacaBroker(paper=True)  # ConfigError naming APCA_API_KEY_ID / APCA_API_SECRET_KEY and the fix
+    tickers = list(universe.tickers)
 
     def market() -> Any:
         source = AlpacaSource(settings.alpaca_api_key, settings.alpaca_secret_key)
         return load_market_data(source, tickers, date.today() - timedelta(days=365 * 11), date.today())
 
-    return EngineRunner(store, market=market, broker_for=lambda _household: broker,
+    def alpaca_brokers(household: Any) -> Any:
+        return household_brokers(household, None, default="alpaca", key_file=key_file)
+
+    return EngineRunner(store, market=market, broker_for=alpaca_brokers, rails=rails_for(),
                         large_deposit=config.large_deposit)
 
 
-def _runner(spec: str | None, store: Any, config: Any) -> Any:
+def _runner(spec: str | None, store: Any, config: Any, broker: str = "alpaca", key_file: str | None = None) -> Any:
     from engine.errors import ConfigError
 
     if spec is None:
-        return _default_runner(store, config)
+        return _default_runner(store, config, broker, key_file)
     module, _, name = spec.partition(":")
     try:
         factory = getattr(importlib.import_module(module), name)
@@ -92,13 +118,19 @@ def run_schedule(args: argparse.Namespace) -> int:
 
     config = load_scheduler_config(args.config)
     with _store(args.url) as store:
-        service = SchedulerService(store, _runner(args.runner, store, config), config)
+        service = SchedulerService(store, _runner(args.runner, store, config, args.broker, args.key_file), config)
         if not args.once:
             service.run()
             return 0
         results = service.run_once()
         rows = [(r.job.value, r.household, r.trading_day, r.state.value, r.error or "") for r in results]
-        console.print(table("This run", ["job", "household", "day", "result", "error"], rows))
+        if args.json:
+            from robo.cli._cycle import emit
+
+            emit({"runs": [dict(zip(("job", "household", "trading_day", "result", "error"), r, strict=True))
+                           for r in rows]})
+        else:
+            console.print(table("This run", ["job", "household", "day", "result", "error"], rows))
         failed = [r for r in results if r.state in (RunState.FAILED, RunState.GAVE_UP)]
         return 1 if failed else 0
 
@@ -110,6 +142,22 @@ def status(args: argparse.Namespace) -> int:
     config = load_scheduler_config(args.config)
     with _store(args.url) as store:
         st = SchedulerService(store, _NoRunner(), config).status(limit=args.limit)
+    if args.json:
+        from robo.cli._cycle import emit
+
+        emit({
+            "upcoming": [{"job": w.job.value, "trading_day": w.trading_day, "due": w.due, "until": w.until}
+                         for w in st.upcoming],
+            "recent": [{"job": r.job, "household": r.household, "trading_day": r.trading_day,
+                        "status": r.status.value, "attempt": r.attempt, "started": r.started, "error": r.error}
+                       for r in st.recent],
+            "paused": [{"household": p.household, "at": p.at, "actor": p.actor, "reason": p.reason}
+                       for p in st.paused],
+            "wakeups": [{"household": w.household, "reason": w.reason, "ref": w.ref} for w in st.wakeups],
+            "alerts": [{"at": a.at, "job": a.job, "household": a.household, "message": a.message}
+                       for a in st.alerts],
+        })
+        return 0
     zone = config.zone
     fmt = "%Y-%m-%d %H:%M %Z"
     console.print(table("Next", ["job", "trading day", "due", "until"], [

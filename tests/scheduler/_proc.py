@@ -29,9 +29,11 @@ def main(spec: dict) -> int:
         from engine.scheduler.engine_runner import EngineRunner
 
         market = MarketData.embedded()
-        runner = EngineRunner(store, market=lambda: market,
+        from brokers import rails_for
+
+        runner = EngineRunner(store, market=lambda: market, rails=rails_for(),
                               broker_for=lambda h: HouseholdBroker(broker, h.id, hang=hang, hang_file=hang_file))
-        _ = runner.engine  # built before the race
+        _ = runner.cycle  # built before the race
     else:
         runner = SimRunner(store, broker, hang=hang, hang_file=hang_file)
     service = SchedulerService(

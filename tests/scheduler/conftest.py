@@ -40,3 +40,15 @@ def clock() -> FixedClock:
 @pytest.fixture(scope="session")
 def config() -> SchedulerConfig:
     return load_scheduler_config()
+
+
+@pytest.fixture(scope="session")
+def household(universe) -> Household:
+    """The sample household with every account held at the test's broker (the scheduler's mechanics are under
+    test here; held-away accounts and advice are tested in tests/cycle)."""
+    from dataclasses import replace
+
+    from engine.config import load_household
+
+    h = load_household(universe=universe)
+    return replace(h, accounts=tuple(replace(a, broker_account=None) for a in h.accounts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from brokers import rails_for
 from engine.data import MarketData
 from engine.model import OrderSide, ProposalStatus
 from engine.scheduler import FixedClock, JobKind, JobRunStatus, RunState, Worker
@@ -24,7 +25,7 @@ def test_drift_check_plans_under_the_deterministic_id_and_never_twice(sqlite_url
     with Store(sqlite_url) as store:
         store.upgrade()
         store.households.add(household)
-        runner = EngineRunner(store, market=lambda: market, broker_for=lambda _h: broker)
+        runner = EngineRunner(store, market=lambda: market, broker_for=lambda _h: broker, rails=rails_for())
         worker = Worker(store, runner, config, clock=FixedClock(AT))
         (first,) = worker.run_job(JobKind.DRIFT_CHECK, DAY)
         assert first.state is RunState.SUCCEEDED, first.error
@@ -54,10 +55,10 @@ def _setup(sqlite_url, household, universe):
     store = Store(sqlite_url)
     store.upgrade()
     store.households.add(household)
-    runner = EngineRunner(store, market=lambda: market, broker_for=lambda _h: broker)
-    proposal = runner.engine.plan(household, DAY, proposal_id="appr-rivera")
+    runner = EngineRunner(store, market=lambda: market, broker_for=lambda _h: broker, rails=rails_for())
+    proposal = runner.cycle.plan(household, DAY, proposal_id="appr-rivera")
     assert proposal.needs_approval and len(proposal.orders) > 5  # sells and buys, waiting for a human
-    runner.engine.approve(proposal.id, actor="alex")
+    runner.cycle.approve(proposal.id, actor="alex")
     return store, runner, broker, store.proposals.get(proposal.id)
 
 
