@@ -21,6 +21,8 @@ bars before the end, so every order fills inside the period.
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,8 +159,16 @@ class _Run:
         self.T, self.N = T, N
         self.row_of = {d: i for i, d in enumerate(self.days)}
         self.market = market or SteppedMarket(table)
-        self.engine = Engine(self.market, scenario.universe, config=engine_config(scenario, self.spec))
-        hh = scenario.household
+        from brokers import MarketRule, SafetyPolicy, SafetyRails
+
+        # The one cycle, behind rails fit for a simulation of history: orders queue for the next bar, the
+        # simulator's clock dates the data, the environment's kill switch (for real accounts) is not read.
+        rails = SafetyRails(SafetyPolicy(max_order_fraction=1.0, market=MarketRule.QUEUE_FOR_OPEN, max_data_age=None,
+                                         read_environment=False))
+        self.engine = Engine(self.market, scenario.universe, config=engine_config(scenario, self.spec), rails=rails)
+        # A backtest simulates the whole household: held-away accounts follow the advice as if placed by hand.
+        hh = dataclasses.replace(scenario.household, accounts=tuple(
+            dataclasses.replace(a, broker_account=None) for a in scenario.household.accounts))
         costs = scenario.costs
         self.book = HouseholdBook(hh, scenario.universe, table, self.engine,
                                   half_spread=(costs.spread_bps / 2 + costs.slippage_bps) / 1e4,

@@ -312,6 +312,7 @@ def engine_config(scenario: Any, spec: StrategySpec | None) -> Any:
         mandate_max_age_days=BACKTEST_MANDATE_MAX_AGE_DAYS,
         mandate_paths=BACKTEST_MANDATE_PATHS,
         risk=BACKTEST_RISK_MODEL,
+        notional_buys=False,  # share orders sized on the planning day's close, as the simulator has always filled
     )
 
 

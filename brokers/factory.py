@@ -137,10 +137,9 @@ class _KindRails:
 
     def guard(self, broker: Broker, *, prices: Mapping[str, Any], data_time: Any) -> Broker:
         from brokers.safety import GuardedBroker, MarketRule, SafetyRails
-        from brokers.simulated import SimulatedBroker
 
         inner = broker.inner if isinstance(broker, GuardedBroker) else broker
-        if isinstance(inner, SimulatedBroker):
+        if callable(getattr(inner, "process", None)):  # a simulated broker (its clock moves when asked)
             # a simulation: orders queue for the next bar, its own clock dates the data, any size may trade
             rails = SafetyRails.from_settings(market=MarketRule.QUEUE_FOR_OPEN, max_data_age=None,
                                               max_order_fraction=1.0)

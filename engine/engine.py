@@ -88,10 +88,12 @@ class Engine:
         amount: Decimal | None = None,
         ledger: LotLedger | None = None,
         proposal_id: str | None = None,
+        estimates: Estimates | None = None,
+        mandate: Mandate | None = None,
     ) -> Proposal:
         """Plan through the cycle: pending life events applied, holdings at market, stored when there is a store."""
         return self.cycle.plan(household, as_of, decision=decision, run_kind=run_kind, amount=amount, ledger=ledger,
-                               proposal_id=proposal_id)
+                               proposal_id=proposal_id, estimates=estimates, mandate=mandate)
 
     def approve(self, proposal: Proposal | str, *, actor: str = "user", reason: str = "") -> Proposal:
         """Approve a proposal (persisted and audited when the engine has a store)."""
@@ -112,7 +114,9 @@ class Engine:
         """Execute through the cycle: rails on, held-away accounts advised, fills booked, holdings saved."""
         return self.cycle.execute(proposal, brokers=broker, ledger=ledger, household=household)
 
-    def sync(self, household: Household | str, broker: BrokerSource | None = None, *, adopt: bool = False) -> SyncReport:
+    def sync(
+        self, household: Household | str, broker: BrokerSource | None = None, *, adopt: bool = False
+    ) -> SyncReport:
         """Read the brokers' fills and positions into the household (``adopt``: take the broker's positions)."""
         return self.cycle.sync(household, brokers=broker, adopt=adopt)
 

@@ -66,10 +66,10 @@ class Day:
         Raises:
             DataError: no fund of the universe has a price, or the newest price is older than allowed.
         """
-        from engine.engine import Engine, EngineConfig
+        from engine.planner import EngineConfig, Planner
 
         config = config or EngineConfig(mandate_paths=BATCH_MANDATE_PATHS)
-        return cls.from_engine(Engine(market, universe, config=config), as_of)
+        return cls.from_engine(Planner(market, universe, config=config), as_of)
 
     @classmethod
     def from_engine(cls, engine: Any, as_of: date) -> Day:
@@ -81,10 +81,9 @@ class Day:
         Raises:
             DataError: no fund of the universe has a price, or the newest price is older than allowed.
         """
-        ctx = engine.day(as_of)
-        if getattr(engine, "store", None) is not None:
-            engine = copy.copy(engine)
-            engine.store = None
+        planner = getattr(engine, "planner", engine)  # an Engine facade, or the pure planner itself
+        ctx = planner.day(as_of)
+        engine = planner  # workers only plan: the pure planner holds no store and no broker
         universe = engine.universe.subset(ctx.tradable)
         prices = {t: float(p) for t, p in ctx.prices.items()}
         return cls(as_of, universe, tuple(ctx.tradable), prices, ctx.estimates, engine=engine)

@@ -97,13 +97,13 @@ def execute_planned(
     threads: int = 1,
     on_done: Callable[[ExecutionOutcome], None] | None = None,
 ) -> dict[str, ExecutionOutcome]:
-    """Execute every planned proposal of ``outcomes`` through ``engine`` (an ``Engine``, with ``store`` if any).
+    """Execute every planned proposal of ``outcomes`` through ``engine`` (the one ``engine.cycle.Cycle``).
 
     Returns one outcome per household that has a proposal, by household id; ``on_done`` sees each as it ends.
     """
     planned = [o for o in outcomes if o.proposal is not None]
     if planned:
-        engine.day(planned[0].proposal.as_of)  # warm the day's cache once, before any thread reads it
+        engine.planner.day(planned[0].proposal.as_of)  # warm the day's cache once, before any thread reads it
 
     def one(outcome: HouseholdOutcome) -> ExecutionOutcome:
         result = _execute_one(outcome, households[outcome.household], engine, broker_for, store)
@@ -129,22 +129,16 @@ def _execute_one(
         return ExecutionOutcome(household.id, proposal.id, ExecutionStatus.AWAITING_APPROVAL)
     if not proposal.orders:
         return ExecutionOutcome(household.id, proposal.id, ExecutionStatus.NO_ORDERS)
-    ledger = engine.ledger(household)
-    broker = None
     try:
-        broker = broker_for(household)
-        report = engine.execute(proposal, broker, ledger=ledger, household=household)
+        # the one cycle: rails, routes (held-away accounts advised), fills booked, holdings saved, audit
+        report = engine.execute(proposal, brokers=broker_for(household), household=household, actor="batch")
     except Exception as exc:  # one household's failure never stops the batch
         log.error("batch execution of %s failed: %s: %s", proposal.id, type(exc).__name__, exc,
                   extra={"household": household.id, "proposal": proposal.id})
-        errors = [f"{type(exc).__name__}: {exc}"]
-        if broker is not None and store is not None:
-            errors += _store_holdings(store, household, ledger, broker, proposal.as_of)  # what filled is kept
+        errors = [f"{type(exc).__name__}: {exc}; run robo sync {household.id} to book what filled"]
         return ExecutionOutcome(household.id, proposal.id, ExecutionStatus.ERROR, errors=tuple(errors),
                                 seconds=time.perf_counter() - start)
     errors = list(report.errors)
-    if store is not None:
-        errors += _store_holdings(store, household, ledger, broker, proposal.as_of)
     return ExecutionOutcome(
         household.id,
         proposal.id,
@@ -155,15 +149,3 @@ def _execute_one(
         errors=tuple(errors),
         seconds=time.perf_counter() - start,
     )
-
-
-def _store_holdings(store: Store, household: Household, ledger: Any, broker: Broker, day: date) -> list[str]:
-    """Save the household's lots, cash and open loss sales after trading; a failure becomes an error line."""
-    from engine.execution import holdings_after
-
-    try:
-        store.households.update(holdings_after(household, ledger, broker, on=day), actor="batch")
-    except Exception as exc:
-        log.error("could not store %s's holdings after execution: %s", household.id, exc)
-        return [f"holdings not stored: {type(exc).__name__}: {exc}; run robo sync for this household"]
-    return []

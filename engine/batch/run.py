@@ -52,6 +52,7 @@ from engine.model import Household, Proposal
 if TYPE_CHECKING:
     from engine.data import MarketData
     from engine.model import Universe
+    from engine.model.broker import Rails
     from engine.store import Store
 
 __all__ = ["BatchProgress", "chunk_households", "run_batch", "shape_hint"]
@@ -120,6 +121,7 @@ def run_batch(
     execute: bool = False,
     broker_for: BrokerFactory | None = None,
     execute_threads: int = 1,
+    rails: Rails | None = None,
 ) -> BatchResult:
     """Plan ``households`` on ``as_of``; one outcome per household, in input order.
 
@@ -133,7 +135,8 @@ def run_batch(
     unchanged, up to ``mandate_max_age_days`` old; the result's ``mandates`` are the ones used now.
     A new day's engine plans mandates with ``BATCH_MANDATE_PATHS`` Monte Carlo paths (see ``Day.build``).
     ``execute=True`` executes, after planning (and saving), every proposal that needs no approval through
-    ``broker_for(household)``, ``execute_threads`` households at a time; see ``result.executions``.
+    ``broker_for(household)``, ``execute_threads`` households at a time, behind ``rails`` (the safety rails every
+    order passes: ``brokers.rails_for()``); see ``result.executions``.
 
     Raises:
         ConfigError: an unknown executor, duplicate household ids, execute without ``broker_for``, or Dask
@@ -151,6 +154,9 @@ def run_batch(
     if execute and broker_for is None:
         raise ConfigError("executing a batch needs a broker per household", field="broker_for", value=None,
                           fix="pass broker_for=lambda household: <its Broker>, or execute=False to only plan")
+    if execute and rails is None:
+        raise ConfigError("executing a batch needs the safety rails every order passes", field="rails", value=None,
+                          fix="pass rails=brokers.rails_for() (kill switch, market hours, size cap)")
     workers = workers or (1 if executor is Executor.INLINE else (os.cpu_count() or 1))
     setup_start = time.perf_counter()
     if day is None:
@@ -206,7 +212,8 @@ def run_batch(
     if execute:
         assert broker_for is not None
         saved = [o for o in outcomes if o.household not in save_errors]  # never trade a proposal the store lacks
-        executions, execute_seconds = _execute(saved, households, day, store, broker_for, execute_threads, progress)
+        executions, execute_seconds = _execute(saved, households, day, store, broker_for, execute_threads, progress,
+                                               rails)
     result = BatchResult(
         as_of=as_of,
         executor=executor,
@@ -234,10 +241,12 @@ def _execute(
     broker_for: BrokerFactory,
     threads: int,
     progress: ProgressCallback | None,
+    rails: Rails | None,
 ) -> tuple[dict[str, ExecutionOutcome], float]:
     """Execute the planned proposals here, with an engine that records into ``store``; progress as phase execute."""
-    engine = copy.copy(day.engine)
-    engine.store = store
+    from engine.cycle import Cycle
+
+    engine = Cycle(day.engine, store=store, rails=rails, actor="batch")  # the one cycle executes; workers planned
     todo = sum(1 for o in outcomes if o.proposal is not None)
     tracker = _Tracker(todo, progress, phase="execute")
     tracker.start()
@@ -668,7 +677,7 @@ class _Sink:
 
 def _seasoned(store: Store, day: Day, households: Iterable[str]) -> set[str] | None:
     """The households that have traded a proposal before (None: the first-run approval rule is off)."""
-    from engine.engine import TRADED
+    from engine.planner import TRADED
 
     config = getattr(day.engine, "config", None)
     if config is None or not config.approval.first_run:
@@ -682,7 +691,7 @@ def _first_runs(seasoned: set[str] | None, outcomes: Sequence[HouseholdOutcome])
     Workers plan without the store, so the rule ``ApprovalRules.first_run`` is applied here: ``seasoned`` are
     the households that traded before (one query for the batch, ``_seasoned``).
     """
-    from engine.engine import FIRST_RUN_REASON
+    from engine.planner import FIRST_RUN_REASON
 
     if seasoned is None:
         return tuple(outcomes)

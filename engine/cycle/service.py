@@ -145,8 +145,12 @@ class Cycle:
         proposal_id: str | None = None,
         ledger: LotLedger | None = None,
         actor: str | None = None,
+        estimates: Any = None,
+        mandate: Any = None,
     ) -> Proposal:
-        """Plan a proposal for the household (events applied, holdings at market) and store it as ``proposed``."""
+        """Plan a proposal for the household (events applied, holdings at market) and store it as ``proposed``.
+
+        ``estimates`` / ``mandate`` reuse ones computed earlier (batches, backtests); they never look ahead."""
         h = self.household(household)
         day = as_of or self.default_day(h)
         first = False
@@ -160,7 +164,7 @@ class Cycle:
                 except NotFound:
                     pass
         proposal = self.planner.plan(h, day, decision=decision, run_kind=run_kind, amount=amount, ledger=ledger,
-                                     proposal_id=proposal_id, first_run=first)
+                                     proposal_id=proposal_id, first_run=first, estimates=estimates, mandate=mandate)
         advice = [o.client_order_id for o in proposal.orders if route_of(h.account(o.account)) is Route.ADVICE]
         if advice:
             proposal = replace(proposal, details={**proposal.details, "advice": advice})
@@ -242,16 +246,17 @@ class Cycle:
                 raise ConfigError("the cycle has no safety rails; every path that trades goes through them",
                                   field="Cycle.rails", fix="pass rails=brokers.SafetyRails.from_settings()")
             day = self.planner.day(p.as_of)
+            data_time = getattr(self.planner.market, "last_day", p.as_of)  # the newest price day the cycle has
             accounts = sorted({o.account for o in traded})
             for broker, members in routes.groups(accounts):
-                guarded = self.rails.guard(broker, prices=day.prices, data_time=self.planner.market.last_day)
+                guarded = self.rails.guard(broker, prices=day.prices, data_time=data_time)
                 self._book_earlier_fills(p, guarded, ledger)
                 runs.append(trade(guarded, members, [o for o in traded if o.account in members], ledger,
                                   prices=day.prices, assets=self.planner.universe.assets,
                                   rules=self.planner.config.order_rules, timeout=self.planner.config.fill_timeout_s,
                                   notional_buys=self.planner.config.notional_buys))
         report = self._finish(p, runs, advised, actor)
-        if save and (traded or advised):
+        if save and self.store is not None and (traded or advised):
             self.save_holdings(h, ledger, routes, on=p.as_of)
         return report
 

@@ -75,6 +75,7 @@ def _households(arg: str, universe: Any, store: Any, as_of: date) -> list[Any]:
 def _plan(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from brokers import rails_for
     from engine.batch import BatchProgress, Executor, run_batch
     from engine.config import load_universe
     from engine.data import MarketData
@@ -124,6 +125,7 @@ def _plan(args: argparse.Namespace) -> int:
             execute=args.execute,
             broker_for=broker_for,
             execute_threads=getattr(args, "threads", 1),
+            rails=rails_for() if args.execute else None,
         )
     store.close()
     console.print(

@@ -1,6 +1,8 @@
-"""run_batch(execute=True): proposals executed through each household's broker, failures recorded, holdings stored."""
+"""run_batch(execute=True, rails=RAILS): proposals executed through each household's broker, failures recorded, holdings stored."""
 
 from __future__ import annotations
+
+from brokers import rails_for
 
 from datetime import date
 from decimal import Decimal
@@ -14,6 +16,8 @@ from engine.model import ProposalStatus
 
 # Planned on Wednesday: sells fill at Thursday's close, buys (sized to the cash the sells freed) at Friday's.
 AS_OF = date(2026, 7, 29)
+
+RAILS = rails_for()  # the settings' rails; a simulated broker's orders queue for its next bar
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def test_a_batch_executes_each_proposal_and_stores_what_the_broker_holds(tmp_pat
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
         result = run_batch(households, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, store=store,
-                           execute=True, broker_for=broker_for, progress=seen.append)
+                           execute=True, rails=RAILS, broker_for=broker_for, progress=seen.append)
         executed = [e for e in result.executions.values() if e.status is ExecutionStatus.EXECUTED]
         assert len(executed) >= 3 and set(result.executions) == set(result.proposals)
         assert result.execute_seconds > 0
@@ -119,7 +123,7 @@ def test_broker_failures_and_approvals_are_recorded_and_the_batch_goes_on(tmp_pa
     strict = Day.build(market, AS_OF, config=EngineConfig(mandate_paths=500))  # default rules: big changes wait
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        loose = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
+        loose = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True, rails=RAILS,
                           broker_for=broker_for)
         ex = loose.executions
         assert ex[refused].status is ExecutionStatus.FAILED and "planted" in ex[refused].errors[0]
@@ -131,7 +135,7 @@ def test_broker_failures_and_approvals_are_recorded_and_the_batch_goes_on(tmp_pa
         assert store.proposals.get(loose.proposals[unreachable].id).status is ProposalStatus.PROPOSED
         others = [e for h, e in ex.items() if h not in (refused, unreachable)]
         assert others and all(e.status is ExecutionStatus.EXECUTED for e in others)
-    waiting = run_batch(households[2:4], AS_OF, executor=Executor.INLINE, day=strict, execute=True,
+    waiting = run_batch(households[2:4], AS_OF, executor=Executor.INLINE, day=strict, execute=True, rails=RAILS,
                         broker_for=broker_for)
     for e in waiting.executions.values():
         proposal = waiting.proposals[e.household]
@@ -140,13 +144,13 @@ def test_broker_failures_and_approvals_are_recorded_and_the_batch_goes_on(tmp_pa
 
 def test_execute_needs_a_broker_per_household(day, households):
     with pytest.raises(ConfigError, match="broker_for"):
-        run_batch(households[:1], AS_OF, executor=Executor.INLINE, day=day, execute=True)
+        run_batch(households[:1], AS_OF, executor=Executor.INLINE, day=day, execute=True, rails=RAILS)
 
 
 def test_threads_execute_the_same_orders(market, day, households):
     sim = _sim(market, day.universe)
-    one = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, execute=True, broker_for=sim)
-    two = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, execute=True, broker_for=sim,
+    one = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, execute=True, rails=RAILS, broker_for=sim)
+    two = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, execute=True, rails=RAILS, broker_for=sim,
                     execute_threads=3)
     assert {h: (e.status, e.orders, e.fills) for h, e in one.executions.items()} == {
         h: (e.status, e.orders, e.fills) for h, e in two.executions.items()}
@@ -162,7 +166,7 @@ def test_a_households_first_proposal_waits_for_a_human_in_a_batch_too(tmp_path, 
     first_run_only = Day.build(market, thursday, config=EngineConfig(approval=rules, mandate_paths=500))
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        traded = run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
+        traded = run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True, rails=RAILS,
                            broker_for=sim)
         assert {e.status for e in traded.executions.values()} == {ExecutionStatus.EXECUTED}
         mixed = [store.households.get(h.id) for h in households[:2]] + list(households[2:4])  # traded, then new
@@ -181,7 +185,7 @@ def test_a_batch_stores_the_loss_sales_of_what_it_sold(tmp_path, market, day, ho
 
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        result = run_batch([household], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
+        result = run_batch([household], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True, rails=RAILS,
                            broker_for=_sim(market, day.universe))
         assert result.executions[household.id].status is ExecutionStatus.EXECUTED
         stored = store.households.get(household.id)
