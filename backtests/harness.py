@@ -22,7 +22,6 @@ bars before the end, so every order fills inside the period.
 from __future__ import annotations
 
 import dataclasses
-
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

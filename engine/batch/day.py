@@ -9,7 +9,6 @@ scatters it once (``broadcast=True``), so no household recomputes the estimates.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date

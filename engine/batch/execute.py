@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from engine.model import Household, ProposalStatus
 
 if TYPE_CHECKING:
-    from datetime import date
 
     from engine.batch.types import HouseholdOutcome
     from engine.model.broker import Broker

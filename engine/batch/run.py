@@ -14,7 +14,6 @@ approval in this process, each household through ``broker_for(household)`` (see 
 
 from __future__ import annotations
 
-import copy
 import ctypes
 import gc
 import itertools

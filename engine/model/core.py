@@ -21,10 +21,12 @@ from typing import Any
 from engine.errors import ValidationError
 
 __all__ = [
+    "PROPOSAL_TRANSITIONS",
     "Account",
     "AccountType",
     "Asset",
     "AssetClass",
+    "BasisSource",
     "FilingStatus",
     "Fill",
     "Goal",
@@ -34,7 +36,6 @@ __all__ = [
     "LifeEvent",
     "LifeEventKind",
     "LossSale",
-    "BasisSource",
     "Lot",
     "Member",
     "Order",
@@ -42,7 +43,6 @@ __all__ = [
     "OrderType",
     "Position",
     "Proposal",
-    "PROPOSAL_TRANSITIONS",
     "ProposalStatus",
     "RiskProfile",
     "RunKind",

@@ -124,7 +124,9 @@ class Planner:
         self._last_estimates = result
         return result
 
-    def account_values(self, household: Household, as_of: date, lots: Sequence[Lot] | None = None) -> dict[str, Decimal]:
+    def account_values(
+        self, household: Household, as_of: date, lots: Sequence[Lot] | None = None
+    ) -> dict[str, Decimal]:
         """USD per account at market on ``as_of`` (cash included): the one valuation plan, events and the CLI use."""
         return steps.account_values(household, household.lots if lots is None else lots, self.day(as_of).prices)
 

@@ -22,10 +22,10 @@ if TYPE_CHECKING:
     from engine.rebalancer import OrderPlan
 
 __all__ = [
-    "liquidation_targets",
     "account_values",
     "approval_flags",
     "holdings",
+    "liquidation_targets",
     "lot_take",
     "sell_out_dust",
     "weights",

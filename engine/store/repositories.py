@@ -331,8 +331,9 @@ class HouseholdRepository(_Repository):
         """Append a life event to the household (not yet applied) and return the updated household.
 
         The event is stored with ``applied=False``: the next cycle (``engine.cycle.Cycle.plan``) runs it through
-        its rule, exactly as ``robo event`` does, and stores the changed household. In the same transaction a scheduler wake-up (``ref`` ``event:<id>``) is written, so the household's
-        cycle reacts at the scheduler's next poll without waiting for its life-event scan.
+        its rule, exactly as ``robo event`` does, and stores the changed household. In the same transaction a
+        scheduler wake-up (``ref`` ``event:<id>``) is written, so the household's cycle reacts at the scheduler's
+        next poll without waiting for its life-event scan.
 
         Raises:
             NotFound: no household with this id.
@@ -350,7 +351,8 @@ class HouseholdRepository(_Repository):
                 )
             if event.member is not None:
                 current.member(event.member)
-            session.add(_event_row(household_id, len(current.events), replace(event, applied=False)))
+            pending = replace(event, applied=False)  # recorded: the next cycle runs it through its rule
+            session.add(_event_row(household_id, len(current.events), pending))
             row = session.get(HouseholdRow, household_id)
             assert row is not None
             row.updated_at = _now()

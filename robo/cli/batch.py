@@ -80,8 +80,8 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.config import load_universe
     from engine.data import MarketData
     from engine.store import Store
-    from robo.cli._out import console, table
     from robo.cli._cycle import default_day
+    from robo.cli._out import console, table
 
     universe = load_universe()
     market = MarketData.embedded()

@@ -1,14 +1,14 @@
-"""run_batch(execute=True, rails=RAILS): proposals executed through each household's broker, failures recorded, holdings stored."""
+"""run_batch(execute=True): proposals executed through each household's broker (behind the rails), failures
+recorded, holdings stored."""
 
 from __future__ import annotations
-
-from brokers import rails_for
 
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from brokers import rails_for
 from engine.batch import BatchProgress, Day, ExecutionStatus, Executor, run_batch, synthetic
 from engine.engine import ApprovalRules, EngineConfig
 from engine.errors import BrokerError, BrokerUnavailable, ConfigError
@@ -123,7 +123,8 @@ def test_broker_failures_and_approvals_are_recorded_and_the_batch_goes_on(tmp_pa
     strict = Day.build(market, AS_OF, config=EngineConfig(mandate_paths=500))  # default rules: big changes wait
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        loose = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True, rails=RAILS,
+        loose = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
+                           rails=RAILS,
                           broker_for=broker_for)
         ex = loose.executions
         assert ex[refused].status is ExecutionStatus.FAILED and "planted" in ex[refused].errors[0]
@@ -135,7 +136,8 @@ def test_broker_failures_and_approvals_are_recorded_and_the_batch_goes_on(tmp_pa
         assert store.proposals.get(loose.proposals[unreachable].id).status is ProposalStatus.PROPOSED
         others = [e for h, e in ex.items() if h not in (refused, unreachable)]
         assert others and all(e.status is ExecutionStatus.EXECUTED for e in others)
-    waiting = run_batch(households[2:4], AS_OF, executor=Executor.INLINE, day=strict, execute=True, rails=RAILS,
+    waiting = run_batch(households[2:4], AS_OF, executor=Executor.INLINE, day=strict, execute=True,
+                           rails=RAILS,
                         broker_for=broker_for)
     for e in waiting.executions.values():
         proposal = waiting.proposals[e.household]
@@ -166,7 +168,8 @@ def test_a_households_first_proposal_waits_for_a_human_in_a_batch_too(tmp_path, 
     first_run_only = Day.build(market, thursday, config=EngineConfig(approval=rules, mandate_paths=500))
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        traded = run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True, rails=RAILS,
+        traded = run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
+                           rails=RAILS,
                            broker_for=sim)
         assert {e.status for e in traded.executions.values()} == {ExecutionStatus.EXECUTED}
         mixed = [store.households.get(h.id) for h in households[:2]] + list(households[2:4])  # traded, then new
@@ -185,7 +188,8 @@ def test_a_batch_stores_the_loss_sales_of_what_it_sold(tmp_path, market, day, ho
 
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        result = run_batch([household], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True, rails=RAILS,
+        result = run_batch([household], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
+                           rails=RAILS,
                            broker_for=_sim(market, day.universe))
         assert result.executions[household.id].status is ExecutionStatus.EXECUTED
         stored = store.households.get(household.id)

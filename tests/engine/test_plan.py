@@ -158,7 +158,8 @@ def test_inputs_with_lots_and_tables_handed_in_are_the_inputs_read_from_the_ledg
     mandate = engine.mandate(household, AS_OF, ledger=ledger)
     args = (household, engine.universe, ctx.estimates, mandate, ledger, ctx.prices, AS_OF)
     read = build_inputs(*args, esg=engine.planner.esg_data())
-    given = build_inputs(*args, esg=engine.planner.esg_data(), open_lots=ledger.open_lots(), tax_tables=load_tax_tables())
+    given = build_inputs(*args, esg=engine.planner.esg_data(), open_lots=ledger.open_lots(),
+                         tax_tables=load_tax_tables())
     assert _same(read, given)
     # one drag row per account type is each account's own row
     m = asset_location_matrix(engine.universe, {a.id: a.type for a in household.accounts}, household.tax, read.tickers)
