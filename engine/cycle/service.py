@@ -226,6 +226,7 @@ class Cycle:
         actor = actor or self.actor
         p = self.proposal(proposal)
         h = household or self.household(p.household)
+        self._expire_if_stale(p, actor)
         if p.status is ProposalStatus.PROPOSED:
             if p.needs_approval:
                 raise Conflict(
@@ -259,6 +260,20 @@ class Cycle:
         if save and self.store is not None and (traded or advised):
             self.save_holdings(h, ledger, routes, on=p.as_of)
         return report
+
+    def _expire_if_stale(self, p: Proposal, actor: str) -> None:
+        """A proposed or approved proposal older than ``proposal_max_age_days`` expires: its prices are stale."""
+        newest = getattr(self.planner.market, "last_day", None)
+        limit = self.planner.config.proposal_max_age_days
+        if newest is None or p.status not in (ProposalStatus.PROPOSED, ProposalStatus.APPROVED):
+            return
+        age = (newest - p.as_of).days
+        if age > limit:
+            self.transition(p, ProposalStatus.EXPIRED, actor=actor,
+                            reason=f"planned on {p.as_of}, {age} days before the newest prices ({newest})")
+            raise Conflict(f"proposal {p.id} expired: planned on {p.as_of}, {age} days before the newest prices "
+                           f"({newest}; at most {limit})", proposal=p.id,
+                           fix=f"plan again (robo rebalance {p.household})")
 
     def _book_earlier_fills(self, p: Proposal, broker: Any, ledger: LotLedger) -> None:
         """On a resumed proposal, book the fills an earlier (dead) run's orders got but did not book."""
@@ -359,6 +374,29 @@ class Cycle:
                 self.store.orders.update_status(f.client_order_id, OrderStatus.FILLED, actor=actor,
                                                 reason="confirmed by hand")
             self.store.households.update(updated, actor=actor)
+        return updated
+
+    def import_positions(
+        self, household: Household | str, account: str, positions: Sequence[Any], *, on: date | None = None,
+        actor: str = "user",
+    ) -> Household:
+        """Replace a held-away account's lots with positions a person imported (``BrokerPosition`` rows: symbol,
+        shares, average cost); basis marked as reported, the change audited, the household saved."""
+        from engine.cycle.sync import adopt_positions
+
+        h = self.household(household)
+        h.account(account)  # NotFound-style error naming the household's accounts
+        if route_of(h.account(account)) is not Route.ADVICE:
+            raise Conflict(f"account {account} is held at a broker: sync it instead (robo sync {h.id})",
+                           fix="import positions only for accounts held away")
+        day = on or self.default_day(h)
+        ledger = adopt_positions(self, self.planner.ledger(h), h, account, list(positions), day)
+        updated = replace(h, lots=tuple(ledger.open_lots()), loss_sales=ledger.open_loss_sales(day))
+        if self.store is not None:
+            self.store.households.update(updated, actor=actor)
+            self.store.audit.append(actor=actor, action="household.import_positions", entity="account",
+                                    entity_id=account, household=h.id,
+                                    after={p.symbol: str(p.qty) for p in positions})
         return updated
 
     def sync(

@@ -48,6 +48,8 @@ class EngineConfig:
     ahead: an older estimate saw only older prices. Backtests use 30 (monthly re-estimation).
     ``mandate_paths`` sets the goal Monte Carlo's path count (None: the planning default). ``notional_buys``
     sends buys of fractionable assets as notional (USD) orders, so a buy never needs more cash than it has.
+    ``proposal_max_age_days``: a proposal planned more calendar days before the newest prices expires instead of
+    executing (its prices and tax lots are stale: re-plan).
     """
 
     harvest: bool = True
@@ -71,6 +73,7 @@ class EngineConfig:
     risk: str = "ledoit_wolf"
     mandate_paths: int | None = None
     notional_buys: bool = True
+    proposal_max_age_days: int = 5
 
 
 
