@@ -390,7 +390,7 @@ class Cycle:
             raise Conflict(f"account {account} is held at a broker: sync it instead (robo sync {h.id})",
                            fix="import positions only for accounts held away")
         day = on or self.default_day(h)
-        ledger = adopt_positions(self, self.planner.ledger(h), h, account, list(positions), day)
+        ledger = adopt_positions(self.planner, self.planner.ledger(h), h, account, list(positions), day)
         updated = replace(h, lots=tuple(ledger.open_lots()), loss_sales=ledger.open_loss_sales(day))
         if self.store is not None:
             self.store.households.update(updated, actor=actor)
@@ -414,5 +414,5 @@ class Cycle:
 
         h = self.household(household)
         routes = Routes(h, brokers if brokers is not None else self.brokers)
-        return sync_household(self, h, routes, adopt=adopt, as_of=as_of or self.default_day(h),
-                              actor=actor or self.actor)
+        return sync_household(self.planner, self.store, h, routes, adopt=adopt,
+                              as_of=as_of or self.default_day(h), actor=actor or self.actor)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.cycle.execute import book_fills, ledger_positions
 from engine.cycle.reports import SyncReport
@@ -18,21 +18,21 @@ from engine.cycle.routes import Routes
 from engine.model import BasisSource, Household, Lot, reconcile
 
 if TYPE_CHECKING:
-    from engine.cycle.service import Cycle
+    from engine.planner import Planner
+    from engine.store import Store
 
 __all__ = ["adopt_positions", "sync_household"]
 
 
-def sync_household(cycle: Cycle, household: Household, routes: Routes, *, adopt: bool, as_of: date,
-                   actor: str) -> SyncReport:
+def sync_household(planner: Planner, store: Store | None, household: Household, routes: Routes, *, adopt: bool,
+                   as_of: date, actor: str) -> SyncReport:
     """Book each broker account's new fills of our orders, reconcile, adopt if asked, save the household."""
-    store = cycle.store
-    ledger = cycle.planner.ledger(household)
+    ledger = planner.ledger(household)
     since = datetime.now(UTC) - timedelta(days=7)
     known: set[str] = set()
     if store is not None:
         known = {f.id for f in store.fills.for_household(household.id, since=since)}
-    ours = _our_order_ids(cycle, household.id)
+    ours = _our_order_ids(store, household.id)
     positions: dict[str, Decimal] = {}
     cash: dict[str, Decimal] = {}
     new = []
@@ -50,7 +50,7 @@ def sync_household(cycle: Cycle, household: Household, routes: Routes, *, adopt:
             cash[acct] = broker.account(acct).cash
             found = reconcile({s: p.qty for s, p in held.items()}, ledger_positions(ledger, acct), account=acct)
             if found and adopt:
-                ledger = adopt_positions(cycle, ledger, current, acct, list(held.values()), as_of)
+                ledger = adopt_positions(planner, ledger, current, acct, list(held.values()), as_of)
                 adopted.append(acct)
                 if store is not None:
                     store.audit.append(actor=actor, action="household.adopt_broker", entity="account",
@@ -65,44 +65,44 @@ def sync_household(cycle: Cycle, household: Household, routes: Routes, *, adopt:
     if store is not None:
         for f in new:
             store.fills.add(f, household=household.id)
-        _settle_orders(cycle, new, actor)
+        _settle_orders(store, new, actor)
         if updated != household:
             store.households.update(updated, actor=actor)
     return SyncReport(household.id, positions, sum(cash.values(), Decimal(0)), tuple(new), tuple(diffs),
                       tuple(adopted), cash)
 
 
-def adopt_positions(cycle: Cycle, ledger: object, household: Household, account: str, positions: list, on: date):
+def adopt_positions(planner: Planner, ledger: Any, household: Household, account: str, positions: list[Any],
+                    on: date) -> Any:
     """A ledger whose ``account`` holds the broker's positions as lots: one lot per symbol, basis = shares ×
     ``avg_entry_price`` (``basis_source: broker``), acquired ``on`` (the broker reports no per-lot history)."""
-    lots = [lot for lot in ledger.open_lots() if lot.account != account]  # type: ignore[attr-defined]
+    lots = [lot for lot in ledger.open_lots() if lot.account != account]
     for p in positions:
         if p.qty <= 0:
             continue  # a short is never adopted: it stays a difference a person must resolve
         basis = (p.qty * (p.avg_entry_price or Decimal(0))).quantize(Decimal("0.01"))
         lots.append(Lot(id=f"{account}-{p.symbol}-broker-{on:%Y%m%d}", account=account, symbol=p.symbol,
                         shares=p.qty, basis=basis, acquired=on, basis_source=BasisSource.BROKER))
-    return cycle.planner.ledger(replace(household, lots=tuple(lots)))
+    return planner.ledger(replace(household, lots=tuple(lots)))
 
 
-def _our_order_ids(cycle: Cycle, household: str) -> set[str]:
+def _our_order_ids(store: Store | None, household: str) -> set[str]:
     """Client order ids of the household's stored orders (a broker account may hold other trades too)."""
-    if cycle.store is None:
+    if store is None:
         return set()
-    return {r.order.client_order_id for p in cycle.store.proposals.list(household=household)
-            for r in cycle.store.orders.for_proposal(p.id)}
+    return {r.order.client_order_id for p in store.proposals.list(household=household)
+            for r in store.orders.for_proposal(p.id)}
 
 
-def _settle_orders(cycle: Cycle, fills: list, actor: str) -> None:
+def _settle_orders(store: Store, fills: list[Any], actor: str) -> None:
     """Orders whose fills arrived after their run's wait ended move on in the store (working → filled)."""
     from engine.errors import Conflict, NotFound
     from engine.store import OrderStatus
 
-    assert cycle.store is not None
     for cid in sorted({f.client_order_id for f in fills}):
         try:
-            rec = cycle.store.orders.get(cid)
+            rec = store.orders.get(cid)
             if rec.status is OrderStatus.SUBMITTED or rec.status is OrderStatus.PARTIALLY_FILLED:
-                cycle.store.orders.update_status(cid, OrderStatus.FILLED, actor=actor, reason="booked by sync")
+                store.orders.update_status(cid, OrderStatus.FILLED, actor=actor, reason="booked by sync")
         except (NotFound, Conflict):
             continue
