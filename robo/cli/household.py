@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--replace", action="store_true", help="replace a stored household with the same id")
     imp.add_argument("--universe", help="universe YAML (default: the configured universe)")
     imp.add_argument("--url", help="database URL (default: ROBO_DATABASE_URL or SQLite under ROBO_HOME)")
+    imp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     imp.set_defaults(func=import_household)
     show = hsub.add_parser("show", help="accounts, lots and goals of a stored household")
     show.add_argument("id", help="household id")
@@ -60,7 +61,15 @@ def import_household(args: argparse.Namespace) -> int:
             store.households.update(household, actor="cli")
         else:
             store.households.add(household, actor="cli")
-    console.print(household.id, highlight=False)
+    if args.json:
+        from engine.cycle import route_of
+        from robo.cli._cycle import emit
+
+        emit({"id": household.id, "accounts": [
+            {"id": a.id, "type": a.type.value, "broker_account": a.broker_account, "route": route_of(a).value}
+            for a in household.accounts]})
+    else:
+        console.print(household.id, highlight=False)
     return 0
 
 
