@@ -9,7 +9,7 @@ The kill switch is read on every submit: ``ROBO_TRADING_DISABLED=1``, the file n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -230,9 +230,17 @@ class GuardedBroker:
         """The inner broker's order."""
         return self.inner.order(client_order_id)
 
-    def orders(self, status: OrderQuery = OrderQuery.OPEN, account: str | None = None) -> list[BrokerOrder]:
+    def orders(
+        self,
+        status: OrderQuery = OrderQuery.OPEN,
+        account: str | None = None,
+        *,
+        after: datetime | None = None,
+        symbols: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[BrokerOrder]:
         """The inner broker's orders."""
-        return self.inner.orders(status, account)
+        return self.inner.orders(status, account, after=after, symbols=symbols, limit=limit)
 
     def cancel(self, order_id: str) -> None:
         """Cancels are never blocked: stopping orders is always safe."""

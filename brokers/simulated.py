@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
@@ -48,6 +48,7 @@ from engine.model.broker import (
     BrokerPosition,
     MarketClock,
     OrderQuery,
+    select_orders,
 )
 
 __all__ = ["CostModel", "FillAt", "SimulatedBroker"]
@@ -369,17 +370,19 @@ class SimulatedBroker:
         w = self._orders.get(client_order_id)
         return None if w is None else w.view
 
-    def orders(self, status: OrderQuery = OrderQuery.OPEN, account: str | None = None) -> list[BrokerOrder]:
-        """Orders in submission order, filtered by open / closed / all and by account."""
-        query = OrderQuery(status)
+    def orders(
+        self,
+        status: OrderQuery = OrderQuery.OPEN,
+        account: str | None = None,
+        *,
+        after: datetime | None = None,
+        symbols: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[BrokerOrder]:
+        """Orders in submission order, filtered by open / closed / all, account, ``after``, ``symbols``, ``limit``."""
         names = set(self._select(account))
-        out = []
-        for w in sorted(self._orders.values(), key=lambda w: w.seq):
-            if w.order.account not in names:
-                continue
-            if query is OrderQuery.ALL or (query is OrderQuery.CLOSED) == w.view.final:
-                out.append(w.view)
-        return out
+        mine = [w.view for w in sorted(self._orders.values(), key=lambda w: w.seq) if w.order.account in names]
+        return select_orders(mine, status, after=after, symbols=symbols, limit=limit)
 
     def fills(self, since: datetime, account: str | None = None) -> list[Fill]:
         """Executions at or after ``since`` (aware), oldest first."""

@@ -1,7 +1,7 @@
 """Idempotent order submission and waiting for final states, for any ``Broker``.
 
     placed = submit_all(broker, proposal.orders)                 # sells first; never places an order twice
-    states = wait_for_final(broker, [o.client_order_id for o in placed], timeout=60)
+    states = wait_for_final(broker, [o.client_order_id for o in placed], timeout=60, since=placed[0].submitted_at)
     updated = holdings_after(household, ledger, broker, on=day)   # lots, cash and open loss sales after the trades
 """
 
@@ -11,12 +11,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine.errors import BrokerError, BrokerUnavailable, ValidationError
 from engine.model import Household, Order, OrderSide
-from engine.model.broker import Broker, BrokerOrder
+from engine.model.broker import Broker, BrokerOrder, OrderQuery
 
 if TYPE_CHECKING:
     from engine.tax import LotLedger
@@ -73,32 +73,85 @@ def wait_for_final(
     timeout: float,
     poll: float = 1.0,
     *,
+    since: datetime | None = None,
+    max_poll: float = 10.0,
+    backoff: float = 1.5,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, BrokerOrder]:
-    """Poll the orders every ``poll`` seconds until all are final or ``timeout`` seconds pass; returns the last states.
+    """Poll until every order is done for the day (final, or no fill before the next session) or ``timeout`` s pass.
 
-    Orders still working at the timeout are returned as last seen (check ``.final``). ``clock``/``sleep``
-    are injectable: with a ``SimulatedBroker`` pass ``sleep=lambda _: broker.process()`` to advance bars.
+    Each poll is **one** list request (``broker.orders(ALL, after=…)``) whatever the number of orders, so
+    waiting stays far inside a rate limit such as Alpaca's 200 requests a minute. The list asks for orders
+    submitted after ``since`` (the earliest submit time, broker clock) less a minute; without ``since`` the
+    first poll reads the newest 500 orders and later polls start from the earliest one found. An id
+    missing from a list is looked up by itself once (it may be older); the wait sleeps ``poll`` seconds,
+    growing ``backoff``-fold up to ``max_poll``. Returns every order as last seen: check ``.final``
+    (those still working must be recorded, then cancelled or picked up by the next run).
+    ``clock``/``sleep`` are injectable: with a ``SimulatedBroker`` pass ``sleep=lambda _: broker.process()``.
 
     Raises:
         BrokerError: an order id is unknown to the broker (404).
+        ValidationError: ``poll``/``max_poll``/``backoff`` out of range, or ``since`` naive.
     """
+    if poll <= 0 or max_poll < poll or backoff < 1:
+        raise ValidationError("need 0 < poll ≤ max_poll and backoff ≥ 1", field="poll",
+                              value=(poll, max_poll, backoff))
+    if since is not None and since.tzinfo is None:
+        raise ValidationError("naive datetime", field="since", fix="pass the earliest submitted_at (aware)")
+    wanted = list(dict.fromkeys(client_order_ids))
+    if not wanted:
+        return {}
     start = clock()
+    states: dict[str, BrokerOrder] = {}
+    looked_up: set[str] = set()
+    after = since - _LIST_MARGIN if since is not None else None
+    interval = poll
     while True:
-        states: dict[str, BrokerOrder] = {}
-        for cid in client_order_ids:
-            found = broker.order(cid)
+        working = [cid for cid in wanted if cid not in states or not states[cid].status.done_today]
+        if after is None:
+            rows = broker.orders(OrderQuery.ALL, limit=_NEWEST)
+        else:
+            rows = broker.orders(OrderQuery.ALL, after=after)
+        seen = {o.client_order_id: o for o in rows}
+        for cid in working:
+            found = seen.get(cid)
             if found is None:
-                raise BrokerError(
-                    f"order {cid} is unknown to the broker; it was never placed (submit it first)",
-                    status=404,
-                    client_order_id=cid,
-                )
+                found = _look_up_once(broker, cid, looked_up, states)
             states[cid] = found
-        if all(o.final for o in states.values()) or clock() - start >= timeout:
-            return states
-        sleep(poll)
+        earliest = min(o.submitted_at for o in states.values())
+        if after is None or earliest - _LIST_MARGIN < after:
+            after = earliest - _LIST_MARGIN
+        if all(o.status.done_today for o in states.values()):
+            return {cid: states[cid] for cid in wanted}
+        left = timeout - (clock() - start)
+        if left <= 0:
+            return {cid: states[cid] for cid in wanted}
+        sleep(min(interval, left))
+        interval = min(interval * backoff, max_poll)
+
+
+_LIST_MARGIN = timedelta(minutes=1)  # the list starts this long before the earliest submit (clock rounding)
+_NEWEST = 500  # Alpaca's largest page: the first poll without ``since`` reads the newest 500 orders
+
+
+def _look_up_once(broker: Broker, cid: str, looked_up: set[str], states: dict[str, BrokerOrder]) -> BrokerOrder:
+    """The order ``cid`` missing from a list: one individual lookup per id, then it counts as unknown (404)."""
+    if cid in looked_up:
+        raise BrokerError(
+            f"order {cid} vanished from the broker's order list after it was found; check it at the broker",
+            status=404,
+            client_order_id=cid,
+        )
+    looked_up.add(cid)
+    found = broker.order(cid)
+    if found is None:
+        raise BrokerError(
+            f"order {cid} is unknown to the broker; it was never placed (submit it first)",
+            status=404,
+            client_order_id=cid,
+        )
+    return found
 
 
 def holdings_after(household: Household, ledger: LotLedger, broker: Broker, *, on: date) -> Household:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from engine.errors import ValidationError
 from engine.model.core import (
     Fill,
     Order,
@@ -42,36 +43,56 @@ __all__ = [
     "OrderQuery",
     "Rails",
     "reconcile",
+    "select_orders",
     "total_by_symbol",
 ]
 
 
 class BrokerOrderStatus(StrEnum):
-    """An order's state at the broker (Alpaca's vocabulary); ``final`` ones never change again."""
+    """An order's state at the broker, in Alpaca's vocabulary; ``final`` ones never change again.
+
+    Source: Alpaca, "Orders at Alpaca" → Order Lifecycle (docs.alpaca.markets/docs/orders-at-alpaca) and
+    alpaca-py's ``OrderStatus``. Final (no further updates): ``filled``, ``canceled``, ``expired``,
+    ``rejected`` and ``replaced`` (the replacement order carries on). ``done_for_day`` and ``calculated``
+    get no more fills until the next trading day but are not final (a GTC order resumes), so
+    ``done_today`` covers them. A string Alpaca adds later parses to ``OTHER``, never final.
+    """
 
     NEW = "new"
     PENDING_NEW = "pending_new"
     ACCEPTED = "accepted"
+    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
+    PENDING_REVIEW = "pending_review"
+    HELD = "held"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     DONE_FOR_DAY = "done_for_day"
+    CALCULATED = "calculated"
     PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
+    REPLACED = "replaced"
     CANCELED = "canceled"
     EXPIRED = "expired"
     REJECTED = "rejected"
-    HELD = "held"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
     OTHER = "other"
 
     @property
     def final(self) -> bool:
-        """True when the order can no longer fill (filled, canceled, expired, rejected, done for the day)."""
+        """True when the order can never change again (filled, canceled, expired, rejected, replaced)."""
         return self in _FINAL
+
+    @property
+    def done_today(self) -> bool:
+        """True when no fill can come before the next session: final, ``done_for_day`` or ``calculated``."""
+        return self in _FINAL or self in _DONE_TODAY
 
     @classmethod
     def parse(cls, value: str) -> BrokerOrderStatus:
         """The status for a broker's string; unknown strings map to ``OTHER`` (never final)."""
         try:
-            return cls(str(value).lower())
+            return cls(str(value).strip().lower())
         except ValueError:
             return cls.OTHER
 
@@ -82,9 +103,10 @@ _FINAL = frozenset(
         BrokerOrderStatus.CANCELED,
         BrokerOrderStatus.EXPIRED,
         BrokerOrderStatus.REJECTED,
-        BrokerOrderStatus.DONE_FOR_DAY,
+        BrokerOrderStatus.REPLACED,
     }
 )
+_DONE_TODAY = frozenset({BrokerOrderStatus.DONE_FOR_DAY, BrokerOrderStatus.CALCULATED})
 
 
 class OrderQuery(StrEnum):
@@ -172,16 +194,47 @@ class BrokerOrder:
 
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
-    """Money in one broker account, USD: ``cash``, ``equity`` (cash + positions), ``buying_power``."""
+    """Money in one broker account, USD (``cash``, ``equity`` = cash + positions, ``buying_power``) and its flags.
+
+    The flags are Alpaca's account object and account configuration (docs.alpaca.markets/reference/
+    getaccount-1, /reference/account-configurations); the defaults mean "nothing stops trading", so a
+    broker without such flags (the simulator) needs none. ``status`` is Alpaca's account status
+    (``ACTIVE`` when it can trade); ``shorting_enabled`` is ``shorting_enabled`` and not ``no_shorting``.
+    """
 
     account: str
     cash: Decimal
     equity: Decimal
     buying_power: Decimal
+    status: str = "ACTIVE"
+    trading_blocked: bool = False
+    account_blocked: bool = False
+    trade_suspended_by_user: bool = False
+    pattern_day_trader: bool = False
+    shorting_enabled: bool = False
+    fractional_trading: bool = True
 
     def __post_init__(self) -> None:
         for name in ("cash", "equity", "buying_power"):
             _set_decimal(self, name)
+        object.__setattr__(self, "status", str(self.status).strip().upper() or "ACTIVE")
+
+    def blocked_reason(self) -> str | None:
+        """Why no order may be placed in this account now (naming the flag), or ``None`` when it can trade.
+
+        ``pattern_day_trader`` does not block: it only limits day trades, which a rebalancer does not make.
+        """
+        where = f"account {self.account}"
+        if self.account_blocked:
+            return f"{where}: account_blocked is set (the broker prohibits all activity); contact the broker"
+        if self.trading_blocked:
+            return f"{where}: trading_blocked is set (the broker accepts no orders); contact the broker"
+        if self.trade_suspended_by_user:
+            return (f"{where}: trade_suspended_by_user is set (suspend_trade in the account configuration); "
+                    "clear it in the broker's dashboard to trade")
+        if self.status != "ACTIVE":
+            return f"{where}: status is {self.status}, not ACTIVE; the broker accepts orders only from active accounts"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,15 +256,29 @@ class BrokerPosition:
 
 @dataclass(frozen=True, slots=True)
 class AssetInfo:
-    """What the broker says about a symbol: can it be traded, and in fractional shares."""
+    """What the broker says about a symbol: active or not, tradable, in fractional shares, shortable.
+
+    Alpaca's asset object (docs.alpaca.markets/reference/assets): ``status`` is ``active`` or ``inactive``.
+    """
 
     symbol: str
     tradable: bool
     fractionable: bool
     name: str = ""
+    status: str = "active"
+    shortable: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbol", self.symbol.strip().upper())
+        object.__setattr__(self, "status", str(self.status).strip().lower() or "active")
+
+    def blocked_reason(self) -> str | None:
+        """Why ``symbol`` cannot be ordered (inactive or not tradable at the broker), or ``None``."""
+        if self.status != "active":
+            return f"asset {self.symbol} is {self.status} at the broker; it cannot be traded"
+        if not self.tradable:
+            return f"asset {self.symbol} is not tradable at the broker (tradable=false)"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,8 +381,21 @@ class Broker(Protocol):
         """The order with this client order id, or ``None`` if the broker has none."""
         ...
 
-    def orders(self, status: OrderQuery = OrderQuery.OPEN, account: str | None = None) -> list[BrokerOrder]:
-        """Orders by status (open, closed or all)."""
+    def orders(
+        self,
+        status: OrderQuery = OrderQuery.OPEN,
+        account: str | None = None,
+        *,
+        after: datetime | None = None,
+        symbols: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[BrokerOrder]:
+        """Orders by status (open, closed or all), oldest first.
+
+        ``after`` keeps orders submitted strictly after that instant (aware) — all of them, however many;
+        ``symbols`` keeps those symbols; ``limit`` keeps at most that many (without ``after``: the newest).
+        One call answers for many orders, so callers poll many orders' states with one request.
+        """
         ...
 
     def cancel(self, order_id: str) -> None:
@@ -338,6 +418,36 @@ class Rails(Protocol):
     def guard(self, broker: Broker, *, prices: Mapping[str, Decimal], data_time: date | datetime) -> Broker:
         """``broker`` behind the rails (submits checked; reads delegated)."""
         ...
+
+
+def select_orders(
+    orders: Sequence[BrokerOrder],
+    status: OrderQuery | str = OrderQuery.OPEN,
+    *,
+    after: datetime | None = None,
+    symbols: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[BrokerOrder]:
+    """``Broker.orders``' filters applied to ``orders`` (sorted oldest first), for brokers that hold their orders.
+
+    Raises:
+        ValidationError: ``after`` is naive, or ``limit`` is below 1.
+    """
+    query = OrderQuery(status)
+    if after is not None and (after.tzinfo is None or after.utcoffset() is None):
+        raise ValidationError("naive datetime", field="after", fix="pass an aware datetime, e.g. UTC")
+    if limit is not None and limit < 1:
+        raise ValidationError("must be ≥ 1", field="limit", value=limit)
+    wanted = None if symbols is None else {s.strip().upper() for s in symbols}
+    out = [
+        o for o in sorted(orders, key=lambda o: o.submitted_at)
+        if (query is OrderQuery.ALL or (query is OrderQuery.CLOSED) == o.final)
+        and (after is None or o.submitted_at > after)
+        and (wanted is None or o.symbol in wanted)
+    ]
+    if limit is not None and len(out) > limit:
+        out = out[:limit] if after is not None else out[-limit:]
+    return out
 
 
 def total_by_symbol(positions: Sequence[BrokerPosition]) -> dict[str, Decimal]:

@@ -249,10 +249,11 @@ class HouseholdBroker:
         row = self.shared.order(client_order_id)
         return self._view(row) if row is not None else None
 
-    def orders(self, status: str = "open", account: str | None = None):
-        if str(status) == "open":
-            return []
-        return [self._view(o) for o in self._mine() if account is None or o["account"] == account]
+    def orders(self, status: str = "open", account: str | None = None, *, after=None, symbols=None, limit=None):
+        from engine.model.broker import select_orders
+
+        mine = [self._view(o) for o in self._mine() if account is None or o["account"] == account]
+        return select_orders(mine, status, after=after, symbols=symbols, limit=limit)
 
     def cancel(self, order_id: str) -> None:
         raise BrokerError(f"order {order_id} is filled; nothing to cancel", status=422)
