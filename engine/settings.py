@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("ROBO_ALPACA_SECRET_KEY", "APCA_API_SECRET_KEY")
     )
     alpaca_paper: bool = True
+    alpaca_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("ROBO_ALPACA_BASE_URL", "APCA_API_BASE_URL")
+    )
     dask_scheduler: str | None = None
     log_json: bool = False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.brokers._alpaca_server import KEY_ID, SECRET, LocalAlpaca
+from tests.brokers._alpaca_server import KEY_ID, SECRET, FakeClock, LocalAlpaca
 
 PRICES = {"VTI": "250.12", "BND": "72.50", "VEA": "48.31", "BRK": "400"}
 
@@ -18,11 +18,16 @@ def _server():
 
 @pytest.fixture
 def server(_server):
-    """The local Alpaca, reset: 10,000 USD cash, 10 BND, BRK not fractionable, market open, no faults."""
+    """The local Alpaca, reset: 10,000 USD cash, 10 BND, BRK not fractionable, market open, no faults.
+
+    A new fake clock per test also gives each test its own client-side rate limiter (one per key and clock).
+    """
     _server.chaos_rate = 0.0
     _server.partial_rate = 0.0
     _server.unique_client_order_ids = True
-    _server.clock.slept.clear()
+    _server.fill_every = None
+    _server.rate_limit = 200
+    _server.clock = FakeClock()
     _server.reset(cash="10000", prices=PRICES, positions={"BND": "10"}, fractionable={"BRK": False})
     return _server
 

@@ -55,6 +55,8 @@ def test_submit_qty_notional_limit_and_fills_with_partials(alpaca, server):
     c = alpaca.submit(Order("p-002", "brokerage", "BND", "sell", qty=D(4), type="limit", limit_price=D("72.10")))
     assert (a.qty, b.notional, c.limit_price) == (D("1.5"), D("1000.25"), D("72.10"))
     assert a.status is BrokerOrderStatus.ACCEPTED and len(alpaca.orders(OrderQuery.OPEN)) == 3
+    server.tick()  # Alpaca's lifecycle: accepted → new (routed) → partially_filled → filled
+    assert alpaca.order("p-000").status is BrokerOrderStatus.NEW
     server.tick()
     assert alpaca.order("p-000").status is BrokerOrderStatus.PARTIALLY_FILLED
     server.tick()
@@ -76,12 +78,14 @@ def test_fills_page_through_activities(alpaca, server):
     for i in range(120):
         alpaca.submit(buy(f"p-{i:03d}", qty=D(1)))
     server.tick()
+    server.tick()
     fills = alpaca.fills(since)
     assert len(fills) == 120 and [f.client_order_id for f in fills][-1] == "p-119"
     assert sum(1 for r in server.requests if r[1] == "/v2/account/activities/FILL") == 2
 
 
 def test_403_insufficient_buying_power_and_qty(alpaca, server):
+    server.set_account(shorting_enabled=False)  # a long-only account: selling more than held is refused
     with pytest.raises(InsufficientFunds, match="insufficient buying power") as exc:
         alpaca.submit(buy(qty=D(100)))
     assert exc.value.status == 403 and exc.value.client_order_id == "p-000"
@@ -94,8 +98,9 @@ def test_403_insufficient_buying_power_and_qty(alpaca, server):
 
 
 def test_422_is_rejected_with_alpacas_message(alpaca, server):
-    with pytest.raises(OrderRejected, match="requested asset is not fractionable") as exc:
-        alpaca.submit(buy(symbol="BRK", qty=D("1.5")))
+    server.set_asset("VEA", status="inactive")
+    with pytest.raises(OrderRejected, match="asset VEA is not active") as exc:
+        alpaca.submit(buy(symbol="VEA", qty=D(1)))
     assert exc.value.status == 422
     with pytest.raises(OrderRejected, match="not found"):
         alpaca.submit(buy(symbol="ZZZ"))

@@ -65,8 +65,9 @@ def test_randomized_faults_never_duplicate_and_always_reconcile(server):
         held = {s: D(rng.randint(0, 40)) / (4 if SYMBOLS[s][1] else 1) for s in rng.sample(sorted(SYMBOLS), 2)}
         held = {s: q for s, q in held.items() if q > 0}
         server.chaos_rate = 0.0
+        shorting = rng.random() < 0.5  # Alpaca paper: on from 2,000 USD equity unless the account is long-only
         server.reset(cash=str(rng.choice([500, 5_000, 20_000])), prices={s: p for s, (p, _) in SYMBOLS.items()},
-                     positions=held, fractionable={s: f for s, (_, f) in SYMBOLS.items()})
+                     positions=held, fractionable={s: f for s, (_, f) in SYMBOLS.items()}, shorting=shorting)
         server.partial_rate = 0.3
         since = server.clock.now()
         orders = _orders(rng, held, run)
@@ -111,6 +112,11 @@ def test_randomized_faults_never_duplicate_and_always_reconcile(server):
             assert per_order[cid] == server.by_cid(cid)[0].filled_qty, f"run {run}: fills of {cid}"
         positions = total_by_symbol(_persist(broker.positions))
         assert reconcile(positions, ledger) == [], f"run {run}"
+        if not shorting:
+            assert all(q >= 0 for q in positions.values()), f"run {run}: a short without shorting: {positions}"
+        stats["shorts"] += sum(1 for q in positions.values() if q < 0)
+        # The client's limiter keeps every key within Alpaca's 200 requests per rolling minute.
+        assert server.peak_per_minute(KEY_ID) <= 200, f"run {run}"
         stats["injected"] += len(server.injected)
         for kind in server.injected:
             stats[f"fault:{kind}"] += 1
@@ -120,7 +126,7 @@ def test_randomized_faults_never_duplicate_and_always_reconcile(server):
     print(dict(stats))
     for kind, _ in FAULTS:
         assert stats[f"fault:{kind}"] >= (10 if kind in ("slow_after", "403") else 100), (kind, stats)
-    assert stats["submit_ok"] > RUNS // 2 and stats["InsufficientFunds"] > 0
+    assert stats["submit_ok"] > RUNS // 2 and stats["InsufficientFunds"] > 0 and stats["shorts"] > 0
 
 
 @pytest.mark.parametrize("seed", range(3))
