@@ -1,7 +1,12 @@
-"""Safety rails checked in one place before every submit, for any broker: kill switch, market hours, stale data, size.
+"""Safety rails checked in one place before every submit, for any broker: kill switch, market hours, stale data,
+size, a blocked account or asset, and never selling more than the broker says the account holds (no shorts).
 
-    guarded = GuardedBroker(broker, SafetyPolicy.from_settings(), data_time=lambda: market.last_day)
-    guarded.submit(order)       # raises TradingHalted when a rail says no; the inner broker never sees it
+    guarded = GuardedBroker(broker, SafetyPolicy.from_settings(), data_time=lambda: market.last_day, prices=closes)
+    guarded.check_all(proposal.orders)   # the whole batch: clock read once, account/positions once per account
+    guarded.submit(order)                # raises TradingHalted when a rail says no; the inner broker never sees it
+
+``check_all`` clears the orders it passed for ``clearance`` seconds: their ``submit`` then re-reads only
+the kill switch, so a batch of n orders costs a handful of broker reads instead of four or five per order.
 
 The kill switch is read on every submit: ``ROBO_TRADING_DISABLED=1``, the file named by
 ``ROBO_KILL_SWITCH_FILE`` or the policy's own ``kill_switch_file`` existing, or ``trading_disabled=True``.
@@ -9,6 +14,7 @@ The kill switch is read on every submit: ``ROBO_TRADING_DISABLED=1``, the file n
 
 from __future__ import annotations
 
+import time as time_module
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -101,6 +107,8 @@ class GuardedBroker:
         policy: the rails.
         data_time: the newest market data's day or instant (required when ``policy.max_data_age`` is set).
         prices: USD per share for qty orders (the size cap); default: the inner broker's ``last_price``.
+        clearance: seconds an order cleared by ``check_all`` may be submitted without re-reading the broker.
+        monotonic: the clock of ``clearance`` (injectable for tests).
     """
 
     def __init__(
@@ -110,6 +118,8 @@ class GuardedBroker:
         *,
         data_time: Callable[[], date | datetime | None] | None = None,
         prices: Callable[[str], Any] | Mapping[str, Any] | None = None,
+        clearance: float = 60.0,
+        monotonic: Callable[[], float] = time_module.monotonic,
     ) -> None:
         if policy.max_data_age is not None and data_time is None:
             raise ValidationError(
@@ -119,8 +129,11 @@ class GuardedBroker:
             )
         self.inner = inner
         self.policy = policy
+        self.clearance = clearance
         self._data_time = data_time
         self._prices = prices
+        self._monotonic = monotonic
+        self._cleared: dict[str, tuple[Order, float]] = {}
 
     def __repr__(self) -> str:
         return f"GuardedBroker({self.inner!r}, {self.policy!r})"
@@ -132,49 +145,125 @@ class GuardedBroker:
 
     def check(self, order: Order) -> None:
         """Raise ``TradingHalted`` if any rail refuses ``order``; do nothing otherwise."""
-        cid = order.client_order_id
+        self._check_batch([order])
+
+    def check_all(self, orders: Sequence[Order]) -> None:
+        """Every rail for a batch, with one clock read, one account/positions/open-orders read per account and one
+        asset read per symbol; sells are counted together against what each account holds. The orders that
+        pass are cleared: their ``submit`` within ``clearance`` seconds re-checks only the kill switch.
+
+        Raises:
+            TradingHalted: the kill switch, a closed market, stale data or a blocked account (the whole batch),
+                or one message naming every refused order (``context["refused"]``: (client_order_id, rail, why)).
+        """
+        self._check_batch(list(orders))
+        now = self._monotonic()
+        for order in orders:
+            self._cleared[order.client_order_id] = (order, now)
+
+    def submit(self, order: Order) -> BrokerOrder:
+        """Check every rail (only the kill switch for an order ``check_all`` cleared), then submit it."""
+        cleared = self._cleared.pop(order.client_order_id, None)
+        if cleared is not None and cleared[0] == order and self._monotonic() - cleared[1] <= self.clearance:
+            self._kill(order.client_order_id)
+        else:
+            self.check(order)
+        return self.inner.submit(order)
+
+    def _kill(self, cid: str | None) -> None:
         why = self.policy.kill_switch()
         if why:
             raise TradingHalted(
                 f"kill switch: {why}; no order is submitted until it is cleared", client_order_id=cid, rail="kill"
             )
+
+    def _check_batch(self, orders: list[Order]) -> None:
+        if not orders:
+            return
+        first = orders[0].client_order_id
+        self._kill(first)
         clock = self.inner.clock()
         if not clock.is_open and self.policy.market is MarketRule.REQUIRE_OPEN:
             raise TradingHalted(
                 f"the market is closed (next open {clock.next_open.isoformat()}); submit then, or use "
                 "MarketRule.QUEUE_FOR_OPEN to queue orders for the open",
-                client_order_id=cid,
+                client_order_id=first,
                 rail="market",
             )
         if self.policy.max_data_age is not None and self._data_time is not None:
             seen = self._data_time()
             if seen is None:
-                raise TradingHalted("no market data time is known", client_order_id=cid, rail="data")
+                raise TradingHalted("no market data time is known", client_order_id=first, rail="data")
             seen_at = _instant(seen)
             age = clock.timestamp - seen_at
             if age > self.policy.max_data_age:
                 raise TradingHalted(
                     f"market data is stale: newest {seen_at.isoformat()} is {age} old at "
                     f"{clock.timestamp.isoformat()} (allowed {self.policy.max_data_age}); refresh prices first",
-                    client_order_id=cid,
+                    client_order_id=first,
                     rail="data",
                 )
-        notional = self._notional(order)
-        equity = Decimal(self.inner.account(order.account).equity)
-        cap = equity * Decimal(str(self.policy.max_order_fraction))
-        if notional > cap:
-            raise TradingHalted(
-                f"order {cid} ({order.side.value} {order.symbol}, about {notional:.2f} USD) is over the cap of "
-                f"{cap:.2f} USD ({self.policy.max_order_fraction:.0%} of {equity:.2f} USD equity in "
-                f"{order.account}); split it or raise max_order_fraction",
-                client_order_id=cid,
-                rail="size",
-            )
+        accounts: dict[str, AccountInfo] = {}
+        for name in dict.fromkeys(o.account for o in orders):
+            info = accounts[name] = self.inner.account(name)
+            why = info.blocked_reason()
+            if why:
+                cid = next(o.client_order_id for o in orders if o.account == name)
+                raise TradingHalted(f"{why}; nothing is submitted", client_order_id=cid, rail="account")
+        refused: list[tuple[str, str, str]] = []
+        assets: dict[str, AssetInfo] = {}
+        held: dict[tuple[str, str], Decimal] = {}
+        loaded: set[str] = set()
+        for order in orders:
+            cid = order.client_order_id
+            if order.symbol not in assets:
+                assets[order.symbol] = self.inner.asset(order.symbol)
+            why = assets[order.symbol].blocked_reason()
+            if why:
+                refused.append((cid, "asset", f"order {cid}: {why}"))
+                continue
+            try:
+                notional = self._notional(order)
+            except TradingHalted as exc:
+                refused.append((cid, "size", str(exc)))
+                continue
+            equity = accounts[order.account].equity
+            cap = equity * Decimal(str(self.policy.max_order_fraction))
+            if notional > cap:
+                refused.append((cid, "size", (
+                    f"order {cid} ({order.side.value} {order.symbol}, about {notional:.2f} USD) is over the cap of "
+                    f"{cap:.2f} USD ({self.policy.max_order_fraction:.0%} of {equity:.2f} USD equity in "
+                    f"{order.account}); split it or raise max_order_fraction")))
+                continue
+            if order.side is OrderSide.SELL:
+                key = (order.account, order.symbol)
+                if order.account not in loaded:
+                    loaded.add(order.account)
+                    self._load_holdings(order.account, held)
+                available = held.get(key, Decimal(0))
+                shares = order.qty if order.qty is not None else notional / self._price(order)
+                if shares > available:
+                    refused.append((cid, "position", (
+                        f"order {cid} sells {shares.normalize()} {order.symbol} but the broker reports "
+                        f"{max(available, Decimal(0)).normalize()} available in {order.account} (after working "
+                        "sells); selling more would open a short — sync the account first")))
+                    continue
+                held[key] = available - shares
+        if refused:
+            cid, rail, why = refused[0]
+            more = f" (and {len(refused) - 1} more: " + "; ".join(r[2] for r in refused[1:]) + ")" if (
+                len(refused) > 1) else ""
+            raise TradingHalted(f"{why}{more}", client_order_id=cid, rail=rail, refused=refused)
 
-    def submit(self, order: Order) -> BrokerOrder:
-        """Check every rail, then submit through the inner broker."""
-        self.check(order)
-        return self.inner.submit(order)
+    def _load_holdings(self, account: str, held: dict[tuple[str, str], Decimal]) -> None:
+        """Shares per symbol the broker reports for ``account``, less what its working sells already reserve."""
+        for p in self.inner.positions(account):
+            if p.account == account:
+                held[(account, p.symbol)] = held.get((account, p.symbol), Decimal(0)) + p.qty
+        for o in self.inner.orders(OrderQuery.OPEN, account):
+            if o.side is OrderSide.SELL and o.account == account and o.qty is not None:
+                key = (account, o.symbol)
+                held[key] = held.get(key, Decimal(0)) - (o.qty - o.filled_qty)
 
     def _notional(self, order: Order) -> Decimal:
         if order.notional is not None:
