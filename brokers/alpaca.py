@@ -168,7 +168,7 @@ class RateLimiter:
             reset_at = float(reset) if reset is not None else None
         except ValueError:
             reset_at = None
-        if reset_at is None or reset_at > now + self.window:  # absent, or not epoch seconds: ignore
+        if reset_at is None or reset_at > now + 3600:  # absent, or not epoch seconds (an hour away): ignore
             return
         if status == 429 or (remaining is not None and remaining.strip() == "0"):
             self.hold_until(reset_at)

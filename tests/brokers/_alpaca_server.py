@@ -350,9 +350,11 @@ class LocalAlpaca:
 
     # -- the request log -------------------------------------------------------------------------
 
-    def peak_per_minute(self, key: str | None = None, window: float = 60.0) -> int:
-        """The most requests (of ``key``, or all) within any ``window`` seconds of the log."""
-        times = sorted(r.at for r in self.requests if key is None or r.key == key)
+    def peak_per_minute(self, key: str | None = None, window: float = 60.0, *, served: bool = False) -> int:
+        """The most requests (of ``key``, or all) within any ``window`` seconds of the log; ``served`` leaves
+        out those refused with 429 by the rate limit."""
+        times = sorted(r.at for r in self.requests
+                       if (key is None or r.key == key) and not (served and r.status == 429))
         best, lo = 0, 0
         for hi, t in enumerate(times):
             while times[lo] <= t - window:
