@@ -667,6 +667,12 @@ class AlpacaBroker:
         if whole:
             return
         what = f"notional {order.notional} USD" if order.notional is not None else f"fractional qty {order.qty}"
+        if order.notional is not None and order.notional < 1:
+            raise OrderRejected(
+                f"order {cid}: Alpaca refuses orders under 1 USD (cost basis must be >= 1); {what} is too small",
+                status=403,
+                client_order_id=cid,
+            )
         if order.type is not OrderType.MARKET or order.time_in_force is not TimeInForce.DAY:
             raise OrderRejected(
                 f"order {cid}: Alpaca takes a {what} order only as a market DAY order, not "

@@ -651,6 +651,13 @@ class LocalAlpaca:
         notional = Decimal(str(body["notional"])) if "notional" in body else None
         if qty is None and notional is None:
             return 422, {"code": 40010001, "message": "qty or notional is required"}
+        if any(v is not None and -v.as_tuple().exponent > 9 for v in (qty, notional)):
+            # Alpaca support, "how can I pass a fractional order": qty and notional take up to 9 decimals.
+            return 422, {"code": 40010001, "message": "qty and notional take at most 9 decimal places"}
+        cost = notional if notional is not None else qty * s.prices[sym]
+        if cost < 1:
+            # Alpaca forum, "cost basis must be >= minimal amount of order 1": orders under $1 are refused.
+            return 403, {"code": 40310000, "message": "cost basis must be >= minimal amount of order 1"}
         kind, tif = body.get("type", "market"), body.get("time_in_force", "day")
         fractional = notional is not None or qty != qty.to_integral_value()
         if fractional:

@@ -159,6 +159,10 @@ def test_server_refuses_fractional_gtc_and_non_fractionable_with_422(server):
         with pytest.raises(APIError) as exc:
             client.submit_order(MarketOrderRequest(side=AlpacaSide.BUY, **fields))
         assert exc.value.status_code == 422 and message in str(exc.value)
+    with pytest.raises(APIError, match="minimal amount of order 1") as exc:  # Alpaca: no order under $1
+        client.submit_order(MarketOrderRequest(symbol="VTI", qty=0.001, side=AlpacaSide.BUY,
+                                               time_in_force=AlpacaTIF.DAY))
+    assert exc.value.status_code == 403
     placed = client.submit_order(MarketOrderRequest(symbol="BRK", qty=2, side=AlpacaSide.BUY,
                                                     time_in_force=AlpacaTIF.GTC))  # whole shares: any TIF
     assert placed.status.value == "accepted"
@@ -170,11 +174,12 @@ def test_adapter_refuses_what_alpaca_would_refuse_before_sending(alpaca, server)
         (buy("p-001", symbol="BRK", notional=D(500)), "BRK is not fractionable"),
         (buy("p-002", qty=D("1.5"), time_in_force="gtc"), "market DAY order"),
         (buy("p-003", notional=D(100), type="limit", limit_price=D(250)), "market DAY order"),
+        (buy("p-005", notional=D("0.99")), "under 1 USD"),
     ]
     for order, message in refusals:
         with pytest.raises(OrderRejected, match=message) as exc:
             alpaca.submit(order)
-        assert exc.value.status == 422 and exc.value.client_order_id == order.client_order_id
+        assert exc.value.status in (403, 422) and exc.value.client_order_id == order.client_order_id
     assert paths(server, "POST") == [] and paths(server).count("/v2/assets/BRK") == 1  # asset read once, cached
     server.set_account(fractional_trading=False)
     fresh = AlpacaBroker(KEY_ID, SECRET, url_override=server.url, account="brokerage", sleep=server.clock.sleep,
