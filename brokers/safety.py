@@ -239,7 +239,7 @@ class GuardedBroker:
                 key = (order.account, order.symbol)
                 if order.account not in loaded:
                     loaded.add(order.account)
-                    self._load_holdings(order.account, held)
+                    self._load_holdings(order.account, held, {o.client_order_id for o in orders})
                 available = held.get(key, Decimal(0))
                 shares = order.qty if order.qty is not None else notional / self._price(order)
                 if shares > available:
@@ -255,13 +255,15 @@ class GuardedBroker:
                 len(refused) > 1) else ""
             raise TradingHalted(f"{why}{more}", client_order_id=cid, rail=rail, refused=refused)
 
-    def _load_holdings(self, account: str, held: dict[tuple[str, str], Decimal]) -> None:
-        """Shares per symbol the broker reports for ``account``, less what its working sells already reserve."""
+    def _load_holdings(self, account: str, held: dict[tuple[str, str], Decimal], batch: set[str]) -> None:
+        """Shares per symbol the broker reports for ``account``, less what its working sells already reserve
+        (a working order of ``batch`` itself is not counted twice)."""
         for p in self.inner.positions(account):
             if p.account == account:
                 held[(account, p.symbol)] = held.get((account, p.symbol), Decimal(0)) + p.qty
         for o in self.inner.orders(OrderQuery.OPEN, account):
-            if o.side is OrderSide.SELL and o.account == account and o.qty is not None:
+            if o.side is OrderSide.SELL and o.account == account and o.qty is not None and (
+                    o.client_order_id not in batch):
                 key = (account, o.symbol)
                 held[key] = held.get(key, Decimal(0)) - (o.qty - o.filled_qty)
 

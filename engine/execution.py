@@ -30,33 +30,44 @@ def submit_all(broker: Broker, orders: Iterable[Order]) -> list[BrokerOrder]:
     """Submit ``orders`` sells first, then buys (each group in the given order); returns the broker's orders.
 
     Every order is looked up by ``client_order_id`` first and only submitted when the broker does not have
-    it, so re-running after a crash or an error never places an order twice. When a submit's outcome is
-    unknown (``BrokerUnavailable`` after the adapter's own retries) the order is looked up once more.
+    it, so re-running after a crash or an error never places an order twice. When the broker offers a batch
+    check (``GuardedBroker.check_all``), the orders not yet at the broker pass it together before the first
+    is sent: a refused batch places nothing, and the rails read the broker once per batch, not per order.
+    When a submit's outcome is unknown (``BrokerUnavailable`` after the adapter's own retries) the order is
+    looked up once more.
 
     Raises:
         ValidationError: two orders share a client order id.
-        BrokerError: the first order that failed; ``exc.context["submitted"]`` lists what was placed before it.
+        BrokerError: the first order that failed (or the batch check); ``exc.context["submitted"]`` lists the
+            orders at the broker before it.
     """
     todo = sorted(orders, key=lambda o: o.side is OrderSide.BUY)
     ids = [o.client_order_id for o in todo]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ValidationError("duplicate client_order_id in the batch", field="orders", value=dupes)
+    found: dict[str, BrokerOrder] = {}
     placed: list[BrokerOrder] = []
-    for order in todo:
-        try:
-            placed.append(_submit_once(broker, order))
-        except BrokerError as exc:
-            exc.context["submitted"] = list(placed)
-            raise
+    try:
+        for order in todo:
+            existing = broker.order(order.client_order_id)
+            if existing is not None:
+                log.info("order %s already at the broker (%s); not resubmitted", order.client_order_id,
+                         existing.status)
+                found[order.client_order_id] = existing
+        missing = [o for o in todo if o.client_order_id not in found]
+        check_all = getattr(broker, "check_all", None)
+        if missing and callable(check_all):
+            check_all(missing)
+        for order in todo:
+            placed.append(found.get(order.client_order_id) or _submit_new(broker, order))
+    except BrokerError as exc:
+        exc.context["submitted"] = placed or list(found.values())
+        raise
     return placed
 
 
-def _submit_once(broker: Broker, order: Order) -> BrokerOrder:
-    existing = broker.order(order.client_order_id)
-    if existing is not None:
-        log.info("order %s already at the broker (%s); not resubmitted", order.client_order_id, existing.status)
-        return existing
+def _submit_new(broker: Broker, order: Order) -> BrokerOrder:
     try:
         return broker.submit(order)
     except BrokerUnavailable:

@@ -126,7 +126,7 @@ def test_randomized_faults_never_duplicate_and_always_reconcile(server):
     print(dict(stats))
     for kind, _ in FAULTS:
         assert stats[f"fault:{kind}"] >= (10 if kind in ("slow_after", "403") else 100), (kind, stats)
-    assert stats["submit_ok"] > RUNS // 2 and stats["InsufficientFunds"] > 0 and stats["shorts"] > 0
+    assert stats["submit_ok"] > RUNS // 2 and stats["InsufficientFunds"] > 0
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -28,18 +28,34 @@ def reads(server):
     return [r.path for r in server.requests if r.method == "GET"]
 
 
-def test_check_all_reads_once_per_batch_and_submit_skips_rereads(guarded, server):
-    batch = [order("p-000", "sell", "BND", 4), order("p-001", "sell", "BND", 5)] + [
+BATCH_READS = ["/v2/account", "/v2/account/configurations", "/v2/assets/BND", "/v2/assets/BRK", "/v2/assets/VEA",
+               "/v2/assets/VTI", "/v2/clock", "/v2/orders", "/v2/positions"]
+
+
+def batch():
+    return [order("p-000", "sell", "BND", 4), order("p-001", "sell", "BND", 5)] + [
         order(f"p-{i:03d}", "buy", s, 1) for i, s in enumerate(["VTI", "VEA", "VTI", "VEA", "VTI", "VEA", "BRK"], 2)]
-    guarded.check_all(batch)
-    assert sorted(reads(server)) == sorted([
-        "/v2/clock", "/v2/account", "/v2/account/configurations", "/v2/positions", "/v2/orders",
-        "/v2/assets/BND", "/v2/assets/VTI", "/v2/assets/VEA", "/v2/assets/BRK"])
+
+
+def test_check_all_reads_once_per_batch_and_submit_skips_rereads(guarded, server):
+    guarded.check_all(batch())
+    assert sorted(reads(server)) == BATCH_READS
     server.requests.clear()
-    placed = submit_all(guarded, batch)
-    assert len(placed) == 9
-    assert sorted({r.path for r in server.requests}) == ["/v2/orders", "/v2/orders:by_client_order_id"]
-    assert len(server.requests) == 18  # each order: one lookup (submit_all's idempotence) and one POST
+    for o in batch():
+        guarded.submit(o)  # cleared by check_all: no re-reads
+    assert [r.method for r in server.requests] == ["POST"] * 9
+
+
+def test_submit_all_runs_the_batch_check_once_then_places(guarded, server):
+    placed = submit_all(guarded, batch())
+    lookups = [r for r in server.requests if r.path == "/v2/orders:by_client_order_id"]
+    posts = [r for r in server.requests if r.method == "POST"]
+    others = sorted(r.path for r in server.requests if r not in lookups and r not in posts)
+    assert len(placed) == 9 and len(lookups) == 9 and len(posts) == 9 and others == BATCH_READS
+    server.requests.clear()
+    again = submit_all(guarded, batch())  # a re-run: the working sells are not counted twice, nothing is re-sent
+    assert [p.id for p in again] == [p.id for p in placed] and not [r for r in server.requests if r.method == "POST"]
+    assert len(server.requests) == 9  # only the lookups: every order is already at the broker
 
 
 def test_a_sell_beyond_what_the_broker_reports_is_refused_so_no_short_is_opened(guarded, server, alpaca):
