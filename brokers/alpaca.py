@@ -124,7 +124,10 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._held_until = 0.0
         self._lock = threading.Lock()
-        self.waits: list[float] = []  # seconds waited, newest last (for logs and measurement)
+        self.waits: deque[float] = deque(maxlen=1000)  # the latest seconds waited, newest last (for measurement)
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(limit={self.limit}, window={self.window}, in_window={len(self._sent)})"
 
     @classmethod
     def for_key(cls, key: str, clock: Callable[[], float], limit: int = _RATE_LIMIT) -> RateLimiter:

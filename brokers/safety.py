@@ -244,8 +244,8 @@ class GuardedBroker:
                 shares = order.qty if order.qty is not None else notional / self._price(order)
                 if shares > available:
                     refused.append((cid, "position", (
-                        f"order {cid} sells {shares.normalize()} {order.symbol} but the broker reports "
-                        f"{max(available, Decimal(0)).normalize()} available in {order.account} (after working "
+                        f"order {cid} sells {shares.normalize():f} {order.symbol} but the broker reports "
+                        f"{max(available, Decimal(0)).normalize():f} available in {order.account} (after working "
                         "sells); selling more would open a short — sync the account first")))
                     continue
                 held[key] = available - shares

@@ -345,7 +345,7 @@ def test_rate_limiter_alone():
     limiter = RateLimiter(limit=3, window=10)
     for _ in range(4):
         limiter.acquire(lambda: t[0], lambda s: t.__setitem__(0, t[0] + s))
-    assert t[0] == 10 and limiter.waits == [10]
+    assert t[0] == 10 and list(limiter.waits) == [10]
     limiter.observe(429, {"X-RateLimit-Reset": "25", "X-RateLimit-Remaining": "0"}, now=t[0])
     limiter.acquire(lambda: t[0], lambda s: t.__setitem__(0, t[0] + s))
     assert t[0] == 25
