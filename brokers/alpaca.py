@@ -738,7 +738,8 @@ class AlpacaBroker:
             symbol=str(o.get("symbol") or ""),
             side=side,
             status=status,
-            submitted_at=_parse_time(o.get("submitted_at") or o.get("created_at")),
+            submitted_at=_parse_time(o.get("submitted_at") or o.get("created_at") or o.get("updated_at")
+                                     or datetime.fromtimestamp(self._wall(), UTC)),
             qty=_opt(o.get("qty")),
             notional=_opt(o.get("notional")),
             type=kind if kind in (OrderType.MARKET.value, OrderType.LIMIT.value) else OrderType.MARKET,

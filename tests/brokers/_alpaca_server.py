@@ -189,6 +189,7 @@ class LocalAlpaca:
         self.rate_limit = 200
         self.rate_window = 60.0
         self.fill_every: float | None = None  # seconds of clock time per market step; None: only tick()
+        self.extra_order_fields: dict[str, Any] = {}  # merged into every order's JSON (a newer API's fields)
         self.requests: list[Request] = []
         self.injected: list[str] = []
         self._windows: dict[str, deque[float]] = {}
@@ -258,6 +259,7 @@ class LocalAlpaca:
             self.requests.clear()
             self.injected.clear()
             self._windows.clear()
+            self.extra_order_fields = {}
             self._last_step = self.clock.time()
 
     def fresh_paper_account(self, cash: Any = "100000", prices: dict[str, Any] | None = None) -> None:
@@ -743,6 +745,7 @@ class LocalAlpaca:
             "stop_price": None, "status": o.status, "extended_hours": False, "legs": None,
             "trail_percent": None, "trail_price": None, "hwm": None, "subtag": None, "source": None,
             "expires_at": rfc3339(o.session_close or o.created + timedelta(hours=8)),
+            **self.extra_order_fields,
         }
 
     def _account_json(self, s: AlpacaState) -> dict[str, Any]:

@@ -260,6 +260,20 @@ def test_unknown_and_rare_statuses_never_crash_after_the_order_was_placed(alpaca
     assert [s.status.value for s in states.values()] == ["pending_review", "other", "held"]
 
 
+def test_fields_and_values_alpaca_py_does_not_know_are_read_without_failing(alpaca, server):
+    server.extra_order_fields = {"order_class": "future_class", "position_intent": "some_new_intent",
+                                 "brand_new_field": {"nested": [1, 2]}, "order_type": "trailing_stop_v2",
+                                 "type": "trailing_stop_v2", "time_in_force": "gtd"}
+    placed = alpaca.submit(buy("p-000"))  # the answer to the POST already carries them
+    got = alpaca.order("p-000")
+    assert placed.id == got.id and got.type.value == "market" and "trailing_stop_v2" in got.reason
+    assert [o.client_order_id for o in alpaca.orders(OrderQuery.ALL)] == ["p-000"]
+    with pytest.raises(Exception):  # noqa: B017 - what alpaca-py's own models make of the same answer
+        raw = raw_client(server)
+        raw._use_raw_data = False
+        raw.get_order_by_client_id("p-000")
+
+
 # -- the list of orders --------------------------------------------------------------------------------
 
 
@@ -474,3 +488,20 @@ def test_keys_never_leak_through_the_new_paths(server, monkeypatch, caplog, caps
     assert "rate limit" in caplog.text
     for text in texts:
         assert secret_key not in text and secret not in text and KEY_ID not in text
+
+
+def test_a_real_time_server_for_runs_that_sleep_for_real():
+    """For a CLI journey: the server on the wall clock moves orders every ``fill_every`` real seconds."""
+    from tests.brokers._alpaca_server import LocalAlpaca, WallClock
+
+    server = LocalAlpaca(clock=WallClock())
+    try:
+        server.fresh_paper_account(cash="5000", prices={"VTI": "250"})
+        server.fill_every = 0.1
+        broker = AlpacaBroker(KEY_ID, SECRET, url_override=server.url, account="brokerage")
+        placed = broker.submit(buy("p-000", qty=D(3)))
+        states = wait_for_final(broker, ["p-000"], timeout=20, since=placed.submitted_at)
+        assert states["p-000"].status is BrokerOrderStatus.FILLED and broker.positions()[0].qty == 3
+        assert server.peak_per_minute(KEY_ID) < 10
+    finally:
+        server.close()
