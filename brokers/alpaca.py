@@ -1,7 +1,10 @@
 """Alpaca through alpaca-py's ``TradingClient`` — the only file that imports it; paper trading unless told otherwise.
 
     broker = AlpacaBroker.from_settings(account="brokerage")   # APCA_API_KEY_ID / APCA_API_SECRET_KEY, paper
+    joint = AlpacaBroker.from_env_or_file(None, account="joint", prefix="APCA_JOINT")  # APCA_JOINT_API_KEY_ID, …
     placed = broker.submit(order)                               # never placed twice, whatever the network does
+
+Guide: docs/brokers-alpaca.md.
 
 **Retries are ours.** alpaca-py's REST client retries 429 and 504 three times with a blocking 3 s sleep,
 ignores ``X-RateLimit-Reset``, re-POSTs orders on a 504 and sets no timeout; ``TradingClient`` exposes
