@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.errors import TradingHalted, ValidationError
+from engine.errors import BrokerError, TradingHalted, ValidationError
 from engine.model import Fill, Order, OrderSide
 from engine.model.broker import (
     AccountInfo,
@@ -205,10 +205,14 @@ class GuardedBroker:
                 )
         accounts: dict[str, AccountInfo] = {}
         for name in dict.fromkeys(o.account for o in orders):
-            info = accounts[name] = self.inner.account(name)
+            cid = next(o.client_order_id for o in orders if o.account == name)
+            try:
+                info = accounts[name] = self.inner.account(name)
+            except ValidationError as exc:  # e.g. an AlpacaBroker asked for another account
+                raise TradingHalted(f"the broker does not hold account {name}: {exc}", client_order_id=cid,
+                                    rail="account") from exc
             why = info.blocked_reason()
             if why:
-                cid = next(o.client_order_id for o in orders if o.account == name)
                 raise TradingHalted(f"{why}; nothing is submitted", client_order_id=cid, rail="account")
         refused: list[tuple[str, str, str]] = []
         assets: dict[str, AssetInfo] = {}
@@ -217,7 +221,13 @@ class GuardedBroker:
         for order in orders:
             cid = order.client_order_id
             if order.symbol not in assets:
-                assets[order.symbol] = self.inner.asset(order.symbol)
+                try:
+                    assets[order.symbol] = self.inner.asset(order.symbol)
+                except BrokerError as exc:
+                    if exc.status != 404:
+                        raise
+                    assets[order.symbol] = AssetInfo(order.symbol, tradable=False, fractionable=False,
+                                                     status="unknown")
             why = assets[order.symbol].blocked_reason()
             if why:
                 refused.append((cid, "asset", f"order {cid}: {why}"))

@@ -274,6 +274,8 @@ class AssetInfo:
 
     def blocked_reason(self) -> str | None:
         """Why ``symbol`` cannot be ordered (inactive or not tradable at the broker), or ``None``."""
+        if self.status == "unknown":
+            return f"asset {self.symbol} is unknown to the broker; it cannot be traded"
         if self.status != "active":
             return f"asset {self.symbol} is {self.status} at the broker; it cannot be traded"
         if not self.tradable:

@@ -91,6 +91,15 @@ def test_blocked_accounts_and_assets_stop_with_the_flag_named(guarded, server):
     assert "tradable=false" in refused[1][2] and not [r for r in server.requests if r.method == "POST"]
 
 
+def test_unknown_symbols_and_foreign_accounts_are_refused_as_rails(guarded, server):
+    with pytest.raises(TradingHalted, match="ZZZ is unknown to the broker") as exc:
+        guarded.check_all([order("p-000", "buy", "ZZZ", 1)])
+    assert exc.value.context["rail"] == "asset"
+    with pytest.raises(TradingHalted, match="does not hold account ira") as exc:
+        guarded.check_all([order("p-001", "buy", "VTI", 1, account="ira")])
+    assert exc.value.context["rail"] == "account" and not [r for r in server.requests if r.method == "POST"]
+
+
 def test_a_cleared_order_is_rechecked_when_changed_or_stale(alpaca, server):
     t = [0.0]
     guarded = GuardedBroker(alpaca, POLICY, prices=PRICES, clearance=30, monotonic=lambda: t[0])
