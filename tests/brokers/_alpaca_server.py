@@ -522,6 +522,7 @@ class LocalAlpaca:
                 pass  # the client gave up waiting
 
         rate: dict[str, str] = {}
+        # Alpaca, Authentication: APCA-API-KEY-ID / APCA-API-SECRET-KEY headers; wrong keys → 401.
         if key not in self._keys or headers.get("apca-api-secret-key") != self._keys[key]:
             return send(401, {"code": 40110000, "message": "request is not authorized"})
         with self._lock:
@@ -556,23 +557,27 @@ class LocalAlpaca:
         send(status, payload)
 
     def _route(self, s: AlpacaState, method: str, path: str, q: dict[str, str], body: Any) -> tuple[int, Any]:
-        if method == "GET" and path == "/v2/account":
+        if method == "GET" and path == "/v2/account":  # Alpaca, Account: docs.alpaca.markets/reference/getaccount-1
             return 200, self._account_json(s)
         if method == "GET" and path == "/v2/account/configurations":
             return 200, {"dtbp_check": "entry", "no_shorting": s.no_shorting, "suspend_trade": s.suspend_trade,
                          "fractional_trading": s.fractional_trading, "max_margin_multiplier": "1",
                          "pdt_check": "entry", "trade_confirm_email": "all", "ptp_no_exception_entry": False}
+        # Alpaca, Positions: docs.alpaca.markets/reference/getallopenpositions (qty negative for a short).
         if method == "GET" and path == "/v2/positions":
             return 200, [self._position_json(s, sym, qty) for sym, qty in sorted(s.positions.items())]
+        # Alpaca, Assets: GET /v2/assets/{symbol}, "404 Not found: Asset is not found".
         if method == "GET" and path.startswith("/v2/assets/"):
             sym = path.rsplit("/", 1)[-1].upper()
             if sym not in s.prices:
                 return 404, {"code": 40410000, "message": "asset not found"}
             return 200, self._asset_json(s, sym)
+        # Alpaca, Clock: timestamp, is_open, next_open, next_close with the New York offset.
         if method == "GET" and path == "/v2/clock":
             return 200, self._clock_json(s)
         if method == "POST" and path == "/v2/orders":
             return self._create(s, body)
+        # Alpaca, Get order by client order id: GET /v2/orders:by_client_order_id?client_order_id=…, 404 if none.
         if method == "GET" and path == "/v2/orders:by_client_order_id":
             found = [o for o in s.orders if o.client_order_id == q.get("client_order_id")]
             if not found:
@@ -594,6 +599,7 @@ class LocalAlpaca:
                     return 422, {"code": 42210000, "message": "order is not cancelable"}
                 self._end(o, "canceled")
                 return 204, ""
+        # Alpaca, Account activities: FILL entries, after/direction/page_size/page_token (the last id of a page).
         if method == "GET" and path == "/v2/account/activities/FILL":
             rows = list(s.activities)
             if "after" in q:
@@ -634,6 +640,7 @@ class LocalAlpaca:
     def _create(self, s: AlpacaState, body: dict[str, Any]) -> tuple[int, Any]:
         cid = body.get("client_order_id") or str(uuid.uuid4())
         sym = str(body.get("symbol", "")).upper()
+        # Alpaca, Create an order: client_order_id must be unique (422), up to 128 characters.
         if self.unique_client_order_ids and any(o.client_order_id == cid for o in s.orders):
             return 422, {"code": 40010001, "message": "client_order_id must be unique"}
         # Alpaca API v2: "Orders that encounter account permissioning … will return a 403".
@@ -676,7 +683,7 @@ class LocalAlpaca:
         side = body["side"]
         free = s.cash - sum(((o.notional or o.qty * s.prices[o.symbol]) - o.filled_value for o in s.orders
                              if o.side == "buy" and o.status not in FINAL), Decimal(0))
-        if side == "buy":
+        if side == "buy":  # Alpaca, Orders at Alpaca → Buying Power: open buys reserve buying power (403 beyond)
             need = notional if notional is not None else qty * price
             if need > free:
                 return 403, {"buying_power": str(free), "code": 40310000, "cost_basis": str(need),
