@@ -22,8 +22,9 @@ Alpaca's message; 429 after the retries → ``RateLimited``; 5xx / network after
 **Rate limit.** Alpaca allows 200 requests a minute per API key and answers 429 beyond it, with
 ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` on every response (Alpaca support, "usage limit API calls";
 forum.alpaca.markets/t/executing-orders/12029). Every HTTP attempt — retries and lookups included — first
-takes a slot from one sliding 60 s window shared by all ``AlpacaBroker`` objects of the process with the
-same key; a ``Remaining: 0`` or a 429 holds every user of the key until ``X-RateLimit-Reset``.
+takes a slot from one sliding 61 s window (a second of slack for network jitter) shared by all
+``AlpacaBroker`` objects of the process with the same key; a ``Remaining: 0`` or a 429 holds every user
+of the key until ``X-RateLimit-Reset``.
 
 **Reads are raw JSON.** The client runs with ``raw_data=True`` and the adapter reads Alpaca's JSON itself,
 so an order status or a field that the installed alpaca-py does not know (its pydantic models reject
@@ -94,7 +95,7 @@ _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _MAX_CLIENT_ORDER_ID = 128  # Alpaca's limit on client_order_id length
 _KEY_NAMES = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY")
 _RATE_LIMIT = 200  # requests per minute per API key (Alpaca support: "usage limit API calls")
-_RATE_WINDOW = 60.0
+_RATE_WINDOW = 61.0  # Alpaca counts per minute; one second of slack for the network's jitter
 _PAGE = 500  # GET /v2/orders: "limit … max is 500"
 _PAPER_HOST = "paper-api.alpaca.markets"
 _LIVE_HOST = "api.alpaca.markets"
