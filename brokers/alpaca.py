@@ -128,6 +128,7 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._held_until = 0.0
         self._lock = threading.Lock()
+        self._owner: object = None
         self.waits: deque[float] = deque(maxlen=1000)  # the latest seconds waited, newest last (for measurement)
 
     def __repr__(self) -> str:
@@ -135,14 +136,19 @@ class RateLimiter:
 
     @classmethod
     def for_key(cls, key: str, clock: Callable[[], float], limit: int = _RATE_LIMIT) -> RateLimiter:
-        """The limiter every ``AlpacaBroker`` with this API key (and time source) in the process shares."""
+        """The limiter every ``AlpacaBroker`` with this API key (and time source) in the process shares.
+
+        Brokers that ask for different limits share the smallest one (the stricter budget holds for all).
+        """
         digest = hashlib.sha256(key.encode()).hexdigest()
         owner = getattr(clock, "__self__", clock)  # a bound method of a test clock: one limiter per clock object
         with cls._shared_lock:
             found = cls._shared.get((digest, id(owner)))
-            if found is None or found.limit != limit:
+            if found is None:
                 found = cls._shared[(digest, id(owner))] = cls(limit)
                 found._owner = owner  # keeps id(owner) from being reused while the limiter lives
+            elif limit < found.limit:
+                found.limit = limit
             return found
 
     def acquire(self, now: Callable[[], float], sleep: Callable[[float], None]) -> None:

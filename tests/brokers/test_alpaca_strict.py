@@ -342,6 +342,8 @@ def test_brokers_with_one_key_share_one_limit(server):
     server.add_account("PKOTHERKEY0000000002", "other-secret", cash="5000")
     c = AlpacaBroker("PKOTHERKEY0000000002", "other-secret", **kw)
     assert c.limiter is not a.limiter and c.account().cash == 5000
+    d = AlpacaBroker(KEY_ID, SECRET, **{**kw, "rate_limit": 3})
+    assert d.limiter is a.limiter and a.limiter.limit == 3  # the stricter budget holds for every user of the key
 
 
 def test_another_user_of_the_key_exhausts_it_and_the_adapter_waits_for_the_reset(alpaca, server):
