@@ -11,7 +11,6 @@ holds no retirement accounts, so an IRA or 401(k) is ``away`` (advice) or ``sim`
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -104,26 +103,16 @@ def household_brokers(
 
 
 def _alpaca(account: str, label: str, *, key_file: str | None, live: bool, confirm_live: bool) -> Broker:
+    """One AlpacaBroker for one household account: keys from the key file or the environment (per-label prefix);
+    ``APCA_API_BASE_URL`` overrides the endpoint on every path (``Settings.alpaca_base_url``)."""
     from brokers.alpaca import AlpacaBroker
 
     if live and not confirm_live:
         raise ConfigError("live trading needs --live together with --i-understand-live-trading",
                           field="--live", fix="drop --live to trade the paper account")
-    kw: dict[str, Any] = {"paper": not live, "account": account, "confirm_live": confirm_live}
-    url = os.environ.get("APCA_API_BASE_URL")
-    if url:
-        kw["url_override"] = url
-    if label:
-        prefix = f"APCA_{label.upper()}"
-        key, secret = os.environ.get(f"{prefix}_API_KEY_ID"), os.environ.get(f"{prefix}_API_SECRET_KEY")
-        if not key or not secret:
-            raise ConfigError(f"Alpaca keys for account {account} ({label}) are missing",
-                              field=f"{prefix}_API_KEY_ID / {prefix}_API_SECRET_KEY",
-                              fix=f"export {prefix}_API_KEY_ID and {prefix}_API_SECRET_KEY")
-        return AlpacaBroker(key, secret, **kw)
-    if key_file:
-        return AlpacaBroker.from_key_file(key_file, **kw)
-    return AlpacaBroker.from_settings(**kw)
+    prefix = f"APCA_{label.upper()}" if label else None
+    return AlpacaBroker.from_env_or_file(key_file, account=account, prefix=prefix,
+                                         paper=not live, confirm_live=confirm_live)
 
 
 def rails_for(brokers: Mapping[str, Broker] | None = None) -> Any:

@@ -53,11 +53,14 @@ class MarketRule(StrEnum):
 class SafetyPolicy:
     """The rails: ``max_order_fraction`` of account equity per order (0.5 = 50 %), market rule, data age.
 
-    ``max_data_age`` is how old the newest price may be at submit time (``None`` turns the check off);
+    The size rail's default, 1.0, refuses any order worth more than the whole account (a unit or sign error, a
+    runaway loop): a first funding legitimately puts more than half of a new account into one fund, and orders
+    above ``ApprovalRules.max_order_fraction`` (20 %) already wait for a person. ``ROBO_MAX_ORDER_FRACTION``
+    tightens it (``from_settings``). ``max_data_age`` is how old the newest price may be at submit time (``None`` turns the check off);
     ``read_environment`` re-reads ``ROBO_TRADING_DISABLED`` / ``ROBO_KILL_SWITCH_FILE`` on every check.
     """
 
-    max_order_fraction: float = 0.50
+    max_order_fraction: float = 1.0
     market: MarketRule = MarketRule.REQUIRE_OPEN
     max_data_age: timedelta | None = timedelta(days=4)
     kill_switch_file: Path | None = None
@@ -80,7 +83,8 @@ class SafetyPolicy:
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> SafetyPolicy:
         """A policy whose kill switch comes from ``Settings`` (``ROBO_TRADING_DISABLED``, ``ROBO_KILL_SWITCH_FILE``)."""
         s = settings or Settings()
-        values: dict[str, Any] = {"trading_disabled": s.trading_disabled, "kill_switch_file": s.kill_switch_file}
+        values: dict[str, Any] = {"trading_disabled": s.trading_disabled, "kill_switch_file": s.kill_switch_file,
+                                  "max_order_fraction": s.max_order_fraction}
         values.update(overrides)
         return cls(**values)
 

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     config_dir: Path | None = None
     trading_disabled: bool = False
     kill_switch_file: Path | None = None
+    max_order_fraction: float = Field(1.0, gt=0, le=1)  # the size rail: one order ≤ this fraction of account equity
     alpaca_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("ROBO_ALPACA_API_KEY", "APCA_API_KEY_ID")
     )

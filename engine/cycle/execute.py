@@ -145,7 +145,7 @@ def _preflight(broker: Broker, account: str, ledger: LotLedger, wanted: set[str]
     and the broker disagree (nothing trades until ``robo sync --adopt-broker`` or a booked fill resolves it)."""
     try:
         info = broker.account(account)
-        why = info.blocked_reason() if hasattr(info, "blocked_reason") else None
+        why = info.blocked_reason()
         if why:
             return _block(run, account, f"account {account} cannot trade: {why}")
         foreign = [o for o in broker.orders(OrderQuery.OPEN, account=account)
@@ -214,7 +214,9 @@ def _place(broker: Broker, orders: Sequence[Order], run: BrokerRun, timeout: flo
     except BrokerError as exc:
         run.submitted += exc.context.get("submitted", [])  # what reached the broker before the failure
         raise
-    states = wait_for_final(broker, [p.client_order_id for p in placed], timeout=timeout, poll=1.0, sleep=pause)
+    since = min(p.submitted_at for p in placed)
+    states = wait_for_final(broker, [p.client_order_id for p in placed], timeout=timeout, poll=1.0, sleep=pause,
+                            since=since)
     run.submitted += [states.get(p.client_order_id, p) for p in placed]  # as last seen: final, or still working
     return fills_for(broker, placed)
 

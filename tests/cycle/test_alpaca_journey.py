@@ -1,0 +1,122 @@
+"""The paper trader's journey through the CLI against the strict local Alpaca (real alpaca-py over HTTP):
+a fresh paper account (cash only) → import the sample household → sync reports the difference → adopt the
+broker's positions → rebalance → approve → execute: orders only for the Alpaca account, advice for the held-away
+accounts, no position ever negative, fewer than 200 requests in any minute, the ledger equal to the broker's
+positions; a second execute and a same-day re-plan place nothing new."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from robo.cli import main
+from tests.brokers._alpaca_server import KEY_ID, SECRET, LocalAlpaca
+
+START = datetime(2026, 8, 4, 14, 0, tzinfo=UTC)  # 10:00 in New York, the day after the embedded prices end
+
+
+class OffsetClock:
+    """Real time, shifted to ``START``: the CLI sleeps for real, the server's day is the day after the data."""
+
+    def __init__(self) -> None:
+        self.t0, self.slept = time.time(), []
+
+    def time(self) -> float:
+        return START.timestamp() + (time.time() - self.t0)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        time.sleep(max(seconds, 0.0))
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), UTC)
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = LocalAlpaca(clock=OffsetClock(), stall=0.6)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture()
+def paper(server, tmp_path, monkeypatch):
+    from engine.config import load_universe
+    from engine.data import MarketData
+
+    last = MarketData.embedded().as_of(MarketData.embedded().last_day).latest()
+    prices = {t: str(round(float(last[t]), 2)) for t in load_universe().tickers if t in last.index}
+    server.fresh_paper_account(cash="100000", prices=prices)
+    server.fill_every = 0.2  # accepted → partially filled → filled, a step every 0.2 s of the clock
+    monkeypatch.setenv("APCA_API_BASE_URL", server.url)
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY_ID)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.setenv("ROBO_DATABASE_URL", f"sqlite:///{tmp_path / 'robo.db'}")
+    return server
+
+
+def _run(capsys, *argv: str) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def test_a_fresh_paper_account_from_import_to_reconciled_execution(paper, capsys):
+    server = paper
+    code, imported = _run(capsys, "household", "import", "sample", "--json")
+    assert code == 0 and {a["id"]: a["route"] for a in imported["accounts"]} == {
+        "brokerage": "broker", "alex_401k": "advice", "jordan_ira": "advice", "alex_roth": "advice"}
+
+    # The store holds the sample's brokerage lots; the fresh account holds cash only: reported, nothing adopted.
+    code, synced = _run(capsys, "sync", "rivera", "--broker", "alpaca", "--json")
+    assert code == 1 and {d["symbol"] for d in synced["discrepancies"]} == {"VTI", "VEA", "VWO", "BND", "VNQ"}
+    assert all(d["broker"] == "0" for d in synced["discrepancies"]) and not synced["adopted"]
+    code, adopted = _run(capsys, "sync", "rivera", "--broker", "alpaca", "--adopt-broker", "--json")
+    assert code == 0 and adopted["adopted"] == ["brokerage"] and adopted["cash_by_account"] == {"brokerage": "100000"}
+
+    code, proposal = _run(capsys, "rebalance", "rivera", "--broker", "alpaca", "--json")
+    assert code == 0 and proposal["needs_approval"]  # a first run waits for a person
+    broker_orders = [o for o in proposal["orders"] if o["route"] == "broker"]
+    assert broker_orders and {o["account"] for o in broker_orders} == {"brokerage"}
+    assert {o["account"] for o in proposal["orders"] if o["route"] == "advice"} <= {"alex_401k", "jordan_ira",
+                                                                                      "alex_roth"}
+    code, _ = _run(capsys, "approve", proposal["id"], "--json")
+    assert code == 0
+
+    code, report = _run(capsys, "execute", proposal["id"], "--broker", "alpaca", "--json")
+    assert code == 0, (report["errors"], report["skipped"])
+    assert report["status"] == "executed" and not report["errors"] and not report["discrepancies"]
+    assert {p["account"] for p in report["placed"]} == {"brokerage"}
+    assert {p["status"] for p in report["placed"]} == {"filled"}
+    assert {a["account"] for a in report["advised"]} == {o["account"] for o in proposal["orders"]
+                                                         if o["route"] == "advice"}
+    buys = [p for p in report["placed"] if p["side"] == "buy"]
+    assert buys and all(p["notional"] for p in buys if p["symbol"] != "BRK.B")  # cash-true notional buys
+
+    # No position ever negative; fewer than 200 requests in any minute; the ledger equals the broker.
+    state = server.state
+    assert all(q >= 0 for q in state.positions.values())
+    assert server.peak_per_minute(KEY_ID) < 200
+    from engine.store import Store
+
+    stored = Store().households.get("rivera")
+    mine: dict[str, Decimal] = {}
+    for lot in stored.lots:
+        if lot.account == "brokerage":
+            mine[lot.symbol] = mine.get(lot.symbol, Decimal(0)) + lot.shares
+    assert mine == {s: q for s, q in state.positions.items() if q}
+    assert stored.account("brokerage").cash == state.cash
+
+    # A second execute is refused and places nothing; a same-day re-plan has nothing left to trade at Alpaca.
+    placed = len(server.requests_for("POST", "/v2/orders")) if hasattr(server, "requests_for") else sum(
+        1 for r in server.requests if r.method == "POST" and r.path.startswith("/v2/orders"))
+    assert main(["execute", proposal["id"], "--broker", "alpaca"]) == 2
+    code, again = _run(capsys, "rebalance", "rivera", "--broker", "alpaca", "--json")
+    assert code == 0 and not [o for o in again["orders"] if o["route"] == "broker"], again["orders"]
+    after = sum(1 for r in server.requests if r.method == "POST" and r.path.startswith("/v2/orders"))
+    assert after == placed
