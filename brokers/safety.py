@@ -56,8 +56,9 @@ class SafetyPolicy:
     The size rail's default, 1.0, refuses any order worth more than the whole account (a unit or sign error, a
     runaway loop): a first funding legitimately puts more than half of a new account into one fund, and orders
     above ``ApprovalRules.max_order_fraction`` (20 %) already wait for a person. ``ROBO_MAX_ORDER_FRACTION``
-    tightens it (``from_settings``). ``max_data_age`` is how old the newest price may be at submit time (``None`` turns the check off);
-    ``read_environment`` re-reads ``ROBO_TRADING_DISABLED`` / ``ROBO_KILL_SWITCH_FILE`` on every check.
+    tightens it (``from_settings``). ``max_data_age`` is how old the newest price may be at submit time
+    (``None`` turns the check off); ``read_environment`` re-reads ``ROBO_TRADING_DISABLED`` /
+    ``ROBO_KILL_SWITCH_FILE`` on every check.
     """
 
     max_order_fraction: float = 1.0
