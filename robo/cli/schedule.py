@@ -26,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="alpaca: each account at the broker its broker_account names (paper); sim: try the "
                           "scheduler with no keys on the embedded prices (state kept in the store)")
     run.add_argument("--key-file", help="file with APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=… lines")
+    run.add_argument("--data", choices=["alpaca", "embedded"], default=None,
+                     help="price data (default: Alpaca's market data with --broker alpaca, the embedded set with sim)")
     run.add_argument("--json", action="store_true", help="print one JSON document on stdout (with --once)")
+    run.add_argument("--at", type=_instant, help="with --once: run as if it were this instant (ISO 8601 with a "
+                                                 "zone, e.g. 2026-08-04T16:05-04:00) — to replay a missed day")
     run.set_defaults(func=run_schedule)
     st = ssub.add_parser("status", help="last runs, next due times, paused households, alerts")
     st.add_argument("--limit", type=int, default=20, help="how many recent runs (default 20)")
@@ -48,6 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.set_defaults(func=wake)
 
 
+def _instant(text: str) -> Any:
+    """An aware instant from ISO 8601 text (a zone is required: the scheduler's jobs run at New York times)."""
+    from datetime import datetime
+
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add one, e.g. -04:00 or Z")
+    return at
+
+
 def _store(url: str | None) -> Any:
     from engine.store import Store
 
@@ -56,7 +73,8 @@ def _store(url: str | None) -> Any:
     return store
 
 
-def _default_runner(store: Any, config: Any, broker: str = "alpaca", key_file: str | None = None) -> Any:
+def _default_runner(store: Any, config: Any, broker: str = "alpaca", key_file: str | None = None,
+                    data: str | None = None) -> Any:
     """The one cycle on each account's broker (Alpaca paper by default) behind the settings' safety rails.
 
     ``broker="alpaca"``: Alpaca market data and one AlpacaBroker per Alpaca account (keys from the environment,
@@ -72,8 +90,8 @@ def _default_runner(store: Any, config: Any, broker: str = "alpaca", key_file: s
     from engine.settings import Settings
 
     universe = load_universe()
+    embedded = MarketData.embedded() if broker == "sim" or data == "embedded" else None
     if broker == "sim":
-        embedded = MarketData.embedded()
 
         def sim_brokers(household: Any) -> Any:
             return household_brokers(household, embedded, default="sim", start=embedded.last_day, universe=universe)
@@ -88,6 +106,8 @@ def _default_runner(store: Any, config: Any, broker: str = "alpaca", key_file: s
     tickers = list(universe.tickers)
 
     def market() -> Any:
+        if embedded is not None:
+            return embedded
         source = AlpacaSource(settings.alpaca_api_key, settings.alpaca_secret_key)
         return load_market_data(source, tickers, date.today() - timedelta(days=365 * 11), date.today())
 
@@ -98,11 +118,12 @@ def _default_runner(store: Any, config: Any, broker: str = "alpaca", key_file: s
                         large_deposit=config.large_deposit)
 
 
-def _runner(spec: str | None, store: Any, config: Any, broker: str = "alpaca", key_file: str | None = None) -> Any:
+def _runner(spec: str | None, store: Any, config: Any, broker: str = "alpaca", key_file: str | None = None,
+            data: str | None = None) -> Any:
     from engine.errors import ConfigError
 
     if spec is None:
-        return _default_runner(store, config, broker, key_file)
+        return _default_runner(store, config, broker, key_file, data)
     module, _, name = spec.partition(":")
     try:
         factory = getattr(importlib.import_module(module), name)
@@ -118,7 +139,17 @@ def run_schedule(args: argparse.Namespace) -> int:
 
     config = load_scheduler_config(args.config)
     with _store(args.url) as store:
-        service = SchedulerService(store, _runner(args.runner, store, config, args.broker, args.key_file), config)
+        clock = None
+        if args.at is not None:
+            from engine.errors import ConfigError
+            from engine.scheduler import FixedClock
+
+            if not args.once:
+                raise ConfigError("--at replays one instant: use it with --once", field="--at", value=str(args.at),
+                                  fix="add --once, or drop --at to run in real time")
+            clock = FixedClock(args.at)
+        runner = _runner(args.runner, store, config, args.broker, args.key_file, args.data)
+        service = SchedulerService(store, runner, config, clock=clock)
         if not args.once:
             service.run()
             return 0

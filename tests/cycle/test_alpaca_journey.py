@@ -101,6 +101,7 @@ def test_a_fresh_paper_account_from_import_to_reconciled_execution(paper, capsys
     # No position ever negative; fewer than 200 requests in any minute; the ledger equals the broker.
     state = server.state
     assert all(q >= 0 for q in state.positions.values())
+    print(f"journey: {len(server.requests)} requests, peak {server.peak_per_minute(KEY_ID)} in any minute")
     assert server.peak_per_minute(KEY_ID) < 200
     from engine.store import Store
 
@@ -120,3 +121,65 @@ def test_a_fresh_paper_account_from_import_to_reconciled_execution(paper, capsys
     assert code == 0 and not [o for o in again["orders"] if o["route"] == "broker"], again["orders"]
     after = sum(1 for r in server.requests if r.method == "POST" and r.path.startswith("/v2/orders"))
     assert after == placed
+
+
+def test_the_same_journey_through_the_scheduler(paper, capsys):
+    """``robo schedule run --once --at …``: the drift check plans (a first run waits for approval), a person
+    approves, the next run's poll executes it through the one cycle at Alpaca; nothing is placed twice."""
+    server = paper
+    assert main(["household", "import", "sample"]) == 0
+    assert main(["sync", "rivera", "--broker", "alpaca", "--adopt-broker"]) == 0
+    at = "2026-08-04T15:05:00-04:00"  # the drift check is due at 15:00 New York (an hour before the close)
+    code, first = _run(capsys, "schedule", "run", "--once", "--at", at, "--broker", "alpaca", "--data", "embedded",
+                       "--json")
+    assert code == 0, first
+    assert any(r["job"] == "drift_check" and r["result"] == "succeeded" for r in first["runs"]), first
+    from engine.store import Store
+
+    store = Store()
+    (proposal,) = store.proposals.list(household="rivera")
+    assert proposal.status.value == "proposed" and proposal.needs_approval
+    assert not [r for r in server.requests if r.method == "POST"]  # nothing traded without a person
+    assert main(["approve", proposal.id]) == 0
+    code, second = _run(capsys, "schedule", "run", "--once", "--at", "2026-08-04T15:09:00-04:00", "--broker",
+                        "alpaca", "--data", "embedded", "--json")
+    assert code == 0 and any(r["job"] == "execute_approved" and r["result"] == "succeeded" for r in second["runs"])
+    assert store.proposals.get(proposal.id).status.value == "executed"
+    posts = [r for r in server.requests if r.method == "POST" and r.path.startswith("/v2/orders")]
+    broker_orders = [o for o in proposal.orders if o.account == "brokerage"]
+    assert 1 <= len(posts) <= len(broker_orders)  # each broker order placed once at most (no retries re-POSTed)
+    assert all(q >= 0 for q in server.state.positions.values())
+    assert server.peak_per_minute(KEY_ID) < 200
+    # a third run at the same instant finds nothing to do: the approved proposal is final
+    code, third = _run(capsys, "schedule", "run", "--once", "--at", "2026-08-04T15:09:00-04:00", "--broker",
+                       "alpaca", "--data", "embedded", "--json")
+    assert code == 0
+    assert len([r for r in server.requests if r.method == "POST" and r.path.startswith("/v2/orders")]) == len(posts)
+
+
+def test_the_same_journey_through_the_python_api(paper):
+    """The wealth platform's way in: ``Engine`` with a store, brokers from each account's broker_account, rails."""
+    from brokers import household_brokers, rails_for
+    from engine import Engine, MarketData, load_household
+    from engine.store import Store
+
+    server = paper
+    store = Store()
+    store.upgrade()
+    household = load_household()
+    store.households.add(household)
+    market = MarketData.embedded()
+    brokers = household_brokers(household, market, default="alpaca")
+    assert set(brokers) == {"brokerage"}  # retirement accounts are held away: no broker, advice
+    engine = Engine(market, store=store, brokers=brokers, rails=rails_for())
+    report = engine.sync("rivera")
+    assert {d.symbol for d in report.discrepancies} == {"VTI", "VEA", "VWO", "BND", "VNQ"}
+    engine.sync("rivera", adopt=True)
+    proposal = engine.plan("rivera")
+    engine.approve(proposal.id, actor="advisor@platform")
+    done = engine.execute(proposal.id)
+    assert done.ok and {o.account for o in done.submitted} == {"brokerage"} and done.advised
+    assert all(q >= 0 for q in server.state.positions.values())
+    assert server.peak_per_minute(KEY_ID) < 200
+    again = engine.plan("rivera")
+    assert not [o for o in again.orders if o.account == "brokerage"]
