@@ -7,6 +7,7 @@ positions; a second execute and a same-day re-plan place nothing new."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -101,7 +102,8 @@ def test_a_fresh_paper_account_from_import_to_reconciled_execution(paper, capsys
     # No position ever negative; fewer than 200 requests in any minute; the ledger equals the broker.
     state = server.state
     assert all(q >= 0 for q in state.positions.values())
-    print(f"journey: {len(server.requests)} requests, peak {server.peak_per_minute(KEY_ID)} in any minute")
+    print(f"journey: {len(server.requests)} requests, peak {server.peak_per_minute(KEY_ID)} in any minute",
+          file=sys.__stderr__)
     assert server.peak_per_minute(KEY_ID) < 200
     from engine.store import Store
 
