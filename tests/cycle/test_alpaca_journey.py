@@ -153,7 +153,7 @@ def test_the_same_journey_through_the_scheduler(paper, capsys):
     assert all(q >= 0 for q in server.state.positions.values())
     assert server.peak_per_minute(KEY_ID) < 200
     # a third run at the same instant finds nothing to do: the approved proposal is final
-    code, third = _run(capsys, "schedule", "run", "--once", "--at", "2026-08-04T15:09:00-04:00", "--broker",
+    code, _third = _run(capsys, "schedule", "run", "--once", "--at", "2026-08-04T15:09:00-04:00", "--broker",
                        "alpaca", "--data", "embedded", "--json")
     assert code == 0
     assert len([r for r in server.requests if r.method == "POST" and r.path.startswith("/v2/orders")]) == len(posts)
