@@ -28,10 +28,11 @@ def sync_household(planner: Planner, store: Store | None, household: Household, 
                    as_of: date, actor: str) -> SyncReport:
     """Book each broker account's new fills of our orders, reconcile, adopt if asked, save the household."""
     ledger = planner.ledger(household)
-    since = datetime.now(UTC) - timedelta(days=7)
+    groups = routes.groups(routes.traded())
+    windows = {id(broker): _window_start(broker) for broker, _ in groups}
     known: set[str] = set()
-    if store is not None:
-        known = {f.id for f in store.fills.for_household(household.id, since=since)}
+    if store is not None and windows:
+        known = {f.id for f in store.fills.for_household(household.id, since=min(windows.values()))}
     ours = _our_order_ids(store, household.id)
     positions: dict[str, Decimal] = {}
     cash: dict[str, Decimal] = {}
@@ -39,7 +40,8 @@ def sync_household(planner: Planner, store: Store | None, household: Household, 
     diffs = []
     adopted: list[str] = []
     current = household
-    for broker, accounts in routes.groups(routes.traded()):
+    for broker, accounts in groups:
+        since = windows[id(broker)]
         for acct in accounts:
             fills = [f for f in broker.fills(since, acct)
                      if f.id not in known and (not ours or f.client_order_id in ours)]
@@ -84,6 +86,15 @@ def adopt_positions(planner: Planner, ledger: Any, household: Household, account
         lots.append(Lot(id=f"{account}-{p.symbol}-broker-{on:%Y%m%d}", account=account, symbol=p.symbol,
                         shares=p.qty, basis=basis, acquired=on, basis_source=BasisSource.BROKER))
     return planner.ledger(replace(household, lots=tuple(lots)))
+
+
+def _window_start(broker: Any) -> datetime:
+    """A week back on the broker's own clock (fills are stamped by the broker's time, not this machine's)."""
+    try:
+        now = broker.clock().timestamp
+    except Exception:  # a broker without a clock: this machine's time
+        now = datetime.now(UTC)
+    return now - timedelta(days=7)
 
 
 def _our_order_ids(store: Store | None, household: str) -> set[str]:

@@ -185,3 +185,43 @@ def test_the_same_journey_through_the_python_api(paper):
     assert server.peak_per_minute(KEY_ID) < 200
     again = engine.plan("rivera")
     assert not [o for o in again.orders if o.account == "brokerage"]
+
+
+def test_orders_still_working_after_the_wait_are_picked_up_by_the_next_sync_never_placed_twice(paper):
+    """Alpaca fills on its own time: orders still working when the cycle's wait ends are recorded as working;
+    a re-plan's execution refuses to place beside them; the next sync books their fills."""
+    from brokers import household_brokers, rails_for
+    from engine import Engine, MarketData, load_household
+    from engine.planner import EngineConfig
+    from engine.store import OrderStatus, Store
+
+    server = paper
+    server.fill_every = None  # nothing fills until the test moves the market (tick)
+    store = Store()
+    store.upgrade()
+    store.households.add(load_household())
+    market = MarketData.embedded()
+    engine = Engine(market, store=store, rails=rails_for(), config=EngineConfig(fill_timeout_s=1.5),
+                    brokers=household_brokers(store.households.get("rivera"), market, default="alpaca"))
+    engine.sync("rivera", adopt=True)
+    first = engine.plan("rivera")
+    engine.approve(first.id, actor="alex")
+    report = engine.execute(first.id)
+    assert report.working and not report.fills  # placed, still working when the wait ended
+    ids = {o.client_order_id for o in report.working}
+    assert {store.orders.get(i).status for i in ids} == {OrderStatus.SUBMITTED}
+    posts = sum(1 for r in server.requests if r.method == "POST")
+
+    second = engine.plan("rivera")  # the store has not seen the fills yet: the same trades are proposed again
+    assert [o for o in second.orders if o.account == "brokerage"]
+    engine.approve(second.id, actor="alex")
+    refused = engine.execute(second.id)
+    assert any("still working" in e for e in refused.errors) and not refused.submitted
+    assert sum(1 for r in server.requests if r.method == "POST") == posts  # nothing placed twice
+
+    for _ in range(3):
+        server.tick()
+    synced = engine.sync("rivera")
+    assert {f.client_order_id for f in synced.new_fills} == ids and not synced.discrepancies
+    assert {store.orders.get(i).status for i in ids} == {OrderStatus.FILLED}
+    assert not [o for o in engine.plan("rivera").orders if o.account == "brokerage"]
