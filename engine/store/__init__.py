@@ -7,6 +7,7 @@ SQLite under ``ROBO_HOME`` by default; PostgreSQL via ``ROBO_DATABASE_URL`` (``p
 """
 
 from engine.store.migrate import current, head, upgrade
+from engine.store.people import Firm, IdempotencyRecord, Role, TokenKind, TokenRecord, User, UserRepository
 from engine.store.records import (
     AuditEntry,
     OrderRecord,
@@ -30,16 +31,23 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "FillRepository",
+    "Firm",
     "HouseholdRepository",
+    "IdempotencyRecord",
     "OrderRecord",
     "OrderRepository",
     "OrderStatus",
     "ProposalRepository",
     "ProposalTransition",
+    "Role",
     "RunRecord",
     "RunRepository",
     "RunStatus",
     "Store",
+    "TokenKind",
+    "TokenRecord",
+    "User",
+    "UserRepository",
     "config_hash",
     "current",
     "head",
