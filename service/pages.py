@@ -89,10 +89,10 @@ def page_principal(request: Request) -> Principal:
 Who = Annotated[Principal, Depends(page_principal)]
 
 
-def _render(request: Request, name: str, who: Principal | None, status: int = 200, **values: Any) -> HTMLResponse:
+def _render(request: Request, name: str, who: Principal | None, code: int = 200, **values: Any) -> HTMLResponse:
     token = request.cookies.get(COOKIE)
     values.update(who=who, csrf=csrf_token(token) if token and who else "", today=date.today())
-    return templates.TemplateResponse(request, name, values, status_code=status)
+    return templates.TemplateResponse(request, name, values, status_code=code)
 
 
 def _check_form(request: Request, csrf: str | None) -> None:
@@ -108,7 +108,7 @@ def _check_form(request: Request, csrf: str | None) -> None:
 def error_page(request: Request, exc: Exception, status: int) -> HTMLResponse:
     """An engine or permission error as a page (same words as the API's JSON)."""
     who = getattr(request.state, "principal", None)
-    return _render(request, "error.html", who, status=status, error=error_body(exc)["error"], status_code=status)
+    return _render(request, "error.html", who, code=status, error=error_body(exc)["error"], status_code=status)
 
 
 def _safe_next(target: str | None) -> str:
@@ -137,7 +137,7 @@ def login(request: Request, user: Annotated[str, Form()], password: Annotated[st
     try:
         person = authenticate_password(ctx.store, user, password)
     except Unauthenticated:
-        return _render(request, "login.html", None, status=401, next=_safe_next(next), failed=True, user=user)
+        return _render(request, "login.html", None, code=401, next=_safe_next(next), failed=True, user=user)
     token = issue_token(ctx.store, person.id, name=request.headers.get("user-agent", "browser")[:120],
                         kind=TokenKind.SESSION)
     response = RedirectResponse(_safe_next(next), status_code=303)
@@ -238,8 +238,7 @@ def proposal_page(request: Request, proposal_id: str, who: Who, done: str = "") 
         per_account.setdefault(o.account, []).append(o)
     return _render(request, "proposal.html", who, p=detail, per_account=per_account, accounts=accounts, done=done,
                    may_decide=who.may(Action.APPROVE, p.household) and p.status is ProposalStatus.PROPOSED,
-                   may_execute=who.may(Action.EXECUTE, p.household) and _executable(p),
-                   audit=[a for a in audit_for(ctx, who, p.household, 500) if a.entity_id == p.id])
+                   may_execute=who.may(Action.EXECUTE, p.household) and _executable(p))
 
 
 def _executable(p: Any) -> bool:

@@ -55,8 +55,8 @@ def make_cycle(planner, store):
     from brokers import MarketRule, SafetyPolicy, SafetyRails
     from engine.cycle import Cycle
 
-    return Cycle(planner, store=store, rails=SafetyRails(SafetyPolicy(market=MarketRule.QUEUE_FOR_OPEN, max_data_age=None,
-                                                            read_environment=False)))
+    policy = SafetyPolicy(market=MarketRule.QUEUE_FOR_OPEN, max_data_age=None, read_environment=False)
+    return Cycle(planner, store=store, rails=SafetyRails(policy))
 
 
 @pytest.fixture(scope="session")
