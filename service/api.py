@@ -241,11 +241,7 @@ def reject(proposal_id: str, body: DecisionIn, request: Request, ctx: Ctx, who: 
              responses={200: {"description": "the execution report (money and shares as strings)"}})
 def execute(proposal_id: str, request: Request, ctx: Ctx, who: Who, idempotency_key: IdemKey = None) -> JSONResponse:
     def work() -> dict[str, Any]:
-        p = ctx.proposal(who, proposal_id)
-        who.require(Action.EXECUTE, p.household, f"proposal {proposal_id!r}")
-        h = ctx.cycle.household(p.household)
-        brokers = ctx.brokers_for(h) if ctx.brokers_for is not None else None
-        return ctx.cycle.execute(proposal_id, brokers=brokers, household=h, actor=who.actor).to_dict()
+        return ctx.execute(who, proposal_id).to_dict()
 
     return _once(ctx, who, idempotency_key, request, None, work)
 

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.cycle import BrokerSource, Cycle
 from engine.errors import EngineError
-from engine.model import Household
+from engine.model import Household, Proposal
 from engine.store import Store
 from service import api, pages
 from service.auth import Forbidden, Unauthenticated
@@ -35,7 +35,7 @@ def create_app(
     store: Store,
     cycle_factory: Callable[[], Cycle],
     *,
-    brokers_for: Callable[[Household], BrokerSource] | None = None,
+    brokers_for: Callable[[Household, Proposal], BrokerSource] | None = None,
     secure_cookies: bool = False,
 ) -> FastAPI:
     """The service over ``store`` (migrated to head) and the cycle ``cycle_factory()`` builds on first use.
@@ -43,7 +43,7 @@ def create_app(
     Args:
         store: the store the CLI and scheduler share.
         cycle_factory: builds the one ``Cycle`` (planner with market data, the store, rails); called once, lazily.
-        brokers_for: the brokers of a household for execution (``None``: the cycle's own ``brokers``).
+        brokers_for: ``(household, proposal) →`` the brokers that execute it (``None``: the cycle's ``brokers``).
         secure_cookies: mark the session cookie ``Secure`` (set it when served over HTTPS).
     """
     app = FastAPI(

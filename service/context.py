@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.cycle import BrokerSource, Cycle
+from engine.cycle import BrokerSource, Cycle, ExecutionReport
 from engine.errors import NotFound
 from engine.model import Household, Proposal
 from engine.store import Store
-from service.auth import Principal, hidden
+from service.auth import Action, Principal, hidden
 
 __all__ = ["ServiceContext"]
 
@@ -24,11 +24,11 @@ __all__ = ["ServiceContext"]
 @dataclass
 class ServiceContext:
     """The store, a factory of the one ``Cycle`` (market data and planner are built once, lazily) and, optionally,
-    a function giving each household's brokers for execution (``None``: the cycle's own ``brokers``)."""
+    a function giving the brokers that execute a household's proposal (``None``: the cycle's own ``brokers``)."""
 
     store: Store
     cycle_factory: Callable[[], Cycle]
-    brokers_for: Callable[[Household], BrokerSource] | None = None
+    brokers_for: Callable[[Household, Proposal], BrokerSource] | None = None
     _cycle: Cycle | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -74,3 +74,15 @@ class ServiceContext:
         """Ids of the stored households ``who`` may see, sorted."""
         every = self.store.households.list()
         return every if who.households is None else [h for h in every if h in who.households]
+
+    def execute(self, who: Principal, proposal_id: str) -> ExecutionReport:
+        """Execute a proposal ``who`` may execute, through the cycle, with ``who`` as the audit actor.
+
+        Raises:
+            NotFound: missing or not visible. Forbidden: a client. Conflict: not executable now (the cycle's rule).
+        """
+        p = self.proposal(who, proposal_id)
+        who.require(Action.EXECUTE, p.household, f"proposal {proposal_id!r}")
+        h = self.cycle.household(p.household)
+        brokers = self.brokers_for(h, p) if self.brokers_for is not None else None
+        return self.cycle.execute(proposal_id, brokers=brokers, household=h, actor=who.actor)

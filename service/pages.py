@@ -278,11 +278,7 @@ def execute_form(request: Request, proposal_id: str, who: Who,
                  csrf: Annotated[str | None, Form()] = None) -> Response:
     _check_form(request, csrf)
     ctx = _ctx(request)
-    p = ctx.proposal(who, proposal_id)
-    who.require(Action.EXECUTE, p.household, f"proposal {proposal_id!r}")
-    h = ctx.cycle.household(p.household)
-    brokers = ctx.brokers_for(h) if ctx.brokers_for is not None else None
-    report = ctx.cycle.execute(proposal_id, brokers=brokers, household=h, actor=who.actor)
+    report = ctx.execute(who, proposal_id)
     return RedirectResponse(f"/proposals/{quote(proposal_id)}?done={report.status.value}", status_code=303)
 
 

@@ -28,14 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_app(store: Any, *, data: str = "embedded", broker: str = "sim", secure_cookies: bool = False) -> Any:
-    """The service over ``store``: market data loaded on first use, safety rails from the settings."""
-    from brokers import SafetyRails
-    from engine.config import load_universe
-    from engine.cycle import Cycle
-    from engine.planner import Planner
-    from robo.cli.rebalance import _market, simulated_broker
-
-    universe = load_universe()
+    """The service over ``store``: the one cycle (market data loaded on first use, the settings' rails) and, with
+    ``broker="sim"``, a simulated broker per household on execute (``none``: held-away advice only)."""
     try:
         from service import create_app
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -43,16 +37,23 @@ def build_app(store: Any, *, data: str = "embedded", broker: str = "sim", secure
 
         raise ConfigError("the web service needs its extra packages", field="robo serve",
                           fix="pip install 'adaptive-robo[web]'") from exc
+    from brokers import household_brokers, rails_for
+    from engine.config import load_universe
+    from engine.cycle import Cycle
+    from engine.planner import Planner
+    from robo.cli._cycle import market
+
+    universe = load_universe()
     state: dict[str, Cycle] = {}
 
     def cycle_factory() -> Cycle:
-        state["cycle"] = Cycle(Planner(_market(data), universe), store=store, rails=SafetyRails.from_settings())
+        state["cycle"] = Cycle(Planner(market(data), universe), store=store, rails=rails_for(), actor="robo")
         return state["cycle"]
 
-    def brokers_for(household: Any) -> Any:
-        cycle = state["cycle"]
-        ledger = cycle.planner.ledger(household)
-        return simulated_broker(cycle.planner.market, household, ledger, cycle.default_day(household), universe)
+    def brokers_for(household: Any, proposal: Any) -> Any:
+        # one simulated broker per execution, holding the household as stored, its clock on the proposal's day
+        return household_brokers(household, state["cycle"].planner.market, default="sim", start=proposal.as_of,
+                                 universe=universe)
 
     return create_app(store, cycle_factory, brokers_for=brokers_for if broker == "sim" else None,
                       secure_cookies=secure_cookies)

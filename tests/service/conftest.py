@@ -105,7 +105,7 @@ def store(world, tmp_path) -> Iterator:
 def app(store, planner):
     from service import create_app
 
-    return create_app(store, lambda: make_cycle(planner, store), brokers_for=lambda h: _sim_broker(planner, h))
+    return create_app(store, lambda: make_cycle(planner, store), brokers_for=lambda h, p: _sim_broker(planner, h))
 
 
 @pytest.fixture
