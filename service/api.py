@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -144,9 +144,10 @@ def me(who: Who) -> MeOut:
                  households=None if who.households is None else sorted(who.households))
 
 
-@router.get("/households", response_model=list[HouseholdSummary], summary="Households you may see")
-def households(ctx: Ctx, who: Who) -> list[HouseholdSummary]:
-    return household_summaries(ctx, who)
+@router.get("/households", response_model=list[HouseholdSummary], summary="Households you may see, by id")
+def households(ctx: Ctx, who: Who, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               offset: Annotated[int, Query(ge=0)] = 0) -> list[HouseholdSummary]:
+    return household_summaries(ctx, who, limit=limit, offset=offset)
 
 
 @router.get("/households/{household_id}", response_model=HouseholdOut, summary="A household's facts")
@@ -197,10 +198,14 @@ def record_event(household_id: str, body: LifeEventIn, request: Request, ctx: Ct
 
 
 @router.get("/proposals", response_model=list[ProposalSummary],
-            summary="The approval queue across your households (filter by status and household)")
-def proposals(ctx: Ctx, who: Who, status: ProposalStatus | None = None,
-              household: str | None = None) -> list[ProposalSummary]:
-    return queue(ctx, who, status, household)
+            summary="The approval queue across your households (filter by status and household), paged; "
+                    "X-Total-Count has the total")
+def proposals(response: Response, ctx: Ctx, who: Who, status: ProposalStatus | None = None,
+              household: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+              offset: Annotated[int, Query(ge=0)] = 0) -> list[ProposalSummary]:
+    rows, total = queue(ctx, who, status, household, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(total)
+    return rows
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalDetail,

@@ -22,7 +22,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from engine.errors import NotFound, ValidationError
-from engine.store import Firm, Role, Store, TokenKind, TokenRecord, User
+from engine.store import Firm, Role, Scope, Store, TokenKind, TokenRecord, User
 
 __all__ = [
     "SESSION_HOURS",
@@ -85,6 +85,16 @@ class Principal:
     @property
     def role(self) -> Role:
         return self.user.role
+
+    @property
+    def scope(self) -> Scope:
+        """The store's list scope of this principal: everything, the advisor's firm, or the client's households."""
+        if self.role is Role.ADMIN:
+            return Scope.everything()
+        if self.role is Role.ADVISOR:
+            assert self.user.firm is not None
+            return Scope.firm(self.user.firm)
+        return Scope.user(self.user.id)
 
     def sees(self, household: str) -> bool:
         """May this principal see the household at all (else: 404, as if it did not exist)?"""

@@ -52,6 +52,8 @@ from service.views import (
 __all__ = ["COOKIE", "error_page", "router"]
 
 COOKIE = "robo_session"
+PAGE = 50
+"""Rows per page of the queue and the household list."""
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter(include_in_schema=False)
 
@@ -170,19 +172,24 @@ def home(request: Request, who: Who) -> Response:
 
 
 @router.get("/queue", response_class=HTMLResponse)
-def queue_page(request: Request, who: Who, status: str = "proposed", household: str | None = None) -> HTMLResponse:
+def queue_page(request: Request, who: Who, status: str = "proposed", household: str | None = None,
+               page: int = 1) -> HTMLResponse:
     chosen = None if status == "all" else ProposalStatus(status) if status in set(ProposalStatus) else None
     if status != "all" and chosen is None:
         raise ValidationError("unknown status", field="status", value=status,
                               fix=f"use all or one of: {', '.join(s.value for s in ProposalStatus)}")
-    rows = queue(_ctx(request), who, chosen, household or None)
-    return _render(request, "queue.html", who, rows=list(reversed(rows)), status=status,
-                   statuses=["all", *[s.value for s in ProposalStatus]], household=household or "")
+    page = max(page, 1)
+    rows, total = queue(_ctx(request), who, chosen, household or None, limit=PAGE, offset=(page - 1) * PAGE,
+                        newest_first=True)
+    return _render(request, "queue.html", who, rows=rows, total=total, page=page, pages=max(1, -(-total // PAGE)),
+                   status=status, statuses=["all", *[s.value for s in ProposalStatus]], household=household or "")
 
 
 @router.get("/households", response_class=HTMLResponse)
-def households_page(request: Request, who: Who) -> HTMLResponse:
-    return _render(request, "households.html", who, rows=household_summaries(_ctx(request), who))
+def households_page(request: Request, who: Who, page: int = 1) -> HTMLResponse:
+    page = max(page, 1)
+    rows = household_summaries(_ctx(request), who, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    return _render(request, "households.html", who, rows=rows[:PAGE], page=page, more=len(rows) > PAGE)
 
 
 @router.get("/households/{household_id}", response_class=HTMLResponse)
@@ -203,7 +210,7 @@ def household_page(request: Request, household_id: str, who: Who, whatif: str = 
             scenario = household_what_if(ctx.cycle, h, changes)
         except EngineError as exc:
             scenario_error = error_body(exc)["error"]
-    pending = queue(ctx, who, ProposalStatus.PROPOSED, h.id)
+    pending, _ = queue(ctx, who, ProposalStatus.PROPOSED, h.id)
     return _render(request, "household.html", who, h=facts, plan=plan, holdings=holdings, by_account=by_account,
                    whatif=whatif, scenario=scenario, scenario_error=scenario_error, pending=pending,
                    kinds=[k.value for k in LifeEventKind], done=done,

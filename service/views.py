@@ -6,12 +6,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
 
 from engine.cycle import route_of
 from engine.model import Household, Proposal, ProposalStatus
-from engine.store import AuditEntry
+from engine.store import AuditEntry, ProposalSummaryRecord
 from service.auth import Principal
 from service.context import ServiceContext
 from service.planning import PlanView, household_plan, prices_on
@@ -49,16 +48,11 @@ __all__ = [
 _CENT = Decimal("0.01")
 
 
-def household_summaries(ctx: ServiceContext, who: Principal) -> list[HouseholdSummary]:
-    """Every household ``who`` may see, with its firm and its number of proposals awaiting a decision."""
-    ids = ctx.visible_households(who)
-    pending = Counter(p.household for p in ctx.store.proposals.list(status=ProposalStatus.PROPOSED))
-    out = []
-    for hid in ids:
-        h = ctx.store.households.get(hid)
-        out.append(HouseholdSummary(id=h.id, name=h.name, firm=ctx.store.users.firm_of(h.id),
-                                    pending_proposals=pending.get(h.id, 0)))
-    return out
+def household_summaries(ctx: ServiceContext, who: Principal, *, limit: int | None = None,
+                        offset: int = 0) -> list[HouseholdSummary]:
+    """The households ``who`` may see, with firm and the number of proposals awaiting a decision (one query)."""
+    return [HouseholdSummary(id=r.id, name=r.name, firm=r.firm, pending_proposals=r.pending)
+            for r in ctx.store.summaries.households(who.scope, limit=limit, offset=offset)]
 
 
 def household_out(ctx: ServiceContext, h: Household) -> HouseholdOut:
@@ -104,19 +98,23 @@ def household_plan_out(ctx: ServiceContext, h: Household) -> PlanOut:
     return plan_out(household_plan(ctx.cycle, h))
 
 
-def proposal_summary(p: Proposal) -> ProposalSummary:
+def proposal_summary(p: Proposal | ProposalSummaryRecord) -> ProposalSummary:
+    count = p.orders if isinstance(p, ProposalSummaryRecord) else len(p.orders)
     return ProposalSummary(id=p.id, household=p.household, as_of=p.as_of, created=p.created, status=p.status.value,
-                           trigger=p.trigger, run_kind=p.run_kind.value, needs_approval=p.needs_approval,
-                           approval_reasons=list(p.approval_reasons), orders=len(p.orders))
+                           trigger=p.trigger, run_kind=str(getattr(p.run_kind, "value", p.run_kind)),
+                           needs_approval=p.needs_approval, approval_reasons=list(p.approval_reasons), orders=count)
 
 
-def queue(ctx: ServiceContext, who: Principal, status: ProposalStatus | None,
-          household: str | None = None) -> list[ProposalSummary]:
-    """Proposals of the households ``who`` may see (optionally one household, one status), oldest first."""
+def queue(ctx: ServiceContext, who: Principal, status: ProposalStatus | None, household: str | None = None, *,
+          limit: int | None = None, offset: int = 0, newest_first: bool = False) -> tuple[list[ProposalSummary], int]:
+    """A page of the proposals of the households ``who`` may see (optionally one household, one status) and the
+    total count; read from the store's summaries, so no order is loaded."""
     if household is not None:
         ctx.household(who, household)  # 404 for a household not visible
-    found = ctx.store.proposals.list(household=household, status=status)
-    return [proposal_summary(p) for p in found if who.sees(p.household)]
+    rows = ctx.store.summaries.proposals(who.scope, status=status, household=household, limit=limit, offset=offset,
+                                         newest_first=newest_first)
+    total = ctx.store.summaries.count_proposals(who.scope, status=status, household=household)
+    return [proposal_summary(p) for p in rows], total
 
 
 def proposal_detail(ctx: ServiceContext, p: Proposal) -> ProposalDetail:
@@ -152,10 +150,4 @@ def audit_for(ctx: ServiceContext, who: Principal, household: str | None, limit:
     Entries about no household (users, firms, tokens) are an admin's only."""
     if household is not None:
         ctx.household(who, household)
-        entries = ctx.store.audit.list(household=household, limit=limit)
-    elif who.households is None:
-        entries = ctx.store.audit.list(limit=limit)
-    else:
-        entries = [e for hid in sorted(who.households) for e in ctx.store.audit.list(household=hid, limit=limit)]
-        entries = sorted(entries, key=lambda e: e.seq)[-limit:]
-    return [audit_out(e) for e in entries]
+    return [audit_out(e) for e in ctx.store.summaries.audit(who.scope, household=household, limit=limit)]

@@ -26,6 +26,7 @@ from engine.store.repositories import (
     config_hash,
 )
 from engine.store.store import Store
+from engine.store.summaries import HouseholdSummaryRecord, ProposalSummaryRecord, Scope, SummaryRepository
 
 __all__ = [
     "AuditEntry",
@@ -33,17 +34,21 @@ __all__ = [
     "FillRepository",
     "Firm",
     "HouseholdRepository",
+    "HouseholdSummaryRecord",
     "IdempotencyRecord",
     "OrderRecord",
     "OrderRepository",
     "OrderStatus",
     "ProposalRepository",
+    "ProposalSummaryRecord",
     "ProposalTransition",
     "Role",
     "RunRecord",
     "RunRepository",
     "RunStatus",
+    "Scope",
     "Store",
+    "SummaryRepository",
     "TokenKind",
     "TokenRecord",
     "User",
