@@ -141,7 +141,7 @@ def _jsonable(value: Any) -> Any:
 @router.get("/me", response_model=MeOut, summary="The signed-in user and the households they may see")
 def me(who: Who) -> MeOut:
     return MeOut(id=who.user.id, name=who.user.name, role=who.role.value, firm=who.user.firm,
-                 households=None if who.households is None else sorted(who.households))
+                 households=None if who.role is not Role.CLIENT else sorted(who.households or ()))
 
 
 @router.get("/households", response_model=list[HouseholdSummary], summary="Households you may see, by id")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -68,14 +69,19 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The signed-in user, their firm, the households they may see (``None``: all, for admins) and, per visible
-    household, whether its firm lets clients approve. ``token`` is the credential's id (session or API token)."""
+    """The signed-in user, their firm, a client's own households (``None`` for advisors and admins) and, per own
+    household, whether its firm lets clients approve. ``token`` is the credential's id (session or API token).
+
+    An advisor's firm may serve thousands of households: instead of loading them all per request, ``firm_of``
+    (the store's household → firm lookup) answers ``sees`` for one household at a time.
+    """
 
     user: User
     firm: Firm | None
     households: frozenset[str] | None
     token: str
     clients_may_approve: frozenset[str] = field(default_factory=frozenset)
+    firm_of: Callable[[str], str | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def actor(self) -> str:
@@ -98,7 +104,11 @@ class Principal:
 
     def sees(self, household: str) -> bool:
         """May this principal see the household at all (else: 404, as if it did not exist)?"""
-        return self.households is None or household in self.households
+        if self.role is Role.ADMIN:
+            return True
+        if self.role is Role.ADVISOR:
+            return self.firm_of is not None and self.firm_of(household) == self.user.firm
+        return self.households is not None and household in self.households
 
     def may(self, action: Action, household: str) -> bool:
         """May this principal do ``action`` to a household it sees? Advisors and admins may do everything; a
@@ -200,7 +210,7 @@ def principal_for(store: Store, user: User, *, token: str) -> Principal:
         return Principal(user, firm, None, token)
     if user.role is Role.ADVISOR:
         assert user.firm is not None
-        return Principal(user, firm, frozenset(store.users.households_of_firm(user.firm)), token)
+        return Principal(user, firm, None, token, firm_of=store.users.firm_of)
     approving: set[str] = set()
     firms: dict[str, Firm] = {}
     for h in user.households:

@@ -70,11 +70,6 @@ class ServiceContext:
             raise hidden(f"proposal {proposal_id!r}")
         return p
 
-    def visible_households(self, who: Principal) -> list[str]:
-        """Ids of the stored households ``who`` may see, sorted."""
-        every = self.store.households.list()
-        return every if who.households is None else [h for h in every if h in who.households]
-
     def execute(self, who: Principal, proposal_id: str) -> ExecutionReport:
         """Execute a proposal ``who`` may execute, through the cycle, with ``who`` as the audit actor.
 

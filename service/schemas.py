@@ -69,7 +69,8 @@ class MeOut(_Out):
     name: str
     role: str
     firm: str | None
-    households: list[str] | None = Field(description="households this user may see (null: all, for admins)")
+    households: list[str] | None = Field(
+        description="a client's own households (null for advisors and admins: GET /households lists theirs)")
 
 
 class HouseholdSummary(_Out):
