@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from engine.cycle import BrokerSource, Cycle
-from engine.errors import EngineError
+from engine.errors import EngineError, ValidationError
 from engine.model import Household, Proposal
 from engine.store import Store
 from service import api, pages
@@ -76,6 +76,9 @@ def create_app(
     async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        if not _is_api(request):  # a form field the page's browser sent badly (e.g. an impossible date)
+            return pages.error_page(request, ValidationError(first.get("msg", "invalid form"), field=where or None,
+                                                             fix="correct the field and send the form again"), 422)
         body = {"error": {"type": "ValidationError", "message": first.get("msg", "invalid request"),
                           "field": where or None, "value": _short(first.get("input")),
                           "fix": "see the request schema at /api/docs"}}

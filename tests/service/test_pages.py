@@ -132,3 +132,10 @@ def test_pages_fit_a_phone(client) -> None:
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     css = client.get("/static/style.css").text
     assert "@media (max-width: 40rem)" in css and "overflow-x: auto" in css
+
+
+def test_a_bad_form_field_is_an_error_page_not_json(client) -> None:
+    sign_in(client, "rosa")
+    token = csrf_of(client.get("/households/rivera").text)
+    r = client.post("/households/rivera/events", data={"kind": "child", "on": "2026-02-30", "csrf": token})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html") and "Field: on" in r.text
