@@ -22,7 +22,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo
 	$(BIN)/robo demo
 
-# The HTML report test drives Debian's headless Chromium; install it when we are root and it is missing.
+# The HTML report test and the web service's browser tests drive Debian's headless Chromium (through Playwright,
+# no browser download); install it when we are root and it is missing.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
@@ -35,7 +36,7 @@ bench: $(VENV)/.installed-test
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check engine brokers backtests robo tests benchmarks examples
+	$(BIN)/ruff check engine brokers backtests robo service tests benchmarks examples
 
 wheel: $(VENV)/.installed-demo
 	$(BIN)/python -m pip wheel --no-deps -w dist .

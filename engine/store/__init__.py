@@ -7,6 +7,7 @@ SQLite under ``ROBO_HOME`` by default; PostgreSQL via ``ROBO_DATABASE_URL`` (``p
 """
 
 from engine.store.migrate import current, head, upgrade
+from engine.store.people import Firm, IdempotencyRecord, Role, TokenKind, TokenRecord, User, UserRepository
 from engine.store.records import (
     AuditEntry,
     OrderRecord,
@@ -25,21 +26,33 @@ from engine.store.repositories import (
     config_hash,
 )
 from engine.store.store import Store
+from engine.store.summaries import HouseholdSummaryRecord, ProposalSummaryRecord, Scope, SummaryRepository
 
 __all__ = [
     "AuditEntry",
     "AuditLog",
     "FillRepository",
+    "Firm",
     "HouseholdRepository",
+    "HouseholdSummaryRecord",
+    "IdempotencyRecord",
     "OrderRecord",
     "OrderRepository",
     "OrderStatus",
     "ProposalRepository",
+    "ProposalSummaryRecord",
     "ProposalTransition",
+    "Role",
     "RunRecord",
     "RunRepository",
     "RunStatus",
+    "Scope",
     "Store",
+    "SummaryRepository",
+    "TokenKind",
+    "TokenRecord",
+    "User",
+    "UserRepository",
     "config_hash",
     "current",
     "head",

@@ -16,6 +16,7 @@ from engine.settings import Settings
 from engine.store.db import make_engine, redact
 from engine.store.jobs import JobRunRepository
 from engine.store.migrate import current_engine, upgrade_engine
+from engine.store.people import UserRepository
 from engine.store.repositories import (
     AuditLog,
     FillRepository,
@@ -24,6 +25,7 @@ from engine.store.repositories import (
     ProposalRepository,
     RunRepository,
 )
+from engine.store.summaries import SummaryRepository
 from engine.store.tables import AuditRow
 
 __all__ = ["Store"]
@@ -32,7 +34,8 @@ __all__ = ["Store"]
 class Store:
     """The store at ``url`` (None: ``Settings().resolved_database_url``, a SQLite file under ROBO_HOME).
 
-    Repositories: ``households``, ``proposals``, ``orders``, ``fills``, ``runs``, ``audit``, ``job_runs``. Call
+    Repositories: ``households``, ``proposals``, ``orders``, ``fills``, ``runs``, ``audit``, ``job_runs``,
+    ``users`` (firms, users, tokens, idempotency keys), ``summaries`` (scoped, paged lists). Call
     ``upgrade()`` once to create or migrate the tables. Close with ``close()`` or use as a context manager.
 
     Raises:
@@ -51,6 +54,8 @@ class Store:
         self.fills = FillRepository(self._sessions, self.audit)
         self.runs = RunRepository(self._sessions, self.audit)
         self.job_runs = JobRunRepository(self._sessions, self.audit)  # the scheduler's runs (engine/store/jobs.py)
+        self.users = UserRepository(self._sessions, self.audit)  # people and permissions (engine/store/people.py)
+        self.summaries = SummaryRepository(self._sessions)  # scoped, paged lists (engine/store/summaries.py)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Store:

@@ -353,4 +353,6 @@ for _dialect, _statements in AUDIT_GUARD_DDL.items():
         event.listen(AuditRow.__table__, "after_create", DDL(_sql).execute_if(dialect=_dialect))
 
 # The scheduler's tables share this metadata (job runs, pauses, wake-ups, alerts); see scheduler_tables.py.
+# The web service's tables (firms, users, tokens, idempotency keys); see people_tables.py.
+from engine.store import people_tables as _people_tables  # noqa: E402, F401
 from engine.store import scheduler_tables as _scheduler_tables  # noqa: E402, F401

@@ -29,6 +29,13 @@ EXPECTED_TABLES = {
     "scheduler_pauses",
     "scheduler_wakeups",
     "scheduler_alerts",
+    # the web service's tables (engine/store/people_tables.py, migration 0008)
+    "firms",
+    "household_firms",
+    "users",
+    "user_households",
+    "api_tokens",
+    "idempotency_keys",
 }
 
 
