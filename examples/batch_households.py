@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from brokers import SimulatedBroker
+from brokers import SimulatedBroker, rails_for
 from engine.batch import Day, Executor, run_batch, synthetic
 from engine.data import MarketData
 from engine.engine import ApprovalRules, EngineConfig
@@ -61,7 +61,7 @@ def execute(market: MarketData) -> None:
     with tempfile.TemporaryDirectory() as tmp, Store(f"sqlite:///{Path(tmp) / 'robo.db'}") as store:
         store.upgrade()
         result = run_batch(households, wednesday, executor=Executor.INLINE, day=day, store=store, execute=True,
-                           broker_for=broker_for)
+                           broker_for=broker_for, rails=rails_for())
         for hid, e in result.executions.items():
             lots = len(store.households.get(hid).lots)
             print(f"  {hid}: {e.status.value}, {e.fills}/{e.orders} orders filled, {lots} lots stored after trading")

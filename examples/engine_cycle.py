@@ -1,13 +1,17 @@
-"""One household cycle, offline: plan a proposal, approve it, execute it through the simulated broker."""
+"""One household cycle, offline: plan a proposal, approve it, execute it through the simulated broker.
+
+The engine trades behind the safety rails (``rails_for``: kill switch, market hours, size cap); the sample's
+retirement accounts are held away, so their orders come back as advice for a person to place.
+"""
 
 from datetime import date
 from decimal import Decimal
 
-from brokers import SimulatedBroker
+from brokers import SimulatedBroker, rails_for
 from engine import Engine, MarketData, load_household
 
 market = MarketData.embedded()
-engine = Engine(market)
+engine = Engine(market, rails=rails_for())
 household = load_household(universe=engine.universe)
 ledger = engine.ledger(household)  # the household's lots, exact Decimal shares and basis
 as_of = date(2026, 7, 30)
@@ -26,5 +30,6 @@ broker = SimulatedBroker(market.prices, accounts={a.id: a.cash for a in househol
                          positions=positions, assets=engine.universe)
 
 report = engine.execute(engine.approve(proposal, actor="advisor"), broker, ledger=ledger, household=household)
-print(f"{report.status.value}: {len(report.fills)} fills, discrepancies: {len(report.discrepancies)}")
+print(f"{report.status.value}: {len(report.fills)} fills, {len(report.advised)} advised, "
+      f"discrepancies: {len(report.discrepancies)}")
 print("realized this year in the brokerage:", sum(r.gain for r in ledger.realized(account="brokerage")))

@@ -347,34 +347,10 @@ class Cycle:
 
     def confirm_advice(self, proposal: Proposal | str, fills: Sequence[Fill], *, actor: str = "user") -> Household:
         """Book the trades a person placed by hand for a held-away account's advice; the household is saved."""
-        from engine.store import OrderStatus
+        from engine.cycle.advice import confirm_fills
 
         p = self.proposal(proposal)
-        h = self.household(p.household)
-        advice = {o.client_order_id: o for o in p.orders if route_of(h.account(o.account)) is Route.ADVICE}
-        for f in fills:
-            order = advice.get(f.client_order_id)
-            if order is None or (order.account, order.symbol, order.side) != (f.account, f.symbol, f.side):
-                raise Conflict(f"fill {f.id} does not match an advised order of proposal {p.id}",
-                               proposal=p.id, fix=f"name one of: {', '.join(sorted(advice)) or 'none'}")
-        ledger = self.planner.ledger(h)
-        book_fills(ledger, fills, advice)
-        cash = {a.id: a.cash for a in h.accounts}
-        for f in fills:
-            gross = f.qty * f.price
-            cash[f.account] += (-gross - f.fees) if f.side.value == "buy" else (gross - f.fees)
-            if cash[f.account] < 0:
-                raise Conflict(f"confirming {f.id} leaves account {f.account} with ${cash[f.account]:,.2f}",
-                               fix="check the quantity and price you entered")
-        updated = replace(h, accounts=tuple(replace(a, cash=cash[a.id]) for a in h.accounts),
-                          lots=tuple(ledger.open_lots()), loss_sales=ledger.open_loss_sales(p.as_of))
-        if self.store is not None:
-            for f in fills:
-                self.store.fills.add(f, household=h.id)
-                self.store.orders.update_status(f.client_order_id, OrderStatus.FILLED, actor=actor,
-                                                reason="confirmed by hand")
-            self.store.households.update(updated, actor=actor)
-        return updated
+        return confirm_fills(self.planner, self.store, self.household(p.household), p, fills, actor=actor)
 
     def import_positions(
         self, household: Household | str, account: str, positions: Sequence[Any], *, on: date | None = None,
@@ -382,22 +358,11 @@ class Cycle:
     ) -> Household:
         """Replace a held-away account's lots with positions a person imported (``BrokerPosition`` rows: symbol,
         shares, average cost); basis marked as reported, the change audited, the household saved."""
-        from engine.cycle.sync import adopt_positions
+        from engine.cycle.advice import import_positions
 
         h = self.household(household)
-        h.account(account)  # NotFound-style error naming the household's accounts
-        if route_of(h.account(account)) is not Route.ADVICE:
-            raise Conflict(f"account {account} is held at a broker: sync it instead (robo sync {h.id})",
-                           fix="import positions only for accounts held away")
-        day = on or self.default_day(h)
-        ledger = adopt_positions(self.planner, self.planner.ledger(h), h, account, list(positions), day)
-        updated = replace(h, lots=tuple(ledger.open_lots()), loss_sales=ledger.open_loss_sales(day))
-        if self.store is not None:
-            self.store.households.update(updated, actor=actor)
-            self.store.audit.append(actor=actor, action="household.import_positions", entity="account",
-                                    entity_id=account, household=h.id,
-                                    after={p.symbol: str(p.qty) for p in positions})
-        return updated
+        return import_positions(self.planner, self.store, h, account, positions, on=on or self.default_day(h),
+                                actor=actor)
 
     def sync(
         self,
