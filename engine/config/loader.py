@@ -175,6 +175,22 @@ def load_universe(path: str | Path | None = None) -> Universe:
 Money = Decimal
 
 
+class SocialSecuritySchema(_Strict):
+    """One of: pia (USD/month at full retirement age), earnings_file (CSV year,earnings or SSA XML), auto."""
+
+    pia: Money | None = Field(None, ge=0)
+    earnings_file: str | None = None
+    auto: bool = False
+
+
+class IncomeStreamSchema(_Strict):
+    name: str = Field(min_length=1)
+    annual: Money = Field(ge=0)
+    start_age: float = Field(65.0, ge=0, le=100)
+    cola: bool = True
+    survivor: float = Field(0.0, ge=0, le=1)
+
+
 class MemberSchema(_Strict):
     id: str = Field(min_length=1)
     name: str
@@ -182,6 +198,10 @@ class MemberSchema(_Strict):
     income: Money = Field(Decimal(0), ge=0)
     retirement_age: int = Field(65, ge=40, le=80)
     income_stability: IncomeStability = IncomeStability.STABLE
+    sex: Literal["male", "female"] | None = None
+    social_security: Literal["auto"] | SocialSecuritySchema | None = None
+    claim_age: float | None = Field(None, ge=62, le=70)
+    pensions: list[IncomeStreamSchema] = []
 
 
 class AccountSchema(_Strict):
@@ -231,6 +251,9 @@ class GoalSchema(_Strict):
     flexibility: float = Field(1.0, ge=0, le=1)
     annual_income: Money | None = Field(None, ge=0)
     years: int | None = Field(None, ge=1, le=60)
+    withdrawal_order: Literal["taxable_first", "fill_bracket"] = "taxable_first"
+    guardrails: bool = False
+    plan_to_age: int | None = Field(None, ge=70, le=120)
 
 
 class EventSchema(_Strict):
@@ -291,6 +314,17 @@ class HouseholdSchema(_Strict):
     emergency_months: float = Field(3.0, ge=0, le=36)
 
 
+def _member_fields(m: MemberSchema, file: str | None) -> dict[str, Any]:
+    """A member's fields; a relative earnings_file is resolved against the household file's folder."""
+    out = m.model_dump()
+    ss = out.get("social_security")
+    if isinstance(ss, dict) and ss.get("earnings_file") and file:
+        p = Path(ss["earnings_file"]).expanduser()
+        if not p.is_absolute():
+            out["social_security"] = {**ss, "earnings_file": str(Path(file).resolve().parent / p)}
+    return out
+
+
 def household_from_dict(
     data: Any, *, file: str | None = None, universe: Universe | None = None
 ) -> Household:
@@ -300,7 +334,7 @@ def household_from_dict(
         household = Household(
             id=s.id,
             name=s.name,
-            members=tuple(Member(**m.model_dump()) for m in s.members),
+            members=tuple(Member(**_member_fields(m, file)) for m in s.members),
             accounts=tuple(Account(**a.model_dump()) for a in s.accounts),
             lots=tuple(Lot(**lot.model_dump()) for lot in s.lots),
             goals=tuple(Goal(**{**g.model_dump(), "accounts": tuple(g.accounts)}) for g in s.goals),

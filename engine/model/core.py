@@ -33,6 +33,7 @@ __all__ = [
     "GoalKind",
     "Household",
     "IncomeStability",
+    "IncomeStream",
     "LifeEvent",
     "LifeEventKind",
     "LossSale",
@@ -46,6 +47,7 @@ __all__ = [
     "ProposalStatus",
     "RiskProfile",
     "RunKind",
+    "SocialSecurity",
     "TaxProfile",
     "TimeInForce",
     "Universe",
@@ -389,8 +391,53 @@ class Asset:
 
 
 @dataclass(frozen=True, slots=True)
+class SocialSecurity:
+    """Where a member's Social Security benefit comes from: a PIA (USD/month at full retirement age, from the
+    SSA statement), an earnings record file (``year,earnings`` CSV or SSA's XML), or ``auto`` (estimated
+    from the current income and age)."""
+
+    pia: Decimal | None = None
+    earnings_file: str | None = None
+    auto: bool = False
+
+    def __post_init__(self) -> None:
+        _set_optional_decimal(self, "pia", minimum=Decimal(0))
+        given = (self.pia is not None) + (self.earnings_file is not None) + bool(self.auto)
+        if given != 1:
+            raise ValidationError(
+                "give exactly one of pia, earnings_file or auto",
+                field="Member.social_security",
+                value={"pia": self.pia, "earnings_file": self.earnings_file, "auto": self.auto},
+                fix="e.g. social_security: {pia: 2400}, {earnings_file: earnings.csv} or auto",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class IncomeStream:
+    """A pension or annuity: ``annual`` USD/year (today's dollars when ``cola``, else fixed nominal dollars)
+    from ``start_age`` of its member; ``survivor`` is the fraction a surviving spouse keeps (0–1)."""
+
+    name: str
+    annual: Decimal
+    start_age: float = 65.0
+    cola: bool = True
+    survivor: float = 0.0
+
+    def __post_init__(self) -> None:
+        _nonempty(self, "name")
+        _set_decimal(self, "annual", minimum=Decimal(0))
+        _fraction(self, "survivor")
+        if not 0 <= float(self.start_age) <= 100:
+            raise ValidationError("must lie in [0, 100]", field="IncomeStream.start_age", value=self.start_age)
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
-    """A person in the household; ``income`` is gross annual USD."""
+    """A person in the household; ``income`` is gross annual USD.
+
+    Retirement income: ``social_security`` (None: no benefit) claimed at ``claim_age`` years (62–70, default
+    the full retirement age), ``pensions`` as income streams; ``sex`` picks the life table (None: the average).
+    """
 
     id: str
     name: str
@@ -398,6 +445,10 @@ class Member:
     income: Decimal = Decimal(0)
     retirement_age: int = 65
     income_stability: IncomeStability = IncomeStability.STABLE
+    sex: str | None = None
+    social_security: SocialSecurity | None = None
+    claim_age: float | None = None
+    pensions: tuple[IncomeStream, ...] = ()
 
     def __post_init__(self) -> None:
         _nonempty(self, "id")
@@ -408,6 +459,26 @@ class Member:
             raise ValidationError(
                 "must lie in [40, 80]", field="Member.retirement_age", value=self.retirement_age
             )
+        if self.sex is not None and self.sex not in ("male", "female"):
+            raise ValidationError("must be male or female (or left out)", field="Member.sex", value=self.sex)
+        ss = self.social_security
+        if ss == "auto" or ss is True:
+            object.__setattr__(self, "social_security", SocialSecurity(auto=True))
+        elif isinstance(ss, Mapping):
+            object.__setattr__(self, "social_security", SocialSecurity(**ss))
+        elif ss is not None and not isinstance(ss, SocialSecurity):
+            raise ValidationError(
+                "must be auto, {pia: USD/month} or {earnings_file: path}", field="Member.social_security", value=ss
+            )
+        if self.claim_age is not None and not (
+            isinstance(self.claim_age, int | float) and math.isfinite(self.claim_age) and 62 <= self.claim_age <= 70
+        ):
+            raise ValidationError(
+                "must be an age in [62, 70]", field="Member.claim_age", value=self.claim_age,
+                fix="retirement benefits can be claimed from 62; delayed credits stop at 70",
+            )
+        streams = tuple(IncomeStream(**p) if isinstance(p, Mapping) else p for p in self.pensions)
+        object.__setattr__(self, "pensions", streams)
 
     def age_on(self, day: date) -> int:
         """Whole years of age on ``day``."""
@@ -556,10 +627,19 @@ class Goal:
     flexibility: float = 1.0
     annual_income: Decimal | None = None
     years: int | None = None
+    withdrawal_order: str = "taxable_first"
+    guardrails: bool = False
+    plan_to_age: int | None = None
 
     def __post_init__(self) -> None:
         _nonempty(self, "id")
         _enum(self, "kind", GoalKind)
+        if self.withdrawal_order not in ("taxable_first", "fill_bracket"):
+            raise ValidationError(
+                "must be taxable_first or fill_bracket", field="Goal.withdrawal_order", value=self.withdrawal_order
+            )
+        if self.plan_to_age is not None and not 70 <= int(self.plan_to_age) <= 120:
+            raise ValidationError("must lie in [70, 120]", field="Goal.plan_to_age", value=self.plan_to_age)
         _set_decimal(self, "target", minimum=Decimal(0))
         _require_date(self, "target_date")
         _set_decimal(self, "current_savings", minimum=Decimal(0))
