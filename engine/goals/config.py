@@ -189,6 +189,8 @@ class _PlanningSchema(_Strict):
     retirement_real_rate: float = Field(0.03, ge=-0.05, le=0.15)
     reserve_horizon_months: int = Field(12, ge=0, le=60)
     drift_threshold: float = Field(0.05, ge=0, le=1)
+    retirement_model: Literal["full", "plain"] = "full"
+    survivor_spending: float = Field(0.7, ge=0, le=1)
 
 
 class _RulesSchema(_Strict):
@@ -220,6 +222,8 @@ class PlanningSettings:
     retirement_real_rate: float = 0.03
     reserve_horizon_months: int = 12
     drift_threshold: float = 0.05
+    retirement_model: str = "full"
+    survivor_spending: float = 0.7
 
 
 @dataclass(frozen=True, slots=True)

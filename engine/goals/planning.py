@@ -28,7 +28,7 @@ from engine.goals.config import (
     load_event_rules,
     load_glide_paths,
 )
-from engine.goals.montecarlo import Composites, Shock, Sleeve, composites, simulate
+from engine.goals.montecarlo import PERCENTILES, Composites, Shock, Sleeve, composites, simulate
 from engine.model import Goal, GoalKind, Household
 
 __all__ = [
@@ -116,12 +116,17 @@ class Scenario:
     """Adjustments a what-if applies at the sleeve level.
 
     ``extra_monthly`` USD/month added per goal id; ``part_time`` (USD/year, years) reduces retirement
-    withdrawals at its start; ``shock`` is a market crash.
+    withdrawals at its start; ``shock`` is a market crash; ``claim_age``, ``spending_factor``,
+    ``roth_conversion`` and ``guardrails`` change the retirement simulation (``engine.goals.retirement``).
     """
 
     extra_monthly: Mapping[str, float] = field(default_factory=dict)
     part_time: tuple[float, int] | None = None
     shock: Shock | None = None
+    claim_age: Mapping[str, float] = field(default_factory=dict)  # member id ("*": everyone) → claiming age
+    spending_factor: float = 1.0  # retirement spending × this
+    roth_conversion: tuple[float, int] | None = None  # USD/year converted for N years from retirement
+    guardrails: bool | None = None  # None: the goal's own setting
 
 
 def goal_sleeve(
@@ -187,6 +192,239 @@ def goal_sleeve(
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# Market values and the retirement simulation's inputs
+# ---------------------------------------------------------------------------------------------
+
+
+def account_values_at_market(household: Household, as_of: date, market: object | None = None) -> dict[str, Decimal]:
+    """Market value per account on ``as_of``, USD: cash plus each lot's shares × the close on or before that day.
+
+    ``market`` is an ``engine.data.MarketData`` (default: the embedded prices, offline). A lot whose fund
+    has no price on or before ``as_of`` keeps its cost basis (named in ``market_value_gaps``).
+    """
+    from engine.data import MarketData
+
+    data = market if market is not None else _embedded_market()
+    out = {a.id: a.cash for a in household.accounts}
+    for lot in household.lots:
+        try:
+            price = Decimal(str(round(data.price(lot.symbol, as_of), 6)))  # type: ignore[attr-defined]
+            out[lot.account] += (lot.shares * price).quantize(Decimal("0.01"))
+        except Exception:  # unknown ticker or no price yet: book value stands in
+            out[lot.account] += lot.basis
+    return out
+
+
+_MARKET: list[object] = []
+
+
+def _embedded_market() -> object:
+    from engine.data import MarketData
+
+    if not _MARKET:
+        _MARKET.append(MarketData.embedded())
+    return _MARKET[0]
+
+
+def _add_months(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
+    return date(y, m + 1, min(d.day, 28))
+
+
+def retirement_spec(
+    household: Household,
+    goal: Goal,
+    as_of: date,
+    wealth: float,
+    glide: GlidePaths,
+    comp: Composites,
+    *,
+    account_values: Mapping[str, Decimal] | None = None,
+    equity_now: float | None = None,
+    equity_cap: float = 1.0,
+    scenario: Scenario | None = None,
+    settings: object | None = None,
+):
+    """The retirement goal as a ``RetirementSpec``: buckets by account type, benefits, pensions, taxes, lifespans.
+
+    ``wealth`` (USD today) is split over the goal's accounts by their value and type (traditional per owner;
+    Roth, HSA and 529 tax-free); the taxable share carries its accounts' cost basis. Benefits are in today's
+    dollars (COLA keeps them real); the retirement starts in the plan year nearest ``goal.target_date``.
+    """
+    from engine.goals.inflation import load_inflation
+    from engine.goals.longevity import load_life_table
+    from engine.goals.retirement import Person, RetirementSpec
+    from engine.goals.social_security import (
+        claim_factor,
+        full_retirement_age_months,
+        member_pia,
+        months_of_age,
+        nearest_claim_months,
+        spousal_factor,
+        survivor_fra_months,
+    )
+    from engine.goals.withdrawals import YearTax, load_rmd_tables
+    from engine.model import AccountType, FilingStatus
+
+    scenario = scenario or Scenario()
+    members = sorted(household.members, key=lambda m: m.birth_date)[:2]
+    acc = max(months_between(as_of, goal.target_date), 0)
+    retire_year = round(acc / 12)
+    ages = [m.age_on(as_of) for m in members]
+    plan_to = goal.plan_to_age
+    years = max(retire_year + 1, (plan_to or 120) - min(ages))
+    months = 12 * years
+    to_goal = (acc - np.arange(months)) / 12.0
+    eq = glide.equity_share(goal.kind, to_goal)
+    ca = glide.cash_share(goal.kind, to_goal)
+    if equity_now is not None:
+        eq = eq + (equity_now - float(eq[0]))
+    eq = np.clip(eq, 0.0, equity_cap)
+    ca = np.minimum(ca, 1.0 - eq)
+
+    values = {k: float(v) for k, v in (account_values or account_values_from_book(household)).items()}
+    index = {m.id: i for i, m in enumerate(members)}
+    accounts = [household.account(a) for a in goal.accounts] or [household.accounts[0]]
+    total = sum(values.get(a.id, 0.0) for a in accounts)
+    weights = [values.get(a.id, 0.0) / total if total > 0 else 1.0 / len(accounts) for a in accounts]
+    taxable = roth = basis_value = taxable_value = 0.0
+    trad = [0.0] * len(members)
+    share_t, share_r, share_d = 0.0, 0.0, [0.0] * len(members)
+    for a, w in zip(accounts, weights, strict=True):
+        if a.type is AccountType.TAXABLE:
+            taxable += wealth * w
+            share_t += w
+            taxable_value += values.get(a.id, 0.0)
+            basis_value += float(a.cash) + sum(float(lot.basis) for lot in household.lots if lot.account == a.id)
+        elif a.type is AccountType.TRADITIONAL:
+            i = index.get(a.owner or "", 0)
+            trad[i] += wealth * w
+            share_d[i] += w
+        else:
+            roth += wealth * w
+            share_r += w
+    basis_ratio = min(basis_value / taxable_value, 1.0) if taxable_value > 0 else 1.0
+    contrib = np.zeros(months)
+    contrib[:acc] = float(goal.monthly_contribution) + scenario.extra_monthly.get(goal.id, 0.0)
+    _, draw = _drawdown(goal)
+    annual = float(goal.annual_income) if goal.annual_income is not None else float(goal.target) / (goal.years or 30)
+    spending = annual * scenario.spending_factor
+
+    pias = [member_pia(m, as_of) for m in members]
+    people = []
+    for i, m in enumerate(members):
+        age_m = months_of_age(m.birth_date, as_of)
+        claim_years = scenario.claim_age.get(m.id, scenario.claim_age.get("*", m.claim_age))
+        fra = full_retirement_age_months(m.birth_date)
+        claim_m = nearest_claim_months(claim_years) if claim_years is not None else fra
+        claim_year = max(0, math.ceil((claim_m - age_m) / 12)) if claim_m > age_m else 0
+        own = np.zeros(years)
+        spousal = np.zeros(years)
+        pia_i = float(pias[i]) if pias[i] is not None else 0.0
+        benefit = 12.0 * pia_i * claim_factor(m.birth_date, claim_m) if pias[i] is not None else 0.0
+        own[min(claim_year, years) :] = benefit
+        if len(members) == 2 and pias[1 - i] is not None:
+            other = members[1 - i]
+            o_claim = scenario.claim_age.get(other.id, scenario.claim_age.get("*", other.claim_age))
+            o_claim_m = nearest_claim_months(o_claim) if o_claim is not None else full_retirement_age_months(
+                other.birth_date
+            )
+            o_age_m = months_of_age(other.birth_date, as_of)
+            o_year = max(0, math.ceil((o_claim_m - o_age_m) / 12)) if o_claim_m > o_age_m else 0
+            excess = max(0.5 * float(pias[1 - i]) - pia_i, 0.0)
+            if excess > 0:
+                start = max(claim_year, o_year)
+                spousal[min(start, years) :] = 12.0 * excess * spousal_factor(m.birth_date, claim_m) / 0.5
+        surv_after = 12.0 * max(pia_i * claim_factor(m.birth_date, claim_m), 0.825 * pia_i) if pia_i else 0.0
+        surv_year = max(0, math.ceil((survivor_fra_months(m.birth_date) - age_m) / 12))
+        p_real, p_nom = np.zeros(years), np.zeros(years)
+        keep = 0.0
+        for stream in m.pensions:
+            start = max(0, math.ceil((float(stream.start_age) * 12 - age_m) / 12))
+            (p_real if stream.cola else p_nom)[min(start, years) :] += float(stream.annual)
+            keep = max(keep, stream.survivor)
+        people.append(
+            Person(
+                name=m.id,
+                age=ages[i],
+                sex=m.sex,
+                own=own,
+                spousal=spousal,
+                survivor_base=surv_after,
+                survivor_before_claim=12.0 * pia_i,
+                claim_year=claim_year,
+                survivor_year=surv_year,
+                rmd_age=load_rmd_tables().start(m.birth_date),
+                pension_real=p_real,
+                pension_nominal=p_nom,
+                pension_survivor=keep,
+                plan_to_age=plan_to,
+            )
+        )
+    status = household.tax.filing_status
+    joint = YearTax.for_status(status, household.tax.state_rate)
+    single = (
+        YearTax.for_status(FilingStatus.SINGLE, household.tax.state_rate)
+        if status is FilingStatus.MARRIED_JOINT
+        else joint
+    )
+    guard = goal.guardrails if scenario.guardrails is None else scenario.guardrails
+    shock = (scenario.shock.month, scenario.shock.equity_drop) if scenario.shock else None
+    survivor_spending = getattr(settings, "survivor_spending", 0.7)
+    return RetirementSpec(
+        years=years,
+        accumulation_months=acc,
+        retire_year=retire_year,
+        equity=eq,
+        cash=ca,
+        taxable=taxable,
+        basis=taxable * basis_ratio,
+        traditional=tuple(trad),
+        roth=roth,
+        contributions=contrib,
+        shares=(share_t, *share_d, share_r),
+        spending=spending,
+        survivor_spending=survivor_spending if len(members) == 2 else 1.0,
+        people=tuple(people),
+        joint_tax=joint,
+        single_tax=single,
+        rmd=load_rmd_tables(),
+        life=None if plan_to else load_life_table(),
+        inflation=load_inflation().with_mean(comp.inflation),
+        composites=comp,
+        part_time=(scenario.part_time[0], scenario.part_time[1]) if scenario.part_time else None,
+        roth_conversion=scenario.roth_conversion,
+        order=goal.withdrawal_order,
+        guardrails=bool(guard),
+        flexibility=goal.flexibility,
+        shock=shock,
+        name=goal.id,
+    )
+
+
+def retirement_income(spec: object) -> dict[str, float]:
+    """Yearly income (real USD) the spec expects at the start of retirement with both alive: benefits, pensions."""
+    y = min(spec.retire_year + 5, spec.years - 1)  # type: ignore[attr-defined]
+    out: dict[str, float] = {}
+    for p in spec.people:  # type: ignore[attr-defined]
+        out[f"social_security_{p.name}"] = float(p.own[-1] + p.spousal[-1])
+        out[f"pension_{p.name}"] = float(p.pension_real[y] + p.pension_nominal[y])
+    out["spending"] = float(spec.spending)  # type: ignore[attr-defined]
+    return out
+
+
+def net_present_target(spec: object, years: int, real_rate: float) -> float:
+    """Present value at retirement (today's USD) of spending not covered by benefits and pensions, both alive."""
+    r = spec.retire_year  # type: ignore[attr-defined]
+    total = 0.0
+    for k in range(years):
+        y = min(r + k, spec.years - 1)  # type: ignore[attr-defined]
+        income = sum(p.own[y] + p.spousal[y] + p.pension_real[y] + p.pension_nominal[y] for p in spec.people)  # type: ignore[attr-defined]
+        total += max(spec.spending - income, 0.0) / (1 + real_rate) ** k  # type: ignore[attr-defined]
+    return total
+
+
 @dataclass(frozen=True, slots=True)
 class GoalForecast:
     """One goal's Monte Carlo outcome: probabilities (fractions), shortfall and bands in today's USD."""
@@ -205,6 +443,7 @@ class GoalForecast:
     shortfall: float
     median_final: float
     bands: np.ndarray | None = None
+    details: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,50 +499,84 @@ def plan_household(
     paths: int | None = None,
     seed: int | None = None,
     bands: bool = True,
+    model: str | None = None,
 ) -> Plan:
-    """Simulate every active goal's sleeve on the same market paths; probabilities, shortfalls, bands.
+    """Simulate every active goal; probabilities, shortfalls, bands.
 
-    Goals already due on ``as_of`` are left out (see ``is_active``); ``goal_sleeve`` raises for them.
+    Retirement goals run the full retirement simulation (``engine.goals.retirement``: benefits, taxes, RMDs,
+    inflation risk, lifespans) unless ``model`` (default: ``planning.retirement_model``) is ``"plain"``;
+    the other goals' sleeves run jointly on the same market paths (``simulate``). Goals already due on
+    ``as_of`` are left out (see ``is_active``); ``goal_sleeve`` raises for them.
     """
+    from engine.goals.retirement import simulate_retirement
+
     comp, glide, rules = _inputs(market, glide, rules, household)
     settings = rules.planning
     paths = paths or settings.paths
     seed = settings.seed if seed is None else seed
+    full = (model or settings.retirement_model) == "full"
     wealth = goal_wealth(household, account_values)
     equity_now = equity_now or {}
     goals = [g for g in household.goals if is_active(g, as_of)]
-    sleeves = [
-        goal_sleeve(
+    if not goals:
+        return Plan(household.id, as_of, (), None, (), paths, seed)
+    plain = [g for g in goals if not (full and g.kind is GoalKind.RETIREMENT)]
+    sleeves = {
+        g.id: goal_sleeve(
             g, as_of, wealth[g.id], glide, equity_now=equity_now.get(g.id), equity_cap=equity_cap, scenario=scenario
         )
-        for g in goals
-    ]
-    if not sleeves:
-        return Plan(household.id, as_of, (), None, (), paths, seed)
+        for g in plain
+    }
     shock = scenario.shock if scenario else None
-    res = simulate(sleeves, comp, paths=paths, seed=seed, shock=shock, bands=bands)
+    res = simulate(list(sleeves.values()), comp, paths=paths, seed=seed, shock=shock, bands=bands) if plain else None
     out = []
-    for i, (g, s) in enumerate(zip(goals, sleeves, strict=True)):
-        pv = present_target(g, settings.retirement_real_rate)
+    for g in goals:
+        if g.id in sleeves:
+            i = list(sleeves).index(g.id)
+            s = sleeves[g.id]
+            pv = present_target(g, settings.retirement_real_rate)
+            out.append(
+                GoalForecast(
+                    goal_id=g.id, name=g.name or g.id, kind=g.kind, priority=g.priority,
+                    years=max(months_between(as_of, g.target_date), 0) / 12.0, wealth=wealth[g.id], target=pv,
+                    funded_ratio=wealth[g.id] / pv if pv > 0 else 1.0, equity_now=float(s.equity[0]),
+                    probability=float(res.probability[i]), partial_probability=float(res.partial_probability[i]),
+                    shortfall=float(res.shortfall[i]), median_final=float(res.median_final[i]),
+                    bands=None if res.bands is None else res.bands[i],
+                )
+            )
+            continue
+        spec = retirement_spec(
+            household, g, as_of, wealth[g.id], glide, comp, account_values=account_values,
+            equity_now=equity_now.get(g.id), equity_cap=equity_cap, scenario=scenario, settings=settings,
+        )
+        r = simulate_retirement(spec, paths=paths, seed=seed, bands=bands)
+        pv = net_present_target(spec, g.years or 30, settings.retirement_real_rate)
         out.append(
             GoalForecast(
-                goal_id=g.id,
-                name=g.name or g.id,
-                kind=g.kind,
-                priority=g.priority,
-                years=max(months_between(as_of, g.target_date), 0) / 12.0,
-                wealth=wealth[g.id],
-                target=pv,
-                funded_ratio=wealth[g.id] / pv if pv > 0 else 1.0,
-                equity_now=float(s.equity[0]),
-                probability=float(res.probability[i]),
-                partial_probability=float(res.partial_probability[i]),
-                shortfall=float(res.shortfall[i]),
-                median_final=float(res.median_final[i]),
-                bands=None if res.bands is None else res.bands[i],
+                goal_id=g.id, name=g.name or g.id, kind=g.kind, priority=g.priority,
+                years=max(months_between(as_of, g.target_date), 0) / 12.0, wealth=wealth[g.id], target=pv,
+                funded_ratio=wealth[g.id] / pv if pv > 0 else 1.0, equity_now=float(spec.equity[0]),
+                probability=r.probability, partial_probability=r.partial_probability, shortfall=r.shortfall,
+                median_final=r.median_final, bands=r.bands, details={**retirement_income(spec), **r.extras},
             )
         )
-    return Plan(household.id, as_of, tuple(out), res.household_bands, res.percentiles, paths, seed)
+    household_bands = res.household_bands if res is not None else None
+    percentiles = res.percentiles if res is not None else PERCENTILES
+    return Plan(household.id, as_of, tuple(out), household_bands, percentiles, paths, seed)
+
+
+def goal_target(household: Household, goal: Goal, as_of: date, rules: EventRules | None = None) -> float:
+    """The goal's target in today's USD as the plan reports it: for a retirement goal under the full model the
+    present value of the spending that benefits and pensions do not cover; else ``present_target``."""
+    rules = rules or load_event_rules()
+    settings = rules.planning
+    if goal.kind is not GoalKind.RETIREMENT or settings.retirement_model != "full":
+        return present_target(goal, settings.retirement_real_rate)
+    glide = load_glide_paths(household=household.id)
+    comp = composites(load_capital_market(), glide)
+    spec = retirement_spec(household, goal, as_of, 0.0, glide, comp, settings=settings)
+    return net_present_target(spec, goal.years or 30, settings.retirement_real_rate)
 
 
 def savings_needed(

@@ -55,6 +55,7 @@ __all__ = [
     "full_retirement_age_months",
     "load_earnings_file",
     "load_social_security_tables",
+    "member_pia",
     "pia",
     "spousal_factor",
     "survivor_fra_months",
@@ -242,9 +243,9 @@ def claim_factor(birth_date: date, claim_age_months: int) -> float:
     fra = full_retirement_age_months(birth_date)
     if m < fra:
         early = fra - m
-        return 1.0 - 5.0 / 900.0 * min(early, 36) - 5.0 / 1200.0 * max(early - 36, 0)
+        return round(1.0 - 5.0 / 900.0 * min(early, 36) - 5.0 / 1200.0 * max(early - 36, 0), 12)
     late = min(m, LATEST_CREDIT_MONTHS) - fra
-    return 1.0 + delayed_credit_per_month(birth_date) * max(late, 0)
+    return round(1.0 + delayed_credit_per_month(birth_date) * max(late, 0), 12)
 
 
 def spousal_factor(birth_date: date, claim_age_months: int) -> float:
@@ -255,7 +256,7 @@ def spousal_factor(birth_date: date, claim_age_months: int) -> float:
     """
     m = _check_claim(claim_age_months, "spousal_factor")
     early = max(full_retirement_age_months(birth_date) - m, 0)
-    return 0.5 * (1.0 - 25.0 / 3600.0 * min(early, 36) - 5.0 / 1200.0 * max(early - 36, 0))
+    return round(0.5 * (1.0 - 25.0 / 3600.0 * min(early, 36) - 5.0 / 1200.0 * max(early - 36, 0)), 12)
 
 
 def survivor_factor(survivor_birth: date, age_months: int) -> float:
@@ -418,3 +419,38 @@ def nearest_claim_months(age_years: float) -> int:
     if not math.isfinite(age_years) or not 62 <= age_years <= 70:
         raise PlanningError("a claiming age must lie in [62, 70]", value=age_years)
     return round(age_years * 12)
+
+
+def member_pia(member: Any, as_of: date, tables: SocialSecurityTables | None = None) -> Decimal | None:
+    """A member's PIA (USD/month at FRA, today's wage level) from their ``social_security`` entry, or None.
+
+    ``pia`` is taken as given; ``earnings_file`` is read (future years repeat the last year's earnings, wage
+    indexed, until the member's retirement age); ``auto`` estimates the record from the current income.
+    """
+    spec = getattr(member, "social_security", None)
+    if spec is None:
+        return None
+    if spec.pia is not None:
+        return Decimal(spec.pia)
+    t = tables or load_social_security_tables()
+    latest = t.latest_awi_year
+    if spec.earnings_file:
+        record = load_earnings_file(spec.earnings_file)
+        last_year = max(record)
+        last = record[last_year]
+        if last_year in t.awi and last_year < latest:
+            last = last * t.awi[latest] / t.awi[last_year]
+        for year in range(max(last_year + 1, as_of.year), member.birth_date.year + member.retirement_age):
+            record[year] = min(last, t.cap(as_of.year))
+    else:
+        record = estimate_earnings(member.income, member.birth_date, as_of, member.retirement_age, t)
+    eligibility = _effective_birth(member.birth_date).year + 62
+    if eligibility <= t.latest_bend_year:  # already eligible: SSA's own indexing year and bend points
+        aime, _ = aime_from_earnings(record, member.birth_date, t)
+        return pia(aime, eligibility, t)
+    # Not yet 62: index to today's wage level (the latest AWI) and apply today's bend points — the PIA in
+    # today's wage terms, as SSA's Quick Calculator reports it.
+    indexed = {y: (e * t.awi[latest] / t.awi[y] if y in t.awi and y < latest else e) for y, e in record.items()}
+    top = sorted(indexed.values(), reverse=True)[:35]
+    aime = (sum(top, Decimal(0)) / 420).quantize(Decimal(1), rounding=ROUND_FLOOR)
+    return pia(aime, t.latest_bend_year, t)

@@ -1,0 +1,377 @@
+"""The retirement Monte Carlo: Social Security, pensions, taxes by account type, RMDs, stochastic inflation,
+mortality and (optionally) guardrails, for one household's retirement goal.
+
+    spec = retirement_spec(household, goal, as_of, wealth_by_type, glide, comp)
+    result = simulate_retirement(spec, paths=20_000, seed=7)        # result.probability
+
+Money is real (today's) USD. Months carry the returns; cash flows are settled once a year at the start of
+each plan year (spending, benefits, RMDs, taxes, withdrawals), contributions monthly until retirement.
+Each year draws its inflation (AR(1), ``engine.goals.inflation``) and the portfolio's monthly log-returns,
+whose shock loads on that year's inflation innovation (so the bond sleeve loses real value when inflation
+surprises). In a year with no monthly flows the twelve monthly log-returns are drawn as their exact sum
+(one normal instead of twelve: the same distribution). Deaths are drawn once per path from the SSA period
+life table (or every member lives to the goal's ``plan_to_age``); after the first death spending falls to
+``survivor_spending`` of the couple's, the survivor keeps the larger of the two benefits, files single, and
+inherits the traditional accounts (spousal rollover). Success: every year's after-tax spending is paid
+while anyone is alive. Paths run in chunks (``CHUNK``) with their own seeds, so memory stays bounded and
+the result depends on ``seed`` and ``paths`` only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import numpy as np
+
+from engine.errors import PlanningError
+from engine.goals.inflation import InflationModel
+from engine.goals.longevity import LifeTable
+from engine.goals.montecarlo import PERCENTILES, Composites
+from engine.goals.withdrawals import RmdTables, YearTax
+
+__all__ = ["CHUNK", "Person", "RetirementResult", "RetirementSpec", "simulate_retirement"]
+
+CHUNK = 25_000
+BAND_PATHS = 5_000
+ITERATIONS = 5  # fixed-point passes of the tax gross-up (each pass shrinks the error by the marginal rate)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One member as the simulation sees them (amounts real USD/year, arrays one value per plan year).
+
+    ``own``/``spousal`` benefits while both live; ``survivor_base`` what the spouse would get if this
+    person died after claiming (``survivor_before_claim`` before); ``claim_year`` the plan year benefits
+    start; ``survivor_year`` the plan year this person reaches the survivor FRA; ``pension_real`` and
+    ``pension_nominal`` (fixed dollars) and the fraction a survivor keeps.
+    """
+
+    name: str
+    age: int
+    sex: str | None
+    own: np.ndarray
+    spousal: np.ndarray
+    survivor_base: float
+    survivor_before_claim: float
+    claim_year: int
+    survivor_year: int
+    rmd_age: int
+    pension_real: np.ndarray
+    pension_nominal: np.ndarray
+    pension_survivor: float = 0.0
+    plan_to_age: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetirementSpec:
+    """Everything the retirement simulation needs (see the module docstring); USD real, fractions."""
+
+    years: int
+    accumulation_months: int
+    retire_year: int
+    equity: np.ndarray  # per month
+    cash: np.ndarray  # per month
+    taxable: float
+    basis: float
+    traditional: tuple[float, ...]  # per person
+    roth: float
+    contributions: np.ndarray  # per month, USD (real)
+    shares: tuple[float, ...]  # contribution split: taxable, traditional per person…, roth
+    spending: float  # USD/year after tax, both alive
+    survivor_spending: float  # fraction of spending after the first death
+    people: tuple[Person, ...]
+    joint_tax: YearTax
+    single_tax: YearTax
+    rmd: RmdTables
+    life: LifeTable | None
+    inflation: InflationModel
+    composites: Composites
+    part_time: tuple[float, int] | None = None  # USD/year ordinary income, years from retirement
+    roth_conversion: tuple[float, int] | None = None  # USD/year converted, years from retirement
+    order: str = "taxable_first"
+    fill_rate: float = 0.12
+    guardrails: bool = False
+    flexibility: float = 1.0
+    shock: tuple[int, float] | None = None  # (month, equity drop)
+    name: str = "retirement"
+
+    @property
+    def months(self) -> int:
+        return 12 * self.years
+
+
+@dataclass(frozen=True, slots=True)
+class RetirementResult:
+    """Probability that spending is met for life, partly met (≥ flexibility of the total), mean shortfall
+    (USD), median wealth left at the end, yearly wealth percentiles (``bands[year, p]``) and extras."""
+
+    probability: float
+    partial_probability: float
+    shortfall: float
+    median_final: float
+    bands: np.ndarray | None
+    paths: int
+    seed: int
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+def _monthly(spec: RetirementSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per month: nominal log drift, total volatility (annual), correlation of the portfolio with inflation."""
+    c, inf = spec.composites, spec.inflation
+    eq, ca = spec.equity, spec.cash
+    bd = np.clip(1.0 - eq - ca, 0.0, 1.0)
+    arith = eq * c.mu_equity + bd * c.mu_bonds + ca * c.mu_cash
+    a = eq * c.vol_equity + bd * c.vol_bonds * c.rho
+    b = bd * c.vol_bonds * math.sqrt(max(1 - c.rho**2, 0.0))
+    s = np.sqrt(a**2 + b**2)
+    cov = eq * c.vol_equity * inf.correlation_equity + bd * c.vol_bonds * inf.correlation_bonds
+    rho = np.where(s > 0, np.clip(cov / np.maximum(s, 1e-12), -0.99, 0.99), 0.0)
+    drift = np.log1p(arith) / 12.0 - s**2 / 24.0
+    return drift, s, rho
+
+
+def simulate_retirement(
+    spec: RetirementSpec, *, paths: int = 20_000, seed: int = 0, bands: bool = True, workers: int | None = None
+) -> RetirementResult:
+    """Run the retirement Monte Carlo (see the module docstring).
+
+    Raises:
+        PlanningError: fewer than 2 paths or a spec without months.
+    """
+    if paths < 2:
+        raise PlanningError("paths must be ≥ 2", paths=paths)
+    if spec.years < 1:
+        raise PlanningError("the retirement plan has no years to simulate")
+    drift, vol, rho = _monthly(spec)
+    Y, P = spec.years, len(spec.people)
+    inf = spec.inflation
+    innov = inf.volatility * math.sqrt(1 - inf.persistence**2)
+    # Per month: the idiosyncratic loading and the per-month share of the inflation loading.
+    idio = (vol * np.sqrt(1 - rho**2) / math.sqrt(12.0)).astype(np.float32)
+    common = (vol * rho / 12.0).astype(np.float32)
+    d32 = drift.astype(np.float32)
+    ages = np.array([[p.age + y for y in range(Y)] for p in spec.people])
+    rmd_div = np.stack([spec.rmd.divisors(ages[i], p.rmd_age) for i, p in enumerate(spec.people)]).astype(np.float32)
+    retire = spec.retire_year
+    part = np.zeros(Y)
+    if spec.part_time:
+        part[retire : retire + spec.part_time[1]] = spec.part_time[0]
+    conv = np.zeros(Y)
+    if spec.roth_conversion:
+        conv[retire : retire + spec.roth_conversion[1]] = spec.roth_conversion[0]
+    shares = np.array(spec.shares, np.float32)
+    contrib = spec.contributions.astype(np.float32)
+    acc = spec.accumulation_months
+    shock_year = shock_mult = None
+    if spec.shock is not None:
+        month, drop = spec.shock
+        shock_year = month // 12
+        shock_mult = 1.0 - drop * float(spec.equity[min(month, len(spec.equity) - 1)])
+    top_fill = spec.joint_tax.bracket_top(spec.fill_rate) + spec.joint_tax.deduction
+    top_fill_single = spec.single_tax.bracket_top(spec.fill_rate) + spec.single_tax.deduction
+
+    sizes = [CHUNK] * (paths // CHUNK) + ([paths % CHUNK] if paths % CHUNK else [])
+    seqs = np.random.SeedSequence(seed).spawn(len(sizes))
+
+    def run(size: int, seq: np.random.SeedSequence) -> tuple[np.ndarray, ...]:
+        rng = np.random.default_rng(seq)
+        h = (size + 1) // 2
+        f32 = np.float32
+        T = np.full(size, spec.taxable, f32)
+        B = np.full(size, spec.basis, f32)
+        D = np.tile(np.array(spec.traditional, f32)[:, None], (1, size))
+        R = np.full(size, spec.roth, f32)
+        cpi = np.ones(size, np.float64)
+        pi = np.full(size, inf.mean)
+        level = np.full(size, spec.spending)  # guardrails spending level
+        wr0 = np.zeros(size)
+        need_total = np.zeros(size)
+        unmet = np.zeros(size)
+        final = np.zeros(size)
+        # Deaths: years lived from now per person (plan_to_age: a fixed age).
+        death = np.empty((P, size), np.int32)
+        for i, p in enumerate(spec.people):
+            if p.plan_to_age is not None or spec.life is None:
+                death[i] = max((p.plan_to_age or 95) - p.age, 0)
+            else:
+                u = rng.random(size)
+                death[i] = spec.life.sample_years_left(p.age, p.sex, u)
+        last = death.max(axis=0)
+        nb = min(size, BAND_PATHS)
+        snaps = np.empty((Y + 1, nb), np.float32) if bands else None
+        if snaps is not None:
+            snaps[0] = (T + D.sum(axis=0) + R)[:nb]
+        surv_claimed = [death[i] >= p.claim_year for i, p in enumerate(spec.people)]  # died after claiming
+        for y in range(Y):
+            alive = death > y  # (P, size)
+            anyone = alive.any(axis=0)
+            # --- cash flows at the start of the year -------------------------------------------------
+            if y >= retire:
+                if P == 2:  # spousal rollover: the survivor inherits the traditional balance
+                    for i, j in ((0, 1), (1, 0)):
+                        moved = ~alive[i] & alive[j] & (D[i] > 0)
+                        if moved.any():
+                            D[j][moved] += D[i][moved]
+                            D[i][moved] = 0.0
+                both = alive.all(axis=0) if P == 2 else alive[0]
+                ss = np.zeros(size)
+                pension = np.zeros(size)
+                for i, p in enumerate(spec.people):
+                    own = p.own[y] + np.where(both, p.spousal[y], 0.0) if P == 2 else p.own[y] + 0 * ss
+                    mine = np.where(alive[i], own, 0.0)
+                    pens_i = p.pension_real[y] + p.pension_nominal[y] / cpi
+                    if P == 2:
+                        j = 1 - i
+                        q = spec.people[j]
+                        base = np.where(surv_claimed[j], q.survivor_base, q.survivor_before_claim)
+                        widow = alive[i] & ~alive[j] & (y >= p.survivor_year)
+                        mine = np.where(widow, np.maximum(p.own[y], base), mine)
+                        pension += np.where(alive[i], pens_i, np.where(alive[j], p.pension_survivor * pens_i, 0.0))
+                    else:
+                        pension += np.where(alive[i], pens_i, 0.0)
+                    ss += mine
+                rmd = (D * rmd_div[:, y, None] * alive).astype(np.float64)
+                spend = np.where(both, level, level * spec.survivor_spending) * anyone
+                if spec.guardrails and y > retire:
+                    wealth = T + D.sum(axis=0) + R
+                    wr = np.where(wealth > 0, spend / np.maximum(wealth, 1.0), np.inf)
+                    cut = wr > 1.2 * wr0
+                    rise = wr < 0.8 * wr0
+                    level = np.where(cut, np.maximum(level * 0.9, spec.flexibility * spec.spending), level)
+                    level = np.where(rise, np.minimum(level * 1.1, 1.5 * spec.spending), level)
+                    spend = np.where(both, level, level * spec.survivor_spending) * anyone
+                if y == retire:
+                    wealth = T + D.sum(axis=0) + R
+                    wr0 = np.where(wealth > 0, spend / np.maximum(wealth, 1.0), 0.0)
+                conv_y = np.minimum(conv[y], np.maximum(D.sum(axis=0) - rmd.sum(axis=0), 0.0)) * anyone
+                work = part[y] * anyone
+                ordinary = pension + work + rmd.sum(axis=0) + conv_y
+                cash_in = ss + pension + work + rmd.sum(axis=0)
+                single = ~both
+                tax_scale = 1.0 / cpi
+                d_left = np.maximum(D.sum(axis=0) - rmd.sum(axis=0) - conv_y, 0.0)
+                t_have, r_have = T.astype(np.float64), R.astype(np.float64)
+                gshare = np.where(t_have > 0, np.clip(1.0 - B / np.maximum(t_have, 1e-9), 0.0, 1.0), 0.0)
+                head = np.maximum(np.where(single, top_fill_single, top_fill) - ordinary, 0.0)
+                wT = wD = wR = np.zeros(size)
+                tax = np.zeros(size)
+                for _ in range(ITERATIONS):
+                    gains = wT * gshare
+                    tax = np.where(
+                        single,
+                        spec.single_tax.total(ordinary + wD, gains, ss, tax_scale),
+                        spec.joint_tax.total(ordinary + wD, gains, ss, tax_scale),
+                    )
+                    need = np.maximum(spend + tax - cash_in, 0.0)
+                    if spec.order == "fill_bracket":
+                        d1 = np.minimum(np.minimum(d_left, head), need)
+                    else:
+                        d1 = 0.0
+                    wT = np.minimum(t_have, need - d1)
+                    wD = np.minimum(d_left, need - wT)
+                    wR = np.minimum(r_have, need - wT - wD)
+                # ``tax`` is the last pass's: the withdrawals pay it; what a further pass would add is cents.
+                short = np.maximum(spend + tax - cash_in - wT - wD - wR, 0.0)
+                surplus = np.maximum(cash_in + wT + wD + wR - spend - tax, 0.0) * (short <= 0)
+                unmet += short
+                need_total += spend
+                # apply: taxable (basis leaves pro rata), traditional (RMD + withdrawal + conversion), Roth
+                B = (B - wT * (1.0 - gshare) + surplus).astype(f32)
+                T = (T - wT + surplus).astype(f32)
+                take = rmd.sum(axis=0) + wD + conv_y
+                tot_d = D.sum(axis=0)
+                frac = np.where(tot_d > 0, take / np.maximum(tot_d, 1e-9), 0.0)
+                D = np.maximum(D * (1.0 - frac)[None, :], 0.0).astype(f32)
+                R = np.maximum(R - wR + conv_y, 0.0).astype(f32)
+                final = np.where(last == y + 1, T + D.sum(axis=0) + R, final)
+            # --- inflation and returns through the year ----------------------------------------------
+            e = rng.standard_normal(h)
+            e = np.concatenate([e, -e])[:size]
+            pi = inf.mean + inf.persistence * (pi - inf.mean) + innov * e
+            pi = np.maximum(pi, -0.5)
+            cpi *= 1.0 + pi
+            m0, m1 = 12 * y, 12 * y + 12
+            if m0 < acc:  # contributions this year: month by month
+                z = rng.standard_normal((12, h), dtype=f32)
+                r = np.empty((12, size), f32)
+                r[:, :h] = z * idio[m0:m1, None]
+                r[:, h:] = -z[:, : size - h] * idio[m0:m1, None]
+                r += d32[m0:m1, None]
+                r += e.astype(f32)[None, :] * common[m0:m1, None]
+                g = np.exp(r)
+                Wy = np.zeros(size, f32)
+                G = np.ones(size, f32)
+                for k in range(12):
+                    G *= g[k]
+                    Wy *= g[k]
+                    if m0 + k < acc and contrib[m0 + k]:
+                        Wy += contrib[m0 + k]
+            else:
+                z = rng.standard_normal(h, dtype=f32)
+                s_sum = f32(math.sqrt(float((idio[m0:m1] ** 2).sum())))
+                zz = np.concatenate([z, -z])[:size]
+                ecom = e.astype(f32) * f32(common[m0:m1].sum())
+                G = np.exp(zz * s_sum + f32(d32[m0:m1].sum()) + ecom)
+                Wy = None
+            if shock_year == y:
+                G = G * f32(shock_mult)
+            deflate = (1.0 / (1.0 + pi)).astype(f32)
+            G = G * deflate
+            T *= G
+            D *= G[None, :]
+            R *= G
+            B = (B * deflate).astype(f32)  # the basis is nominal: in real terms it shrinks
+            if Wy is not None:
+                Wy *= deflate
+                T += Wy * shares[0]
+                B += Wy * shares[0]
+                D += Wy[None, :] * shares[1 : 1 + P, None]
+                R += Wy * shares[1 + P]
+            if snaps is not None:
+                snaps[y + 1] = (T + D.sum(axis=0) + R)[:nb]
+        final = np.where(last >= Y, T + D.sum(axis=0) + R, final)
+        met = np.where(need_total > 0, 1.0 - unmet / np.maximum(need_total, 1e-9), 1.0)
+        return unmet, met, final, snaps, death
+
+    n_workers = 1 if len(sizes) == 1 else workers or min(len(sizes), os.cpu_count() or 1)
+    if n_workers > 1:
+        with ThreadPoolExecutor(n_workers) as pool:
+            parts = list(pool.map(run, sizes, seqs))
+    else:
+        parts = [run(s, q) for s, q in zip(sizes, seqs, strict=True)]
+    unmet = np.concatenate([p[0] for p in parts])
+    met = np.concatenate([p[1] for p in parts])
+    final = np.concatenate([p[2] for p in parts])
+    death = np.concatenate([p[4] for p in parts], axis=1)
+    band = None
+    if bands:
+        snaps = np.concatenate([p[3] for p in parts], axis=1)
+        band = np.percentile(snaps, PERCENTILES, axis=1).T
+    ok = unmet <= 1.0
+    extras = {f"median_age_at_death_{p.name}": float(np.median(death[i]) + p.age) for i, p in enumerate(spec.people)}
+    extras["median_years_in_retirement"] = float(np.median(np.maximum(death.max(axis=0) - spec.retire_year, 0)))
+    return RetirementResult(
+        probability=float(ok.mean()),
+        partial_probability=float((met >= spec.flexibility - 1e-9).mean()),
+        shortfall=float(unmet.mean()),
+        median_final=float(np.median(final)),
+        bands=band,
+        paths=paths,
+        seed=seed,
+        extras=extras,
+    )
+
+
+def with_changes(spec: RetirementSpec, **changes: object) -> RetirementSpec:
+    """A copy of ``spec`` with some fields replaced (what-ifs)."""
+    return replace(spec, **changes)
+
+
+def plan_years(people_ages: list[int], plan_to_age: int | None, as_of: date, cap: int = 120) -> int:
+    """Plan years to simulate: until the youngest reaches ``plan_to_age`` (or the life table's end, ``cap``)."""
+    youngest = min(people_ages)
+    return max(1, (plan_to_age or cap) - youngest)
