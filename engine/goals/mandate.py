@@ -35,6 +35,7 @@ from engine.goals.dp import Portfolio, optimal_goal_policy
 from engine.goals.montecarlo import composites
 from engine.goals.planning import (
     _drawdown,
+    goal_target,
     goal_wealth,
     is_active,
     months_between,
@@ -189,7 +190,12 @@ def build_mandate(
     wealth = goal_wealth(household, account_values)
     goals = [g for g in household.goals if is_active(g, as_of)]
     done = [g for g in household.goals if not is_active(g, as_of)]
-    targets = {g.id: present_target(g, settings.retirement_real_rate) for g in goals}
+    targets = {
+        g.id: goal_target(household, g, as_of, rules)
+        if g.kind is GoalKind.RETIREMENT
+        else present_target(g, settings.retirement_real_rate)
+        for g in goals
+    }
     years = {g.id: max(months_between(as_of, g.target_date), 0) / 12.0 for g in goals}
 
     invest = [g for g in goals if g.kind is not GoalKind.EMERGENCY]

@@ -38,14 +38,17 @@ __all__ = [
     "WhatIf",
     "WhatIfKind",
     "WhatIfResult",
+    "account_values_at_market",
     "account_values_from_book",
     "goal_sleeve",
+    "goal_target",
     "goal_wealth",
     "is_active",
     "months_between",
     "parse_what_if",
     "plan_household",
     "present_target",
+    "retirement_spec",
     "savings_needed",
     "what_if",
 ]
@@ -203,7 +206,6 @@ def account_values_at_market(household: Household, as_of: date, market: object |
     ``market`` is an ``engine.data.MarketData`` (default: the embedded prices, offline). A lot whose fund
     has no price on or before ``as_of`` keeps its cost basis (named in ``market_value_gaps``).
     """
-    from engine.data import MarketData
 
     data = market if market is not None else _embedded_market()
     out = {a.id: a.cash for a in household.accounts}
@@ -307,7 +309,7 @@ def retirement_spec(
     basis_ratio = min(basis_value / taxable_value, 1.0) if taxable_value > 0 else 1.0
     contrib = np.zeros(months)
     contrib[:acc] = float(goal.monthly_contribution) + scenario.extra_monthly.get(goal.id, 0.0)
-    _, draw = _drawdown(goal)
+    _, _draw = _drawdown(goal)
     annual = float(goal.annual_income) if goal.annual_income is not None else float(goal.target) / (goal.years or 30)
     spending = annual * scenario.spending_factor
 
@@ -595,6 +597,7 @@ def savings_needed(
     paths: int | None = None,
     seed: int | None = None,
     max_monthly: float = 50_000.0,
+    model: str | None = None,
 ) -> Decimal | None:
     """Extra USD/month toward ``goal_id`` that lifts its probability to ``target_probability`` (bisection).
 
@@ -615,22 +618,32 @@ def savings_needed(
         )
     paths = paths or rules.planning.paths
     seed = rules.planning.seed if seed is None else seed
-    wealth = goal_wealth(household, account_values)[goal_id]
+    wealths = goal_wealth(household, account_values)
     base = scenario or Scenario()
-    eq_now = (equity_now or {}).get(goal_id)
+    equity_now = equity_now or {}
+    full = (model or rules.planning.retirement_model) == "full"
+    # The same simulation the plan runs (same paths, seed, and the other goals' sleeves on the same market
+    # paths), so re-running the plan with the answer gives the probability it promises.
+    plain = [g for g in household.goals if is_active(g, as_of) and not (full and g.kind is GoalKind.RETIREMENT)]
 
     def prob(extra: float) -> float:
         extra_map = {**base.extra_monthly, goal_id: base.extra_monthly.get(goal_id, 0.0) + extra}
-        s = goal_sleeve(
-            goal,
-            as_of,
-            wealth,
-            glide,
-            equity_now=eq_now,
-            equity_cap=equity_cap,
-            scenario=replace(base, extra_monthly=extra_map),
-        )
-        return float(simulate([s], comp, paths=paths, seed=seed, shock=base.shock, bands=False).probability[0])
+        sc = replace(base, extra_monthly=extra_map)
+        if full and goal.kind is GoalKind.RETIREMENT:
+            from engine.goals.retirement import simulate_retirement
+
+            spec = retirement_spec(
+                household, goal, as_of, wealths[goal_id], glide, comp, account_values=account_values,
+                equity_now=equity_now.get(goal_id), equity_cap=equity_cap, scenario=sc, settings=rules.planning,
+            )
+            return simulate_retirement(spec, paths=paths, seed=seed, bands=False).probability
+        sleeves = [
+            goal_sleeve(g, as_of, wealths[g.id], glide, equity_now=equity_now.get(g.id), equity_cap=equity_cap,
+                        scenario=sc)
+            for g in plain
+        ]
+        i = [g.id for g in plain].index(goal_id)
+        return float(simulate(sleeves, comp, paths=paths, seed=seed, shock=base.shock, bands=False).probability[i])
 
     if prob(0.0) >= target_probability:
         return Decimal(0)
@@ -654,14 +667,19 @@ def savings_needed(
 
 
 class WhatIfKind(StrEnum):
-    """What-if vocabulary (CLI spelling: ``retire-at=60``, ``part-time=30000``, ``earlier=home:2``,
-    ``save-more=500`` or ``save-more=500:college``, ``crash=0.35``)."""
+    """What-if vocabulary (CLI spelling: ``retire-at=60``, ``part-time=30000`` or ``part-time=30000:5y``,
+    ``earlier=home:2``, ``save-more=500`` or ``save-more=500:college``, ``crash=0.35``, ``claim-ss=70`` or
+    ``claim-ss=70:alex``, ``spending=-10%``, ``roth-convert=40000:8y``, ``guardrails=on``)."""
 
     RETIRE_AT = "retire-at"
     PART_TIME = "part-time"
     EARLIER = "earlier"
     SAVE_MORE = "save-more"
     CRASH = "crash"
+    CLAIM_SS = "claim-ss"
+    SPENDING = "spending"
+    ROTH_CONVERT = "roth-convert"
+    GUARDRAILS = "guardrails"
 
 
 @dataclass(frozen=True, slots=True)
@@ -683,15 +701,35 @@ class WhatIf:
                 return f"reach {self.goal} {self.value:g} years earlier"
             case WhatIfKind.SAVE_MORE:
                 return f"save ${self.value:,.0f}/month more" + (f" toward {self.goal}" if self.goal else "")
+            case WhatIfKind.CLAIM_SS:
+                return f"claim Social Security at {self.value:g}" + (f" ({self.goal})" if self.goal else "")
+            case WhatIfKind.SPENDING:
+                return f"spend {self.value:+.0%} in retirement"
+            case WhatIfKind.ROTH_CONVERT:
+                return f"convert ${self.value:,.0f}/year to Roth for {self.years} years from retirement"
+            case WhatIfKind.GUARDRAILS:
+                return ("follow spending guardrails (cut 10 % when the withdrawal rate is 20 % above its start, "
+                        "raise 10 % when 20 % below)" if self.value else "spend without guardrails")
             case _:
                 return f"equity markets fall {self.value:.0%} in the first year"
+
+
+def _years_suffix(text: str, what: str) -> int:
+    t = text.strip().lower().removesuffix("years").removesuffix("year").removesuffix("y").strip()
+    try:
+        years = int(t)
+    except ValueError:
+        raise PlanningError(f"{what} needs a number of years, e.g. 5y", value=text) from None
+    if not 1 <= years <= 40:
+        raise PlanningError(f"{what}: years must lie in [1, 40]", value=text)
+    return years
 
 
 def parse_what_if(text: str) -> WhatIf:
     """Parse the CLI spelling (see ``WhatIfKind``).
 
     Raises:
-        PlanningError: unknown kind or a value that is not a non-negative number.
+        PlanningError: unknown kind or a value that is not a number in range.
     """
     key, _, raw = text.partition("=")
     try:
@@ -701,12 +739,33 @@ def parse_what_if(text: str) -> WhatIf:
             f"unknown what-if {key!r}", fix=f"use one of: {', '.join(k.value for k in WhatIfKind)}"
         ) from None
     goal = None
+    years = 5
+    raw = raw.strip()
+    if kind is WhatIfKind.GUARDRAILS:
+        flag = raw.lower()
+        if flag not in ("on", "off", "yes", "no", "true", "false", "1", "0"):
+            raise PlanningError("guardrails needs on or off", value=text)
+        return WhatIf(kind, 1.0 if flag in ("on", "yes", "true", "1") else 0.0)
     if kind is WhatIfKind.EARLIER:
         goal, _, raw = raw.partition(":")
         if not raw:
             raise PlanningError("earlier needs GOAL:YEARS, e.g. earlier=home:2", value=text)
     elif ":" in raw:
-        raw, _, goal = raw.partition(":")
+        raw, _, tail = raw.partition(":")
+        if kind in (WhatIfKind.PART_TIME, WhatIfKind.ROTH_CONVERT):
+            years = _years_suffix(tail, kind.value)
+        else:
+            goal = tail.strip()
+    if kind is WhatIfKind.SPENDING:
+        pct = raw.endswith("%")
+        try:
+            value = float(raw.rstrip("%"))
+        except ValueError:
+            raise PlanningError("spending needs a change such as -10% or +5%", value=text) from None
+        value = value / 100.0 if pct or abs(value) >= 1 else value
+        if not math.isfinite(value) or not -0.9 <= value <= 1.0:
+            raise PlanningError("spending change must lie in [-90%, +100%]", value=text)
+        return WhatIf(kind, value)
     try:
         value = float(raw)
     except ValueError:
@@ -715,7 +774,10 @@ def parse_what_if(text: str) -> WhatIf:
         raise PlanningError(f"what-if {kind.value} needs a number ≥ 0", value=text)
     if kind is WhatIfKind.CRASH and value >= 1:
         value /= 100.0
-    return WhatIf(kind, value, goal or None)
+    if kind is WhatIfKind.CLAIM_SS and not 62 <= value <= 70:
+        raise PlanningError("claim-ss must be an age in [62, 70]", value=text,
+                            fix="benefits start at 62 at the earliest; delayed credits stop at 70")
+    return WhatIf(kind, value, goal or None, years)
 
 
 @dataclass(frozen=True, slots=True)
@@ -766,8 +828,26 @@ def _apply_changes(household: Household, changes: Sequence[WhatIf]) -> tuple[Hou
     part_time = None
     shock = None
     focus: str | None = None
+    claim: dict[str, float] = {}
+    spending = 1.0
+    conversion = None
+    guard: bool | None = None
     goals = {g.id: g for g in household.goals}
     for c in changes:
+        if c.kind in (WhatIfKind.CLAIM_SS, WhatIfKind.SPENDING, WhatIfKind.ROTH_CONVERT, WhatIfKind.GUARDRAILS):
+            focus = focus or _retirement_goal(household).id
+            if c.kind is WhatIfKind.CLAIM_SS:
+                if c.goal and c.goal not in {m.id for m in household.members}:
+                    raise PlanningError(f"no member {c.goal!r}",
+                                        fix=f"use one of: {', '.join(m.id for m in household.members)}")
+                claim[c.goal or "*"] = c.value
+            elif c.kind is WhatIfKind.SPENDING:
+                spending *= 1.0 + c.value
+            elif c.kind is WhatIfKind.ROTH_CONVERT:
+                conversion = (c.value, c.years)
+            else:
+                guard = bool(c.value)
+            continue
         if c.kind in (WhatIfKind.RETIRE_AT, WhatIfKind.PART_TIME):
             g = _retirement_goal(household)
             focus = focus or g.id
@@ -806,7 +886,7 @@ def _apply_changes(household: Household, changes: Sequence[WhatIf]) -> tuple[Hou
             else min(household.goals, key=lambda g: g.priority).id
         )
     new_h = replace(household, goals=tuple(goals[g.id] for g in household.goals))
-    return new_h, Scenario(extra, part_time, shock), focus
+    return new_h, Scenario(extra, part_time, shock, claim, spending, conversion, guard), focus
 
 
 def what_if(
@@ -821,8 +901,14 @@ def what_if(
     account_values: Mapping[str, Decimal] | None = None,
     paths: int | None = None,
     seed: int | None = None,
+    equity_now: Mapping[str, float] | None = None,
+    equity_cap: float = 1.0,
+    before: Plan | None = None,
 ) -> WhatIfResult:
     """Plan before and after the changes (same seed), and solve the savings that reach the target probability.
+
+    Pass the plan's ``equity_now``/``equity_cap`` (the mandate's sleeves) — or its ``before`` plan — so the
+    "before" here is the number the plan table shows.
 
     Raises:
         PlanningError: no changes, or a change that does not fit the household (no such goal, no retirement goal).
@@ -832,10 +918,13 @@ def what_if(
     rules = rules or load_event_rules()
     glide = glide or load_glide_paths(household=household.id)
     market = market or load_capital_market()
-    kw = dict(market=market, glide=glide, rules=rules, account_values=account_values, paths=paths, seed=seed)
-    before = plan_household(household, as_of, **kw)
+    kw = dict(
+        market=market, glide=glide, rules=rules, account_values=account_values, paths=paths, seed=seed,
+        equity_now=equity_now, equity_cap=equity_cap,
+    )
+    before = before or plan_household(household, as_of, bands=False, **kw)
     new_h, scenario, focus = _apply_changes(household, changes)
-    after = plan_household(new_h, as_of, scenario=scenario, **kw)
+    after = plan_household(new_h, as_of, scenario=scenario, bands=False, **kw)
     target = target_probability or rules.planning.target_probability
     need = savings_needed(new_h, as_of, focus, target, scenario=scenario, **kw)
     p_before = before.forecast(focus).probability

@@ -58,8 +58,8 @@ __all__ = [
     "member_pia",
     "pia",
     "spousal_factor",
-    "survivor_fra_months",
     "survivor_factor",
+    "survivor_fra_months",
     "taxable_benefits",
 ]
 
@@ -163,7 +163,9 @@ def _dec(x: Any, what: str) -> Decimal:
     return d
 
 
-def pia(aime: Decimal | int | float | str, eligibility_year: int, tables: SocialSecurityTables | None = None) -> Decimal:
+def pia(
+    aime: Decimal | int | float | str, eligibility_year: int, tables: SocialSecurityTables | None = None
+) -> Decimal:
     """Primary insurance amount (USD/month at FRA) for an AIME (USD/month) and the year of first eligibility.
 
     90 % of the AIME up to the first bend point, 32 % up to the second, 15 % above; rounded down to the dime.

@@ -1,7 +1,8 @@
 """``robo plan`` and ``robo event``: goals, probabilities and what to change; life events and their effect.
 
 robo plan sample --as-of 2026-03-02 --chart plan.png
-robo plan sample --what-if retire-at=60 --what-if part-time=30000
+robo plan sample --what-if retire-at=62 --what-if claim-ss=70 --what-if part-time=30000:5y --what-if spending=-10%
+robo plan sample --json
 robo event sample child --on 2026-03-01 --as-of 2026-03-02
 """
 
@@ -21,12 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="K=V",
-        help="retire-at=60, part-time=30000, earlier=home:2, save-more=500[:goal], crash=0.35",
+        help="retire-at=62, claim-ss=70[:member], part-time=30000[:5y], spending=-10%%, save-more=500[:goal], "
+        "earlier=home:2, roth-convert=40000:8y, guardrails=on, crash=0.35 (repeat to combine)",
     )
     p.add_argument("--target", type=float, default=None, help="target probability for the savings answer (0-1)")
     p.add_argument("--paths", type=int, default=None, help="Monte Carlo paths (default: config)")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--chart", type=Path, default=Path("plan.png"), help="PNG chart of wealth bands per goal")
+    p.add_argument("--chart", type=Path, default=None, help="PNG chart of wealth bands per goal (default: plan.png)")
+    p.add_argument("--json", action="store_true", help="print the plan as one JSON document (goals, what_if, income)")
+    p.add_argument(
+        "--book-value", action="store_true", help="value holdings at cost basis instead of market prices"
+    )
     p.set_defaults(func=run_plan)
     e = sub.add_parser("event", help="apply a life event: the new mandate, what changed, whether approval is needed")
     e.add_argument("household", help="household YAML, 'sample', or an id in the store")
@@ -49,74 +55,142 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
-def run_plan(args: argparse.Namespace) -> int:
+def plan_document(household, as_of: date, *, what_ifs: list[str] = (), target: float | None = None,
+                  paths: int | None = None, seed: int | None = None, book_value: bool = False) -> dict:
+    """Everything ``robo plan`` shows, computed once: the mandate, the plan (same paths, seed, equity and cap
+    as the mandate, so one probability per goal everywhere), savings gaps, the composed what-if and income."""
     from engine.goals import build_mandate, parse_what_if, plan_household, savings_needed, what_if
     from engine.goals.config import load_event_rules
+    from engine.goals.planning import account_values_at_market, account_values_from_book
+
+    rules = load_event_rules()
+    paths = paths or rules.planning.paths
+    seed = rules.planning.seed if seed is None else seed
+    values = account_values_from_book(household) if book_value else account_values_at_market(household, as_of)
+    changes = [parse_what_if(w) for w in what_ifs]  # bad input fails before any simulation
+    mandate = build_mandate(household, as_of, account_values=values, paths=paths, seed=seed, rules=rules)
+    equity_now = {s.goal_id: s.equity_share for s in mandate.goal_sleeves}
+    cap = mandate.risk.equity_cap
+    kw = dict(account_values=values, paths=paths, seed=seed, equity_now=equity_now, equity_cap=cap, rules=rules)
+    plan = plan_household(household, as_of, bands=True, **kw)
+    goal_by_id = {g.id: g for g in household.goals}
+    want = target or rules.planning.target_probability
+    gaps: dict[str, object] = {}
+    for f in plan.forecasts:
+        if f.probability >= want:
+            gaps[f.goal_id] = 0
+        else:
+            amt = savings_needed(household, as_of, f.goal_id, want, **kw)
+            gaps[f.goal_id] = None if amt is None else int(amt)
+    result = None
+    if changes:
+        result = what_if(household, as_of, changes, target_probability=target, before=plan, **kw)
+    income: dict[str, object] = {"currency": "USD per year, today's dollars"}
+    retirement = next((f for f in plan.forecasts if f.kind.value == "retirement"), None)
+    if retirement is not None and retirement.details:
+        from engine.goals.social_security import member_pia
+
+        d = retirement.details
+        income["retirement_spending"] = round(d.get("spending", 0.0))
+        income["social_security"] = {
+            m.id: {
+                "pia_monthly": None if member_pia(m, as_of) is None else float(member_pia(m, as_of)),
+                "claim_age": m.claim_age,
+                "annual": round(d.get(f"social_security_{m.id}", 0.0)),
+            }
+            for m in household.members
+            if f"social_security_{m.id}" in d
+        }
+        income["pensions"] = {m.id: round(d.get(f"pension_{m.id}", 0.0)) for m in household.members
+                              if f"pension_{m.id}" in d}
+        income["median_years_in_retirement"] = d.get("median_years_in_retirement")
+    doc = {
+        "goals": [
+            {
+                "id": f.goal_id,
+                "kind": f.kind.value,
+                "probability": round(f.probability, 4),
+                "funded": round(f.funded_ratio, 4),
+                "target": round(f.target, 2),
+                "target_date": goal_by_id[f.goal_id].target_date.isoformat(),
+                "monthly_gap": gaps[f.goal_id],
+            }
+            for f in plan.forecasts
+        ],
+        "what_if": []
+        if result is None
+        else [
+            {
+                "label": "; ".join(c.describe() for c in result.changes),
+                "goal": b.goal_id,
+                "base_probability": round(b.probability, 4),
+                "probability": round(result.after.forecast(b.goal_id).probability, 4),
+            }
+            for b in result.before.forecasts
+        ],
+        "income": income,
+    }
+    return {"doc": doc, "mandate": mandate, "plan": plan, "what_if": result, "gaps": gaps, "target": want}
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    import json
+
     from robo.cli._households import resolve_household
     from robo.cli._out import console, table
 
     household = resolve_household(args.household)
     as_of = args.as_of or date.today()
-    mandate = build_mandate(household, as_of, paths=args.paths, seed=args.seed)
-    rules = load_event_rules()
+    out = plan_document(household, as_of, what_ifs=args.what_if, target=args.target, paths=args.paths,
+                        seed=args.seed, book_value=args.book_value)
+    if args.json:
+        print(json.dumps(out["doc"], indent=2))
+        if args.chart:
+            _chart(out["plan"], args.chart, household.name)
+        return 0
+    mandate, plan, gaps = out["mandate"], out["plan"], out["gaps"]
     rows = []
-    for s in mandate.goal_sleeves:
-        need = ""
-        if s.probability < rules.planning.off_track_probability and s.years > 0:
-            amt = savings_needed(
-                household,
-                as_of,
-                s.goal_id,
-                args.target or rules.planning.target_probability,
-                paths=min(args.paths or 4000, 4000),
-                seed=args.seed,
-                equity_now={s.goal_id: s.equity_share},
-            )
-            need = "out of reach" if amt is None else f"+${amt:,.0f}/mo"
+    for f in plan.forecasts:
+        s = mandate.sleeve(f.goal_id)
+        gap = gaps[f.goal_id]
+        need = "" if gap == 0 else ("out of reach" if gap is None else f"+${gap:,.0f}/mo")
         rows.append(
             (
-                s.goal_id,
-                s.kind.value,
-                f"{s.years:.1f}",
-                f"${s.wealth:,.0f}",
-                f"${s.target:,.0f}",
-                _pct(s.funded_ratio),
-                _pct(s.equity_share),
-                _pct(s.probability),
+                f.goal_id,
+                f.kind.value,
+                f"{f.years:.1f}",
+                f"${f.wealth:,.0f}",
+                f"${f.target:,.0f}",
+                _pct(f.funded_ratio),
+                _pct(s.equity_share if s else f.equity_now),
+                _pct(f.probability),
                 need,
             )
         )
     console.print(
         table(
-            f"Plan for {household.name} on {as_of}",
+            f"Plan for {household.name} on {as_of} (holdings at {'cost' if args.book_value else 'market'} value)",
             ["goal", "kind", "years", "now", "target (today $)", "funded", "equity", "P(met)", "to reach target"],
             rows,
         )
     )
+    income = out["doc"]["income"]
+    for member, ss in (income.get("social_security") or {}).items():
+        console.print(
+            f"Social Security {member}: PIA ${ss['pia_monthly']:,.0f}/month, claimed at "
+            f"{ss['claim_age'] or 'full retirement age'}: ${ss['annual']:,.0f}/year (today's dollars)",
+            highlight=False,
+        )
     for line in mandate.explanation:
         console.print(line, highlight=False)
     if mandate.needs_approval:
         console.print("[bold yellow]needs approval:[/] " + "; ".join(mandate.approval_reasons), highlight=False)
-    if args.what_if:
-        result = what_if(
-            household,
-            as_of,
-            [parse_what_if(w) for w in args.what_if],
-            target_probability=args.target,
-            paths=args.paths,
-            seed=args.seed,
-        )
-        for line in result.lines():
+    if out["what_if"] is not None:
+        for line in out["what_if"].lines():
             console.print(line, highlight=False)
-    plan = plan_household(
-        household,
-        as_of,
-        paths=min(args.paths or 5000, 20000),
-        seed=args.seed,
-        equity_now={s.goal_id: s.equity_share for s in mandate.goal_sleeves},
-    )
-    _chart(plan, args.chart, household.name)
-    console.print(f"chart: {args.chart}")
+    chart = args.chart or Path("plan.png")
+    _chart(plan, chart, household.name)
+    console.print(f"chart: {chart}")
     return 0
 
 
@@ -162,7 +236,11 @@ def run_event(args: argparse.Namespace) -> int:
             raise PlanningError("--detail needs KEY=VALUE", value=kv)
         details[k.strip()] = v.strip()
     event = LifeEvent(kind=args.kind, on=args.on, member=args.member, amount=args.amount, details=details)
-    out = apply_event(household, event, args.as_of or args.on, paths=args.paths)
+    from engine.goals.planning import account_values_at_market
+
+    as_of = args.as_of or args.on
+    values = account_values_at_market(household, as_of)
+    out = apply_event(household, event, as_of, paths=args.paths, account_values=values)
     for line in out.explanation:
         console.print(line, highlight=False)
     if out.needs_approval:
