@@ -87,14 +87,14 @@ def _member(h: Household, ev: LifeEvent, required: bool) -> Member | None:
 
 
 def _set_emergency(h: Household, months: Any, notes: list[str]) -> Household:
-    if months is None or float(months) <= h.emergency_months:
-        return h
-    notes.append(f"emergency reserve raised from {h.emergency_months:g} to {float(months):g} months")
-    h = replace(h, emergency_months=float(months))
+    """Raise the reserve to ``months`` (never lower it) and re-base the emergency goal on today's expenses."""
+    if months is not None and float(months) > h.emergency_months:
+        notes.append(f"emergency reserve raised from {h.emergency_months:g} to {float(months):g} months")
+        h = replace(h, emergency_months=float(months))
     goals = []
     for g in h.goals:
         if g.kind is GoalKind.EMERGENCY:
-            target = (h.monthly_expenses * Decimal(str(months))).quantize(Decimal(1))
+            target = (h.monthly_expenses * Decimal(str(h.emergency_months))).quantize(Decimal(1))
             if target > g.target:
                 notes.append(f"emergency fund target {_m(g.target)} → {_m(target)}")
                 g = replace(g, target=target)
@@ -212,6 +212,53 @@ def _divorce(h: Household, ev: LifeEvent, r: Rule, as_of: date, notes: list[str]
     return _set_emergency(h, r.get("emergency_months"), notes)
 
 
+def _fund_new_goal(h: Household, goal: Goal, notes: list[str]) -> Household:
+    """Add ``goal``; its monthly savings come out of the household's planned savings, not on top of them.
+
+    First the savings no goal uses yet (``monthly_savings`` − contributions); then the goals of lower
+    priority (larger number), least important first; then the rest pro rata to their contributions.
+    """
+    need = goal.monthly_contribution
+    used = sum((g.monthly_contribution for g in h.goals), Decimal(0))
+    free = max(h.monthly_savings - used, Decimal(0))
+    need -= min(free, need)
+    goals = list(h.goals)
+    if need > 0:
+        order = sorted(
+            (i for i, g in enumerate(goals) if g.monthly_contribution > 0 and g.priority > goal.priority),
+            key=lambda i: (-goals[i].priority, goals[i].target_date),
+        )
+        for i in order:
+            if need <= 0:
+                break
+            g = goals[i]
+            take = min(g.monthly_contribution, need)
+            goals[i] = replace(g, monthly_contribution=g.monthly_contribution - take)
+            need -= take
+            notes.append(f"{g.name or g.id} contributions {_m(g.monthly_contribution)} → "
+                         f"{_m(g.monthly_contribution - take)}/month (moved to {goal.name or goal.id})")
+    if need > 0:
+        rest = [i for i, g in enumerate(goals) if goals[i].monthly_contribution > 0]
+        pool = sum((goals[i].monthly_contribution for i in rest), Decimal(0))
+        if pool > 0:
+            left = need
+            for k, i in enumerate(rest):
+                g = goals[i]
+                take = left if k == len(rest) - 1 else min(
+                    (need * g.monthly_contribution / pool).quantize(Decimal(1)), left
+                )
+                take = min(take, g.monthly_contribution)
+                goals[i] = replace(g, monthly_contribution=g.monthly_contribution - take)
+                left -= take
+                notes.append(f"{g.name or g.id} contributions {_m(g.monthly_contribution)} → "
+                             f"{_m(g.monthly_contribution - take)}/month (moved to {goal.name or goal.id})")
+            need = left
+    if need > 0:
+        notes.append(f"{_m(need)}/month of {goal.name or goal.id} is new saving beyond the planned savings")
+        h = replace(h, monthly_savings=h.monthly_savings + need)
+    return replace(h, goals=(*goals, goal))
+
+
 def _child(h: Household, ev: LifeEvent, r: Rule, as_of: date, notes: list[str]) -> Household:
     if ev.member is not None:
         _member(h, ev, required=False)
@@ -240,7 +287,7 @@ def _child(h: Household, ev: LifeEvent, r: Rule, as_of: date, notes: list[str]) 
         f"added Education goal {_m(target)} (today's dollars) for {due.year}, funded from the "
         f"{acct.type.value} account {account} at {_m(monthly)}/month"
     )
-    h = replace(h, goals=(*h.goals, goal))
+    h = _fund_new_goal(h, goal, notes)
     if h.tax.filing_status is FilingStatus.SINGLE and r.get("filing_status_if_single"):
         h = _filing(h, r["filing_status_if_single"], notes)
     h = _expenses(h, _num(r, "expenses_change"), notes)
@@ -287,14 +334,29 @@ def _job_loss(h: Household, ev: LifeEvent, r: Rule, as_of: date, notes: list[str
         owned = {a.id for a in h.accounts if a.owner == m.id}
         shared = len(h.members) > 1
         goals = []
+        stopped = Decimal(0)
         for g in h.goals:
-            # A sole earner pauses every goal; otherwise the goals funded only from this member's accounts.
-            pause = not shared or (g.accounts and set(g.accounts) <= owned) or sum(x.income for x in h.members) == 0
-            if pause and g.monthly_contribution > 0:
-                notes.append(f"contributions to {g.name or g.id} paused ({_m(g.monthly_contribution)}/month)")
-                g = replace(g, monthly_contribution=Decimal(0))
+            # A sole earner (or a household left without income) pauses every goal; otherwise the share of
+            # each goal's contribution that goes into this member's own accounts (contributions are split
+            # evenly over a goal's accounts, as the mandate's cash flows are) stops.
+            if g.monthly_contribution > 0:
+                if not shared or sum(x.income for x in h.members) == 0:
+                    cut = g.monthly_contribution
+                elif g.accounts:
+                    mine = sum(a in owned for a in g.accounts)
+                    cut = (g.monthly_contribution * mine / len(g.accounts)).quantize(Decimal("0.01"))
+                else:
+                    cut = Decimal(0)
+                if cut > 0:
+                    what = "paused" if cut == g.monthly_contribution else f"{m.name}'s share stops"
+                    notes.append(
+                        f"contributions to {g.name or g.id} {_m(g.monthly_contribution)} → "
+                        f"{_m(g.monthly_contribution - cut)}/month ({what})"
+                    )
+                    g = replace(g, monthly_contribution=g.monthly_contribution - cut)
+                    stopped += cut
             goals.append(g)
-        h = replace(h, goals=tuple(goals))
+        h = replace(h, goals=tuple(goals), monthly_savings=max(h.monthly_savings - stopped, Decimal(0)))
     return _set_emergency(h, r.get("emergency_months"), notes)
 
 
@@ -303,13 +365,13 @@ def _inheritance(h: Household, ev: LifeEvent, r: Rule, as_of: date, notes: list[
         raise PlanningError("inheritance needs amount= the USD received (> 0)")
     default = AccountType(r.get("default_account", "taxable"))
     account = _pick_account(h, ev.details, (default, AccountType.TAXABLE))
+    wealth = goal_wealth(h)  # before the deposit: the new cash must not count as every goal's wealth already
     h = replace(h, accounts=tuple(replace(a, cash=a.cash + ev.amount) if a.id == account else a for a in h.accounts))
     notes.append(f"{_m(ev.amount)} deposited in {account}")
     left = ev.amount
-    wealth = goal_wealth(h)
     goals = list(h.goals)
     if r.get("top_up_goals", True):
-        for i, g in sorted(enumerate(goals), key=lambda x: x[1].priority):
+        for i, g in sorted(enumerate(goals), key=lambda x: (x[1].priority, x[1].target_date)):
             if account not in g.accounts or left <= 0:
                 continue
             gap = Decimal(str(round(max(present_target(g) - wealth[g.id], 0.0))))

@@ -53,7 +53,8 @@ def _apply(household, before, kind, **kw):
 
 def test_child_adds_an_education_goal(household, before):
     out = _apply(household, before, LifeEventKind.CHILD)
-    new = [g for g in out.household.goals if g not in household.goals]
+    old_ids = {g.id for g in household.goals}
+    new = [g for g in out.household.goals if g.id not in old_ids]
     assert len(new) == 1 and new[0].kind is GoalKind.EDUCATION
     assert new[0].target == Decimal(120000) and new[0].target_date == date(2044, 9, 1)
     assert new[0].monthly_contribution == Decimal(400)
@@ -61,6 +62,12 @@ def test_child_adds_an_education_goal(household, before):
     assert out.household.monthly_expenses == household.monthly_expenses + 1200
     assert out.mandate.sleeve(new[0].id) is not None
     assert out.mandate.liquidity_reserve > before.liquidity_reserve
+    # The new goal's $400/month comes out of the planned $3,500 (fully allocated), not on top of it.
+    total = sum(g.monthly_contribution for g in out.household.goals)
+    assert out.household.monthly_savings == household.monthly_savings == total
+    # The emergency target is re-based on the new expenses: 6 months × ($9,000 + $1,200).
+    emergency = next(g for g in out.household.goals if g.kind is GoalKind.EMERGENCY)
+    assert emergency.target == Decimal(6 * 10200)
 
 
 def test_marriage_sets_filing_status_and_adds_the_spouse(household, before):
