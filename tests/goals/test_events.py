@@ -175,7 +175,8 @@ def test_rules_are_overridable(household, before, tmp_path):
     text = tmp_path / "r.yaml"
     text.write_text("version: 1\nrules:\n  child: {education_target: 200000, education_contribution: 900}\n")
     out = apply_event(household, LifeEvent(kind="child", on=ON), AS_OF, rules=load_event_rules(text), paths=PATHS)
-    new = next(g for g in out.household.goals if g.kind is GoalKind.EDUCATION and g not in household.goals)
+    ids = {g.id for g in household.goals}
+    new = next(g for g in out.household.goals if g.kind is GoalKind.EDUCATION and g.id not in ids)
     assert new.target == Decimal(200000) and new.monthly_contribution == Decimal(900)
 
 
