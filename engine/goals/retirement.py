@@ -37,7 +37,6 @@ __all__ = ["CHUNK", "Person", "RetirementResult", "RetirementSpec", "simulate_re
 
 CHUNK = 25_000
 BAND_PATHS = 5_000
-ITERATIONS = 5  # fixed-point passes of the tax gross-up (each pass shrinks the error by the marginal rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,90 +203,24 @@ def simulate_retirement(
         nb = min(size, BAND_PATHS)
         snaps = np.empty((Y + 1, nb), np.float32) if bands else None
         if snaps is not None:
-            snaps[0] = (T + D.sum(axis=0) + R)[:nb]
+            snaps[0] = T[:nb] + D[:, :nb].sum(axis=0) + R[:nb]
         surv_claimed = [death[i] >= p.claim_year for i, p in enumerate(spec.people)]  # died after claiming
+        # Paths grouped by the plan year their last member dies (its wealth then is the bequest).
+        order = np.argsort(last, kind="stable")
+        cuts = np.searchsorted(last[order], np.arange(Y + 2))
         for y in range(Y):
-            alive = death > y  # (P, size)
-            anyone = alive.any(axis=0)
             # --- cash flows at the start of the year -------------------------------------------------
             if y >= retire:
-                if P == 2:  # spousal rollover: the survivor inherits the traditional balance
-                    for i, j in ((0, 1), (1, 0)):
-                        moved = ~alive[i] & alive[j] & (D[i] > 0)
-                        if moved.any():
-                            D[j][moved] += D[i][moved]
-                            D[i][moved] = 0.0
-                both = alive.all(axis=0) if P == 2 else alive[0]
-                ss = np.zeros(size)
-                pension = np.zeros(size)
-                for i, p in enumerate(spec.people):
-                    own = p.own[y] + np.where(both, p.spousal[y], 0.0) if P == 2 else p.own[y] + 0 * ss
-                    mine = np.where(alive[i], own, 0.0)
-                    pens_i = p.pension_real[y] + p.pension_nominal[y] / cpi
-                    if P == 2:
-                        j = 1 - i
-                        q = spec.people[j]
-                        base = np.where(surv_claimed[j], q.survivor_base, q.survivor_before_claim)
-                        widow = alive[i] & ~alive[j] & (y >= p.survivor_year)
-                        mine = np.where(widow, np.maximum(p.own[y], base), mine)
-                        pension += np.where(alive[i], pens_i, np.where(alive[j], p.pension_survivor * pens_i, 0.0))
-                    else:
-                        pension += np.where(alive[i], pens_i, 0.0)
-                    ss += mine
-                rmd = (D * rmd_div[:, y, None] * alive).astype(np.float64)
-                spend = np.where(both, level, level * spec.survivor_spending) * anyone
-                if spec.guardrails and y > retire:
-                    wealth = T + D.sum(axis=0) + R
-                    wr = np.where(wealth > 0, spend / np.maximum(wealth, 1.0), np.inf)
-                    cut = wr > 1.2 * wr0
-                    rise = wr < 0.8 * wr0
-                    level = np.where(cut, np.maximum(level * 0.9, spec.flexibility * spec.spending), level)
-                    level = np.where(rise, np.minimum(level * 1.1, 1.5 * spec.spending), level)
-                    spend = np.where(both, level, level * spec.survivor_spending) * anyone
-                if y == retire:
-                    wealth = T + D.sum(axis=0) + R
-                    wr0 = np.where(wealth > 0, spend / np.maximum(wealth, 1.0), 0.0)
-                conv_y = np.minimum(conv[y], np.maximum(D.sum(axis=0) - rmd.sum(axis=0), 0.0)) * anyone
-                work = part[y] * anyone
-                ordinary = pension + work + rmd.sum(axis=0) + conv_y
-                cash_in = ss + pension + work + rmd.sum(axis=0)
-                single = ~both
-                tax_scale = 1.0 / cpi
-                d_left = np.maximum(D.sum(axis=0) - rmd.sum(axis=0) - conv_y, 0.0)
-                t_have, r_have = T.astype(np.float64), R.astype(np.float64)
-                gshare = np.where(t_have > 0, np.clip(1.0 - B / np.maximum(t_have, 1e-9), 0.0, 1.0), 0.0)
-                head = np.maximum(np.where(single, top_fill_single, top_fill) - ordinary, 0.0)
-                wT = wD = wR = np.zeros(size)
-                tax = np.zeros(size)
-                for _ in range(ITERATIONS):
-                    gains = wT * gshare
-                    tax = np.where(
-                        single,
-                        spec.single_tax.total(ordinary + wD, gains, ss, tax_scale),
-                        spec.joint_tax.total(ordinary + wD, gains, ss, tax_scale),
-                    )
-                    need = np.maximum(spend + tax - cash_in, 0.0)
-                    if spec.order == "fill_bracket":
-                        d1 = np.minimum(np.minimum(d_left, head), need)
-                    else:
-                        d1 = 0.0
-                    wT = np.minimum(t_have, need - d1)
-                    wD = np.minimum(d_left, need - wT)
-                    wR = np.minimum(r_have, need - wT - wD)
-                # ``tax`` is the last pass's: the withdrawals pay it; what a further pass would add is cents.
-                short = np.maximum(spend + tax - cash_in - wT - wD - wR, 0.0)
-                surplus = np.maximum(cash_in + wT + wD + wR - spend - tax, 0.0) * (short <= 0)
-                unmet += short
-                need_total += spend
-                # apply: taxable (basis leaves pro rata), traditional (RMD + withdrawal + conversion), Roth
-                B = (B - wT * (1.0 - gshare) + surplus).astype(f32)
-                T = (T - wT + surplus).astype(f32)
-                take = rmd.sum(axis=0) + wD + conv_y
-                tot_d = D.sum(axis=0)
-                frac = np.where(tot_d > 0, take / np.maximum(tot_d, 1e-9), 0.0)
-                D = np.maximum(D * (1.0 - frac)[None, :], 0.0).astype(f32)
-                R = np.maximum(R - wR + conv_y, 0.0).astype(f32)
-                final = np.where(last == y + 1, T + D.sum(axis=0) + R, final)
+                if cuts[y + 1] < size:  # someone is alive somewhere (dead households spend nothing)
+                    # Whole arrays, not the living subset: contiguous passes beat gathering scattered paths.
+                    out = _settle(spec, y, retire, size, death > y, surv_claimed, cpi, T, B, D, R, level, wr0,
+                                  rmd_div[:, y], part[y], conv[y], top_fill, top_fill_single)
+                    T, B, D, R, level, wr0, short, spend = out
+                    unmet += short
+                    need_total += spend
+                ends = order[cuts[y + 1] : cuts[y + 2]]
+                if ends.size:
+                    final[ends] = T[ends] + D[:, ends].sum(axis=0) + R[ends]
             # --- inflation and returns through the year ----------------------------------------------
             e = rng.standard_normal(h)
             e = np.concatenate([e, -e])[:size]
@@ -332,7 +265,7 @@ def simulate_retirement(
                 D += Wy[None, :] * shares[1 : 1 + P, None]
                 R += Wy * shares[1 + P]
             if snaps is not None:
-                snaps[y + 1] = (T + D.sum(axis=0) + R)[:nb]
+                snaps[y + 1] = T[:nb] + D[:, :nb].sum(axis=0) + R[:nb]
         final = np.where(last >= Y, T + D.sum(axis=0) + R, final)
         met = np.where(need_total > 0, 1.0 - unmet / np.maximum(need_total, 1e-9), 1.0)
         return unmet, met, final, snaps, death
@@ -364,6 +297,121 @@ def simulate_retirement(
         seed=seed,
         extras=extras,
     )
+
+
+def _settle(
+    spec: RetirementSpec, y: int, retire: int, n: int, alive: np.ndarray, claimed: list[np.ndarray],
+    cpi: np.ndarray, T: np.ndarray, B: np.ndarray, D: np.ndarray, R: np.ndarray, level: np.ndarray,
+    wr0: np.ndarray, rmd_div: np.ndarray, work_y: float, conv_y: float, top_fill: float, top_fill_single: float,
+) -> tuple[np.ndarray, ...]:
+    """One year's flows for ``n`` paths: benefits, pensions, RMDs, spending (guardrails; none once everyone
+    has died), the tax gross-up and the withdrawals in order. Returns the new balances, level, wr0,
+    shortfall and spending."""
+    P = len(spec.people)
+    f32 = np.float32
+    both = alive.all(axis=0) if P == 2 else alive[0]
+    everyone = bool(both.all())
+    # Benefits and pensions (scalars while everyone is alive: the common case costs nothing per path).
+    ss: np.ndarray | float = 0.0
+    pension: np.ndarray | float = 0.0
+    for i, p in enumerate(spec.people):
+        has_pension = p.pension_real[y] or p.pension_nominal[y]
+        pens_i = p.pension_real[y] + p.pension_nominal[y] / cpi if has_pension else 0.0
+        if everyone:
+            ss = ss + p.own[y] + (p.spousal[y] if P == 2 else 0.0)
+            pension = pension + pens_i
+            continue
+        if P == 2:
+            j = 1 - i
+            q = spec.people[j]
+            mine = np.where(alive[i], p.own[y] + np.where(both, p.spousal[y], 0.0), 0.0)
+            if y >= p.survivor_year:  # the survivor keeps the larger of the two benefits
+                base = np.where(claimed[j], q.survivor_base, q.survivor_before_claim)
+                mine = np.where(alive[i] & ~alive[j], np.maximum(p.own[y], base), mine)
+            if has_pension:
+                pension = pension + np.where(alive[i], pens_i, np.where(alive[j], p.pension_survivor * pens_i, 0.0))
+        else:
+            mine = np.where(alive[i], p.own[y], 0.0)
+            if has_pension:
+                pension = pension + np.where(alive[i], pens_i, 0.0)
+        ss = ss + mine
+    ss = np.broadcast_to(np.asarray(ss, f32), (n,))
+    if P == 2 and not everyone:  # spousal rollover: the survivor inherits the traditional balance
+        D = D.copy()
+        for i, j in ((0, 1), (1, 0)):
+            moved = ~alive[i] & alive[j]
+            D[j] += np.where(moved, D[i], 0.0).astype(f32)
+            D[i] = np.where(moved, 0.0, D[i])
+    d_total = D.sum(axis=0) if P > 1 else D[0]
+    if rmd_div.any():
+        rmd = (D * rmd_div[:, None].astype(f32) * alive).sum(axis=0)
+    else:
+        rmd = 0.0
+    anyone = alive.any(axis=0) if P == 2 else alive[0]
+    factor = 1.0 if everyone else np.where(both, f32(1.0), np.where(anyone, f32(spec.survivor_spending), f32(0.0)))
+    if spec.guardrails and y > retire:  # Guyton–Klinger: ±10 % when the withdrawal rate leaves ±20 % of its start
+        wr = level * factor / np.maximum(T + d_total + R, 1.0)
+        level = np.where(wr > 1.2 * wr0, np.maximum(level * 0.9, spec.flexibility * spec.spending), level)
+        level = np.where(wr < 0.8 * wr0, np.minimum(level * 1.1, 1.5 * spec.spending), level)
+    spend = (level * factor).astype(f32)
+    if y == retire:
+        wealth = T + d_total + R
+        wr0 = np.where(wealth > 0, spend / np.maximum(wealth, 1.0), 0.0)
+    conv = np.minimum(f32(conv_y), np.maximum(d_total - rmd, 0.0)) if conv_y else 0.0
+    ordinary = pension + work_y + rmd + conv
+    ordinary = np.broadcast_to(np.asarray(ordinary, f32), (n,))
+    cash_in = ss + (pension + work_y + rmd)
+    single = ~both if P == 2 else np.ones(n, bool)
+    scale = 1.0 / cpi
+    d_left = np.maximum(d_total - rmd - conv, 0.0) if (conv_y or rmd_div.any()) else d_total
+    t_have, r_have = T, R
+    gshare = np.clip(1.0 - B / np.maximum(T, f32(1e-3)), 0.0, 1.0)
+    fill = spec.order == "fill_bracket"
+    head = np.maximum(np.where(single, f32(top_fill_single), f32(top_fill)) - ordinary, 0.0) if fill else None
+    s_idx = np.flatnonzero(single)
+    j_idx = np.flatnonzero(~single)
+
+    def alloc(need: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        d1 = np.minimum(np.minimum(d_left, head), need) if fill else 0.0
+        wT = np.minimum(t_have, need - d1)
+        wD = np.minimum(d_left, need - wT)
+        return wT, wD, np.minimum(r_have, need - wT - wD)
+
+    def taxes(wT: np.ndarray, wD: np.ndarray) -> np.ndarray:
+        o, g = (ordinary + wD).astype(np.float64), (wT * gshare).astype(np.float64)
+        if not s_idx.size:
+            return spec.joint_tax.total(o, g, ss, scale)
+        if not j_idx.size:
+            return spec.single_tax.total(o, g, ss, scale)
+        out = np.empty(n)
+        out[s_idx] = spec.single_tax.total(o[s_idx], g[s_idx], ss[s_idx], scale[s_idx])
+        out[j_idx] = spec.joint_tax.total(o[j_idx], g[j_idx], ss[j_idx], scale[j_idx])
+        return out
+
+    # Gross-up: need = spending + tax(need) − income. Two tax evaluations give the local marginal rate m;
+    # the secant step solves the linear equation (tax is piecewise linear in the withdrawal, so within a
+    # bracket this is exact; across a bracket edge it is off by a fraction of the rate difference).
+    n0 = np.maximum(spend - cash_in, 0.0)
+    w = alloc(n0)
+    t0 = taxes(w[0], w[1])
+    n1 = np.maximum(spend + t0 - cash_in, 0.0)
+    w = alloc(n1)
+    t1 = taxes(w[0], w[1])
+    dn = n1 - n0
+    m = np.where(dn > 1e-6, np.clip((t1 - t0) / np.maximum(dn, 1e-6), 0.0, 0.9), 0.0)
+    need = np.maximum((spend - cash_in + t1 - m * n1) / (1.0 - m), 0.0)
+    tax = t1 + m * (need - n1)
+    wT, wD, wR = alloc(need)
+    got = wT + wD + wR
+    short = np.maximum(need - got, 0.0)
+    surplus = np.maximum(cash_in - spend - tax, 0.0)  # income beyond spending and tax is reinvested
+    B = (B - wT * (1.0 - gshare) + surplus).astype(f32)
+    T = (T - wT + surplus).astype(f32)
+    take = rmd + wD + conv
+    frac = np.where(d_total > 0, take / np.maximum(d_total, f32(1e-3)), 0.0)
+    D = np.maximum(D * (1.0 - frac)[None, :], 0.0).astype(f32)
+    R = np.maximum(R - wR + conv, 0.0).astype(f32)
+    return T, B, D, R, level, wr0, short, spend
 
 
 def with_changes(spec: RetirementSpec, **changes: object) -> RetirementSpec:

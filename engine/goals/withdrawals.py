@@ -156,12 +156,18 @@ class YearTax:
         ``ss_scale`` = 1 / price level: the §86 thresholds are fixed in nominal dollars, so in real terms they
         shrink as prices rise. Gains stack on top of ordinary income; the deduction offsets ordinary first.
         """
-        scale = np.asarray(ss_scale)
-        taxable_ss = taxable_benefits(ss, ordinary + gains, self.ss_base * scale, self.ss_adjusted * scale)
-        ord_income = ordinary + taxable_ss
+        if np.any(ss):
+            scale = np.asarray(ss_scale)
+            taxable_ss = taxable_benefits(ss, ordinary + gains, self.ss_base * scale, self.ss_adjusted * scale)
+            ord_income = ordinary + taxable_ss
+        else:
+            ord_income = ordinary
         ord_taxable = np.maximum(ord_income - self.deduction, 0.0)
-        gains_taxable = np.maximum(gains - np.maximum(self.deduction - ord_income, 0.0), 0.0)
         fed = np.interp(ord_taxable, self.ord_thr, self.ord_cum)
-        top = ord_taxable + gains_taxable
-        fed += np.interp(top, self.cg_thr, self.cg_cum) - np.interp(ord_taxable, self.cg_thr, self.cg_cum)
+        if np.any(gains):
+            gains_taxable = np.maximum(gains - np.maximum(self.deduction - ord_income, 0.0), 0.0)
+            top = ord_taxable + gains_taxable
+            fed += np.interp(top, self.cg_thr, self.cg_cum) - np.interp(ord_taxable, self.cg_thr, self.cg_cum)
+        if not self.state_rate:
+            return fed
         return fed + self.state_rate * np.maximum(ordinary + gains - self.deduction, 0.0)
