@@ -6,10 +6,11 @@ mortality and (optionally) guardrails, for one household's retirement goal.
 
 Money is real (today's) USD. Months carry the returns; cash flows are settled once a year at the start of
 each plan year (spending, benefits, RMDs, taxes, withdrawals), contributions monthly until retirement.
-Each year draws its inflation (AR(1), ``engine.goals.inflation``) and the portfolio's monthly log-returns,
-whose shock loads on that year's inflation innovation (so the bond sleeve loses real value when inflation
-surprises). In a year with no monthly flows the twelve monthly log-returns are drawn as their exact sum
-(one normal instead of twelve: the same distribution). Deaths are drawn once per path from the SSA period
+Each year draws the portfolio's monthly log-returns (as the plain Monte Carlo does), then its inflation
+(AR(1), ``engine.goals.inflation``) whose innovation is correlated with that year's portfolio shock (the bond
+sleeve's negative correlation makes it lose real value when inflation surprises). In a year with no monthly
+flows the twelve monthly log-returns are drawn as their exact sum (one normal instead of twelve: the same
+distribution). Deaths are drawn once per path from the SSA period
 life table (or every member lives to the goal's ``plan_to_age``); after the first death spending falls to
 ``survivor_spending`` of the couple's, the survivor keeps the larger of the two benefits, files single, and
 inherits the traditional accounts (spousal rollover). Success: every year's after-tax spending is paid
@@ -150,9 +151,11 @@ def simulate_retirement(
     inf = spec.inflation
     innov = inf.volatility * math.sqrt(1 - inf.persistence**2)
     # Per month: the idiosyncratic loading and the per-month share of the inflation loading.
-    idio = (vol * np.sqrt(1 - rho**2) / math.sqrt(12.0)).astype(np.float32)
-    common = (vol * rho / 12.0).astype(np.float32)
+    mvol = (vol / math.sqrt(12.0)).astype(np.float32)  # monthly log-return s.d.
     d32 = drift.astype(np.float32)
+    # The year's correlation of the portfolio with inflation (volatility-weighted over its months).
+    rho_year = np.array([float(np.average(rho[12 * y : 12 * y + 12], weights=vol[12 * y : 12 * y + 12] + 1e-12))
+                         for y in range(Y)])
     ages = np.array([[p.age + y for y in range(Y)] for p in spec.people])
     rmd_div = np.stack([spec.rmd.divisors(ages[i], p.rmd_age) for i, p in enumerate(spec.people)]).astype(np.float32)
     retire = spec.retire_year
@@ -221,21 +224,17 @@ def simulate_retirement(
                 ends = order[cuts[y + 1] : cuts[y + 2]]
                 if ends.size:
                     final[ends] = T[ends] + D[:, ends].sum(axis=0) + R[ends]
-            # --- inflation and returns through the year ----------------------------------------------
-            e = rng.standard_normal(h)
-            e = np.concatenate([e, -e])[:size]
-            pi = inf.mean + inf.persistence * (pi - inf.mean) + innov * e
-            pi = np.maximum(pi, -0.5)
-            cpi *= 1.0 + pi
+            # --- returns through the year, then the year's inflation -------------------------------------
             m0, m1 = 12 * y, 12 * y + 12
-            if m0 < acc:  # contributions this year: month by month
+            s_year = f32(math.sqrt(float((mvol[m0:m1] ** 2).sum())))  # s.d. of the year's log-return
+            d_year = f32(d32[m0:m1].sum())
+            if m0 < acc:  # contributions this year: month by month, as the plain Monte Carlo does
                 z = rng.standard_normal((12, h), dtype=f32)
                 r = np.empty((12, size), f32)
-                r[:, :h] = z * idio[m0:m1, None]
-                r[:, h:] = -z[:, : size - h] * idio[m0:m1, None]
-                r += d32[m0:m1, None]
-                r += e.astype(f32)[None, :] * common[m0:m1, None]
-                g = np.exp(r)
+                np.multiply(z, mvol[m0:m1, None], out=r[:, :h])
+                np.subtract(d32[m0:m1, None], r[:, : size - h], out=r[:, h:])
+                r[:, :h] += d32[m0:m1, None]
+                g = np.exp(r, out=r)
                 Wy = np.zeros(size, f32)
                 G = np.ones(size, f32)
                 for k in range(12):
@@ -243,13 +242,21 @@ def simulate_retirement(
                     Wy *= g[k]
                     if m0 + k < acc and contrib[m0 + k]:
                         Wy += contrib[m0 + k]
-            else:
-                z = rng.standard_normal(h, dtype=f32)
-                s_sum = f32(math.sqrt(float((idio[m0:m1] ** 2).sum())))
-                zz = np.concatenate([z, -z])[:size]
-                ecom = e.astype(f32) * f32(common[m0:m1].sum())
-                G = np.exp(zz * s_sum + f32(d32[m0:m1].sum()) + ecom)
+                # the year's standardized shock, recovered from its growth (for the inflation correlation)
+                u = (np.log(G) - d_year) / s_year if s_year > 0 else np.zeros(size, f32)
+            else:  # no monthly flows: the twelve monthly log-returns drawn as their exact sum
+                zh = rng.standard_normal(h, dtype=f32)
+                u = np.concatenate([zh, -zh])[:size]
+                G = np.exp(u * s_year + d_year)
                 Wy = None
+            # Inflation: its innovation is correlated ``rho`` with the portfolio's shock of the same year.
+            xi = rng.standard_normal(h)
+            xi = np.concatenate([xi, -xi])[:size]
+            r_y = float(rho_year[y])
+            e = r_y * u + math.sqrt(1.0 - r_y * r_y) * xi
+            pi = inf.mean + inf.persistence * (pi - inf.mean) + innov * e
+            pi = np.maximum(pi, -0.5)
+            cpi *= 1.0 + pi
             if shock_year == y:
                 G = G * f32(shock_mult)
             deflate = (1.0 / (1.0 + pi)).astype(f32)
