@@ -384,15 +384,24 @@ def _settle(
         wD = np.minimum(d_left, need - wT)
         return wT, wD, np.minimum(r_have, need - wT - wD)
 
+    ss64 = np.broadcast_to(np.asarray(ss, np.float64), (n,))
+    if not s_idx.size:
+        prep_j = spec.joint_tax.prepare(ss64, scale)
+    elif not j_idx.size:
+        prep_s = spec.single_tax.prepare(ss64, scale)
+    else:
+        prep_s = spec.single_tax.prepare(ss64[s_idx], scale[s_idx])
+        prep_j = spec.joint_tax.prepare(ss64[j_idx], scale[j_idx])
+
     def taxes(wT: np.ndarray, wD: np.ndarray) -> np.ndarray:
         o, g = (ordinary + wD).astype(np.float64), (wT * gshare).astype(np.float64)
         if not s_idx.size:
-            return spec.joint_tax.total(o, g, ss, scale)
+            return spec.joint_tax.total_prepared(o, g, prep_j)
         if not j_idx.size:
-            return spec.single_tax.total(o, g, ss, scale)
+            return spec.single_tax.total_prepared(o, g, prep_s)
         out = np.empty(n)
-        out[s_idx] = spec.single_tax.total(o[s_idx], g[s_idx], ss[s_idx], scale[s_idx])
-        out[j_idx] = spec.joint_tax.total(o[j_idx], g[j_idx], ss[j_idx], scale[j_idx])
+        out[s_idx] = spec.single_tax.total_prepared(o[s_idx], g[s_idx], prep_s)
+        out[j_idx] = spec.joint_tax.total_prepared(o[j_idx], g[j_idx], prep_j)
         return out
 
     # Gross-up: need = spending + tax(need) − income. Two tax evaluations give the local marginal rate m;

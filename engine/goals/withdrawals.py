@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.config.loader import default_file, load_yaml
 from engine.errors import ConfigError
-from engine.goals.social_security import SS_TAX_THRESHOLDS, taxable_benefits
+from engine.goals.social_security import SS_TAX_THRESHOLDS
 from engine.model import FilingStatus
 
 __all__ = ["RmdTables", "YearTax", "distribution_period", "load_rmd_tables", "rmd_start_age"]
@@ -148,6 +148,37 @@ class YearTax:
             raise ValueError(f"no {rate:.0%} bracket")
         return float(self.ord_thr[idx[0] + 1])
 
+    def prepare(self, ss: np.ndarray, ss_scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, ...] | None:
+        """The parts of the benefit-taxation test that do not depend on the withdrawal (for ``total_prepared``)."""
+        ss = np.asarray(ss, dtype=np.float64)
+        if not np.any(ss):
+            return None
+        scale = np.asarray(ss_scale, dtype=np.float64)
+        lo = self.ss_base * scale - 0.5 * ss
+        hi = self.ss_adjusted * scale - 0.5 * ss
+        return 0.5 * ss, 0.85 * ss, lo, hi, (self.ss_adjusted - self.ss_base) * scale
+
+    def total_prepared(
+        self, ordinary: np.ndarray, gains: np.ndarray, prep: tuple[np.ndarray, ...] | None
+    ) -> np.ndarray:
+        """``total`` with the benefit parts prepared once per year (see ``prepare``)."""
+        other = ordinary + gains
+        if prep is not None:
+            half, cap, lo, hi, width = prep  # provisional income − thresholds = other − (threshold − ½ benefits)
+            tier1 = np.minimum(half, 0.5 * np.clip(other - lo, 0.0, width))
+            ord_income = ordinary + np.minimum(cap, tier1 + 0.85 * np.maximum(other - hi, 0.0))
+        else:
+            ord_income = ordinary
+        ord_taxable = np.maximum(ord_income - self.deduction, 0.0)
+        fed = np.interp(ord_taxable, self.ord_thr, self.ord_cum)
+        if np.any(gains):
+            gains_taxable = np.maximum(gains - np.maximum(self.deduction - ord_income, 0.0), 0.0)
+            fed += np.interp(ord_taxable + gains_taxable, self.cg_thr, self.cg_cum)
+            fed -= np.interp(ord_taxable, self.cg_thr, self.cg_cum)
+        if not self.state_rate:
+            return fed
+        return fed + self.state_rate * np.maximum(other - self.deduction, 0.0)
+
     def total(
         self, ordinary: np.ndarray, gains: np.ndarray, ss: np.ndarray, ss_scale: np.ndarray | float = 1.0
     ) -> np.ndarray:
@@ -156,18 +187,6 @@ class YearTax:
         ``ss_scale`` = 1 / price level: the §86 thresholds are fixed in nominal dollars, so in real terms they
         shrink as prices rise. Gains stack on top of ordinary income; the deduction offsets ordinary first.
         """
-        if np.any(ss):
-            scale = np.asarray(ss_scale)
-            taxable_ss = taxable_benefits(ss, ordinary + gains, self.ss_base * scale, self.ss_adjusted * scale)
-            ord_income = ordinary + taxable_ss
-        else:
-            ord_income = ordinary
-        ord_taxable = np.maximum(ord_income - self.deduction, 0.0)
-        fed = np.interp(ord_taxable, self.ord_thr, self.ord_cum)
-        if np.any(gains):
-            gains_taxable = np.maximum(gains - np.maximum(self.deduction - ord_income, 0.0), 0.0)
-            top = ord_taxable + gains_taxable
-            fed += np.interp(top, self.cg_thr, self.cg_cum) - np.interp(ord_taxable, self.cg_thr, self.cg_cum)
-        if not self.state_rate:
-            return fed
-        return fed + self.state_rate * np.maximum(ordinary + gains - self.deduction, 0.0)
+        o = np.asarray(ordinary, dtype=np.float64)
+        g = np.asarray(gains, dtype=np.float64)
+        return self.total_prepared(o, g, self.prepare(np.broadcast_to(ss, o.shape), ss_scale))
