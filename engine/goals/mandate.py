@@ -191,7 +191,7 @@ def build_mandate(
     goals = [g for g in household.goals if is_active(g, as_of)]
     done = [g for g in household.goals if not is_active(g, as_of)]
     targets = {
-        g.id: goal_target(household, g, as_of, rules)
+        g.id: goal_target(household, g, as_of, rules, glide=glide, comp=comp)
         if g.kind is GoalKind.RETIREMENT
         else present_target(g, settings.retirement_real_rate)
         for g in goals

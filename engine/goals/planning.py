@@ -568,15 +568,23 @@ def plan_household(
     return Plan(household.id, as_of, tuple(out), household_bands, percentiles, paths, seed)
 
 
-def goal_target(household: Household, goal: Goal, as_of: date, rules: EventRules | None = None) -> float:
+def goal_target(
+    household: Household,
+    goal: Goal,
+    as_of: date,
+    rules: EventRules | None = None,
+    *,
+    glide: GlidePaths | None = None,
+    comp: Composites | None = None,
+) -> float:
     """The goal's target in today's USD as the plan reports it: for a retirement goal under the full model the
     present value of the spending that benefits and pensions do not cover; else ``present_target``."""
     rules = rules or load_event_rules()
     settings = rules.planning
     if goal.kind is not GoalKind.RETIREMENT or settings.retirement_model != "full":
         return present_target(goal, settings.retirement_real_rate)
-    glide = load_glide_paths(household=household.id)
-    comp = composites(load_capital_market(), glide)
+    glide = glide or load_glide_paths(household=household.id)
+    comp = comp or composites(load_capital_market(), glide)
     spec = retirement_spec(household, goal, as_of, 0.0, glide, comp, settings=settings)
     return net_present_target(spec, goal.years or 30, settings.retirement_real_rate)
 

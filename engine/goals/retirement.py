@@ -212,6 +212,10 @@ def simulate_retirement(
         order = np.argsort(last, kind="stable")
         cuts = np.searchsorted(last[order], np.arange(Y + 2))
         for y in range(Y):
+            if y > retire and cuts[y] >= size:  # every household has ended: nothing left to simulate
+                if snaps is not None:
+                    snaps[y:] = snaps[y][None, :]
+                break
             # --- cash flows at the start of the year -------------------------------------------------
             if y >= retire:
                 if cuts[y + 1] < size:  # someone is alive somewhere (dead households spend nothing)
@@ -235,13 +239,12 @@ def simulate_retirement(
                 np.subtract(d32[m0:m1, None], r[:, : size - h], out=r[:, h:])
                 r[:, :h] += d32[m0:m1, None]
                 g = np.exp(r, out=r)
-                Wy = np.zeros(size, f32)
-                G = np.ones(size, f32)
-                for k in range(12):
-                    G *= g[k]
-                    Wy *= g[k]
-                    if m0 + k < acc and contrib[m0 + k]:
-                        Wy += contrib[m0 + k]
+                # W ← W·g_m + c_m for m = 0…11, in closed form: growth after month m is P_m = g_{m+1}⋯g_11.
+                c = np.where(np.arange(m0, m1) < acc, contrib[m0:m1], 0.0).astype(f32)
+                after = np.cumprod(g[:0:-1], axis=0)  # rows P_10, P_9, …, P_0
+                G = after[-1] * g[0]
+                Wy = c[10::-1] @ after
+                Wy += c[11]
                 # the year's standardized shock, recovered from its growth (for the inflation correlation)
                 u = (np.log(G) - d_year) / s_year if s_year > 0 else np.zeros(size, f32)
             else:  # no monthly flows: the twelve monthly log-returns drawn as their exact sum
