@@ -107,7 +107,8 @@ class RetirementSpec:
 @dataclass(frozen=True, slots=True)
 class RetirementResult:
     """Probability that spending is met for life, partly met (≥ flexibility of the total), mean shortfall
-    (USD), median wealth left at the end, yearly wealth percentiles (``bands[year, p]``) and extras."""
+    (USD), median wealth left at the end, yearly wealth percentiles (``bands[year, p]``, a household's
+    bequest once it has ended, up to the year 99 % of households have ended) and extras."""
 
     probability: float
     partial_probability: float
@@ -277,6 +278,10 @@ def simulate_retirement(
             if snaps is not None:
                 snaps[y + 1] = T[:nb] + D[:, :nb].sum(axis=0) + R[:nb]
         final = np.where(last >= Y, T + D.sum(axis=0) + R, final)
+        if snaps is not None:  # after a household ends its wealth is its bequest: hold it there
+            lastc = np.minimum(last[:nb], Y)
+            frozen = snaps[lastc, np.arange(nb)]
+            snaps = np.where(np.arange(Y + 1)[:, None] > lastc[None, :], frozen[None, :], snaps)
         met = np.where(need_total > 0, 1.0 - unmet / np.maximum(need_total, 1e-9), 1.0)
         return unmet, met, final, snaps, death
 
@@ -294,6 +299,8 @@ def simulate_retirement(
     if bands:
         snaps = np.concatenate([p[3] for p in parts], axis=1)
         band = np.percentile(snaps, PERCENTILES, axis=1).T
+        horizon = int(np.percentile(death.max(axis=0), 99)) + 1  # bands while 1 % of households remain
+        band = band[: max(horizon, spec.retire_year + 1) + 1]
     ok = unmet <= 1.0
     extras = {f"median_age_at_death_{p.name}": float(np.median(death[i]) + p.age) for i, p in enumerate(spec.people)}
     extras["median_years_in_retirement"] = float(np.median(np.maximum(death.max(axis=0) - spec.retire_year, 0)))
