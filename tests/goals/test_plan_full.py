@@ -113,3 +113,39 @@ def test_job_loss_stops_that_members_contributions_and_raises_the_reserve(househ
     assert ret.monthly_contribution == Decimal("1066.67")
     assert out.household.monthly_savings == household.monthly_savings - Decimal("533.33")
     assert out.household.emergency_months == 9
+
+
+def test_roth_conversion_and_guardrails_what_ifs(household):
+    conv = parse_what_if("roth-convert=40000:8y")
+    assert conv.value == 40000 and conv.years == 8
+    assert parse_what_if("guardrails=on").value == 1.0
+    with pytest.raises(Exception, match="guardrails needs on or off"):
+        parse_what_if("guardrails=maybe")
+    doc = plan_document(household, AS_OF, what_ifs=["roth-convert=40000:8y", "guardrails=on"], paths=PATHS, seed=6)
+    row = next(w for w in doc["doc"]["what_if"] if w["goal"] == "retirement")
+    assert "convert $40,000/year to Roth for 8 years" in row["label"] and "guardrails" in row["label"]
+    assert 0 <= row["probability"] <= 1
+
+
+def test_household_yaml_social_security_forms(tmp_path):
+    import yaml
+
+    from engine.config.loader import dump_household, household_from_dict
+    from engine.errors import ConfigError
+
+    data = yaml.safe_load(dump_household(load_household()))
+    data["members"][0]["social_security"] = {"pia": "2400"}
+    data["members"][0]["pensions"] = [{"name": "County", "annual": "18000", "start_age": 65, "cola": False}]
+    data["members"][1]["social_security"] = {"earnings_file": "earnings.csv"}
+    h = household_from_dict(data, file=str(tmp_path / "h.yaml"))
+    assert h.members[0].social_security.pia == Decimal(2400)
+    assert h.members[0].pensions[0].annual == Decimal(18000) and not h.members[0].pensions[0].cola
+    assert h.members[1].social_security.earnings_file == str(tmp_path / "earnings.csv")  # next to the file
+    assert household_from_dict(yaml.safe_load(dump_household(h))) == h  # round trip
+    data["members"][0]["social_security"] = {"pia": "2400", "auto": True}
+    with pytest.raises(ConfigError, match="exactly one of pia, earnings_file or auto"):
+        household_from_dict(data, file="h.yaml")
+    data["members"][0]["social_security"] = "auto"
+    data["members"][0]["claim_age"] = 61
+    with pytest.raises(ConfigError, match="claim_age"):
+        household_from_dict(data, file="h.yaml")
