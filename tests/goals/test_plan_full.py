@@ -12,9 +12,9 @@ import pytest
 from engine.config import load_household
 from engine.goals import apply_event, plan_household, savings_needed
 from engine.goals.planning import Scenario, account_values_at_market, account_values_from_book, parse_what_if
+from engine.goals.report import plan_document
 from engine.model import GoalKind, LifeEvent
 from robo.cli import main
-from robo.cli.plan import plan_document
 
 AS_OF = date(2026, 3, 2)
 PATHS = 2000
