@@ -106,6 +106,22 @@ def distribution_period(age: int) -> float:
     return load_rmd_tables().period(age)
 
 
+def _schedule(x: np.ndarray, thr: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Tax on ``x`` under a bracket schedule given as thresholds and the cumulative tax at each (≡ np.interp).
+
+    Written as Σ Δrate_k · max(x − threshold_k, 0) over the brackets that some x reaches: a few passes over
+    the array instead of a binary search per element (np.interp is ~40 array additions' worth of time).
+    """
+    rates = np.diff(cum) / np.diff(thr)
+    top = float(np.max(x)) if x.size else 0.0
+    out = rates[0] * np.maximum(x - thr[0], 0.0)
+    for k in range(1, len(rates)):
+        if thr[k] >= top:
+            break
+        out += (rates[k] - rates[k - 1]) * np.maximum(x - thr[k], 0.0)
+    return out
+
+
 def _cumulative(brackets: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
     """Thresholds and the tax owed at each (a far point keeps np.interp linear past the top bracket)."""
     thr = [float(b) for b, _ in brackets] + [1e12]
@@ -170,11 +186,11 @@ class YearTax:
         else:
             ord_income = ordinary
         ord_taxable = np.maximum(ord_income - self.deduction, 0.0)
-        fed = np.interp(ord_taxable, self.ord_thr, self.ord_cum)
+        fed = _schedule(ord_taxable, self.ord_thr, self.ord_cum)
         if np.any(gains):
             gains_taxable = np.maximum(gains - np.maximum(self.deduction - ord_income, 0.0), 0.0)
-            fed += np.interp(ord_taxable + gains_taxable, self.cg_thr, self.cg_cum)
-            fed -= np.interp(ord_taxable, self.cg_thr, self.cg_cum)
+            fed += _schedule(ord_taxable + gains_taxable, self.cg_thr, self.cg_cum)
+            fed -= _schedule(ord_taxable, self.cg_thr, self.cg_cum)
         if not self.state_rate:
             return fed
         return fed + self.state_rate * np.maximum(other - self.deduction, 0.0)
