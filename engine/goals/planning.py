@@ -234,6 +234,11 @@ def _add_months(d: date, months: int) -> date:
     return date(y, m + 1, min(d.day, 28))
 
 
+def _plan_year(months_from_now: int) -> int:
+    """The plan year (0 = the one starting on the planning day) whose start is nearest a date months away."""
+    return max(0, math.floor(months_from_now / 12 + 0.5))
+
+
 def retirement_spec(
     household: Household,
     goal: Goal,
@@ -320,7 +325,7 @@ def retirement_spec(
         claim_years = scenario.claim_age.get(m.id, scenario.claim_age.get("*", m.claim_age))
         fra = full_retirement_age_months(m.birth_date)
         claim_m = nearest_claim_months(claim_years) if claim_years is not None else fra
-        claim_year = max(0, math.ceil((claim_m - age_m) / 12)) if claim_m > age_m else 0
+        claim_year = _plan_year(claim_m - age_m)
         own = np.zeros(years)
         spousal = np.zeros(years)
         pia_i = float(pias[i]) if pias[i] is not None else 0.0
@@ -333,17 +338,17 @@ def retirement_spec(
                 other.birth_date
             )
             o_age_m = months_of_age(other.birth_date, as_of)
-            o_year = max(0, math.ceil((o_claim_m - o_age_m) / 12)) if o_claim_m > o_age_m else 0
+            o_year = _plan_year(o_claim_m - o_age_m)
             excess = max(0.5 * float(pias[1 - i]) - pia_i, 0.0)
             if excess > 0:
                 start = max(claim_year, o_year)
                 spousal[min(start, years) :] = 12.0 * excess * spousal_factor(m.birth_date, claim_m) / 0.5
         surv_after = 12.0 * max(pia_i * claim_factor(m.birth_date, claim_m), 0.825 * pia_i) if pia_i else 0.0
-        surv_year = max(0, math.ceil((survivor_fra_months(m.birth_date) - age_m) / 12))
+        surv_year = _plan_year(survivor_fra_months(m.birth_date) - age_m)
         p_real, p_nom = np.zeros(years), np.zeros(years)
         keep = 0.0
         for stream in m.pensions:
-            start = max(0, math.ceil((float(stream.start_age) * 12 - age_m) / 12))
+            start = _plan_year(round(float(stream.start_age) * 12) - age_m)
             (p_real if stream.cola else p_nom)[min(start, years) :] += float(stream.annual)
             keep = max(keep, stream.survivor)
         people.append(
