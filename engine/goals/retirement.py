@@ -394,7 +394,8 @@ def _settle(
         wD = np.minimum(d_left, need - wT)
         return wT, wD, np.minimum(r_have, need - wT - wD)
 
-    ss64 = np.broadcast_to(np.asarray(ss, np.float64), (n,))
+    ss64 = np.broadcast_to(np.asarray(ss, f32), (n,))
+    scale = scale.astype(f32)
     if not s_idx.size:
         prep_j = spec.joint_tax.prepare(ss64, scale)
     elif not j_idx.size:
@@ -404,12 +405,12 @@ def _settle(
         prep_j = spec.joint_tax.prepare(ss64[j_idx], scale[j_idx])
 
     def taxes(wT: np.ndarray, wD: np.ndarray) -> np.ndarray:
-        o, g = (ordinary + wD).astype(np.float64), (wT * gshare).astype(np.float64)
+        o, g = ordinary + wD, wT * gshare
         if not s_idx.size:
             return spec.joint_tax.total_prepared(o, g, prep_j)
         if not j_idx.size:
             return spec.single_tax.total_prepared(o, g, prep_s)
-        out = np.empty(n)
+        out = np.empty(n, f32)
         out[s_idx] = spec.single_tax.total_prepared(o[s_idx], g[s_idx], prep_s)
         out[j_idx] = spec.joint_tax.total_prepared(o[j_idx], g[j_idx], prep_j)
         return out

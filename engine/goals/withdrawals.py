@@ -166,10 +166,10 @@ class YearTax:
 
     def prepare(self, ss: np.ndarray, ss_scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, ...] | None:
         """The parts of the benefit-taxation test that do not depend on the withdrawal (for ``total_prepared``)."""
-        ss = np.asarray(ss, dtype=np.float64)
+        ss = np.asarray(ss)  # float32 in stays float32 (the simulation's precision: cents on $100,000s)
         if not np.any(ss):
             return None
-        scale = np.asarray(ss_scale, dtype=np.float64)
+        scale = np.asarray(ss_scale, dtype=ss.dtype)
         lo = self.ss_base * scale - 0.5 * ss
         hi = self.ss_adjusted * scale - 0.5 * ss
         return 0.5 * ss, 0.85 * ss, lo, hi, (self.ss_adjusted - self.ss_base) * scale
