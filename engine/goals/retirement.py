@@ -208,7 +208,11 @@ def simulate_retirement(
         snaps = np.empty((Y + 1, nb), np.float32) if bands else None
         if snaps is not None:
             snaps[0] = T[:nb] + D[:, :nb].sum(axis=0) + R[:nb]
-        surv_claimed = [death[i] >= p.claim_year for i, p in enumerate(spec.people)]  # died after claiming
+        # What a survivor would receive from each member: their benefit if they died after claiming, else the PIA.
+        surv_claimed = [
+            np.where(death[i] >= p.claim_year, f32(p.survivor_base), f32(p.survivor_before_claim))
+            for i, p in enumerate(spec.people)
+        ]
         # Paths grouped by the plan year their last member dies (its wealth then is the bequest).
         order = np.argsort(last, kind="stable")
         cuts = np.searchsorted(last[order], np.arange(Y + 2))
@@ -317,13 +321,13 @@ def simulate_retirement(
 
 
 def _settle(
-    spec: RetirementSpec, y: int, retire: int, n: int, alive: np.ndarray, claimed: list[np.ndarray],
+    spec: RetirementSpec, y: int, retire: int, n: int, alive: np.ndarray, survivor: list[np.ndarray],
     cpi: np.ndarray, T: np.ndarray, B: np.ndarray, D: np.ndarray, R: np.ndarray, level: np.ndarray,
     wr0: np.ndarray, rmd_div: np.ndarray, work_y: float, conv_y: float, top_fill: float, top_fill_single: float,
 ) -> tuple[np.ndarray, ...]:
     """One year's flows for ``n`` paths: benefits, pensions, RMDs, spending (guardrails; none once everyone
-    has died), the tax gross-up and the withdrawals in order. Returns the new balances, level, wr0,
-    shortfall and spending."""
+    has died), the tax gross-up and the withdrawals in order. ``survivor[j]`` is what member j's survivor
+    would receive from j (per path). Returns the new balances, level, wr0, shortfall and spending."""
     P = len(spec.people)
     f32 = np.float32
     both = alive.all(axis=0) if P == 2 else alive[0]
@@ -340,11 +344,11 @@ def _settle(
             continue
         if P == 2:
             j = 1 - i
-            q = spec.people[j]
-            mine = np.where(alive[i], p.own[y] + np.where(both, p.spousal[y], 0.0), 0.0)
+            mine = alive[i] * f32(p.own[y])
+            if p.spousal[y]:
+                mine += both * f32(p.spousal[y])
             if y >= p.survivor_year:  # the survivor keeps the larger of the two benefits
-                base = np.where(claimed[j], q.survivor_base, q.survivor_before_claim)
-                mine = np.where(alive[i] & ~alive[j], np.maximum(p.own[y], base), mine)
+                mine += (alive[i] & ~alive[j]) * np.maximum(survivor[j] - f32(p.own[y]), f32(0.0))
             if has_pension:
                 pension = pension + np.where(alive[i], pens_i, np.where(alive[j], p.pension_survivor * pens_i, 0.0))
         else:
