@@ -330,7 +330,7 @@ def _settle(
     would receive from j (per path). Returns the new balances, level, wr0, shortfall and spending."""
     P = len(spec.people)
     f32 = np.float32
-    both = alive.all(axis=0) if P == 2 else alive[0]
+    both = alive[0] & alive[1] if P == 2 else alive[0]
     everyone = bool(both.all())
     # Benefits and pensions (scalars while everyone is alive: the common case costs nothing per path).
     ss: np.ndarray | float = 0.0
@@ -358,18 +358,21 @@ def _settle(
         ss = ss + mine
     ss = np.broadcast_to(np.asarray(ss, f32), (n,))
     if P == 2 and not everyone:  # spousal rollover: the survivor inherits the traditional balance
-        D = D.copy()
         for i, j in ((0, 1), (1, 0)):
-            moved = ~alive[i] & alive[j]
-            D[j] += np.where(moved, D[i], 0.0).astype(f32)
-            D[i] = np.where(moved, 0.0, D[i])
-    d_total = D.sum(axis=0) if P > 1 else D[0]
+            moved = D[i] * (~alive[i] & alive[j])
+            D[j] += moved
+            D[i] -= moved
+    d_total = D[0] + D[1] if P == 2 else D.sum(axis=0)  # explicit adds: a reduce over 2 rows is slower
     if rmd_div.any():
-        rmd = (D * rmd_div[:, None].astype(f32) * alive).sum(axis=0)
+        rmd = D[0] * (f32(rmd_div[0]) * alive[0])
+        for i in range(1, P):
+            rmd = rmd + D[i] * (f32(rmd_div[i]) * alive[i])
     else:
         rmd = 0.0
-    anyone = alive.any(axis=0) if P == 2 else alive[0]
-    factor = 1.0 if everyone else np.where(both, f32(1.0), np.where(anyone, f32(spec.survivor_spending), f32(0.0)))
+    anyone = alive[0] | alive[1] if P == 2 else alive[0]
+    # spending share: 1 while both live, survivor_spending for a survivor, 0 once everyone has died
+    share = f32(spec.survivor_spending)
+    factor = 1.0 if everyone else anyone * share + both * (f32(1.0) - share)
     if spec.guardrails and y > retire:  # Guyton–Klinger: ±10 % when the withdrawal rate leaves ±20 % of its start
         wr = level * factor / np.maximum(T + d_total + R, 1.0)
         level = np.where(wr > 1.2 * wr0, np.maximum(level * 0.9, spec.flexibility * spec.spending), level)
