@@ -188,8 +188,8 @@ def simulate_retirement(
         B = np.full(size, spec.basis, f32)
         D = np.tile(np.array(spec.traditional, f32)[:, None], (1, size))
         R = np.full(size, spec.roth, f32)
-        cpi = np.ones(size, np.float64)
-        pi = np.full(size, inf.mean)
+        cpi = np.ones(size, f32)  # price level / today's
+        pi = np.full(size, inf.mean, f32)
         level = np.full(size, spec.spending)  # guardrails spending level
         wr0 = np.zeros(size)
         need_total = np.zeros(size)
@@ -207,7 +207,7 @@ def simulate_retirement(
         nb = min(size, BAND_PATHS)
         snaps = np.empty((Y + 1, nb), np.float32) if bands else None
         if snaps is not None:
-            snaps[0] = T[:nb] + D[:, :nb].sum(axis=0) + R[:nb]
+            snaps[0] = T[:nb] + _rows(D[:, :nb]) + R[:nb]
         # What a survivor would receive from each member: their benefit if they died after claiming, else the PIA.
         surv_claimed = [
             np.where(death[i] >= p.claim_year, f32(p.survivor_base), f32(p.survivor_before_claim))
@@ -232,7 +232,7 @@ def simulate_retirement(
                     need_total += spend
                 ends = order[cuts[y + 1] : cuts[y + 2]]
                 if ends.size:
-                    final[ends] = T[ends] + D[:, ends].sum(axis=0) + R[ends]
+                    final[ends] = T[ends] + _rows(D[:, ends]) + R[ends]
             # --- returns through the year, then the year's inflation -------------------------------------
             m0, m1 = 12 * y, 12 * y + 12
             s_year = f32(math.sqrt(float((mvol[m0:m1] ** 2).sum())))  # s.d. of the year's log-return
@@ -258,16 +258,16 @@ def simulate_retirement(
                 G = np.exp(u * s_year + d_year)
                 Wy = None
             # Inflation: its innovation is correlated ``rho`` with the portfolio's shock of the same year.
-            xi = rng.standard_normal(h)
+            xi = rng.standard_normal(h, dtype=f32)
             xi = np.concatenate([xi, -xi])[:size]
             r_y = float(rho_year[y])
-            e = r_y * u + math.sqrt(1.0 - r_y * r_y) * xi
-            pi = inf.mean + inf.persistence * (pi - inf.mean) + innov * e
-            pi = np.maximum(pi, -0.5)
-            cpi *= 1.0 + pi
+            e = f32(r_y) * u + f32(math.sqrt(1.0 - r_y * r_y)) * xi
+            pi = f32(inf.mean * (1 - inf.persistence)) + f32(inf.persistence) * pi + f32(innov) * e
+            np.maximum(pi, f32(-0.5), out=pi)
+            cpi *= f32(1.0) + pi
             if shock_year == y:
                 G = G * f32(shock_mult)
-            deflate = (1.0 / (1.0 + pi)).astype(f32)
+            deflate = f32(1.0) / (f32(1.0) + pi)
             G = G * deflate
             T *= G
             D *= G[None, :]
@@ -280,8 +280,8 @@ def simulate_retirement(
                 D += Wy[None, :] * shares[1 : 1 + P, None]
                 R += Wy * shares[1 + P]
             if snaps is not None:
-                snaps[y + 1] = T[:nb] + D[:, :nb].sum(axis=0) + R[:nb]
-        final = np.where(last >= Y, T + D.sum(axis=0) + R, final)
+                snaps[y + 1] = T[:nb] + _rows(D[:, :nb]) + R[:nb]
+        final = np.where(last >= Y, T + _rows(D) + R, final)
         if snaps is not None:  # after a household ends its wealth is its bequest: hold it there
             lastc = np.minimum(last[:nb], Y)
             frozen = snaps[lastc, np.arange(nb)]
@@ -318,6 +318,14 @@ def simulate_retirement(
         seed=seed,
         extras=extras,
     )
+
+
+def _rows(D: np.ndarray) -> np.ndarray:
+    """Sum of the per-member rows (explicit adds: a reduction over two rows is slower)."""
+    out = D[0].copy()
+    for row in D[1:]:
+        out += row
+    return out
 
 
 def _settle(
@@ -402,7 +410,6 @@ def _settle(
         return wT, wD, np.minimum(r_have, need - wT - wD)
 
     ss64 = np.broadcast_to(np.asarray(ss, f32), (n,))
-    scale = scale.astype(f32)
     if not s_idx.size:
         prep_j = spec.joint_tax.prepare(ss64, scale)
     elif not j_idx.size:
