@@ -14,7 +14,7 @@ Federal brackets, the standard deduction and the long-term rates are the tax roo
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -106,13 +106,12 @@ def distribution_period(age: int) -> float:
     return load_rmd_tables().period(age)
 
 
-def _schedule(x: np.ndarray, thr: np.ndarray, cum: np.ndarray) -> np.ndarray:
-    """Tax on ``x`` under a bracket schedule given as thresholds and the cumulative tax at each (≡ np.interp).
+def _schedule(x: np.ndarray, thr: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Tax on ``x`` (USD) when ``rates[k]`` applies above ``thr[k]`` (the same as np.interp on cumulative tax).
 
     Written as Σ Δrate_k · max(x − threshold_k, 0) over the brackets that some x reaches: a few passes over
     the array instead of a binary search per element (np.interp is ~40 array additions' worth of time).
     """
-    rates = np.diff(cum) / np.diff(thr)
     top = float(np.max(x)) if x.size else 0.0
     out = rates[0] * np.maximum(x - thr[0], 0.0)
     for k in range(1, len(rates)):
@@ -144,6 +143,14 @@ class YearTax:
     ss_base: float
     ss_adjusted: float
     state_rate: float
+    ord_rates: np.ndarray = field(default=None)  # type: ignore[assignment]  # rate above each threshold
+    cg_rates: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.ord_rates is None:
+            object.__setattr__(self, "ord_rates", np.diff(self.ord_cum) / np.diff(self.ord_thr))
+        if self.cg_rates is None:
+            object.__setattr__(self, "cg_rates", np.diff(self.cg_cum) / np.diff(self.cg_thr))
 
     @classmethod
     def for_status(cls, status: FilingStatus, state_rate: float = 0.0) -> YearTax:
@@ -186,11 +193,11 @@ class YearTax:
         else:
             ord_income = ordinary
         ord_taxable = np.maximum(ord_income - self.deduction, 0.0)
-        fed = _schedule(ord_taxable, self.ord_thr, self.ord_cum)
+        fed = _schedule(ord_taxable, self.ord_thr, self.ord_rates)
         if np.any(gains):
             gains_taxable = np.maximum(gains - np.maximum(self.deduction - ord_income, 0.0), 0.0)
-            fed += _schedule(ord_taxable + gains_taxable, self.cg_thr, self.cg_cum)
-            fed -= _schedule(ord_taxable, self.cg_thr, self.cg_cum)
+            fed += _schedule(ord_taxable + gains_taxable, self.cg_thr, self.cg_rates)
+            fed -= _schedule(ord_taxable, self.cg_thr, self.cg_rates)
         if not self.state_rate:
             return fed
         return fed + self.state_rate * np.maximum(other - self.deduction, 0.0)
