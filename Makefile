@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint clean wheel chromium
+.PHONY: demo test browser bench lint docs clean wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,22 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo
 	$(BIN)/robo demo
 
-# The HTML report test and the web service's browser tests drive Debian's headless Chromium (through Playwright,
-# no browser download); install it when we are root and it is missing.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
-	  echo "note: chromium not installed; the report's browser test will skip outside CI"; }
+# The HTML report's test and the web service's browser tests drive Debian's headless Chromium (through Playwright,
+# no browser download). This is the one step that installs a system package, and only when asked: `make browser`
+# says what it does, installs `chromium` with apt-get when it runs as root and the browser is missing, and
+# otherwise tells you how (those tests skip without it, and fail in CI).
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  echo "browser: chromium is installed ($$(command -v chromium || command -v chromium-browser))"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "browser: installing Debian's chromium package with apt-get (needed by the report's and the web service's browser tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
+	  echo "browser: installed $$(command -v chromium)"; \
+	else \
+	  echo "browser: chromium is missing; install it (Debian/Ubuntu: sudo apt-get install chromium) or the browser tests skip"; \
+	fi
 
-test: chromium $(VENV)/.installed-test
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
