@@ -19,7 +19,7 @@ from engine.model import *  # noqa: F403
 from engine.model import __all__ as _model_all
 from engine.settings import Settings
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads it, `robo --version` prints it
 
 # Public name → module that defines it (loaded lazily on first attribute access).
 _LAZY = {

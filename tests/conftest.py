@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["tests.db_fixtures"]  # store fixtures shared by the store and scheduler suites
 
-# Tolerances, set once (CONTRIBUTING.md, "Tests that can fail").
+# Tolerances, set once (CONTRIBUTING.md habit 11).
 WEIGHT_TOL = 1e-6
 MONEY_TOL = 0.005
 
