@@ -19,6 +19,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@ $(VENV)/.installed-demo
 
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
 demo: $(VENV)/.installed-demo
 	$(BIN)/robo demo
 
@@ -46,8 +50,12 @@ bench: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check engine brokers backtests robo service tests benchmarks examples
 
+# The documentation site (mkdocs.yml), strict: a warning, a broken link or a nav entry without its page fails.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict   # not --quiet: it hides the warnings strict counts
+
 wheel: $(VENV)/.installed-demo
 	$(BIN)/python -m pip wheel --no-deps -w dist .
 
 clean:
-	rm -rf $(VENV) dist build *.egg-info .pytest_cache
+	rm -rf $(VENV) dist build site *.egg-info .pytest_cache .mypy_cache
