@@ -171,7 +171,7 @@ def _broker_factory(args: argparse.Namespace, market: Any, universe: Any, as_of:
             field="--broker",
             value="alpaca",
             fix="run robo rebalance --broker alpaca per household, or give run_batch a broker_for that maps "
-            "each household to its own account (see README, 'Running for many households')",
+            "each household to its own account (see docs/batch.md)",
         )
     from brokers import simulated_for
 
