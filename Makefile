@@ -47,8 +47,11 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# ruff; mypy, strict, on the scope in pyproject's [tool.mypy]; the import contracts of docs/DESIGN.md.
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check engine brokers backtests robo service tests benchmarks examples
+	$(BIN)/ruff check engine brokers backtests robo service tests benchmarks examples docs/hooks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The documentation site (mkdocs.yml), strict: a warning, a broken link or a nav entry without its page fails.
 docs: $(VENV)/.installed-docs

@@ -23,6 +23,10 @@ MUST_SHIP = [
     "engine/store/migrations/env.py",
     "engine/store/migrations/versions/0001_initial_tables.py",
     "backtests/scenarios/demo.yaml",
+    "engine/py.typed",
+    "brokers/py.typed",
+    "backtests/py.typed",
+    "robo/py.typed",
 ]
 
 
