@@ -3,6 +3,9 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+# setuptools prints an "Editable installation" box (information only: its meta-path finder for a flat layout)
+# on every editable install; this filter hides that one message and nothing else.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e
 
 .PHONY: demo test browser bench lint docs clean wheel
 
@@ -12,15 +15,15 @@ $(BIN)/python:
 
 # Re-install when pyproject.toml changes.
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(EDITABLE) .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(EDITABLE) '.[test,bench]'
 	touch $@ $(VENV)/.installed-demo
 
 $(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	$(EDITABLE) '.[docs]'
 	touch $@
 
 demo: $(VENV)/.installed-demo
