@@ -20,6 +20,7 @@ from engine.model import __all__ as _model_all
 from engine.settings import Settings
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, so type checkers and IDEs see the real types
+    from engine.batch import BatchOptions as BatchOptions
     from engine.batch import run_batch as run_batch
     from engine.batch.synthetic import synthetic as synthetic
     from engine.data import AlpacaSource as AlpacaSource
@@ -103,6 +104,7 @@ _LAZY = {
     "build_orders": "engine.rebalancer",
     "default_policy": "engine.rebalancer",
     "Store": "engine.store",
+    "BatchOptions": "engine.batch",
     "run_batch": "engine.batch",
     "synthetic": "engine.batch",
 }

@@ -1,8 +1,8 @@
 """``run_batch``: plan a cycle for many households in-process, on a local process pool, or on Dask.
 
-    result = run_batch(synthetic(2000, seed=7), date(2026, 7, 31), executor=Executor.PROCESSES, workers=2)
+    result = run_batch(synthetic(2000, seed=7), date(2026, 7, 31), BatchOptions(Executor.PROCESSES, workers=2))
     print(result.households_per_second, [o.error for o in result.failed])
-    run_batch(households, as_of, store=store, execute=True, broker_for=broker_of)   # plan, save, execute
+    run_batch(households, as_of, BatchOptions(store=store, execute=True, broker_for=broker_of))   # plan, save, execute
 
 The day's prices and estimates are computed once (``Day``) and shipped once per worker (pool
 initializer; Dask ``scatter(broadcast=True)``). Households are sorted by problem shape and cut into
@@ -10,11 +10,13 @@ chunks, so a worker compiles each shape once and then only re-solves. A househol
 recorded in its outcome and the batch goes on; with a ``store`` the proposals and one run record (a
 summary line per household) are persisted. ``execute=True`` then executes the proposals that need no
 approval in this process, each household through ``broker_for(household)`` (see ``execute.py``).
+Households going out and outcomes coming back travel as explicit records of plain values (``wire.py``).
 """
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import itertools
 import logging
@@ -24,6 +26,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -43,18 +46,19 @@ from engine.batch.types import (
     OutcomeStatus,
     WorkerMemory,
 )
-from engine.batch.wire import fast_pickling
+from engine.batch.wire import pack, unpack
 from engine.batch.work import run_chunk
 from engine.errors import ConfigError, EngineError, StoreError
 from engine.model import Household, Proposal
 
 if TYPE_CHECKING:
     from engine.data import MarketData
+    from engine.engine import Engine
     from engine.model import Universe
     from engine.model.broker import Rails
     from engine.store import Store
 
-__all__ = ["BatchProgress", "chunk_households", "run_batch", "shape_hint"]
+__all__ = ["BatchOptions", "BatchProgress", "chunk_households", "run_batch", "shape_hint"]
 
 log = logging.getLogger("engine.batch")
 
@@ -100,50 +104,96 @@ def _default_chunk_size(n: int, workers: int) -> int:
     return max(4, min(64, math.ceil(n / (max(workers, 1) * 16))))
 
 
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """How ``run_batch`` runs: where, on which day's data, what it saves, and whether it trades.
+
+    Where: ``executor`` and ``workers`` (default: the CPU count; 1 inline), ``chunk_size`` (households per
+    task; default about 16 chunks per worker, 4–64), and for Dask ``client`` if given, else ``scheduler``
+    (default ``Settings().dask_scheduler``), else a ``LocalCluster`` of ``workers`` single-threaded processes
+    started and closed by the batch. The day: ``day``, else ``engine`` (its cached estimates), else a new
+    ``Engine`` on ``market`` (default: the embedded prices) and ``universe``. ``mandates`` (e.g. last night's
+    ``result.mandates``) are reused for households whose facts are unchanged, up to ``mandate_max_age_days``
+    old. ``store``: proposals saved chunk by chunk while the workers plan, and a run record of kind ``batch``.
+    ``progress`` gets a ``BatchProgress`` per chunk. ``execute=True`` executes, after planning (and saving),
+    every proposal that needs no approval through ``broker_for(household)``, ``execute_threads`` households
+    at a time, behind ``rails`` (the safety rails every order passes: ``brokers.rails_for()``).
+
+    Raises:
+        ConfigError: an unknown executor, or a count below its minimum (workers, chunk size, threads ≥ 1; the
+            mandate age ≥ 0 days).
+    """
+
+    executor: Executor | str = Executor.PROCESSES
+    workers: int | None = None
+    chunk_size: int | None = None
+    day: Day | None = None
+    engine: Engine | None = None
+    market: MarketData | None = None
+    universe: Universe | None = None
+    scheduler: str | None = None
+    client: Any = None
+    store: Store | None = None
+    progress: ProgressCallback | None = None
+    mandates: Mapping[str, KeptMandate] | None = None
+    mandate_max_age_days: int = 0
+    execute: bool = False
+    broker_for: BrokerFactory | None = None
+    execute_threads: int = 1
+    rails: Rails | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "executor", _executor(self.executor))
+        for name, least in (("workers", 1), ("chunk_size", 1), ("execute_threads", 1), ("mandate_max_age_days", 0)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise ConfigError(
+                    f"must be a whole number ≥ {least}", field=name, value=value,
+                    fix=f"pass {name}={least} or more" + (" (or leave it None for the default)"
+                                                          if name in ("workers", "chunk_size") else ""),
+                )
+
+
+_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(BatchOptions))
+
+
 def run_batch(
     households: Iterable[Household],
     as_of: date,
-    *,
-    executor: Executor | str = Executor.PROCESSES,
-    workers: int | None = None,
-    day: Day | None = None,
-    engine: Any = None,
-    market: MarketData | None = None,
-    universe: Universe | None = None,
-    chunk_size: int | None = None,
-    scheduler: str | None = None,
-    client: Any = None,
-    store: Store | None = None,
-    progress: ProgressCallback | None = None,
-    mandates: Mapping[str, KeptMandate] | None = None,
-    mandate_max_age_days: int = 0,
-    execute: bool = False,
-    broker_for: BrokerFactory | None = None,
-    execute_threads: int = 1,
-    rails: Rails | None = None,
+    options: BatchOptions | None = None,
+    **keywords: Any,
 ) -> BatchResult:
-    """Plan ``households`` on ``as_of``; one outcome per household, in input order.
+    """Plan ``households`` on ``as_of`` as ``options`` say; one outcome per household, in input order.
 
-    The day comes from ``day``, else ``engine`` (its cached estimates), else a new ``Engine`` on
-    ``market`` (default: the embedded prices) and ``universe``. ``workers`` defaults to the CPU count.
-    Dask: ``client`` if given, else ``scheduler`` (default ``Settings().dask_scheduler``), else a
-    ``LocalCluster`` of ``workers`` single-threaded processes started and closed here. With ``store``
-    the proposals are saved chunk by chunk while the workers plan (one transaction per chunk), and a run record of
-    kind ``batch`` (one summary line per household) at the end.
-    ``mandates`` (e.g. last night's ``result.mandates``) are reused for households whose facts are
-    unchanged, up to ``mandate_max_age_days`` old; the result's ``mandates`` are the ones used now.
-    A new day's engine plans mandates with ``BATCH_MANDATE_PATHS`` Monte Carlo paths (see ``Day.build``).
-    ``execute=True`` executes, after planning (and saving), every proposal that needs no approval through
-    ``broker_for(household)``, ``execute_threads`` households at a time, behind ``rails`` (the safety rails every
-    order passes: ``brokers.rails_for()``); see ``result.executions``.
+    The keywords of earlier versions (``run_batch(households, as_of, executor=..., workers=...)``) still work,
+    with a ``DeprecationWarning``: they are ``BatchOptions``' fields.
 
     Raises:
-        ConfigError: an unknown executor, duplicate household ids, execute without ``broker_for``, or Dask
-            requested but not installed.
+        ConfigError: bad options (see ``BatchOptions``), duplicate household ids, execute without
+            ``broker_for``, or Dask requested but not installed.
         DataError: the day's prices are missing or stale (no household is planned then).
+        TypeError: an unknown keyword, or both ``options`` and keywords.
     """
-    households = list(households)
-    executor = _executor(executor)
+    if keywords:
+        unknown = sorted(set(keywords) - _OPTION_NAMES)
+        if unknown:
+            raise TypeError(f"run_batch() got unexpected keyword argument(s) {', '.join(unknown)}")
+        if options is not None:
+            raise TypeError("run_batch() takes options or keywords, not both: put the keywords into BatchOptions")
+        warnings.warn(
+            "run_batch(households, as_of, executor=..., ...) keywords are deprecated; "
+            "pass run_batch(households, as_of, BatchOptions(...)) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        options = BatchOptions(**keywords)
+    return _run(list(households), as_of, options or BatchOptions())
+
+
+def _run(households: list[Household], as_of: date, options: BatchOptions) -> BatchResult:
+    executor = Executor(options.executor)
+    workers, day, store, progress = options.workers, options.day, options.store, options.progress
+    execute, broker_for, rails = options.execute, options.broker_for, options.rails
     ids = [h.id for h in households]
     if len(set(ids)) != len(ids):
         dup = next(i for i, c in Counter(ids).items() if c > 1)
@@ -159,17 +209,18 @@ def run_batch(
     workers = workers or (1 if executor is Executor.INLINE else (os.cpu_count() or 1))
     setup_start = time.perf_counter()
     if day is None:
-        if engine is not None:
-            day = Day.from_engine(engine, as_of)
+        if options.engine is not None:
+            day = Day.from_engine(options.engine, as_of)
         else:
+            market = options.market
             if market is None:
                 from engine.data import MarketData
 
                 market = MarketData.embedded()
-            day = Day.build(market, as_of, universe)
-    size = chunk_size or _default_chunk_size(len(households), workers)
+            day = Day.build(market, as_of, options.universe)
+    size = options.chunk_size or _default_chunk_size(len(households), workers)
     chunks = chunk_households(households, size)
-    kept = _kept_per_chunk(chunks, mandates)
+    kept = _kept_per_chunk(chunks, options.mandates)
     run_id = _start_run(store, as_of, executor, workers, len(households)) if store is not None else None
     sink = _Sink(_Tracker(len(households), progress), store, day, households)
     owned: list[Any] = []
@@ -177,10 +228,9 @@ def run_batch(
     day_future: Any = None
     try:
         # Workers are started and handed the day before the clock starts: households/s is planning speed.
-        if executor is not Executor.INLINE:
-            fast_pickling()  # chunks and the day leave this process
+        client: Any = None
         if executor is Executor.DASK:
-            client, owned = _dask_client(client, scheduler, workers)
+            client, owned = _dask_client(options.client, options.scheduler, workers)
             day_future = _dask_ready(client, day)
         elif executor is Executor.PROCESSES:
             pool, inherited = _pool_ready(day, workers, (chunks, kept))
@@ -188,7 +238,7 @@ def run_batch(
         setup_seconds = time.perf_counter() - setup_start
         start = time.perf_counter()
         sink.tracker.start()
-        age = mandate_max_age_days
+        age = options.mandate_max_age_days
         with _fewer_collections():  # this process plans (inline) or reads back every outcome (workers)
             if executor is Executor.INLINE:
                 for chunk, prev in zip(chunks, kept, strict=True):
@@ -211,8 +261,9 @@ def run_batch(
     if execute:
         assert broker_for is not None
         saved = [o for o in outcomes if o.household not in save_errors]  # never trade a proposal the store lacks
-        executions, execute_seconds = _execute(saved, households, day, store, broker_for, execute_threads, progress,
-                                               rails)
+        executions, execute_seconds = _execute(
+            saved, households, day, store, broker_for, options.execute_threads, progress, rails
+        )
     result = BatchResult(
         as_of=as_of,
         executor=executor,
@@ -368,11 +419,10 @@ def _init_worker(day: Day, work: _Work | None = None) -> None:
 
 def _worker_process() -> None:
     """Settle a worker process for planning: one BLAS thread, a heap that keeps its MB-sized arrays, and
-    cheap pickling for the outcomes it sends back."""
+    a young-generation threshold for planning's many short-lived objects."""
     _single_threaded_blas()
     _steady_heap()
     gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
-    fast_pickling()
 
 
 _GC_YOUNG = 20_000
@@ -483,17 +533,18 @@ def _worker_ready(day: Day | None = None) -> int:
     return os.getpid()
 
 
-def _pool_chunk(chunk: Sequence[Household], kept: Mapping[str, KeptMandate], age: int) -> ChunkReport:
-    """A pool task: plan a chunk sent with the task."""
+def _pool_chunk(part: bytes, age: int) -> bytes:
+    """A pool task: plan a chunk sent with the task (``wire.pack((chunk, kept))``); the report goes back packed."""
     assert _WORKER_DAY is not None, "the pool initializer did not run"
-    return _leave_kept(run_chunk(chunk, _WORKER_DAY, kept, age), kept)
+    chunk, kept = unpack(part)
+    return pack(_leave_kept(run_chunk(chunk, _WORKER_DAY, kept, age), kept))
 
 
-def _pool_chunk_at(index: int, age: int) -> ChunkReport:
-    """A pool task: plan chunk ``index`` of the work this forked worker inherited."""
+def _pool_chunk_at(index: int, age: int) -> bytes:
+    """A pool task: plan chunk ``index`` of the work this forked worker inherited; the report goes back packed."""
     assert _WORKER_DAY is not None and _WORKER_WORK is not None, "the pool initializer did not run"
     chunks, kept = _WORKER_WORK
-    return _leave_kept(run_chunk(chunks[index], _WORKER_DAY, kept[index], age), kept[index])
+    return pack(_leave_kept(run_chunk(chunks[index], _WORKER_DAY, kept[index], age), kept[index]))
 
 
 def _run_processes(
@@ -504,14 +555,14 @@ def _run_processes(
     inherited: bool,
     sink: _Sink,
 ) -> None:
-    futures: dict[Future[ChunkReport], int] = {
-        (pool.submit(_pool_chunk_at, i, age) if inherited else pool.submit(_pool_chunk, c, kept[i], age)): i
+    futures: dict[Future[bytes], int] = {
+        (pool.submit(_pool_chunk_at, i, age) if inherited else pool.submit(_pool_chunk, pack((c, kept[i])), age)): i
         for i, c in enumerate(chunks)
     }
     for fut in as_completed(futures):
         i = futures[fut]
         try:
-            report = _with_kept(fut.result(), kept[i])
+            report = _with_kept(unpack(fut.result()), kept[i])
         except Exception as exc:
             log.error("batch worker failed on a chunk of %d households: %s", len(chunks[i]), exc)
             report = _lost_chunk(chunks[i], exc)
@@ -523,14 +574,15 @@ def _run_processes(
 # ---------------------------------------------------------------------------------------------
 
 
-def _dask_part(part: tuple[Sequence[Household], Mapping[str, KeptMandate]], day: Day, age: int = 0) -> ChunkReport:
-    """Runs on a Dask worker: one scattered (chunk, kept mandates) pair; ``day`` is scattered once per worker."""
+def _dask_part(part: bytes, day: Day, age: int = 0) -> bytes:
+    """Runs on a Dask worker: one scattered, packed (chunk, kept mandates) pair; ``day`` is scattered once per
+    worker. The report goes back packed, naming the worker (where the caller sends its next chunk)."""
     from distributed import get_worker
 
     _worker_process()
-    chunk, kept = part
+    chunk, kept = unpack(part)
     report = _leave_kept(run_chunk(chunk, day, kept, age), kept)
-    return replace(report, worker=get_worker().address)  # where the caller sends this worker's next chunk
+    return pack(replace(report, worker=get_worker().address))
 
 
 def _dask_client(client: Any, scheduler: str | None, workers: int) -> tuple[Any, list[Any]]:
@@ -589,7 +641,7 @@ def _run_dask(
     held: dict[str, tuple[int, Any]] = {}  # task key → (chunk index, its scattered part)
 
     def send(i: int, worker: str | None) -> None:
-        data = [(chunks[i], kept[i])]
+        data = [pack((chunks[i], kept[i]))]
         try:
             part = client.scatter(data, hash=False, workers=[worker] if worker in addresses else None)[0]
         except Exception:  # that worker just left: let the scheduler place it
@@ -605,7 +657,7 @@ def _run_dask(
         for fut in flying:
             i, part = held.pop(fut.key)
             try:
-                report = _with_kept(fut.result(), kept[i])
+                report = _with_kept(unpack(fut.result()), kept[i])
             except Exception as exc:
                 log.error("dask task failed on a chunk of %d households: %s", len(chunks[i]), exc)
                 report = _lost_chunk(chunks[i], exc)
