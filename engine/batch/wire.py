@@ -63,13 +63,13 @@ class _Shape:
 
     __slots__ = ("cls", "deep", "get", "names", "setters")
 
-    def __init__(self, cls: type) -> None:
+    def __init__(self, cls: Any) -> None:
         fields = dataclasses.fields(cls)
         self.cls = cls
         self.names = tuple(f.name for f in fields)
         getter = attrgetter(*self.names)
         self.get: Callable[[Any], tuple[Any, ...]] = (
-            getter if len(self.names) > 1 else lambda obj: (getter(obj),)  # type: ignore[assignment]
+            getter if len(self.names) > 1 else lambda obj: (getter(obj),)
         )
         self.setters = tuple(_slot(cls, name).__set__ for name in self.names)
         self.deep = tuple(i for i, f in enumerate(fields) if not _flat(cls, f.type))
@@ -148,7 +148,7 @@ class _Packer:
         if t in _PLAIN_TYPES:
             return v
         if t is tuple:
-            return self.tuple(v)
+            return self.seq(v)
         if t is list:
             return (_LIST, *[x if type(x) in _PLAIN_TYPES else self.value(x) for x in v])
         if t is dict:
@@ -177,7 +177,7 @@ class _Packer:
         number = self.index.get(shape.cls)
         return (_OBJ, self._number(shape) if number is None else number, *state)
 
-    def tuple(self, v: tuple[Any, ...]) -> tuple[Any, ...]:
+    def seq(self, v: tuple[Any, ...]) -> tuple[Any, ...]:
         kinds = set(map(type, v))
         if kinds <= _SIMPLE:  # the empty tuple too
             return (_PLAIN, v)
@@ -263,7 +263,7 @@ class _Unpacker:
         if tag == _OBJ:
             shape = self.shapes[v[1]]
             obj = shape.cls.__new__(shape.cls)
-            state = v[2:]
+            state: Any = v[2:]
             if shape.deep:
                 state = list(state)
                 for i in shape.deep:

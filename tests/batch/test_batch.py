@@ -330,9 +330,9 @@ def test_a_pool_that_spawns_its_workers_sends_them_the_chunks(day, households, i
     # macOS and Windows spawn workers (nothing inherited): each task then carries its chunk and kept mandates.
     import multiprocessing
 
-    import engine.batch.run as run
+    import engine.batch.pool as pool
 
-    monkeypatch.setattr(run, "_pool_context", lambda: multiprocessing.get_context("spawn"))
+    monkeypatch.setattr(pool, "_pool_context", lambda: multiprocessing.get_context("spawn"))
     batch = households[:3]
     out = run_batch(
         batch,
