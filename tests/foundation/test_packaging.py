@@ -27,6 +27,7 @@ MUST_SHIP = [
     "brokers/py.typed",
     "backtests/py.typed",
     "robo/py.typed",
+    "service/py.typed",
 ]
 
 

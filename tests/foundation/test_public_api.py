@@ -56,7 +56,7 @@ def test_every_lazy_name_is_visible_to_type_checkers():
 
 def test_packages_declare_they_are_typed():
     """PEP 561: the marker ships in every package, so type checkers use our annotations."""
-    for package in ("engine", "brokers", "backtests", "robo"):
+    for package in ("engine", "brokers", "backtests", "robo", "service"):
         assert (ROOT / package / "py.typed").is_file(), package
 
 
@@ -64,7 +64,7 @@ def test_alpaca_trading_client_lives_in_brokers_alpaca_only():
     """docs/DESIGN.md: alpaca-py's trading client has one home (import-linter sees only the top-level package)."""
     homes = []
     for path in sorted(ROOT.glob("*/**/*.py")):
-        if path.parts[len(ROOT.parts)] not in ("engine", "brokers", "backtests", "robo"):
+        if path.parts[len(ROOT.parts)] not in ("engine", "brokers", "backtests", "robo", "service"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
