@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.batch import BatchResult, Day, Executor, plan_one, run_batch, synthetic
+from engine.batch import BatchOptions, BatchResult, Day, Executor, plan_one, run_batch, synthetic
 from engine.data import MarketData
 from engine.model import Household
 from engine.optimizer import DEFAULT_CACHE
@@ -110,7 +110,8 @@ def main() -> None:
     print(f"{args.n} households, {len(day.tickers)} funds, {accounts:.1f} accounts and {lots:.0f} lots on average")
 
     n = len(households)
-    kept = run_batch(households, AS_OF, executor=Executor.INLINE, day=fresh_day(market)).mandates  # last night's
+    last_night = BatchOptions(executor=Executor.INLINE, day=fresh_day(market))
+    kept = run_batch(households, AS_OF, last_night).mandates  # last night's
 
     configs: list[tuple[str, Callable[[], BatchResult | float]]] = [
         ("naive loop (fresh problem each)", lambda: naive(households[: args.naive_n], fresh_day(market))),
@@ -118,7 +119,7 @@ def main() -> None:
             "in-process executor",
             lambda: timed(
                 "in-process executor",
-                lambda: run_batch(households, AS_OF, executor=Executor.INLINE, day=fresh_day(market)),
+                lambda: run_batch(households, AS_OF, BatchOptions(executor=Executor.INLINE, day=fresh_day(market))),
                 n,
             ),
         ),
@@ -127,8 +128,11 @@ def main() -> None:
             lambda: timed(
                 "in-process, kept mandates",
                 lambda: run_batch(
-                    households, AS_OF, executor=Executor.INLINE, day=fresh_day(market), mandates=kept,
-                    mandate_max_age_days=7,
+                    households,
+                    AS_OF,
+                    BatchOptions(
+                        executor=Executor.INLINE, day=fresh_day(market), mandates=kept, mandate_max_age_days=7
+                    ),
                 ),
                 n,
             ),
@@ -141,18 +145,38 @@ def main() -> None:
         def run() -> BatchResult:
             if not seed:
                 seed.append(seeded_store(households, folder))
-            return timed(label, lambda: with_store(label, seed[0], lambda store: run_batch(
-                households, AS_OF, executor=executor, workers=workers, day=fresh_day(market), mandates=kept,
-                mandate_max_age_days=7, store=store,
-            )), n)
+            return timed(
+                label,
+                lambda: with_store(
+                    label,
+                    seed[0],
+                    lambda store: run_batch(
+                        households,
+                        AS_OF,
+                        BatchOptions(
+                            executor=executor,
+                            workers=workers,
+                            day=fresh_day(market),
+                            mandates=kept,
+                            mandate_max_age_days=7,
+                            store=store,
+                        ),
+                    ),
+                ),
+                n,
+            )
 
         return run
 
     configs += [
-        ("in-process, kept mandates, SQLite store", store_row("in-process, kept mandates, SQLite store",
-                                                              Executor.INLINE, 1)),
-        ("process pool, 2 worker(s), kept mandates, SQLite store",
-         store_row("process pool, 2 worker(s), kept mandates, SQLite store", Executor.PROCESSES, 2)),
+        (
+            "in-process, kept mandates, SQLite store",
+            store_row("in-process, kept mandates, SQLite store", Executor.INLINE, 1),
+        ),
+        (
+            "process pool, 2 worker(s), kept mandates, SQLite store",
+            store_row("process pool, 2 worker(s), kept mandates, SQLite store", Executor.PROCESSES, 2),
+        ),
     ]
     for kind, executor in (("process pool", Executor.PROCESSES), ("Dask LocalCluster", Executor.DASK)):
         for keep in (False, True):
@@ -165,7 +189,9 @@ def main() -> None:
                         lambda w=w, label=label, executor=executor, extra=extra: timed(
                             label,
                             lambda: run_batch(
-                                households, AS_OF, executor=executor, workers=w, day=fresh_day(market), **extra
+                                households,
+                                AS_OF,
+                                BatchOptions(executor=executor, workers=w, day=fresh_day(market), **extra),
                             ),
                             n,
                         ),
@@ -182,10 +208,13 @@ def main() -> None:
             out = run()
             if isinstance(out, BatchResult):
                 rates[label].append(out.households_per_second)
-                memory[label] = "; ".join(  # the result itself is dropped: a caller holding every batch's
-                    f"{m.first_rss / 2**20:.0f}→{m.last_rss / 2**20:.0f} MB (peak {m.peak_rss / 2**20:.0f})"
-                    for m in out.memory.values()  # proposals would fork bloated workers and slow its own GC
-                ) + f"; {len(out.failed)} failed"
+                memory[label] = (
+                    "; ".join(  # the result itself is dropped: a caller holding every batch's
+                        f"{m.first_rss / 2**20:.0f}→{m.last_rss / 2**20:.0f} MB (peak {m.peak_rss / 2**20:.0f})"
+                        for m in out.memory.values()  # proposals would fork bloated workers and slow its own GC
+                    )
+                    + f"; {len(out.failed)} failed"
+                )
                 del out
             else:
                 rates[label].append(out)
@@ -217,8 +246,10 @@ def main() -> None:
             one, two = rates.get(f"{kind}, 1 worker(s){suffix}"), rates.get(f"{kind}, 2 worker(s){suffix}")
             if one and two:
                 per_round = [b / a for a, b in zip(one, two, strict=True)]
-                print(f"{kind}{suffix}: 2 workers / 1 worker = {statistics.median(per_round):.2f}× "
-                      f"(median of the rounds' ratios; each round {', '.join(f'{x:.2f}' for x in per_round)})")
+                print(
+                    f"{kind}{suffix}: 2 workers / 1 worker = {statistics.median(per_round):.2f}× "
+                    f"(median of the rounds' ratios; each round {', '.join(f'{x:.2f}' for x in per_round)})"
+                )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ everything heavier (the optimizer's cvxpy, the store's SQLAlchemy, pandas data) 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.config import load_household, load_universe
 from engine.errors import *  # noqa: F403
@@ -19,7 +19,50 @@ from engine.model import *  # noqa: F403
 from engine.model import __all__ as _model_all
 from engine.settings import Settings
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # what the lazy names below resolve to, so type checkers and IDEs see the real types
+    from engine.batch import BatchOptions as BatchOptions
+    from engine.batch import run_batch as run_batch
+    from engine.batch.synthetic import synthetic as synthetic
+    from engine.data import AlpacaSource as AlpacaSource
+    from engine.data import CsvSource as CsvSource
+    from engine.data import EmbeddedSource as EmbeddedSource
+    from engine.data import MarketData as MarketData
+    from engine.data import MarketSnapshot as MarketSnapshot
+    from engine.data import PriceSource as PriceSource
+    from engine.data import YahooSource as YahooSource
+    from engine.data import trading_days as trading_days
+    from engine.engine import ApprovalRules as ApprovalRules
+    from engine.engine import Engine as Engine
+    from engine.engine import EngineConfig as EngineConfig
+    from engine.engine import ExecutionReport as ExecutionReport
+    from engine.engine import SyncReport as SyncReport
+    from engine.esg import apply_values as apply_values
+    from engine.esg import load_esg as load_esg
+    from engine.esg import values_report as values_report
+    from engine.estimates import Estimates as Estimates
+    from engine.estimates import estimate as estimate
+    from engine.goals import Mandate as Mandate
+    from engine.goals import apply_event as apply_event
+    from engine.goals import build_mandate as build_mandate
+    from engine.goals import optimal_goal_policy as optimal_goal_policy
+    from engine.goals import plan_household as plan_household
+    from engine.goals import what_if as what_if
+    from engine.optimizer import Frontier as Frontier
+    from engine.optimizer import OptimizationResult as OptimizationResult
+    from engine.optimizer import solve_household as solve_household
+    from engine.rebalancer import build_orders as build_orders
+    from engine.rebalancer import default_policy as default_policy
+    from engine.store import Store as Store
+    from engine.tax import LotLedger as LotLedger
+    from engine.tax import LotMethod as LotMethod
+    from engine.tax import Realization as Realization
+    from engine.tax import TaxLossHarvester as TaxLossHarvester
+    from engine.tax import Term as Term
+    from engine.tax import marginal_rates as marginal_rates
+    from engine.tax import preview as preview
+    from engine.tax import tax_on as tax_on
+
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads it, `robo --version` prints it
 
 # Public name → module that defines it (loaded lazily on first attribute access).
 _LAZY = {
@@ -61,6 +104,7 @@ _LAZY = {
     "build_orders": "engine.rebalancer",
     "default_policy": "engine.rebalancer",
     "Store": "engine.store",
+    "BatchOptions": "engine.batch",
     "run_batch": "engine.batch",
     "synthetic": "engine.batch",
 }

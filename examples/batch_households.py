@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from brokers import SimulatedBroker, rails_for
-from engine.batch import Day, Executor, run_batch, synthetic
+from engine.batch import BatchOptions, Day, Executor, run_batch, synthetic
 from engine.data import MarketData
 from engine.engine import ApprovalRules, EngineConfig
 from engine.model import Household, Values
@@ -28,9 +28,11 @@ def main() -> None:
     result = run_batch(
         households,
         as_of,
-        executor=Executor.PROCESSES,
-        workers=2,
-        progress=lambda p: print(f"  {p.done}/{p.total} households, {p.rate:.1f}/s, {p.failed} failed"),
+        BatchOptions(
+            executor=Executor.PROCESSES,
+            workers=2,
+            progress=lambda p: print(f"  {p.done}/{p.total} households, {p.rate:.1f}/s, {p.failed} failed"),
+        ),
     )
     rate = result.households_per_second
     print(f"{len(result.planned)} planned, {len(result.failed)} failed, {rate:.1f} households/s")
@@ -55,13 +57,23 @@ def execute(market: MarketData) -> None:
         for lot in household.lots:
             book = held.setdefault(lot.account, {})
             book[lot.symbol] = book.get(lot.symbol, Decimal(0)) + lot.shares
-        return SimulatedBroker(market.prices, accounts={a.id: a.cash for a in household.accounts}, positions=held,
-                               start=wednesday, assets=day.universe)
+        return SimulatedBroker(
+            market.prices,
+            accounts={a.id: a.cash for a in household.accounts},
+            positions=held,
+            start=wednesday,
+            assets=day.universe,
+        )
 
     with tempfile.TemporaryDirectory() as tmp, Store(f"sqlite:///{Path(tmp) / 'robo.db'}") as store:
         store.upgrade()
-        result = run_batch(households, wednesday, executor=Executor.INLINE, day=day, store=store, execute=True,
-                           broker_for=broker_for, rails=rails_for())
+        result = run_batch(
+            households,
+            wednesday,
+            BatchOptions(
+                executor=Executor.INLINE, day=day, store=store, execute=True, broker_for=broker_for, rails=rails_for()
+            ),
+        )
         for hid, e in result.executions.items():
             lots = len(store.households.get(hid).lots)
             print(f"  {hid}: {e.status.value}, {e.fills}/{e.orders} orders filled, {lots} lots stored after trading")

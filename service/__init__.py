@@ -6,6 +6,6 @@
 Start it with ``robo serve``; see docs/service.md for signing in and the permission matrix.
 """
 
-from service.app import create_app
+from service.app import create_app, serve
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "serve"]

@@ -1,7 +1,7 @@
 """The ASGI app: the REST API (``/api/v1``) and the server-rendered pages over one store and one cycle.
 
     app = create_app(store, lambda: Cycle(Planner(MarketData.embedded()), store=store, rails=rails))
-    uvicorn.run(app)                                   # what ``robo serve`` does
+    serve(app, host="127.0.0.1", port=8000)            # uvicorn, as ``robo serve`` does
 
 FastAPI and uvicorn live only in ``service/``. The app holds no business rules: it asks the store what a
 principal may see, the planner for plans and the cycle for every change (approve, reject, execute, life events).
@@ -26,7 +26,7 @@ from service.auth import Forbidden, Unauthenticated
 from service.context import ServiceContext
 from service.errors import error_body, status_of
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "serve"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -95,3 +95,10 @@ def _short(value: object) -> object:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return repr(value)[:200]
+
+
+def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+    """Run ``app`` under uvicorn in this process until interrupted (``robo serve``); uvicorn stays in ``service/``."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

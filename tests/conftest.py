@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["tests.db_fixtures"]  # store fixtures shared by the store and scheduler suites
 
-# Tolerances, set once (STYLE.md habit 11).
+# Tolerances, set once (CONTRIBUTING.md habit 11).
 WEIGHT_TOL = 1e-6
 MONEY_TOL = 0.005
 
@@ -50,5 +50,19 @@ def postgres_url():
     if not url:
         if os.environ.get("ROBO_REQUIRE_POSTGRES") == "1":
             pytest.fail("ROBO_REQUIRE_POSTGRES=1 but ROBO_TEST_DATABASE_URL is not set")
-        pytest.skip("set ROBO_TEST_DATABASE_URL to run the PostgreSQL tests")
+        pytest.skip(_PG_SKIP)
     return url
+
+
+_PG_SKIP = "set ROBO_TEST_DATABASE_URL to run the PostgreSQL tests"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    """One line at the end when PostgreSQL tests were skipped, and why, so a green run never hides them."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if _PG_SKIP in str(getattr(r, "longrepr", ""))]
+    if skipped:
+        terminalreporter.write_line(
+            f"PostgreSQL: {len(skipped)} test(s) skipped because ROBO_TEST_DATABASE_URL is not set; "
+            "export ROBO_TEST_DATABASE_URL=postgresql+psycopg://USER@HOST:5432/DB to run them (.ci/run does)",
+            yellow=True,
+        )

@@ -1,4 +1,4 @@
-"""Every runnable example in examples/ runs to completion, so the README's examples cannot rot."""
+"""Every runnable example in examples/ runs to completion, so the examples the docs show cannot rot."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Value types of a batch run: executors, per-household outcomes, chunk reports and the batch result.
 
-    result = run_batch(households, as_of, executor=Executor.PROCESSES)
+    result = run_batch(households, as_of, BatchOptions(Executor.PROCESSES))
     print(result.households_per_second, [(o.household, o.error_type) for o in result.failed])
 
-Every outcome is a frozen value that pickles, so workers send them back as they are.
+Workers send their reports back as explicit records of plain values (``engine.batch.wire``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class OutcomeStatus(StrEnum):
 class KeptMandate:
     """A household's mandate with the fingerprint of the household facts it was built from.
 
-    A later batch reuses it (``run_batch(mandates=..., mandate_max_age_days=N)``) while the fingerprint
+    A later batch reuses it (``BatchOptions(mandates=..., mandate_max_age_days=N)``) while the fingerprint
     (goals, events, members, accounts, tax, values, risk, savings and expenses) is unchanged and the
     mandate is at most N days old — the goal Monte Carlo and DP then do not run for that household.
     """
@@ -163,7 +163,7 @@ class BatchResult:
 
     @property
     def mandates(self) -> dict[str, KeptMandate]:
-        """The mandates used, by household id: pass them to the next ``run_batch(mandates=...)``."""
+        """The mandates used, by household id: pass them to the next ``BatchOptions(mandates=...)``."""
         return {o.household: o.mandate for o in self.outcomes if o.mandate is not None}
 
     @property

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from engine.batch.day import Day
@@ -158,3 +159,34 @@ def _peak_rss_bytes() -> int:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak) * (1 if os.uname().sysname == "Darwin" else 1024)
+
+
+def _leave_kept(report: ChunkReport, kept: Mapping[str, KeptMandate]) -> ChunkReport:
+    """Worker side: outcomes without the kept mandates they reused (the caller holds them), named in ``reused``.
+
+    A reused mandate is ~2 KB of pickle per household that the caller would only read back into a copy of
+    what it sent (~0.4 ms of its time per household).
+    """
+    reused = tuple(o.household for o in report.outcomes if o.mandate is not None and o.mandate is kept.get(o.household))
+    if not reused:
+        return report
+    same = set(reused)
+    outcomes = tuple(replace(o, mandate=None) if o.household in same else o for o in report.outcomes)
+    return replace(report, outcomes=outcomes, reused=reused)
+
+
+def _with_kept(report: ChunkReport, kept: Mapping[str, KeptMandate]) -> ChunkReport:
+    """Caller side: the reused mandates put back into their outcomes (the inverse of ``_leave_kept``)."""
+    if not report.reused:
+        return report
+    same = set(report.reused)
+    outcomes = tuple(replace(o, mandate=kept[o.household]) if o.household in same else o for o in report.outcomes)
+    return replace(report, outcomes=outcomes, reused=())
+
+
+def _lost_chunk(chunk: Sequence[Household], exc: BaseException) -> ChunkReport:
+    """A chunk whose worker died: every household in it is recorded as an ERROR, the batch goes on."""
+    outcomes = tuple(
+        HouseholdOutcome(h.id, OutcomeStatus.ERROR, None, type(exc).__name__, f"worker lost: {exc}", 0.0) for h in chunk
+    )
+    return ChunkReport(outcomes, "lost", 0.0, 0, 0, 0, 0.0)

@@ -433,7 +433,7 @@ class _HouseholdProblem:
             _EsgTilt(v, n),
         )
         objective = 0
-        for term in self.terms:  # local facts, one central check (STYLE habit 3)
+        for term in self.terms:  # local facts, one central check (CONTRIBUTING.md habit 3)
             expr = term.expression()
             ok = expr.is_convex() if term.kind is TermKind.PENALTY else expr.is_concave()
             if not ok:

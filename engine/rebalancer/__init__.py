@@ -1,4 +1,4 @@
-"""Targets → trades → orders, and the triggers that decide when (STYLE.md habit 8).
+"""Targets → trades → orders, and the triggers that decide when (CONTRIBUTING.md habit 8).
 
     plan = build_orders(proposal_id, current, targets, prices, cash, universe.assets)
     decision = default_policy()(state)

@@ -1,4 +1,4 @@
-"""Composable rebalance triggers over a typed portfolio state (STYLE.md habit 8).
+"""Composable rebalance triggers over a typed portfolio state (CONTRIBUTING.md habit 8).
 
     policy = cooldown(any_of(calendar(Frequency.QUARTERLY), drift_exceeds(0.03)), days=30)
     decision = policy(state)          # a TriggerDecision, or None when nothing fires

@@ -5,7 +5,7 @@
 
 Exactly once: every run is a row keyed unique on (job, household, trading day, ref); a worker owns it by
 inserting it, or by one compare-and-set UPDATE when the owner's heartbeat went stale (then it checks the
-broker by client order id before acting). See ``worker.py`` and README, section "Scheduler".
+broker by client order id before acting). See ``worker.py`` and docs/scheduler.md.
 """
 
 from engine.scheduler.clock import Clock, FixedClock, SystemClock

@@ -4,7 +4,7 @@
     service.run_once()                                   # every job due now, then one poll — for cron and tests
     service.run()                                        # foreground until SIGINT/SIGTERM (graceful)
 
-Choices (see README, "Scheduler"):
+Choices (see docs/scheduler.md):
 - Job store: APScheduler's ``SQLAlchemyJobStore`` on the store's database (table ``scheduler_apscheduler_jobs``),
   so schedules survive restarts. APScheduler 3 does not coordinate schedulers sharing a job store — two
   processes may both fire a job — which is safe because every run is claimed by its unique key first.

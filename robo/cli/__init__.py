@@ -17,6 +17,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from engine import __version__
 from engine.errors import EngineError
 
 __all__ = ["build_parser", "main"]
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="robo", description="adaptive-robo: goals-, values- and tax-aware household portfolios."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (adaptive-robo) {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     parser.add_argument("--log-json", action="store_true", help="log JSON lines (for services)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

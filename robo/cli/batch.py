@@ -76,7 +76,7 @@ def _plan(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from brokers import rails_for
-    from engine.batch import BatchProgress, Executor, run_batch
+    from engine.batch import BatchOptions, BatchProgress, Executor, run_batch
     from engine.config import load_universe
     from engine.data import MarketData
     from engine.store import Store
@@ -112,9 +112,7 @@ def _plan(args: argparse.Namespace) -> int:
                 tasks[p.phase] = bar.add_task("executing", total=p.total, rate=0.0, failed=0)
             bar.update(tasks[p.phase], completed=p.done, total=p.total, rate=p.rate, failed=p.failed)
 
-        result = run_batch(
-            households,
-            as_of,
+        options = BatchOptions(
             executor=Executor(args.executor),
             workers=args.workers,
             market=market,
@@ -127,6 +125,7 @@ def _plan(args: argparse.Namespace) -> int:
             execute_threads=getattr(args, "threads", 1),
             rails=rails_for() if args.execute else None,
         )
+        result = run_batch(households, as_of, options)
     store.close()
     console.print(
         f"{len(result.planned)} planned, {len(result.failed)} failed in {result.seconds:.1f} s "
@@ -171,7 +170,7 @@ def _broker_factory(args: argparse.Namespace, market: Any, universe: Any, as_of:
             field="--broker",
             value="alpaca",
             fix="run robo rebalance --broker alpaca per household, or give run_batch a broker_for that maps "
-            "each household to its own account (see README, 'Running for many households')",
+            "each household to its own account (see docs/batch.md)",
         )
     from brokers import simulated_for
 

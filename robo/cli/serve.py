@@ -60,10 +60,9 @@ def build_app(store: Any, *, data: str = "embedded", broker: str = "sim", secure
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from engine.store import Store
     from robo.cli._out import console
+    from service import serve
 
     store = Store(args.url)
     store.upgrade()
@@ -73,7 +72,7 @@ def run_serve(args: argparse.Namespace) -> int:
     console.print(f"adaptive-robo on http://{args.host}:{args.port}/ (API docs: /api/docs) — {store!r}",
                   highlight=False)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        serve(app, host=args.host, port=args.port, log_level=args.log_level)
     finally:
         store.close()
     return 0

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from engine.batch import (
+    BatchOptions,
     BatchProgress,
     Day,
     Executor,
@@ -46,7 +47,7 @@ def households(day):
 
 @pytest.fixture(scope="module")
 def inline(day, households):
-    result = run_batch(households, AS_OF, executor=Executor.INLINE, day=day)
+    result = run_batch(households, AS_OF, BatchOptions(executor=Executor.INLINE, day=day))
     assert [o.household for o in result.outcomes] == [h.id for h in households]
     return result
 
@@ -103,7 +104,7 @@ def test_inline_plans_every_household_with_deterministic_ids(inline, households,
 
 
 def test_process_pool_gives_the_same_proposals(inline, households, day):
-    result = run_batch(households, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, chunk_size=3)
+    result = run_batch(households, AS_OF, BatchOptions(executor=Executor.PROCESSES, workers=2, day=day, chunk_size=3))
     assert result.executor is Executor.PROCESSES and result.workers == 2
     assert _same_book(result, inline)
     assert 1 <= len(result.memory) <= 2 and result.cpu_seconds > 0
@@ -115,7 +116,9 @@ def test_dask_local_cluster_gives_the_same_proposals(inline, households, day):
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
     with cluster, distributed.Client(cluster) as client:
-        result = run_batch(households, AS_OF, executor=Executor.DASK, day=day, client=client, chunk_size=3)
+        result = run_batch(
+            households, AS_OF, BatchOptions(executor=Executor.DASK, day=day, client=client, chunk_size=3)
+        )
         assert client.status == "running"  # a client passed in is left open for its owner
     assert result.executor is Executor.DASK
     assert _same_book(result, inline)
@@ -127,7 +130,7 @@ def test_planted_failures_are_recorded_and_the_batch_goes_on(day, households, in
     gap = replace(gap, lots=(*gap.lots, Lot("gap-lot", lot.account, "ZZZZ", Decimal(3), Decimal(300), lot.acquired)))
     infeasible = replace(households[1], risk=RiskProfile(willingness=2), values=Values(min_esg_score=9.9))
     batch = [gap, infeasible, *households[2:6]]
-    result = run_batch(batch, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, chunk_size=2)
+    result = run_batch(batch, AS_OF, BatchOptions(executor=Executor.PROCESSES, workers=2, day=day, chunk_size=2))
     by_id = {o.household: o for o in result.outcomes}
     assert by_id[gap.id].status is not OutcomeStatus.PLANNED and by_id[gap.id].proposal is None
     assert "ZZZZ" in by_id[gap.id].error  # a holding without a price today: a data gap
@@ -157,9 +160,9 @@ def test_chunks_group_households_by_problem_shape(households):
 
 def test_a_worker_compiles_each_shape_once(day, households):
     cache = worker_cache()
-    run_batch(households, AS_OF, executor=Executor.INLINE, day=day)
+    run_batch(households, AS_OF, BatchOptions(executor=Executor.INLINE, day=day))
     before = cache.stats()
-    again = run_batch(households, AS_OF, executor=Executor.INLINE, day=day)
+    again = run_batch(households, AS_OF, BatchOptions(executor=Executor.INLINE, day=day))
     after = cache.stats()
     assert after.misses == before.misses  # the second batch compiles nothing: every shape is cached
     assert after.hits >= before.hits + len(households)
@@ -168,7 +171,9 @@ def test_a_worker_compiles_each_shape_once(day, households):
 
 def test_progress_reports_rate_and_eta(day, households):
     seen: list[BatchProgress] = []
-    run_batch(households[:6], AS_OF, executor=Executor.INLINE, day=day, chunk_size=2, progress=seen.append)
+    run_batch(
+        households[:6], AS_OF, BatchOptions(executor=Executor.INLINE, day=day, chunk_size=2, progress=seen.append)
+    )
     assert seen[0].done == 0 and seen[-1].done == seen[-1].total == 6
     assert [p.done for p in seen] == sorted(p.done for p in seen)
     assert seen[-1].rate > 0 and seen[-1].eta == 0
@@ -182,7 +187,7 @@ def test_results_are_persisted_per_household(tmp_path, day, households, inline):
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
         store.households.add(households[1])
-        result = run_batch([gap, *households[1:4]], AS_OF, executor=Executor.INLINE, day=day, store=store)
+        result = run_batch([gap, *households[1:4]], AS_OF, BatchOptions(executor=Executor.INLINE, day=day, store=store))
         run = store.runs.get(result.run_id)
         assert run.kind == "batch" and run.status.value == "succeeded"
         assert run.config["as_of"] == "2026-07-31" and run.config["households"] == 4
@@ -195,7 +200,7 @@ def test_results_are_persisted_per_household(tmp_path, day, households, inline):
                 o.client_order_id for o in result.proposals[h.id].orders
             ]
         assert gap.id not in store.households.list()  # a failed household is not added to the store
-        again = run_batch(households[1:2], AS_OF, executor=Executor.INLINE, day=day, store=store)
+        again = run_batch(households[1:2], AS_OF, BatchOptions(executor=Executor.INLINE, day=day, store=store))
         line = store.runs.get(again.run_id).summary["results"][households[1].id]
         assert "Conflict" in line["persist_error"]  # the same day's proposal is not stored twice
 
@@ -218,7 +223,7 @@ def test_a_failed_group_write_falls_back_to_one_proposal_at_a_time(tmp_path, day
         batch = [h for h in households if h.id in inline.proposals][:3]
         store.households.add(batch[0])
         store.proposals.add(inline.proposals[batch[0].id])  # this one is a real conflict
-        result = run_batch(batch, AS_OF, executor=Executor.INLINE, day=day, store=store)
+        result = run_batch(batch, AS_OF, BatchOptions(executor=Executor.INLINE, day=day, store=store))
         lines = store.runs.get(result.run_id).summary["results"]
         assert "Conflict" in lines[batch[0].id]["persist_error"]
         for h in batch[1:]:
@@ -228,9 +233,9 @@ def test_a_failed_group_write_falls_back_to_one_proposal_at_a_time(tmp_path, day
 
 def test_bad_arguments_are_config_errors(day, households):
     with pytest.raises(ConfigError, match="duplicate household"):
-        run_batch([households[0], households[0]], AS_OF, executor=Executor.INLINE, day=day)
+        run_batch([households[0], households[0]], AS_OF, BatchOptions(executor=Executor.INLINE, day=day))
     with pytest.raises(ConfigError, match="unknown executor"):
-        run_batch(households[:1], AS_OF, executor="threads", day=day)
+        run_batch(households[:1], AS_OF, BatchOptions(executor="threads", day=day))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +271,9 @@ def test_kept_mandates_are_reused_until_the_household_changes_or_they_age(day, h
     kept = inline.mandates
     assert set(kept) == {h.id for h in households}
     planned = [h for h in households if h.id in inline.proposals][:3]
-    again = run_batch(planned, AS_OF, executor=Executor.INLINE, day=day, mandates=kept, mandate_max_age_days=7)
+    again = run_batch(
+        planned, AS_OF, BatchOptions(executor=Executor.INLINE, day=day, mandates=kept, mandate_max_age_days=7)
+    )
     for o in again.outcomes:
         assert o.mandate is kept[o.household]  # reused, not rebuilt
         if o.proposal is not None:
@@ -274,8 +281,16 @@ def test_kept_mandates_are_reused_until_the_household_changes_or_they_age(day, h
     h = households[0]
     changed = replace(h, monthly_expenses=h.monthly_expenses + 100)
     old = KeptMandate(kept[h.id].fingerprint, replace(kept[h.id].mandate, as_of=date(2026, 7, 1)))
-    out = run_batch([changed, households[1]], AS_OF, executor=Executor.INLINE, day=day,
-                    mandates={h.id: kept[h.id], households[1].id: old}, mandate_max_age_days=7)
+    out = run_batch(
+        [changed, households[1]],
+        AS_OF,
+        BatchOptions(
+            executor=Executor.INLINE,
+            day=day,
+            mandates={h.id: kept[h.id], households[1].id: old},
+            mandate_max_age_days=7,
+        ),
+    )
     assert out.outcomes[0].mandate is not kept[h.id]  # household changed: rebuilt
     assert out.outcomes[1].mandate is not old and out.outcomes[1].mandate.mandate.as_of == AS_OF  # too old
 
@@ -287,20 +302,27 @@ def test_a_pool_hands_back_the_callers_own_kept_mandates(day, households, inline
     h = households[0]
     changed = replace(h, monthly_expenses=h.monthly_expenses + 100)
     batch = [changed, *households[1:4]]
-    out = run_batch(batch, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, chunk_size=2,
-                    mandates=kept, mandate_max_age_days=7)
+    out = run_batch(
+        batch,
+        AS_OF,
+        BatchOptions(
+            executor=Executor.PROCESSES, workers=2, day=day, chunk_size=2, mandates=kept, mandate_max_age_days=7
+        ),
+    )
     assert out.outcomes[0].mandate is not kept[h.id] and out.outcomes[0].mandate.fingerprint != kept[h.id].fingerprint
     for o in out.outcomes[1:]:
         assert o.mandate is kept[o.household]
-    assert _same_book(out, run_batch(batch, AS_OF, executor=Executor.INLINE, day=day, mandates=kept,
-                                     mandate_max_age_days=7))
+    assert _same_book(
+        out,
+        run_batch(batch, AS_OF, BatchOptions(executor=Executor.INLINE, day=day, mandates=kept, mandate_max_age_days=7)),
+    )
 
 
 def test_in_process_batch_restores_the_garbage_collector(day, households):
     import gc
 
     before = (gc.get_threshold(), gc.get_freeze_count())  # other tests may have settled this process like a worker
-    run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day)
+    run_batch(households[:2], AS_OF, BatchOptions(executor=Executor.INLINE, day=day))
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
 
 
@@ -308,12 +330,22 @@ def test_a_pool_that_spawns_its_workers_sends_them_the_chunks(day, households, i
     # macOS and Windows spawn workers (nothing inherited): each task then carries its chunk and kept mandates.
     import multiprocessing
 
-    import engine.batch.run as run
+    import engine.batch.pool as pool
 
-    monkeypatch.setattr(run, "_pool_context", lambda: multiprocessing.get_context("spawn"))
+    monkeypatch.setattr(pool, "_pool_context", lambda: multiprocessing.get_context("spawn"))
     batch = households[:3]
-    out = run_batch(batch, AS_OF, executor=Executor.PROCESSES, workers=1, day=day, chunk_size=2,
-                    mandates=inline.mandates, mandate_max_age_days=7)
+    out = run_batch(
+        batch,
+        AS_OF,
+        BatchOptions(
+            executor=Executor.PROCESSES,
+            workers=1,
+            day=day,
+            chunk_size=2,
+            mandates=inline.mandates,
+            mandate_max_age_days=7,
+        ),
+    )
     assert [o.household for o in out.outcomes] == [h.id for h in batch]
     assert all(o.mandate is inline.mandates[o.household] for o in out.outcomes)
-    assert _same_book(out, run_batch(batch, AS_OF, executor=Executor.INLINE, day=day))
+    assert _same_book(out, run_batch(batch, AS_OF, BatchOptions(executor=Executor.INLINE, day=day)))

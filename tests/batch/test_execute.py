@@ -1,4 +1,4 @@
-"""run_batch(execute=True): proposals executed through each household's broker (behind the rails), failures
+"""BatchOptions(execute=True): proposals executed through each household's broker (behind the rails), failures
 recorded, holdings stored."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from brokers import rails_for
-from engine.batch import BatchProgress, Day, ExecutionStatus, Executor, run_batch, synthetic
+from engine.batch import BatchOptions, BatchProgress, Day, ExecutionStatus, Executor, run_batch, synthetic
 from engine.engine import ApprovalRules, EngineConfig
 from engine.errors import BrokerError, BrokerUnavailable, ConfigError
 from engine.model import ProposalStatus
@@ -74,8 +74,20 @@ def test_a_batch_executes_each_proposal_and_stores_what_the_broker_holds(tmp_pat
     seen: list[BatchProgress] = []
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        result = run_batch(households, AS_OF, executor=Executor.PROCESSES, workers=2, day=day, store=store,
-                           execute=True, rails=RAILS, broker_for=broker_for, progress=seen.append)
+        result = run_batch(
+            households,
+            AS_OF,
+            BatchOptions(
+                executor=Executor.PROCESSES,
+                workers=2,
+                day=day,
+                store=store,
+                execute=True,
+                rails=RAILS,
+                broker_for=broker_for,
+                progress=seen.append,
+            ),
+        )
         executed = [e for e in result.executions.values() if e.status is ExecutionStatus.EXECUTED]
         assert len(executed) >= 3 and set(result.executions) == set(result.proposals)
         assert result.execute_seconds > 0
@@ -123,22 +135,29 @@ def test_broker_failures_and_approvals_are_recorded_and_the_batch_goes_on(tmp_pa
     strict = Day.build(market, AS_OF, config=EngineConfig(mandate_paths=500))  # default rules: big changes wait
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        loose = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
-                           rails=RAILS,
-                          broker_for=broker_for)
+        loose = run_batch(
+            households,
+            AS_OF,
+            BatchOptions(
+                executor=Executor.INLINE, day=day, store=store, execute=True, rails=RAILS, broker_for=broker_for
+            ),
+        )
         ex = loose.executions
         assert ex[refused].status is ExecutionStatus.FAILED and "planted" in ex[refused].errors[0]
         assert ex[refused].fills == 0 and store.proposals.get(loose.proposals[refused].id).status is (
-            ProposalStatus.FAILED)
+            ProposalStatus.FAILED
+        )
         by_id = sorted(store.households.get(refused).lots, key=lambda lot: lot.id)
         assert by_id == sorted(households[0].lots, key=lambda lot: lot.id)  # nothing traded, nothing changed
         assert ex[unreachable].status is ExecutionStatus.ERROR and "BrokerUnavailable" in ex[unreachable].errors[0]
         assert store.proposals.get(loose.proposals[unreachable].id).status is ProposalStatus.PROPOSED
         others = [e for h, e in ex.items() if h not in (refused, unreachable)]
         assert others and all(e.status is ExecutionStatus.EXECUTED for e in others)
-    waiting = run_batch(households[2:4], AS_OF, executor=Executor.INLINE, day=strict, execute=True,
-                           rails=RAILS,
-                        broker_for=broker_for)
+    waiting = run_batch(
+        households[2:4],
+        AS_OF,
+        BatchOptions(executor=Executor.INLINE, day=strict, execute=True, rails=RAILS, broker_for=broker_for),
+    )
     for e in waiting.executions.values():
         proposal = waiting.proposals[e.household]
         assert proposal.needs_approval and e.status is ExecutionStatus.AWAITING_APPROVAL and e.ok and e.orders == 0
@@ -146,16 +165,22 @@ def test_broker_failures_and_approvals_are_recorded_and_the_batch_goes_on(tmp_pa
 
 def test_execute_needs_a_broker_per_household(day, households):
     with pytest.raises(ConfigError, match="broker_for"):
-        run_batch(households[:1], AS_OF, executor=Executor.INLINE, day=day, execute=True, rails=RAILS)
+        run_batch(households[:1], AS_OF, BatchOptions(executor=Executor.INLINE, day=day, execute=True, rails=RAILS))
 
 
 def test_threads_execute_the_same_orders(market, day, households):
     sim = _sim(market, day.universe)
-    one = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, execute=True, rails=RAILS, broker_for=sim)
-    two = run_batch(households, AS_OF, executor=Executor.INLINE, day=day, execute=True, rails=RAILS, broker_for=sim,
-                    execute_threads=3)
+    one = run_batch(
+        households, AS_OF, BatchOptions(executor=Executor.INLINE, day=day, execute=True, rails=RAILS, broker_for=sim)
+    )
+    two = run_batch(
+        households,
+        AS_OF,
+        BatchOptions(executor=Executor.INLINE, day=day, execute=True, rails=RAILS, broker_for=sim, execute_threads=3),
+    )
     assert {h: (e.status, e.orders, e.fills) for h, e in one.executions.items()} == {
-        h: (e.status, e.orders, e.fills) for h, e in two.executions.items()}
+        h: (e.status, e.orders, e.fills) for h, e in two.executions.items()
+    }
 
 
 def test_a_households_first_proposal_waits_for_a_human_in_a_batch_too(tmp_path, market, day, households):
@@ -168,12 +193,14 @@ def test_a_households_first_proposal_waits_for_a_human_in_a_batch_too(tmp_path, 
     first_run_only = Day.build(market, thursday, config=EngineConfig(approval=rules, mandate_paths=500))
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        traded = run_batch(households[:2], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
-                           rails=RAILS,
-                           broker_for=sim)
+        traded = run_batch(
+            households[:2],
+            AS_OF,
+            BatchOptions(executor=Executor.INLINE, day=day, store=store, execute=True, rails=RAILS, broker_for=sim),
+        )
         assert {e.status for e in traded.executions.values()} == {ExecutionStatus.EXECUTED}
         mixed = [store.households.get(h.id) for h in households[:2]] + list(households[2:4])  # traded, then new
-        later = run_batch(mixed, thursday, executor=Executor.INLINE, day=first_run_only, store=store)
+        later = run_batch(mixed, thursday, BatchOptions(executor=Executor.INLINE, day=first_run_only, store=store))
         for h in mixed:
             proposal = later.proposals.get(h.id)
             if proposal is None or not proposal.orders:
@@ -188,9 +215,18 @@ def test_a_batch_stores_the_loss_sales_of_what_it_sold(tmp_path, market, day, ho
 
     with Store(f"sqlite:///{tmp_path / 'robo.db'}") as store:
         store.upgrade()
-        result = run_batch([household], AS_OF, executor=Executor.INLINE, day=day, store=store, execute=True,
-                           rails=RAILS,
-                           broker_for=_sim(market, day.universe))
+        result = run_batch(
+            [household],
+            AS_OF,
+            BatchOptions(
+                executor=Executor.INLINE,
+                day=day,
+                store=store,
+                execute=True,
+                rails=RAILS,
+                broker_for=_sim(market, day.universe),
+            ),
+        )
         assert result.executions[household.id].status is ExecutionStatus.EXECUTED
         stored = store.households.get(household.id)
         fills = store.fills.for_household(household.id)
@@ -202,6 +238,12 @@ def test_a_batch_stores_the_loss_sales_of_what_it_sold(tmp_path, market, day, ho
     assert proceeds < basis
     (sale,) = [s for s in stored.loss_sales if s.symbol == "BND"]
     assert (sale.account, sale.sold, sale.acquired, sale.shares, sale.loss, sale.lot_id) == (
-        "brokerage", sold.at.date(), lot.acquired, sold.qty, basis - proceeds, lot.id)
+        "brokerage",
+        sold.at.date(),
+        lot.acquired,
+        sold.qty,
+        basis - proceeds,
+        lot.id,
+    )
     bought = {f.symbol for f in fills if f.side.value == "buy"}
     assert not {s.symbol for s in stored.loss_sales} & bought  # nothing bought back: every stored sale still open

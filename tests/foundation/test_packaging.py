@@ -23,6 +23,11 @@ MUST_SHIP = [
     "engine/store/migrations/env.py",
     "engine/store/migrations/versions/0001_initial_tables.py",
     "backtests/scenarios/demo.yaml",
+    "engine/py.typed",
+    "brokers/py.typed",
+    "backtests/py.typed",
+    "robo/py.typed",
+    "service/py.typed",
 ]
 
 
@@ -71,3 +76,26 @@ def test_demo_runs_from_installed_wheel_outside_repo(wheel: Path, tmp_path: Path
     assert "Universe" in proc.stdout and "Rivera" in proc.stdout
     assert "Reconciliation: ledger and broker positions agree" in proc.stdout
     assert (tmp_path / "demo" / "demo.db").exists()
+
+
+def test_wheel_carries_licence_and_the_one_version(wheel: Path):
+    """The version lives in engine/__init__.py only; the wheel's metadata and `robo --version` read it from there."""
+    from engine import __version__
+
+    z = zipfile.ZipFile(wheel)
+    assert wheel.name.startswith(f"adaptive_robo-{__version__}-")
+    meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    assert f"Version: {__version__}" in meta
+    assert "License-Expression: Apache-2.0" in meta  # PEP 639: an SPDX expression, not a table
+    licence = z.read(next(n for n in z.namelist() if n.endswith("licenses/LICENSE"))).decode()
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+
+
+def test_robo_version_prints_the_package_version():
+    from engine import __version__
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "robo", "--version"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"robo (adaptive-robo) {__version__}"

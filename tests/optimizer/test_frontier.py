@@ -1,4 +1,4 @@
-"""Frontier agrees with PyPortfolioOpt on its own test data, and with closed forms (STYLE habit 11)."""
+"""Frontier agrees with PyPortfolioOpt on its own test data, and with closed forms (CONTRIBUTING.md habit 11)."""
 
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ FACTOR_CASES = [
 @pytest.mark.parametrize("hi", [1.0, 0.02], ids=["long_only", "capped_2pct"])
 @pytest.mark.parametrize("name,args", FACTOR_CASES, ids=[c[0] for c in FACTOR_CASES])
 def test_factor_model_matches_the_dense_problem(factor_universe, name, args, hi):
-    """STYLE habit 11: the factor form's answers equal the same objective on the dense Σ = BFBᵀ + D."""
+    """CONTRIBUTING.md habit 11: the factor form's answers equal the same objective on the dense Σ = BFBᵀ + D."""
     mu, fm = factor_universe
     cov = fm.loadings @ fm.factor_cov @ fm.loadings.T + np.diag(fm.idio_var)
     f = Frontier(mu, bounds=(0, hi), factor_model=fm)

@@ -37,7 +37,7 @@ def _cells(result, accounts, tickers):
 
 
 def test_matches_the_same_problem_written_plainly():
-    """STYLE habit 11: the same objective and constraints in plain cvxpy (constants, no parameters)."""
+    """CONTRIBUTING.md habit 11: the same objective and constraints in plain cvxpy (constants, no parameters)."""
     x = household()
     res = solve_household(x, cache=ProblemCache())
     # -- the plain version -------------------------------------------------------------------
