@@ -461,7 +461,7 @@ class Member:
             )
         if self.sex is not None and self.sex not in ("male", "female"):
             raise ValidationError("must be male or female (or left out)", field="Member.sex", value=self.sex)
-        ss = self.social_security
+        ss: Any = self.social_security  # YAML hands in "auto", a mapping or the object itself
         if ss == "auto" or ss is True:
             object.__setattr__(self, "social_security", SocialSecurity(auto=True))
         elif isinstance(ss, Mapping):
