@@ -1,6 +1,7 @@
 """Executing a batch's proposals, each household through its own broker, in the process that holds the store.
 
-    result = run_batch(households, as_of, store=store, execute=True, broker_for=lambda h: brokers[h.id])
+    result = run_batch(households, as_of, BatchOptions(store=store, execute=True, rails=rails_for(),
+                                                       broker_for=lambda h: brokers[h.id]))
     [(e.household, e.status.value, e.fills) for e in result.executions.values()]
 
 Workers only plan. Executing needs the store (proposal transitions, orders, fills) and the household's

@@ -67,7 +67,7 @@ def test_the_scheduler_executes_through_the_cycle(tmp_path, calls, household, un
 
 def test_the_batch_executes_through_the_cycle(calls):
     from brokers import rails_for, simulated_for
-    from engine.batch import Day, Executor, run_batch, synthetic
+    from engine.batch import BatchOptions, Day, Executor, run_batch, synthetic
     from engine.data import MarketData
     from engine.planner import ApprovalRules, EngineConfig
 
@@ -75,9 +75,9 @@ def test_the_batch_executes_through_the_cycle(calls):
     day = Day.build(market, date(2026, 7, 29), config=EngineConfig(
         approval=ApprovalRules(first_run=False, max_turnover=10.0, max_order_fraction=1.0), mandate_paths=300))
     households = synthetic(2, seed=5, as_of=date(2026, 7, 29))
-    result = run_batch(households, date(2026, 7, 29), executor=Executor.INLINE, day=day, execute=True,
-                       rails=rails_for(), broker_for=lambda h: simulated_for(h, market, date(2026, 7, 29),
-                                                                           day.universe))
+    result = run_batch(households, date(2026, 7, 29), BatchOptions(
+        executor=Executor.INLINE, day=day, execute=True, rails=rails_for(),
+        broker_for=lambda h: simulated_for(h, market, date(2026, 7, 29), day.universe)))
     executed = [e.proposal for e in result.executions.values() if e.orders]
     assert executed and sorted(calls) == sorted(executed)
 
