@@ -271,7 +271,7 @@ def scenario_from_dict(
             fix="add them to config/universe.yaml or remove them from the scenario",
         )
     uni = full.subset(tickers)
-    household = _household(s.household, file=file, base=base, universe=uni)
+    household = _household(s.household, file=file, base=base, universe=uni, as_of=s.start)
     end = None if s.end == "latest" else s.end
     if end is not None and end <= s.start:
         raise ConfigError("end must be after start", file=file, field="end", value=str(end))
@@ -291,15 +291,18 @@ def scenario_from_dict(
     )
 
 
-def _household(ref: str | dict[str, Any], *, file: str | None, base: Path | None, universe: Universe) -> Household:
+def _household(
+    ref: str | dict[str, Any], *, file: str | None, base: Path | None, universe: Universe, as_of: date
+) -> Household:
+    """The scenario's household (inline, ``sample`` or a path), checked against the scenario's first day."""
     if isinstance(ref, dict):
-        return household_from_dict(ref, file=f"{file}#household" if file else None, universe=universe)
+        return household_from_dict(ref, file=f"{file}#household" if file else None, universe=universe, as_of=as_of)
     if ref == "sample":
-        return load_household(universe=universe)
+        return load_household(universe=universe, as_of=as_of)
     p = Path(ref)
     if not p.is_absolute() and base is not None:
         p = base / p
-    return load_household(p, universe=universe)
+    return load_household(p, universe=universe, as_of=as_of)
 
 
 def _check_refs(s: ScenarioSchema, household: Household, uni: Universe, file: str | None) -> None:
@@ -310,7 +313,18 @@ def _check_refs(s: ScenarioSchema, household: Household, uni: Universe, file: st
                 "cash flow names an unknown account", file=file, field=f"cash_flows.{i}.account",
                 value=cf.account, fix=f"use one of: {', '.join(sorted(accounts))}",
             )
+    members = {m.id for m in household.members}
     for i, ev in enumerate(s.events):
+        if ev.member is not None and ev.member not in members and ev.kind is not LifeEventKind.MARRIAGE:
+            raise ConfigError(
+                "event names an unknown member", file=file, field=f"events.{i}.member",
+                value=ev.member, fix=f"use one of: {', '.join(sorted(members))}",
+            )
+        if ev.on < s.start or (s.end != "latest" and ev.on > s.end):
+            raise ConfigError(
+                "event falls outside the scenario's period", file=file, field=f"events.{i}.on",
+                value=ev.on.isoformat(), fix=f"move it on or after start ({s.start}) and before end",
+            )
         if ev.account is not None and ev.account not in accounts:
             raise ConfigError(
                 "event names an unknown account", file=file, field=f"events.{i}.account",

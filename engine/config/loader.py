@@ -16,6 +16,8 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.config.exact import Money
+from engine.config.strict_yaml import MAX_BYTES, YamlFloat, strict_load
 from engine.errors import ConfigError
 from engine.errors import ValidationError as DomainValidationError
 from engine.model import (
@@ -46,9 +48,24 @@ _DEFAULTS = Path(__file__).resolve().parent / "defaults"
 
 
 def config_dir() -> Path:
-    """The configuration folder: ``ROBO_CONFIG_DIR`` if set, else the defaults shipped in the package."""
+    """The configuration folder: ``ROBO_CONFIG_DIR`` if set, else the defaults shipped in the package.
+
+    Raises:
+        ConfigError: ``ROBO_CONFIG_DIR`` is set but empty or not an existing folder (a typo must not silently
+            fall back to the shipped configuration).
+    """
     override = os.environ.get("ROBO_CONFIG_DIR")
-    return Path(override).expanduser() if override else _DEFAULTS
+    if override is None:
+        return _DEFAULTS
+    path = Path(override).expanduser()
+    if not override.strip() or not path.is_dir():
+        raise ConfigError(
+            "the configuration folder does not exist" if not path.exists() else "not a folder",
+            field="ROBO_CONFIG_DIR",
+            value=override,
+            fix="point ROBO_CONFIG_DIR at an existing folder of YAML files, or unset it to use the shipped ones",
+        )
+    return path
 
 
 def default_file(name: str) -> Path:
@@ -66,27 +83,45 @@ def default_file(name: str) -> Path:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file; syntax errors become ``ConfigError`` with the line and column."""
+    """Parse a YAML file; syntax errors become ``ConfigError`` with the line and column.
+
+    Duplicate keys, unbounded aliases, unreadable files and non-UTF-8 text are ``ConfigError`` too
+    (``engine.config.strict_yaml``); floats keep their text so money is read exactly.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.is_dir():
+            raise ConfigError("is a folder, not a YAML file", file=str(p), fix="name the YAML file itself")
+        if p.stat().st_size > MAX_BYTES:
+            raise ConfigError(f"the file is larger than {MAX_BYTES:,} bytes", file=str(p),
+                              fix="check that this is the intended file")
+        text = p.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise ConfigError("file not found", file=str(p), fix="check the path") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+    except PermissionError as exc:
+        raise ConfigError("file not readable (permission denied)", file=str(p), fix="check its permissions") from exc
+    except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"broken YAML{where}: {problem}", file=str(p), fix="fix the YAML syntax there"
+            f"not UTF-8 text (byte {exc.start})", file=str(p), fix="save the file as UTF-8"
         ) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=str(p), fix="check the path") from exc
+    return strict_load(text, file=str(p))
 
 
 def validate(data: Any, schema: type[Schema], *, file: str | None = None) -> Schema:
     """Validate plain data against a pydantic schema; the first error becomes a ``ConfigError``."""
+    if data is None:
+        raise ConfigError("the file is empty", file=file, fix="write the settings (see the shipped example)")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"expected a mapping of keys to values at the top level, got a {type(data).__name__}",
+            file=file, field="<root>", fix="start the file with `key: value` lines",
+        )
     try:
         return schema.model_validate(data)
+    except RecursionError as exc:
+        raise ConfigError("the data nests too deeply", file=file, fix="flatten the structure") from exc
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "<root>"
@@ -96,9 +131,20 @@ def validate(data: Any, schema: type[Schema], *, file: str | None = None) -> Sch
             f"invalid value: {err['msg']}{more}",
             file=file,
             field=loc,
-            value=err.get("input") if not isinstance(err.get("input"), dict) else None,
+            value=_shown(err.get("input")),
             fix=fix,
         ) from exc
+
+
+def _shown(value: Any) -> Any:
+    """A bad input as a message shows it: a YAML float as written, containers and long text shortened."""
+    if isinstance(value, YamlFloat):
+        return value.text
+    if isinstance(value, dict | list | tuple | set):
+        return None
+    if isinstance(value, str) and len(value) > 80:
+        return value[:77] + "..."
+    return value
 
 
 def load_yaml(path: str | Path, schema: type[Schema]) -> Schema:
@@ -118,6 +164,10 @@ def _fix_hint(err: Any) -> str:
         return "use a value within the allowed range"
     if "date" in kind:
         return "write dates as YYYY-MM-DD"
+    if kind == "value_error" and "decimals" in str(err.get("msg", "")):
+        return "write at most 18 decimals (the store keeps NUMERIC(38, 18))"
+    if kind == "value_error" and "finite" in str(err.get("msg", "")):
+        return "write a plain number"
     return "see the comments in the shipped file for valid values"
 
 
@@ -152,6 +202,25 @@ class UniverseSchema(_Strict):
 def universe_from_dict(data: Any, *, file: str | None = None) -> Universe:
     """Build a ``Universe`` from parsed YAML (see ``config/universe.yaml``)."""
     schema = validate(data, UniverseSchema, file=file)
+    groups: dict[str, list[str]] = {}
+    for t, spec in schema.assets.items():
+        if spec.substitute_group is not None:
+            groups.setdefault(spec.substitute_group, []).append(t)
+    for group, members in groups.items():
+        if len(members) == 1:
+            raise ConfigError(
+                f"substitute group {group!r} has a single fund, so it gives {members[0]} no substitute (a typo?)",
+                file=file, field=f"assets.{members[0]}.substitute_group", value=group,
+                fix=f"use a group another fund shares ({', '.join(sorted(groups))}) or remove the field",
+            )
+    seen: dict[str, str] = {}
+    for t in schema.assets:
+        if t.upper() in seen:
+            raise ConfigError(
+                f"ticker {t} is listed twice (also as {seen[t.upper()]})", file=file, field=f"assets.{t}",
+                fix="keep one entry per ticker",
+            )
+        seen[t.upper()] = t
     assets = {
         t.upper(): Asset(ticker=t, **spec.model_dump(exclude={"tags"}), tags=frozenset(spec.tags))
         for t, spec in schema.assets.items()
@@ -171,8 +240,6 @@ def load_universe(path: str | Path | None = None) -> Universe:
 # ---------------------------------------------------------------------------------------------
 # Household
 # ---------------------------------------------------------------------------------------------
-
-Money = Decimal
 
 
 class SocialSecuritySchema(_Strict):
@@ -326,9 +393,15 @@ def _member_fields(m: MemberSchema, file: str | None) -> dict[str, Any]:
 
 
 def household_from_dict(
-    data: Any, *, file: str | None = None, universe: Universe | None = None
+    data: Any, *, file: str | None = None, universe: Universe | None = None, as_of: date | None = None
 ) -> Household:
-    """Build a ``Household`` from parsed YAML; with ``universe``, lots must name known tickers."""
+    """Build a ``Household`` from parsed YAML; with ``universe``, lots must name known tickers.
+
+    Every reference is checked (members in events and accounts, accounts in lots and goals, ESG tags, tickers),
+    and dates are checked against today: no birth in the future, no lot or loss sale after ``as_of`` (default
+    today). With ``as_of`` (the planning day, e.g. the import day or a backtest's start) a goal must fall due
+    after it. So a household that loads can be planned — or the error says why not.
+    """
     s = validate(data, HouseholdSchema, file=file)
     try:
         household = Household(
@@ -366,6 +439,8 @@ def household_from_dict(
                     value=lot.symbol,
                     fix="add the fund to config/universe.yaml or correct the ticker",
                 )
+    _check_references(household, file=file, universe=universe)
+    _check_dates(household, file=file, as_of=as_of)
     for sale in household.loss_sales:
         if household.account(sale.account).type is not AccountType.TAXABLE:
             raise ConfigError(
@@ -379,10 +454,89 @@ def household_from_dict(
     return household
 
 
-def load_household(path: str | Path | None = None, *, universe: Universe | None = None) -> Household:
-    """Load a household YAML (default: the shipped ``config/households/sample.yaml``)."""
+#: Births, lots and goals before this day are impossible dates (a typo such as 1088 for 1988).
+EARLIEST_DATE = date(1900, 1, 1)
+
+
+def _check_references(household: Household, *, file: str | None, universe: Universe | None) -> None:
+    """References the model's own checks leave open: event members, ESG tags, tickers of loss sales and screens."""
+    members = {m.id for m in household.members}
+    for i, ev in enumerate(household.events):
+        if ev.member is not None and ev.member not in members and ev.kind is not LifeEventKind.MARRIAGE:
+            raise ConfigError(
+                f"event {ev.id or i} ({ev.kind.value}) names an unknown member",
+                file=file, field=f"events.{i}.member", value=ev.member,
+                fix=f"use one of: {', '.join(sorted(members))}",
+            )
+    from engine.esg.data import parse_tag  # engine.esg imports this module: import late
+
+    for tag in household.values.exclude_tags:
+        parse_tag(tag, "values.exclude_tags", file)
+    if universe is None:
+        return
+    for ticker in household.values.exclude_tickers:
+        if ticker.upper() not in universe:
+            raise ConfigError(
+                "an excluded ticker is not in the universe (a typo excludes nothing)",
+                file=file, field="values.exclude_tickers", value=ticker,
+                fix="correct the ticker or remove it; the universe is config/universe.yaml",
+            )
+    for sale in household.loss_sales:
+        if sale.symbol not in universe:
+            raise ConfigError(
+                f"loss sale {sale.id} names a ticker outside the universe",
+                file=file, field=f"loss_sales[{sale.id}].symbol", value=sale.symbol,
+                fix="add the fund to config/universe.yaml or correct the ticker",
+            )
+
+
+def _check_dates(household: Household, *, file: str | None, as_of: date | None) -> None:
+    """Births in the past, lots and loss sales on or before the planning day, goals due after it."""
+    today = date.today()
+    day = as_of or today
+    for i, m in enumerate(household.members):
+        if m.birth_date > today or m.birth_date < EARLIEST_DATE:
+            raise ConfigError(
+                f"member {m.id} is born {'in the future' if m.birth_date > today else 'before 1900'}",
+                file=file, field=f"members.{i}.birth_date", value=m.birth_date.isoformat(),
+                fix="write the birth date as YYYY-MM-DD (check the year)",
+            )
+    for lot in household.lots:
+        if lot.acquired > day or lot.acquired < EARLIEST_DATE:
+            when = f"after the planning day {day}" if lot.acquired > day else "before 1900"
+            raise ConfigError(
+                f"lot {lot.id} is acquired {when}",
+                file=file, field=f"lots[{lot.id}].acquired", value=lot.acquired.isoformat(),
+                fix="give the day the shares were bought (YYYY-MM-DD, not in the future)",
+            )
+    for sale in household.loss_sales:
+        if sale.sold > day:
+            raise ConfigError(
+                f"loss sale {sale.id} is sold after the planning day {day}",
+                file=file, field=f"loss_sales[{sale.id}].sold", value=sale.sold.isoformat(),
+                fix="list only sales that already happened",
+            )
+    for i, g in enumerate(household.goals):
+        if g.target_date < EARLIEST_DATE or (as_of is not None and g.target_date <= as_of):
+            raise ConfigError(
+                f"goal {g.id} falls due on {g.target_date}, not after the planning day {day}",
+                file=file, field=f"goals.{i}.target_date", value=g.target_date.isoformat(),
+                fix="move target_date into the future, or remove a goal that is done",
+            )
+    for i, ev in enumerate(household.events):
+        if ev.on < EARLIEST_DATE:
+            raise ConfigError(
+                "event before 1900", file=file, field=f"events.{i}.on", value=ev.on.isoformat(),
+                fix="write the date as YYYY-MM-DD (check the year)",
+            )
+
+
+def load_household(
+    path: str | Path | None = None, *, universe: Universe | None = None, as_of: date | None = None
+) -> Household:
+    """Load a household YAML (default: the shipped ``config/households/sample.yaml``); see ``household_from_dict``."""
     p = Path(path) if path else default_file("households/sample.yaml")
-    return household_from_dict(read_yaml(p), file=str(p), universe=universe)
+    return household_from_dict(read_yaml(p), file=str(p), universe=universe, as_of=as_of)
 
 
 def _plain(value: Any) -> Any:
