@@ -26,8 +26,22 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """A SQLAlchemy engine for ``url``; a SQLite file's folder is created, foreign keys are enforced.
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for other databases, in-memory SQLite and malformed URLs)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def make_engine(url: str, *, create: bool = True, **kwargs: Any) -> Engine:
+    """A SQLAlchemy engine for ``url``; a SQLite file's folder is created (unless ``create=False``), foreign keys
+    are enforced.
 
     Raises:
         ConfigError: the URL is malformed or its driver is not installed (with the install hint).
@@ -41,8 +55,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             value=redact(url),
             fix="use e.g. sqlite:////path/robo.db or postgresql+psycopg://user@host:5432/db",
         ) from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if create and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        try:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the database folder: {exc.strerror or exc}",
+                field="ROBO_DATABASE_URL",
+                value=redact(url),
+                fix="point the URL at a writable folder",
+            ) from exc
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:

@@ -42,9 +42,11 @@ class Store:
         ConfigError: the URL is malformed or its driver is missing (with the install hint).
     """
 
-    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+    def __init__(self, url: str | None = None, *, echo: bool = False, create: bool = True) -> None:
         self.url = url if url is not None else Settings().resolved_database_url
-        self._engine = make_engine(self.url, echo=echo)
+        if not create:
+            _require_existing(self.url)
+        self._engine = make_engine(self.url, echo=echo, create=create)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         event.listen(self._sessions, "do_orm_execute", _refuse_audit_changes)
         self.audit = AuditLog(self._sessions)
@@ -58,9 +60,13 @@ class Store:
         self.summaries = SummaryRepository(self._sessions)  # scoped, paged lists (engine/store/summaries.py)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Store:
-        """The store named by the settings (``ROBO_DATABASE_URL`` or SQLite under ``ROBO_HOME``)."""
-        return cls((settings or Settings()).resolved_database_url)
+    def from_settings(cls, settings: Settings | None = None, *, create: bool = True) -> Store:
+        """The store named by the settings (``ROBO_DATABASE_URL`` or SQLite under ``ROBO_HOME``).
+
+        ``create=False`` is for read-only commands: a SQLite file that does not exist is ``NotFound`` instead of
+        being created (with its folders) — a mistyped URL must not leave an empty database behind.
+        """
+        return cls((settings or Settings()).resolved_database_url, create=create)
 
     def upgrade(self, revision: str = "head") -> str | None:
         """Run the Alembic migrations up to ``revision`` (default the newest); returns the revision reached."""
@@ -82,6 +88,20 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({redact(self.url)!r})"
+
+
+def _require_existing(url: str) -> None:
+    """``NotFound`` when ``url`` names a SQLite file that does not exist (nothing is created)."""
+    from engine.errors import NotFound
+    from engine.store.db import sqlite_file
+
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise NotFound(
+            f"no database at {path} (no tables yet) — check ROBO_DATABASE_URL / --url, or create it: "
+            "run `robo db upgrade` or `robo household import FILE`",
+            url=redact(url),
+        )
 
 
 def _refuse_audit_changes(state: ORMExecuteState) -> None:

@@ -16,6 +16,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from engine import __version__
 from engine.errors import EngineError
@@ -23,9 +24,19 @@ from engine.errors import EngineError
 __all__ = ["build_parser", "main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the usage-error exit code of ``robo`` (64, EX_USAGE; see robo/cli/_exit.py)."""
+
+    def error(self, message: str) -> NoReturn:
+        from robo.cli._exit import ExitCode
+
+        self.print_usage(sys.stderr)
+        self.exit(int(ExitCode.USAGE_ERROR), f"{self.prog}: usage error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full ``robo`` parser with every discovered command."""
-    parser = argparse.ArgumentParser(
+    """The full ``robo`` parser with every discovered command (sub-parsers inherit its class)."""
+    parser = _Parser(
         prog="robo", description="adaptive-robo: goals-, values- and tax-aware household portfolios."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s (adaptive-robo) {__version__}")
@@ -43,22 +54,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``robo``; engine errors print their message and exit with status 2 (no traceback)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from robo.cli._out import setup_logging
+    """Run ``robo``; an engine error prints its message (no traceback) and sets the exit code of its kind.
 
-    setup_logging(args.verbose, json_lines=args.log_json)
+    Exit codes (robo/cli/_exit.py, docs/errors.md): 0 ok, 1 ran but failed, 2 input error, 3 engine error,
+    4 needs approval, 64 usage error (argparse exits with it), 130 interrupted. Argument values are validated
+    while parsing (robo/cli/_args.py), so a bad value is reported before any file or database is touched.
+    """
+    from robo.cli._exit import ExitCode, exit_code_for
+
+    parser = build_parser()
     try:
+        args = parser.parse_args(argv)
+        from robo.cli._out import setup_logging
+
+        setup_logging(args.verbose, json_lines=args.log_json)
         return int(args.func(args) or 0)
     except EngineError as exc:
+        from rich.markup import escape
+
         from robo.cli._out import console
 
-        console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False)
         logging.getLogger("robo").debug("engine error", exc_info=True)
-        return 2
+        return int(exit_code_for(exc))
     except KeyboardInterrupt:
-        return 130
+        return int(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

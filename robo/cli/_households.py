@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from engine.config import load_household, load_universe
 from engine.errors import NotFound
 from engine.model import Household, Universe
+
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def resolve_household(arg: str, universe: Universe | None = None) -> Household:
@@ -25,4 +28,10 @@ def resolve_household(arg: str, universe: Universe | None = None) -> Household:
         from engine.store import Store  # the store is optional until its issue lands
     except ImportError as exc:  # pragma: no cover - only before the store exists
         raise NotFound(f"no household file {arg!r}; pass a YAML path or 'sample'") from exc
-    return Store.from_settings().households.get(arg)
+    if not _ID.match(arg):
+        raise NotFound(
+            f"no household file {arg!r}, and it is not a household id (letters, digits, _ . -) — "
+            "pass a YAML path, 'sample' or the id of a stored household"
+        )
+    with Store.from_settings(create=False) as store:  # a read: a missing database is not created
+        return store.households.get(arg)

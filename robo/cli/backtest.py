@@ -11,6 +11,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from robo.cli import _args
+
 __all__ = ["register"]
 
 
@@ -18,15 +20,20 @@ def register(sub: Any) -> None:
     """Add ``backtest`` (and ``demo``, unless a dedicated demo command module exists)."""
     p = sub.add_parser("backtest", help="replay strategies through history and compare them")
     p.add_argument("scenario", help="a scenario YAML path or a shipped name (demo, retiree, esg)")
-    p.add_argument("--report", type=Path, default=None, help="write the HTML report here (PNGs beside it)")
-    p.add_argument("--strategies", default=None, help="comma-separated strategy names (default: all)")
-    p.add_argument("--processes", type=int, default=None, help="worker processes (default: one per CPU)")
-    p.add_argument("--save", type=Path, default=None, help="write CSVs and provenance.json to this folder")
+    p.add_argument("--report", type=_args.output_file("--report", suffixes=(".html", ".htm")), default=None,
+                   help="write the HTML report here (PNGs beside it)")
+    p.add_argument("--strategies", type=_args.strategy_list("--strategies"), default=None,
+                   help="comma-separated strategy names (default: all)")
+    p.add_argument("--processes", type=_args.int_range("--processes", 1, 256), default=None,
+                   help="worker processes (default: one per CPU)")
+    p.add_argument("--save", type=_args.output_dir("--save"), default=None,
+                   help="write CSVs and provenance.json to this folder")
     p.set_defaults(func=_backtest)
     if importlib.util.find_spec("robo.cli.demo") is None:
         d = sub.add_parser("demo", help="run the demo scenario end to end and write its report")
-        d.add_argument("--report", type=Path, default=Path("robo-demo-report.html"))
-        d.add_argument("--processes", type=int, default=None)
+        d.add_argument("--report", type=_args.output_file("--report", suffixes=(".html", ".htm")),
+                       default=Path("robo-demo-report.html"))
+        d.add_argument("--processes", type=_args.int_range("--processes", 1, 256), default=None)
         d.set_defaults(func=run_demo)
 
 

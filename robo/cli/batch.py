@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from robo.cli import _args
 
 
 def register(sub: Any) -> None:
@@ -29,7 +30,8 @@ def register(sub: Any) -> None:
     _common(run)
     run.add_argument("--broker", choices=["sim", "alpaca"], default="sim",
                      help="sim: a simulated broker per household over the embedded prices (default)")
-    run.add_argument("--threads", type=int, default=1, help="households executed at a time (default 1)")
+    run.add_argument("--threads", type=_args.int_range("--threads", 1, 64), default=1,
+                     help="households executed at a time (default 1)")
     run.set_defaults(func=_plan, execute=True, no_save=False)
 
 
@@ -37,11 +39,14 @@ def _common(plan: argparse.ArgumentParser) -> None:
     plan.add_argument(
         "--households",
         default="all",
+        type=_args.households_arg("--households"),
         help="'all' (every household in the store), a YAML file or folder of them, or synthetic:N",
     )
-    plan.add_argument("--as-of", type=date.fromisoformat, default=None, help="trading day (default: last price)")
+    plan.add_argument("--as-of", type=_args.trading_day("--as-of"), default=None,
+                      help="trading day (default: last price)")
     plan.add_argument("--executor", choices=["inline", "processes", "dask"], default="processes")
-    plan.add_argument("--workers", type=int, default=None, help="workers (default: CPU count)")
+    plan.add_argument("--workers", type=_args.int_range("--workers", 1, 256), default=None,
+                      help="workers (default: CPU count)")
     plan.add_argument("--scheduler", default=None, help="Dask scheduler address (default ROBO_DASK_SCHEDULER)")
 
 

@@ -9,33 +9,31 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from exc
+from robo.cli import _args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="market data: show prices and statistics, update the Yahoo cache")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     show = dsub.add_parser("show", help="last price, first day, 10-year CAGR and volatility per fund (offline)")
-    show.add_argument("tickers", nargs="*", help="tickers (default: every fund of the source)")
-    show.add_argument("--start", type=_date, help="first day (YYYY-MM-DD)")
-    show.add_argument("--end", type=_date, help="last day (YYYY-MM-DD; default: the newest price)")
+    show.add_argument("tickers", nargs="*", type=_args.ticker("TICKER"),
+                      help="tickers (default: every fund of the source)")
+    show.add_argument("--start", type=_args.iso_date("--start"), help="first day (YYYY-MM-DD)")
+    show.add_argument("--end", type=_args.iso_date("--end"), help="last day (YYYY-MM-DD; default: the newest price)")
     show.add_argument("--source", choices=["embedded", "yahoo"], default="embedded",
                       help="embedded data (default) or the Yahoo cache written by `robo data update`")
-    show.add_argument("--csv", type=Path, help="read prices from this CSV instead (wide or long layout)")
-    show.add_argument("--years", type=float, default=10.0, help="statistics window in years (default 10)")
+    show.add_argument("--csv", type=_args.input_file("--csv", suffixes=(".csv", ".txt")),
+                      help="read prices from this CSV instead (wide or long layout)")
+    show.add_argument("--years", type=_args.real_range("--years", 0, 50, lo_open=True), default=10.0,
+                      help="statistics window in years (default 10)")
     show.set_defaults(func=show_data)
     up = dsub.add_parser("update", help="download adjusted closes from Yahoo Finance into the cache (network)")
-    up.add_argument("tickers", nargs="*", help="tickers (default: every fund of the universe)")
-    up.add_argument("--start", type=_date, help="first day to hold (default 2003-01-02)")
-    up.add_argument("--end", type=_date, help="last day (default: the last completed session)")
+    up.add_argument("tickers", nargs="*", type=_args.ticker("TICKER"),
+                    help="tickers (default: every fund of the universe)")
+    up.add_argument("--start", type=_args.iso_date("--start"), help="first day to hold (default 2003-01-02)")
+    up.add_argument("--end", type=_args.iso_date("--end"), help="last day (default: the last completed session)")
     up.set_defaults(func=update_data)
 
 

@@ -32,10 +32,16 @@ def upgrade(args: argparse.Namespace) -> int:
 
 
 def current(args: argparse.Namespace) -> int:
+    from engine.errors import NotFound
     from engine.store import Store, head
     from robo.cli._out import console
 
-    with Store(args.url) as store:
+    try:
+        store = Store(args.url, create=False)  # reading the revision must not create a database file
+    except NotFound as exc:
+        console.print(str(exc), highlight=False)
+        return 1
+    with store:
         rev = store.current()
         latest = head()
         if rev is None:

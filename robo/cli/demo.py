@@ -6,14 +6,18 @@ import argparse
 from decimal import Decimal
 from pathlib import Path
 
+from robo.cli import _args
+
 # The replay `robo demo` runs (about a minute on 2 cores); `robo backtest demo` runs every strategy of the scenario.
 DEMO_STRATEGIES = "adaptive,static_60_40,static_60_40_tlh,threshold_model,glide_path"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="show the whole product on the embedded data (offline)")
-    p.add_argument("--household", default="sample", help="household YAML (default: the shipped sample)")
-    p.add_argument("--out", type=Path, default=Path("robo-demo"), help="folder for the report and charts")
+    p.add_argument("--household", type=_args.household_ref("--household"), default="sample",
+                   help="household YAML (default: the shipped sample)")
+    p.add_argument("--out", type=_args.output_dir("--out"), default=Path("robo-demo"),
+                   help="folder for the report and charts")
     p.add_argument("--skip-backtest", action="store_true", help="stop after the live cycle (no historical replay)")
     p.set_defaults(func=run)
 

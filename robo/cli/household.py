@@ -7,8 +7,11 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
+
+from robo.cli import _args
 
 if TYPE_CHECKING:
     from engine.model import Goal
@@ -18,14 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("household", help="households in the store: import, list, show")
     hsub = p.add_subparsers(dest="household_command", metavar="ACTION", required=True)
     imp = hsub.add_parser("import", help="validate a household YAML and store it (prints its id)")
-    imp.add_argument("file", help="household YAML file, or 'sample' for the shipped sample")
+    imp.add_argument("file", type=_args.household_ref("FILE"),
+                     help="household YAML file, or 'sample' for the shipped sample")
     imp.add_argument("--replace", action="store_true", help="replace a stored household with the same id")
-    imp.add_argument("--universe", help="universe YAML (default: the configured universe)")
+    imp.add_argument("--universe", type=_args.input_file("--universe"),
+                     help="universe YAML (default: the configured universe)")
     imp.add_argument("--url", help="database URL (default: ROBO_DATABASE_URL or SQLite under ROBO_HOME)")
     imp.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     imp.set_defaults(func=import_household)
     show = hsub.add_parser("show", help="accounts, lots and goals of a stored household")
-    show.add_argument("id", help="household id")
+    show.add_argument("id", type=_args.identifier("ID", "household id"), help="household id")
     show.add_argument("--url", help="database URL (default: ROBO_DATABASE_URL or SQLite under ROBO_HOME)")
     show.set_defaults(func=show_household)
     ls = hsub.add_parser("list", help="stored households")
@@ -49,7 +54,8 @@ def import_household(args: argparse.Namespace) -> int:
     from robo.cli._out import console
 
     universe = load_universe(args.universe)
-    household = load_household(None if args.file == "sample" else args.file, universe=universe)
+    # The import day is the planning day: goals must fall due after it, lots be bought on or before it.
+    household = load_household(None if args.file == "sample" else args.file, universe=universe, as_of=date.today())
     with Store(args.url) as store:
         store.upgrade()
         if household.id in store.households.list():
@@ -77,7 +83,7 @@ def show_household(args: argparse.Namespace) -> int:
     from engine.store import Store
     from robo.cli._out import console, table
 
-    with Store(args.url) as store:
+    with Store(args.url, create=False) as store:
         h = store.households.get(args.id)
     people = ", ".join(f"{m.name} ({m.birth_date.isoformat()})" for m in h.members)
     console.print(f"[bold]{h.name}[/] ({h.id}) — {people}", highlight=False)
@@ -125,7 +131,7 @@ def list_households(args: argparse.Namespace) -> int:
     from engine.store import Store
     from robo.cli._out import console, table
 
-    with Store(args.url) as store:
+    with Store(args.url, create=False) as store:
         ids = store.households.list()
         rows = []
         for hid in ids:

@@ -12,20 +12,21 @@ advice — the same orders, shown and stored for a person to place by hand (``ro
 from __future__ import annotations
 
 import argparse
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from engine.model import RunKind
+from robo.cli import _args
 from robo.cli._cycle import broker_args, brokers_for, build_cycle, default_day, emit, json_arg, proposal_doc
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rebalance", help="plan a rebalance proposal for a household (and execute it if asked)")
-    p.add_argument("household", help="household id in the store, a YAML file, or 'sample'")
+    p.add_argument("household", type=_args.household_ref("HOUSEHOLD"),
+                   help="household id in the store, a YAML file, or 'sample'")
     p.add_argument("--kind", choices=[k.value for k in RunKind], default=RunKind.FULL_REBALANCE.value)
-    p.add_argument("--amount", type=Decimal, help="USD to raise (partial_liquidation)")
-    p.add_argument("--as-of", type=date.fromisoformat, help="trading day to plan for (default: from the data)")
+    p.add_argument("--amount", type=_args.usd("--amount"), help="USD to raise (partial_liquidation)")
+    p.add_argument("--as-of", type=_args.trading_day("--as-of"),
+                   help="trading day to plan for (default: from the data)")
     p.add_argument("--data", choices=["embedded", "yahoo"], default="embedded",
                    help="price data: the embedded set, or the yfinance cache filled by 'robo data update'")
     broker_args(p)
@@ -36,30 +37,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_rebalance)
 
     a = sub.add_parser("approve", help="approve a proposal")
-    a.add_argument("proposal")
+    a.add_argument("proposal", type=_args.identifier("PROPOSAL", "proposal id"))
     a.add_argument("--reason", default="")
     json_arg(a)
     a.set_defaults(func=lambda args: _transition(args, "approved"))
     r = sub.add_parser("reject", help="reject a proposal")
-    r.add_argument("proposal")
+    r.add_argument("proposal", type=_args.identifier("PROPOSAL", "proposal id"))
     r.add_argument("--reason", default="")
     json_arg(r)
     r.set_defaults(func=lambda args: _transition(args, "rejected"))
 
     e = sub.add_parser("execute", help="execute an approved proposal through its accounts' brokers")
-    e.add_argument("proposal")
+    e.add_argument("proposal", type=_args.identifier("PROPOSAL", "proposal id"))
     e.add_argument("--data", choices=["embedded", "yahoo"], default="embedded")
     broker_args(e)
     json_arg(e)
     e.set_defaults(func=run_execute)
 
     o = sub.add_parser("orders", help="a household's proposals and their orders")
-    o.add_argument("household")
+    o.add_argument("household", type=_args.stored_household("HOUSEHOLD"))
     json_arg(o)
     o.set_defaults(func=run_orders)
 
     s = sub.add_parser("sync", help="read broker fills and positions into the household, with reconciliation")
-    s.add_argument("household")
+    s.add_argument("household", type=_args.identifier("HOUSEHOLD", "household id"))
     s.add_argument("--data", choices=["embedded", "yahoo"], default="embedded")
     s.add_argument("--adopt-broker", action="store_true",
                    help="replace a differing account's lots with the broker's positions (audited)")

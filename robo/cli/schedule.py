@@ -11,6 +11,8 @@ import argparse
 import importlib
 from typing import Any
 
+from robo.cli import _args
+
 _URL_HELP = "database URL (default: ROBO_DATABASE_URL or SQLite under ROBO_HOME)"
 
 
@@ -19,8 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ssub = p.add_subparsers(dest="schedule_command", metavar="ACTION", required=True)
     run = ssub.add_parser("run", help="run the scheduler in the foreground (Ctrl-C stops it gracefully)")
     run.add_argument("--once", action="store_true", help="run every job due now once, then exit (for cron)")
-    run.add_argument("--config", help="scheduler YAML (default: config/scheduler.yaml)")
-    run.add_argument("--runner", help="module:callable(store, config) returning a CycleRunner (default: the engine)")
+    run.add_argument("--config", type=_args.input_file("--config"),
+                     help="scheduler YAML (default: config/scheduler.yaml)")
+    run.add_argument("--runner", type=_args.runner_spec("--runner"),
+                     help="module:callable(store, config) returning a CycleRunner (default: the engine)")
     run.add_argument("--url", help=_URL_HELP)
     run.add_argument("--broker", choices=["sim", "alpaca"], default="alpaca",
                      help="alpaca: each account at the broker its broker_account names (paper); sim: try the "
@@ -33,20 +37,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                  "zone, e.g. 2026-08-04T16:05-04:00) — to replay a missed day")
     run.set_defaults(func=run_schedule)
     st = ssub.add_parser("status", help="last runs, next due times, paused households, alerts")
-    st.add_argument("--limit", type=int, default=20, help="how many recent runs (default 20)")
-    st.add_argument("--config", help="scheduler YAML (default: config/scheduler.yaml)")
+    st.add_argument("--limit", type=_args.int_range("--limit", 1, 10_000), default=20,
+                    help="how many recent runs (default 20)")
+    st.add_argument("--config", type=_args.input_file("--config"),
+                    help="scheduler YAML (default: config/scheduler.yaml)")
     st.add_argument("--url", help=_URL_HELP)
     st.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     st.set_defaults(func=status)
     for name, func, text in (("pause", pause, "stop running jobs for a household"),
                              ("resume", resume, "run jobs for a paused household again")):
         q = ssub.add_parser(name, help=text)
-        q.add_argument("household", help="household id")
+        q.add_argument("household", type=_args.identifier("HOUSEHOLD", "household id"), help="household id")
         q.add_argument("--reason", default="", help="why (kept in the audit log)")
         q.add_argument("--url", help=_URL_HELP)
         q.set_defaults(func=func)
     w = ssub.add_parser("wake", help="run a household's cycle at the next poll (e.g. after a deposit)")
-    w.add_argument("household", help="household id")
+    w.add_argument("household", type=_args.identifier("HOUSEHOLD", "household id"), help="household id")
     w.add_argument("--reason", default="cli", help="why (default 'cli')")
     w.add_argument("--url", help=_URL_HELP)
     w.set_defaults(func=wake)
@@ -65,11 +71,13 @@ def _instant(text: str) -> Any:
     return at
 
 
-def _store(url: str | None) -> Any:
+def _store(url: str | None, *, read_only: bool = False) -> Any:
+    """The store; a read-only command neither creates nor migrates the database."""
     from engine.store import Store
 
-    store = Store(url)
-    store.upgrade()
+    store = Store(url, create=not read_only)
+    if not read_only:
+        store.upgrade()
     return store
 
 
@@ -171,7 +179,7 @@ def status(args: argparse.Namespace) -> int:
     from robo.cli._out import console, table
 
     config = load_scheduler_config(args.config)
-    with _store(args.url) as store:
+    with _store(args.url, read_only=True) as store:
         st = SchedulerService(store, _NoRunner(), config).status(limit=args.limit)
     if args.json:
         from robo.cli._cycle import emit
@@ -233,6 +241,7 @@ def resume(args: argparse.Namespace) -> int:
     from robo.cli._out import console
 
     with _store(args.url) as store:
+        store.households.get(args.household)  # NotFound with the fix for an unknown id
         done = store.job_runs.resume(args.household, actor="cli")
     console.print(f"{args.household}: {'resumed' if done else 'was not paused'}")
     return 0

@@ -12,20 +12,25 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from robo.cli import _args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tax", help="tax engine: marginal rates, unrealized gains by lot, loss harvesting")
     tsub = p.add_subparsers(dest="tax_command", metavar="ACTION", required=True)
     rates = tsub.add_parser("rates", help="marginal rates and tax drag per account type")
-    rates.add_argument("household", help="household YAML, 'sample', or a stored id")
+    rates.add_argument("household", type=_args.household_ref("HOUSEHOLD"),
+                       help="household YAML, 'sample', or a stored id")
     rates.set_defaults(func=show_rates)
     for name, helptext, func in (
         ("lots", "open lots marked to the embedded prices: unrealized gain, term", show_lots),
         ("harvest", "loss-harvesting decisions on a day, with their reasons", show_harvest),
     ):
         q = tsub.add_parser(name, help=helptext)
-        q.add_argument("household", help="household YAML, 'sample', or a stored id")
-        q.add_argument("--as-of", type=date.fromisoformat, help="day (YYYY-MM-DD; default: last embedded day)")
+        q.add_argument("household", type=_args.household_ref("HOUSEHOLD"),
+                       help="household YAML, 'sample', or a stored id")
+        q.add_argument("--as-of", type=_args.trading_day("--as-of"),
+                       help="day (YYYY-MM-DD; default: last embedded day)")
         q.set_defaults(func=func)
 
 

@@ -52,7 +52,10 @@ def test_update_fills_the_cache_then_show_reads_it_offline(monkeypatch, yahoo_se
     assert "VTI" in out and "2024-06-28" in out and "yahoo" in out
 
 
-@pytest.mark.parametrize("argv", [["data", "show", "--start", "01/02/2024"], ["data"]])
-def test_bad_arguments(argv):
-    with pytest.raises(SystemExit):
-        main(argv)
+def test_bad_arguments(capsys):
+    # A bad value is an input error naming the option (exit 2); a malformed command line is a usage error (64).
+    assert main(["data", "show", "--start", "01/02/2024"]) == 2
+    assert "--start" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["data"])
+    assert info.value.code == 64
