@@ -164,17 +164,87 @@ def _span(frame: pd.DataFrame) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+#: A price CSV larger than this is refused (the embedded 26-fund, 23-year file is ~1.5 MB unpacked).
+MAX_CSV_BYTES = 500_000_000
+
+
+def _read_csv(path: str, **kwargs: Any) -> pd.DataFrame:
+    """``pd.read_csv`` with every failure a ``DataError`` naming the file: empty, not text, unparseable, too big."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc}); check the path", file=path) from exc
+    if size == 0:
+        raise DataError(f"{path}: the file is empty; expected a header (Date,VTI,...) and one row per day", file=path)
+    if size > MAX_CSV_BYTES:
+        raise DataError(f"{path}: the file is {size:,} bytes, more than a price file can be ({MAX_CSV_BYTES:,})",
+                        file=path)
+    try:
+        raw = pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: the file holds no columns; expected a header (Date,VTI,...)", file=path) from exc
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: not a well-formed CSV ({str(exc).strip()[:160]}); check the separators and quotes",
+                        file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV", file=path) from exc
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: cannot read the CSV ({str(exc)[:160]})", file=path) from exc
+    if kwargs.get("nrows") == 0:
+        return raw
+    headers = [str(c).strip().upper() for c in raw.columns]
+    for c in raw.columns:
+        name = str(c)
+        if name.startswith("Unnamed:") or not name.strip():
+            raise DataError(f"{path}: a column has no name in the header; name every column", file=path)
+    dup = next((h for i, h in enumerate(headers) if h in headers[:i]), None)
+    if dup is None:
+        import re
+
+        dup = next((str(c) for c in raw.columns if re.fullmatch(r".+\.\d+", str(c))
+                    and str(c).rsplit(".", 1)[0].strip().upper() in headers), None)  # pandas renames VTI → VTI.1
+        if dup is not None:
+            dup = dup.rsplit(".", 1)[0]
+    if dup is not None:
+        raise DataError(f"{path}: column {dup} appears twice in the header; keep one column per ticker",
+                        ticker=dup.upper(), file=path)
+    if raw.shape[0] == 0:
+        raise EmptyRange(f"{path}: the file has a header but no rows; add one row per trading day", file=path)
+    return raw
+
+
+def _numeric(path: str, frame: pd.DataFrame, dates: pd.Series | pd.Index) -> None:
+    """Refuse a cell that is neither empty nor a number, naming the ticker and the day."""
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col):
+            continue
+        parsed = pd.to_numeric(col, errors="coerce")
+        bad = parsed.isna() & col.notna() & (col.astype(str).str.strip() != "")
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            day = pd.Timestamp(dates[i]).date()
+            from engine.errors import BadPrice
+
+            raise BadPrice(
+                f"{path}: {str(c).strip().upper()} on {day} is {str(col.iloc[i])[:40]!r}, not a number; "
+                "write the adjusted close as a plain number or leave the cell empty",
+                ticker=str(c).strip().upper(), day=day, file=path,
+            )
+
+
 @functools.lru_cache(maxsize=8)
 def _read_wide_csv(path: str, mtime: float) -> pd.DataFrame:
-    raw = pd.read_csv(path)
+    raw = _read_csv(path)
     if raw.shape[1] < 2:
-        raise DataError(f"{path}: expected a date column and at least one ticker column")
+        raise DataError(f"{path}: expected a date column and at least one ticker column", file=path)
     date_col = next((c for c in raw.columns if str(c).strip().lower() in ("date", "day", "timestamp")), raw.columns[0])
     try:
         idx = pd.to_datetime(raw[date_col], format="ISO8601")
     except (ValueError, TypeError) as exc:
         raise DataError(f"{path}: column {date_col!r} holds values that are not dates (YYYY-MM-DD)") from exc
     frame = raw.drop(columns=[date_col])
+    _numeric(path, frame, idx)
     frame.index = idx
     for c in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[c]):
@@ -183,7 +253,7 @@ def _read_wide_csv(path: str, mtime: float) -> pd.DataFrame:
 
 
 def _read_long_csv(path: str) -> pd.DataFrame:
-    raw = pd.read_csv(path)
+    raw = _read_csv(path)
     cols = {str(c).strip().lower().replace(" ", "_"): c for c in raw.columns}
     date_col = next((cols[k] for k in ("date", "day", "timestamp") if k in cols), None)
     tick_col = next((cols[k] for k in ("ticker", "symbol") if k in cols), None)
@@ -207,6 +277,7 @@ def _read_long_csv(path: str) -> pd.DataFrame:
         days = pd.to_datetime(raw[date_col], format="ISO8601")
     except (ValueError, TypeError) as exc:
         raise DataError(f"{path}: column {date_col!r} holds values that are not dates (YYYY-MM-DD)") from exc
+    _numeric(path, raw[[px_col]], days)
     wide = (
         raw.assign(**{date_col: days})
         .pivot(index=date_col, columns=tick_col, values=px_col)
@@ -253,13 +324,15 @@ class CsvSource:
             raise DataError(f"layout must be 'wide', 'long' or 'auto', got {layout!r}")
         if not self.path.exists():
             raise DataError(f"{self.path}: file not found; check the path")
+        if self.path.is_dir():
+            raise DataError(f"{self.path}: is a folder, not a CSV file; name the file itself")
         self.layout = layout
         self.name = f"csv:{self.path.name}"
 
     def _layout(self) -> str:
         if self.layout != "auto":
             return self.layout
-        header = pd.read_csv(self.path, nrows=0).columns
+        header = _read_csv(str(self.path), nrows=0).columns
         names = {str(c).strip().lower().replace(" ", "_") for c in header}
         is_long = bool(names & {"ticker", "symbol"}) and bool(names & {"close", "adj_close", "adjclose", "price"})
         return "long" if is_long else "wide"
@@ -275,12 +348,19 @@ class CsvSource:
         Raises:
             DataError: the file lacks the needed columns or holds bad dates; and every ``validate_prices`` error.
         """
-        if self._layout() == "long":
-            frame = _read_long_csv(str(self.path))
-        else:
-            frame = _read_wide_csv(str(self.path), self.path.stat().st_mtime)
-        out = _select(frame, _norm_tickers(tickers), _as_date(start, "start"), _as_date(end, "end"), self.name)
-        return validate_prices(out)
+        try:
+            if self._layout() == "long":
+                frame = _read_long_csv(str(self.path))
+            else:
+                frame = _read_wide_csv(str(self.path), self.path.stat().st_mtime)
+            out = _select(frame, _norm_tickers(tickers), _as_date(start, "start"), _as_date(end, "end"), self.name)
+            return validate_prices(out)
+        except DataError as exc:
+            if str(self.path) in exc.message:
+                raise
+            # Same error type, with the file named first: the user must know which file to fix.
+            raise type(exc)(f"{self.path}: {exc.message}", ticker=exc.ticker, day=exc.day,
+                            file=str(self.path)) from exc
 
     def description(self) -> str:
         """Provenance: the file path and layout."""

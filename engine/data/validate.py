@@ -181,8 +181,14 @@ def _check_index(index: pd.Index, check_calendar: bool) -> None:
         lo, hi = _day(index[0]), _day(index[-1])
         try:
             sessions = trading_days(lo, hi)
-        except CalendarError:
-            return  # outside the calendar's span: nothing to compare with
+        except CalendarError as exc:
+            # A day outside the calendar's span cannot be checked as a trading day: refuse it, naming the day.
+            bad = lo if exc.day == lo else hi
+            raise CalendarError(
+                f"{bad} is outside the NYSE calendar's span ({exc.message}); prices can only be checked "
+                "against trading days inside it — drop the rows outside it or fix the dates",
+                day=bad,
+            ) from exc
         ordinals = {d.toordinal() for d in sessions}
         for ts in index:
             d = _day(ts)
