@@ -14,7 +14,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.config import household_from_dict, load_household, load_universe
+from engine.config.exact import Money
 from engine.config.loader import read_yaml, validate
 from engine.errors import ConfigError
 from engine.model import AccountType, Household, LifeEvent, LifeEventKind, Universe
@@ -102,7 +102,7 @@ class TriggerSpec(_Strict):
 
 class CashFlowSpec(_Strict):
     kind: Literal["contribution", "withdrawal"]
-    amount: Decimal = Field(gt=0, description="USD per occurrence")
+    amount: Money = Field(gt=0, description="USD per occurrence")
     every: Frequency = Frequency.MONTHLY
     start: date
     end: date | None = None
@@ -123,7 +123,7 @@ class EventSpec(_Strict):
     kind: LifeEventKind
     on: date
     member: str | None = None
-    amount: Decimal | None = Field(None, ge=0)
+    amount: Money | None = Field(None, ge=0)
     account: str | None = Field(None, description="where a lump sum (inheritance) lands")
     contribution_scale: float | None = Field(None, ge=0, le=10, description="multiplies later contributions")
     details: dict[str, Any] = {}

@@ -36,6 +36,8 @@ def exact_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean (true/false)")
     if isinstance(value, YamlFloat):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number (not NaN or infinity)")
         text = value.text.replace("_", "")
         if ":" in text:  # YAML 1.1 sexagesimal (1:30.5): no exact text to read
             raise ValueError("write the number in plain decimal notation")

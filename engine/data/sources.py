@@ -334,7 +334,7 @@ class CsvSource:
             return self.layout
         header = _read_csv(str(self.path), nrows=0).columns
         names = {str(c).strip().lower().replace(" ", "_") for c in header}
-        is_long = bool(names & {"ticker", "symbol"}) and bool(names & {"close", "adj_close", "adjclose", "price"})
+        is_long = bool(names & {"ticker", "symbol"})  # a long file without a close column: the long reader says so
         return "long" if is_long else "wide"
 
     def prices(
