@@ -161,8 +161,9 @@ def strict_load(text: str, *, file: str | None = None) -> Any:
             file=file,
             fix="check that this is the intended file",
         )
-    loader = _AliasCounter(text, file)
+    loader: _AliasCounter | None = None
     try:
+        loader = _AliasCounter(text, file)  # the reader refuses control characters here already
         node = loader.get_single_node()
         if node is None:
             return None
@@ -173,11 +174,12 @@ def strict_load(text: str, *, file: str | None = None) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
         raise ConfigError(f"broken YAML{where}: {problem}", file=file, fix="fix the YAML syntax there") from exc
     except RecursionError as exc:
         raise ConfigError("the YAML nests too deeply", file=file, fix="flatten the structure") from exc
     except (ValueError, TypeError, OverflowError) as exc:
         raise ConfigError(f"unreadable YAML value: {exc}", file=file, fix="fix the value there") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
