@@ -34,6 +34,7 @@ __all__ = [
     "probability",
     "real_range",
     "runner_spec",
+    "stored_household",
     "strategy_list",
     "ticker",
     "trading_day",
@@ -178,6 +179,20 @@ def identifier(option: str, what: str = "id") -> Callable[[str], str]:
         return text
 
     return _named(convert, what)
+
+
+def stored_household(option: str) -> Callable[[str], str]:
+    """The id of a household in the store (opened read-only): an unknown id is ``NotFound``, not an empty table."""
+    as_id = identifier(option, "household id")
+
+    def convert(text: str) -> str:
+        from engine.store import Store
+
+        with Store.from_settings(create=False) as store:
+            store.households.get(as_id(text))  # NotFound names the id and how to import one
+        return text
+
+    return _named(convert, "household id")
 
 
 def household_ref(option: str) -> Callable[[str], str]:

@@ -444,6 +444,8 @@ CLI = [
     a("approve-bad-id", ("approve", "a b c"), "ConfigError", "PROPOSAL", "a b c"),
     a("execute-unknown", ("execute", "nope-1"), "NotFound", "nope-1"),
     a("reject-unknown", ("reject", "nope-2", "--reason", "x"), "NotFound", "nope-2"),
+    a("orders-unknown", ("orders", "nobody"), "NotFound", "nobody"),
+    a("orders-bad-id", ("orders", "a/b"), "ConfigError", "HOUSEHOLD", "a/b"),
     a("sync-unknown", ("sync", "nobody", "--broker", "sim"), "NotFound", "nobody"),
     a("key-file-missing", (*RB, "--broker", "alpaca", "--key-file", "{dir}/keys.env"), "ConfigError",
       "--key-file", "no such file"),
