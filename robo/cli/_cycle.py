@@ -19,8 +19,10 @@ def broker_args(p: argparse.ArgumentParser, default: str = "sim") -> None:
     """``--broker``, ``--account``, ``--key-file``, ``--live`` and its confirmation."""
     p.add_argument("--broker", choices=["sim", "alpaca"], default=default,
                    help="where accounts without a broker_account are traded (sim: the simulated broker)")
-    p.add_argument("--account", type=_args.identifier("--account", "account id"), help="trade only this household account (the others wait)")
-    p.add_argument("--key-file", type=_args.input_file("--key-file"), help="file with APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=… lines")
+    p.add_argument("--account", type=_args.identifier("--account", "account id"),
+                   help="trade only this household account (the others wait)")
+    p.add_argument("--key-file", type=_args.input_file("--key-file"),
+                   help="file with APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=… lines")
     p.add_argument("--live", action="store_true", help="trade the LIVE Alpaca account (default: paper)")
     p.add_argument("--i-understand-live-trading", action="store_true", dest="confirm_live",
                    help="required together with --live")
