@@ -5,8 +5,9 @@ household imported (``ROBO_DATABASE_URL``). The runner (test_corpus.py) checks: 
 0), the output has no traceback, names the error type ``error`` and contains every phrase of ``words``, and every
 file and the store are byte-identical afterwards (nothing created, nothing changed).
 
-Household files are the shipped sample with one textual change (``household(old, new)``), so each case is one
-mistake a person could make in an otherwise good file.
+Household files are a frozen copy of the shipped sample (templates/) with one textual change
+(``household(old, new)``), so each case is one mistake a person could make in an otherwise good file;
+test_corpus.py checks that every template itself loads.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = (ROOT / "config" / "households" / "sample.yaml").read_text(encoding="utf-8")
-UNIVERSE = (ROOT / "config" / "universe.yaml").read_text(encoding="utf-8")
-SCENARIO = (ROOT / "backtests" / "scenarios" / "esg.yaml").read_text(encoding="utf-8")
-SCHEDULER = (ROOT / "config" / "scheduler.yaml").read_text(encoding="utf-8")
-ESG = (ROOT / "config" / "esg.yaml").read_text(encoding="utf-8")
-LIFE_EVENTS = (ROOT / "config" / "life_events.yaml").read_text(encoding="utf-8")
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # frozen copies of the shipped files: one mistake each
+SAMPLE = (TEMPLATES / "household.yaml").read_text(encoding="utf-8")
+UNIVERSE = (TEMPLATES / "universe.yaml").read_text(encoding="utf-8")
+SCENARIO = (TEMPLATES / "scenario.yaml").read_text(encoding="utf-8")
+SCHEDULER = (TEMPLATES / "scheduler.yaml").read_text(encoding="utf-8")
+ESG = (TEMPLATES / "esg.yaml").read_text(encoding="utf-8")
 
 INPUT, ENGINE, USAGE, FAILED = 2, 3, 64, 1
 
@@ -86,7 +87,7 @@ LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     for i in range(8)
 )
 
-ACCT = "  - {id: brokerage, name: Joint brokerage, type: taxable, cash: 12500}"
+ACCT = "  - {id: brokerage, name: Joint brokerage, type: taxable, cash: 12500, broker_account: alpaca}"
 LOT_B1 = "  - {id: b1, account: brokerage, symbol: VTI, shares: 180, basis: 26100.00, acquired: 2019-03-15}"
 ALEX = "  - {id: alex, name: Alex Rivera, birth_date: 1988-04-12, income: 145000, retirement_age: 65, "
 
@@ -191,7 +192,7 @@ REFS = [
       "ConfigError", "lots[b1].account", "brokerge"),
     h("lot-unknown-ticker", "refs", [("symbol: VTI, shares: 180", "symbol: VTIX, shares: 180")], "ConfigError",
       "lots[b1].symbol", "VTIX", "universe"),
-    h("owner-unknown", "refs", [("owner: alex, cash: 1800", "owner: sam, cash: 1800")], "ConfigError",
+    h("owner-unknown", "refs", [("owner: alex, cash: 1800,", "owner: sam, cash: 1800,")], "ConfigError",
       "owner", "sam"),
     h("event-unknown-member", "refs", [("events: []", "events: [{kind: new_job, on: 2027-03-01, member: sam, "
                                         "amount: 100000}]")], "ConfigError", "events.0.member", "sam", "alex"),

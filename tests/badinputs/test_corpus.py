@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,18 @@ def test_corpus_size_and_groups() -> None:
     assert set(groups) >= {"yaml", "money", "dates", "refs", "schema", "universe", "scenario", "csv", "cli",
                            "settings", "esg"}
     assert sum(c.subprocess for c in CASES) <= 5  # in-process keeps the corpus fast
+
+
+def test_templates_are_valid(tmp_path: Path) -> None:
+    """Each case is one mistake in a good file: the templates themselves load without an error."""
+    from backtests import load_scenario
+    from engine.config import load_household, load_universe
+    from engine.esg import load_esg
+    from engine.scheduler import load_scheduler_config
+
+    templates = Path(__file__).resolve().parent / "templates"
+    universe = load_universe(templates / "universe.yaml")
+    load_household(templates / "household.yaml", universe=universe, as_of=date.today())
+    load_scenario(templates / "scenario.yaml")
+    load_scheduler_config(templates / "scheduler.yaml")
+    load_esg(templates / "esg.yaml")

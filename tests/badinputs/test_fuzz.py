@@ -118,7 +118,8 @@ def test_money_is_exact_or_refused(value: object) -> None:
 @given(st.integers(0, 10**19), st.integers(0, 30), st.integers(0, 10**30))
 def test_yaml_float_text_reaches_the_model_exactly(whole: int, places: int, frac: int) -> None:
     text = f"{whole}.{str(frac).zfill(places)[:places] or '0'}"
-    data = strict_load(SAMPLE.replace("cash: 12500}", f"cash: {text}}}", 1), file="h.yaml")
+    assert "cash: 12500," in SAMPLE
+    data = strict_load(SAMPLE.replace("cash: 12500,", f"cash: {text},", 1), file="h.yaml")
     try:
         h = household_from_dict(data, file="h.yaml")
     except EngineError as exc:
