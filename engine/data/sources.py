@@ -188,7 +188,7 @@ def _read_csv(path: str, **kwargs: Any) -> pd.DataFrame:
                         file=path) from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV", file=path) from exc
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:  # EOFError: a truncated .gz
         raise DataError(f"{path}: cannot read the CSV ({str(exc)[:160]})", file=path) from exc
     if kwargs.get("nrows") == 0:
         return raw
@@ -503,11 +503,27 @@ class YahooSource:
         data, meta = self._paths(ticker)
         if not meta.exists() or not data.exists():
             return pd.Series(dtype="float64", name=ticker), None
-        info = json.loads(meta.read_text(encoding="utf-8"))
-        frame = pd.read_csv(data, index_col="Date", parse_dates=["Date"])
-        s = frame["close"].astype("float64").rename(ticker)
-        s.index = pd.DatetimeIndex(s.index).astype("datetime64[ns]")
-        return s, (date.fromisoformat(info["start"]), date.fromisoformat(info["end"]))
+        fix = f"delete {data.name} and {meta.name} in {self.cache_dir} and run `robo data update {ticker}`"
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            span = (date.fromisoformat(info["start"]), date.fromisoformat(info["end"]))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{meta}: the cache's span file is damaged ({exc}); {fix}", ticker=ticker,
+                            file=str(meta)) from exc
+        frame = _read_csv(str(data))
+        if "Date" not in frame.columns or "close" not in frame.columns:
+            raise DataError(f"{data}: the cache file lacks the Date or close column; {fix}", ticker=ticker,
+                            file=str(data))
+        try:
+            index = pd.DatetimeIndex(pd.to_datetime(frame["Date"], format="ISO8601"))
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{data}: the cache holds values that are not dates; {fix}", ticker=ticker,
+                            file=str(data)) from exc
+        _numeric(str(data), frame[["close"]].rename(columns={"close": ticker}), index)
+        s = pd.to_numeric(frame["close"], errors="coerce").astype("float64").rename(ticker)
+        s.index = index.astype("datetime64[ns]")
+        s.index.name = "Date"
+        return s, span
 
     def _save(self, ticker: str, s: pd.Series, span: tuple[date, date]) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)

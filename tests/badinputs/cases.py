@@ -12,6 +12,7 @@ test_corpus.py checks that every template itself loads.
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -403,6 +404,31 @@ CSVS = [
          files={"folder/keep.txt": "x"}),
 ]
 
+# The Yahoo cache (ROBO_DATA_DIR/yahoo): a damaged cache file is a DataError with the fix, never a traceback
+YAHOO = ("data", "show", "--source", "yahoo", "VTI")
+SPAN = '{"start": "2024-01-02", "end": "2024-01-04"}'
+
+
+def y(case_id: str, data: bytes, meta: str, error: str, *words: str) -> Case:
+    return Case(case_id, "csv", YAHOO, error, tuple(words),
+                files={"data/yahoo/VTI.csv.gz": data, "data/yahoo/VTI.json": meta},
+                env={"ROBO_DATA_DIR": "{dir}/data"})
+
+
+CACHES = [
+    y("yahoo-cache-span-damaged", gzip.compress(b"Date,close\n2024-01-02,230\n"), "{not json", "DataError",
+      "VTI.json", "robo data update VTI"),
+    y("yahoo-cache-span-missing-key", gzip.compress(b"Date,close\n2024-01-02,230\n"), '{"start": "2024-01-02"}',
+      "DataError", "VTI.json", "damaged"),
+    y("yahoo-cache-not-gzip", b"this is not gzip", SPAN, "DataError", "VTI.csv.gz"),
+    y("yahoo-cache-truncated-gzip", gzip.compress(b"Date,close\n2024-01-02,230\n" * 50)[:40], SPAN, "DataError",
+      "VTI.csv.gz"),
+    y("yahoo-cache-no-close", gzip.compress(b"Date,open\n2024-01-02,230\n"), SPAN, "DataError", "close",
+      "robo data update VTI"),
+    y("yahoo-cache-word-price", gzip.compress(b"Date,close\n2024-01-02,230\n2024-01-03,oops\n"), SPAN,
+      "BadPrice", "VTI", "2024-01-03", "oops"),
+]
+
 # --------------------------------------------------------------------------------------------------
 # Command-line arguments: checked before any work
 # --------------------------------------------------------------------------------------------------
@@ -582,4 +608,6 @@ ESGS = [
                                            "controversy: sometimes,  tags: [weapons, gambling]", 1), "controversy"),
 ]
 
-CASES: list[Case] = [*YAML, *MONEY, *DATES, *REFS, *SCHEMA, *UNIVERSES, *SCENARIOS, *CSVS, *CLI, *SETTINGS, *ESGS]
+CASES: list[Case] = [
+    *YAML, *MONEY, *DATES, *REFS, *SCHEMA, *UNIVERSES, *SCENARIOS, *CSVS, *CACHES, *CLI, *SETTINGS, *ESGS,
+]
