@@ -59,6 +59,11 @@ def show_data(args: argparse.Namespace) -> int:
     from engine.data import MarketData, annualized_stats
     from robo.cli._out import console, table
 
+    if args.start is not None and args.end is not None and args.start > args.end:
+        from engine.errors import ConfigError
+
+        raise ConfigError(f"--start {args.start} is after --end {args.end}", field="--start",
+                          value=args.start.isoformat(), fix="swap them")
     source = _source(args)
     frame = source.prices(args.tickers or None, args.start, args.end)
     market = MarketData(frame, source=source.name)
@@ -93,8 +98,12 @@ def show_data(args: argparse.Namespace) -> int:
 def update_data(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from engine.errors import ConfigError
     from robo.cli._out import console, table
 
+    if args.start is not None and args.end is not None and args.start > args.end:
+        raise ConfigError(f"--start {args.start} is after --end {args.end}", field="--start",
+                          value=args.start.isoformat(), fix="swap them")  # checked before any download
     tickers = [t.upper() for t in args.tickers]
     if not tickers:
         from engine.config import load_universe

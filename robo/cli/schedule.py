@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--broker", choices=["sim", "alpaca"], default="alpaca",
                      help="alpaca: each account at the broker its broker_account names (paper); sim: try the "
                           "scheduler with no keys on the embedded prices (state kept in the store)")
-    run.add_argument("--key-file", help="file with APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=… lines")
+    run.add_argument("--key-file", type=_args.input_file("--key-file"),
+                     help="file with APCA_API_KEY_ID=… and APCA_API_SECRET_KEY=… lines")
     run.add_argument("--data", choices=["alpaca", "embedded"], default=None,
                      help="price data (default: Alpaca's market data with --broker alpaca, the embedded set with sim)")
     run.add_argument("--json", action="store_true", help="print one JSON document on stdout (with --once)")
