@@ -531,6 +531,30 @@ def _check_dates(household: Household, *, file: str | None, as_of: date | None) 
             )
 
 
+def check_planning_day(household: Household, as_of: date, *, file: str | None = None) -> None:
+    """``ConfigError`` when ``as_of`` precedes the household's own facts: a member's birth, a lot's purchase or a
+    loss sale (planning 1950 for a household that bought its funds in 2019 cannot give a meaningful answer)."""
+    for m in household.members:
+        if m.birth_date > as_of:
+            raise ConfigError(
+                f"the planning day {as_of} is before member {m.id} was born ({m.birth_date})",
+                file=file, field="as_of", value=as_of.isoformat(), fix=f"plan on or after {m.birth_date}",
+            )
+    latest = max((lot.acquired for lot in household.lots), default=None)
+    if latest is not None and latest > as_of:
+        lot = next(lot for lot in household.lots if lot.acquired == latest)
+        raise ConfigError(
+            f"the planning day {as_of} is before lot {lot.id} was bought ({latest})",
+            file=file, field="as_of", value=as_of.isoformat(), fix=f"plan on or after {latest}",
+        )
+    for sale in household.loss_sales:
+        if sale.sold > as_of:
+            raise ConfigError(
+                f"the planning day {as_of} is before loss sale {sale.id} ({sale.sold})",
+                file=file, field="as_of", value=as_of.isoformat(), fix=f"plan on or after {sale.sold}",
+            )
+
+
 def load_household(
     path: str | Path | None = None, *, universe: Universe | None = None, as_of: date | None = None
 ) -> Household:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from engine.store.db import make_engine
 
-__all__ = ["MIGRATIONS", "alembic_config", "current", "downgrade", "head", "upgrade"]
+__all__ = ["MIGRATIONS", "alembic_config", "current", "downgrade", "head", "revisions", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -35,6 +35,12 @@ def head() -> str:
     rev = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert rev is not None  # the package always ships at least the initial revision
     return rev
+
+
+def revisions() -> list[str]:
+    """Every shipped revision id, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 def upgrade_engine(engine: Engine, revision: str = "head") -> str | None:

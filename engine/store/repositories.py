@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import Conflict, EngineError, NotFound, StoreError, ValidationError
@@ -124,6 +124,9 @@ class _Repository:
                     f"the database refused the write: {str(exc.orig).splitlines()[0]}",
                     "check for a duplicate id or a reference to a missing record",
                 ) from exc
+            if isinstance(exc, OperationalError):  # refused connection, bad credentials, a locked or read-only file
+                raise _error(StoreError, f"cannot use the database: {str(exc.orig).splitlines()[0]}",
+                             "check ROBO_DATABASE_URL / --url and that the server runs") from exc
             raise _error(StoreError, f"database error: {str(exc.orig).splitlines()[0]}", "see the log") from exc
         except SQLAlchemyError as exc:
             raise _error(StoreError, f"database error: {exc}", "check ROBO_DATABASE_URL and the server") from exc

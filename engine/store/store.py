@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, sessionmaker
 
 from engine.errors import StoreError
@@ -69,12 +70,39 @@ class Store:
         return cls((settings or Settings()).resolved_database_url, create=create)
 
     def upgrade(self, revision: str = "head") -> str | None:
-        """Run the Alembic migrations up to ``revision`` (default the newest); returns the revision reached."""
-        return upgrade_engine(self._engine, revision)
+        """Run the Alembic migrations up to ``revision`` (default the newest); returns the revision reached.
+
+        Raises:
+            ConfigError: ``revision`` is not a shipped revision (the message lists them).
+            StoreError: the database cannot be reached or refused the migration.
+        """
+        from alembic.util import CommandError
+
+        try:
+            return upgrade_engine(self._engine, revision)
+        except CommandError as exc:
+            from engine.errors import ConfigError
+            from engine.store.migrate import revisions
+
+            raise ConfigError(f"unknown migration revision ({exc})", field="revision", value=revision,
+                              fix=f"use 'head' or one of: {', '.join(revisions())}") from None
+        except SQLAlchemyError as exc:
+            raise self._unreachable(exc) from exc
 
     def current(self) -> str | None:
         """The migration revision the database is at (None before ``upgrade``)."""
-        return current_engine(self._engine)
+        try:
+            return current_engine(self._engine)
+        except SQLAlchemyError as exc:
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: SQLAlchemyError) -> StoreError:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        return StoreError(
+            f"cannot use the database at {redact(self.url)}: {first} — check ROBO_DATABASE_URL / --url and that "
+            "the server runs",
+            url=redact(self.url),
+        )
 
     def close(self) -> None:
         """Release the connection pool."""
