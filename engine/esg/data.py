@@ -144,13 +144,23 @@ def _csv(path: Path) -> EsgData:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise ConfigError("file not found", file=str(path), fix="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=str(path), fix="save the file as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=str(path), fix="check the path") \
+            from exc
     reader = csv.DictReader(text.splitlines())
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ConfigError(f"not a well-formed CSV ({exc})", file=str(path), fix="check the quotes and separators") \
+            from exc
     need = {"ticker", "esg_score", "carbon_intensity", "controversy", "tags"}
     header = {h.strip().lower() for h in (reader.fieldnames or [])}
     if not need <= header:
         raise ConfigError(f"missing columns: {', '.join(sorted(need - header))}", file=str(path), field="header",
                           fix="use the header ticker,esg_score,carbon_intensity,controversy,tags")
-    for n, raw in enumerate(reader, start=2):
+    for n, raw in enumerate(rows, start=2):
         row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
         ticker = row["ticker"].upper()
         where = f"line {n} ({ticker or 'no ticker'})"

@@ -175,3 +175,20 @@ def test_csv_reader_on_arbitrary_bytes(csv_path: Path, data: bytes) -> None:
         CsvSource(csv_path).prices()
     except EngineError:
         pass
+
+
+@FUZZ
+@given(st.one_of(
+    st.text(max_size=300),
+    st.lists(st.lists(st.one_of(_csv_cell, st.sampled_from(["VTI", "fossil_fuels;tobacco", "yes", "11", "-3"])),
+                      min_size=1, max_size=6), min_size=1, max_size=5).map(
+        lambda rows: "ticker,esg_score,carbon_intensity,controversy,tags\n" + "\n".join(",".join(r) for r in rows)),
+))
+def test_esg_csv_gives_only_typed_errors(csv_path: Path, text: str) -> None:
+    from engine.esg import load_esg
+
+    csv_path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        load_esg(csv_path)
+    except EngineError:
+        pass
