@@ -46,6 +46,11 @@ class YamlFloat(float):
         return (YamlFloat, (float(self), self.text))
 
 
+# A YamlFloat that travels on (an event's details) is written back as the float it is.
+yaml.SafeDumper.add_representer(YamlFloat, yaml.representer.SafeRepresenter.represent_float)
+yaml.Dumper.add_representer(YamlFloat, yaml.representer.SafeRepresenter.represent_float)
+
+
 def _where(node: Node) -> str:
     mark = node.start_mark
     return f"line {mark.line + 1}, column {mark.column + 1}"

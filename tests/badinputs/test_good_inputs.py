@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import yaml
 
 from engine.config.exact import exact_decimal
 from engine.config.strict_yaml import MAX_ALIASES, YamlFloat, strict_load
@@ -31,6 +32,7 @@ def test_a_yaml_float_is_a_float_that_remembers_its_text() -> None:
     assert isinstance(value, YamlFloat) and value == 25.0 and value.text == "25.0000000000000000000001"
     assert value * 2 == 50.0  # arithmetic is a float's
     assert pickle.loads(pickle.dumps(value)).text == value.text
+    assert yaml.safe_load(yaml.safe_dump({"x": value})) == {"x": 25.0}  # dumps like any float
 
 
 @pytest.mark.parametrize(("text", "exact"), [("0.1", "0.1"), ("1e3", "1000"), ("1_000.50", "1000.50"),
