@@ -56,8 +56,8 @@ def _run_in_process(argv: list[str], env: dict[str, str], monkeypatch) -> tuple[
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     buffer = io.StringIO()
-    console = _out.console
-    monkeypatch.setattr(console, "file", buffer)
+    # rich's Console.file falls back to sys.stdout when unset; patch the private slot so the fallback comes back
+    monkeypatch.setattr(_out.console, "_file", buffer)
     err = io.StringIO()
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(err):
         try:
