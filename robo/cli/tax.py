@@ -44,7 +44,7 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any, date, dict[str, Decima
     from robo.cli._households import resolve_household
 
     universe = load_universe()
-    household = resolve_household(args.household, universe, as_of=args.as_of)
+    household = resolve_household(args.household, universe)  # lots bought after --as-of are skipped, not refused
     market = MarketData.embedded()
     day = args.as_of or market.last_day
     snap = market.as_of(day).snapshot(day)

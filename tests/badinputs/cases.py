@@ -499,8 +499,6 @@ CLI = [
       "plan on or after"),
     a("event-before-birth", ("event", "sample", "child", "--on", "1970-01-02"), "PlanningError", "1970-01-02",
       "before the household existed"),
-    a("tax-lots-before-lots", ("tax", "lots", "sample", "--as-of", "2018-01-02"), "ConfigError", "2018-01-02",
-      "lot"),
     a("db-upgrade-bad-revision", ("db", "upgrade", "--revision", "nonsense"), "ConfigError", "nonsense", "head"),
     a("db-unreachable-server", ("household", "list", "--url", "postgresql+psycopg://nobody@127.0.0.1:1/x"),
       "StoreError", "cannot use the database", "127.0.0.1", code=ENGINE),
