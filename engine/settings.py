@@ -81,6 +81,18 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is a file, but a folder is needed")
         return value.expanduser() if value is not None else None
 
+    @field_validator("alpaca_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("not an http(s) URL such as https://paper-api.alpaca.markets")
+        return value.strip()
+
     @field_validator("config_dir")
     @classmethod
     def _existing_folder(cls, value: Path | None) -> Path | None:
@@ -105,6 +117,8 @@ _SETTING_FIXES = {
     "trading_disabled": "write true or false (also 1/0, yes/no, on/off)",
     "alpaca_paper": "write true or false (also 1/0, yes/no, on/off)",
     "log_json": "write true or false (also 1/0, yes/no, on/off)",
+    "alpaca_base_url": "write the API's address, e.g. https://paper-api.alpaca.markets, or unset it",
+    "max_order_fraction": "write a fraction of account equity in (0, 1], e.g. 0.25",
     "config_dir": "point it at an existing folder of YAML files, or unset it to use the shipped ones",
     "home": "point it at a folder (it is created when a command first writes)",
     "data_dir": "point it at a folder (it is created when prices are first cached)",
@@ -122,7 +136,8 @@ def _env_name(cls: type[BaseSettings], name: str) -> str:
     field = cls.model_fields.get(name)
     alias = getattr(field, "validation_alias", None) if field else None
     if isinstance(alias, AliasChoices) and alias.choices:
-        return str(alias.choices[0])
+        names = [str(a) for a in alias.choices]
+        return next((n for n in names if n in os.environ), names[0])  # the variable the user actually set
     return f"ROBO_{name.upper()}"
 
 

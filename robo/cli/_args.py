@@ -23,6 +23,7 @@ from engine.errors import CalendarError, ConfigError
 __all__ = [
     "MAX_USD",
     "choice",
+    "decimal",
     "household_ref",
     "identifier",
     "input_file",
@@ -84,6 +85,34 @@ def usd(option: str, *, allow_zero: bool = False) -> Callable[[str], Decimal]:
         return value
 
     return _named(convert, "usd")
+
+
+def decimal(
+    option: str, *, hi: Decimal, places: int, allow_zero: bool = False, unit: str = ""
+) -> Callable[[str], Decimal]:
+    """An exact decimal (shares, a price per share): finite, positive (or zero), at most ``places`` decimals and
+    at most ``hi`` — NaN, infinities and absurd sizes are refused before any work."""
+
+    def convert(text: str) -> Decimal:
+        raw = text.strip().replace(",", "").removeprefix("$")
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise ConfigError(f"not a number{unit}", field=option, value=text, fix="write a number such as 12.5") \
+                from None
+        if not value.is_finite():
+            raise ConfigError("not a finite number", field=option, value=text, fix="write a number such as 12.5")
+        if value < 0 or (value == 0 and not allow_zero):
+            raise ConfigError("must be positive" if not allow_zero else "must not be negative", field=option,
+                              value=text, fix="write a positive number")
+        if value > hi:
+            raise ConfigError(f"above {hi:,}{unit} — a typo?", field=option, value=text, fix=f"use at most {hi:,}")
+        if value != value.quantize(Decimal(1).scaleb(-places)):
+            raise ConfigError(f"more than {places} decimals", field=option, value=text,
+                              fix=f"round it to {places} decimals")
+        return value
+
+    return _named(convert, "number")
 
 
 def iso_date(option: str) -> Callable[[str], date]:

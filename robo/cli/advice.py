@@ -11,9 +11,8 @@ import argparse
 import csv
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import Any
 
+from robo.cli import _args
 from robo.cli._cycle import build_cycle, emit, json_arg
 
 
@@ -21,40 +20,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("advice", help="trades a person places by hand for held-away accounts")
     asub = a.add_subparsers(dest="advice_command", metavar="ACTION", required=True)
     ls = asub.add_parser("list", help="advised orders still waiting for a person")
-    ls.add_argument("household")
+    ls.add_argument("household", type=_args.stored_household("HOUSEHOLD"))
     json_arg(ls)
     ls.set_defaults(func=run_list)
     c = asub.add_parser("confirm", help="book an advised trade as the person placed it")
-    c.add_argument("proposal")
-    c.add_argument("order", help="the advised order's client order id")
-    c.add_argument("--qty", required=True, type=_decimal("--qty"), help="shares traded")
-    c.add_argument("--price", required=True, type=_decimal("--price"), help="USD per share")
-    c.add_argument("--fees", default=Decimal(0), type=_decimal("--fees"), help="USD (default 0)")
-    c.add_argument("--on", type=date.fromisoformat, help="trade date (default: today)")
+    c.add_argument("proposal", type=_args.identifier("PROPOSAL", "proposal id"))
+    c.add_argument("order", type=_args.identifier("ORDER", "client order id"),
+                   help="the advised order's client order id")
+    c.add_argument("--qty", required=True, type=_args.decimal("--qty", hi=Decimal(10**9), places=9),
+                   help="shares traded")
+    c.add_argument("--price", required=True, type=_args.decimal("--price", hi=Decimal(10**6), places=6, unit=" USD"),
+                   help="USD per share")
+    c.add_argument("--fees", default=Decimal(0), type=_args.usd("--fees", allow_zero=True), help="USD (default 0)")
+    c.add_argument("--on", type=_args.iso_date("--on"), help="trade date (default: today)")
     json_arg(c)
     c.set_defaults(func=run_confirm)
 
     p = sub.add_parser("positions", help="holdings of held-away accounts")
     psub = p.add_subparsers(dest="positions_command", metavar="ACTION", required=True)
     im = psub.add_parser("import", help="replace a held-away account's lots with a CSV of positions")
-    im.add_argument("household")
-    im.add_argument("account")
-    im.add_argument("file", type=Path, help="CSV with header symbol,qty,avg_cost (USD per share)")
+    im.add_argument("household", type=_args.identifier("HOUSEHOLD", "household id"))
+    im.add_argument("account", type=_args.identifier("ACCOUNT", "account id"))
+    im.add_argument("file", type=_args.input_file("FILE", suffixes=(".csv", ".txt")),
+                    help="CSV with header symbol,qty,avg_cost (USD per share)")
     json_arg(im)
     im.set_defaults(func=run_import)
-
-
-def _decimal(flag: str) -> Any:
-    def parse(text: str) -> Decimal:
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise argparse.ArgumentTypeError(f"{flag} takes a number, got {text!r}") from None
-        if not value.is_finite() or value < 0:
-            raise argparse.ArgumentTypeError(f"{flag} must be a finite number ≥ 0, got {text!r}")
-        return value
-
-    return parse
 
 
 def run_list(args: argparse.Namespace) -> int:
