@@ -57,7 +57,7 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except pydantic.ValidationError as exc:
             err = exc.errors()[0]
-            name = str(err["loc"][0]) if err["loc"] else "?"
+            name = _field_of(type(self), str(err["loc"][0]) if err["loc"] else "?")
             env = _env_name(type(self), name)
             shown = None if _is_secret(name) else err.get("input")
             raise ConfigError(
@@ -130,6 +130,17 @@ _OTHER_PREFIXES = ("ROBO_TEST_", "ROBO_REQUIRE_")
 
 def _is_secret(name: str) -> bool:
     return "key" in name or "secret" in name or "password" in name
+
+
+def _field_of(cls: type[BaseSettings], loc: str) -> str:
+    """The field an error location names (pydantic reports an aliased field by the alias it read)."""
+    if loc in cls.model_fields:
+        return loc
+    for name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices) and loc.upper() in (str(a).upper() for a in alias.choices):
+            return name
+    return loc.lower().removeprefix("robo_")
 
 
 def _env_name(cls: type[BaseSettings], name: str) -> str:
