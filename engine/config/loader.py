@@ -517,9 +517,14 @@ def _check_dates(household: Household, *, file: str | None, as_of: date | None) 
                 fix="list only sales that already happened",
             )
     for i, g in enumerate(household.goals):
-        if g.target_date < EARLIEST_DATE or (as_of is not None and g.target_date <= as_of):
+        end = g.target_date
+        if g.kind is GoalKind.RETIREMENT:  # a retirement goal lasts through its income years
+            years = g.years or 30
+            end = date(min(g.target_date.year + years, 9999), g.target_date.month, min(g.target_date.day, 28))
+        if g.target_date < EARLIEST_DATE or (as_of is not None and end <= as_of):
             raise ConfigError(
-                f"goal {g.id} falls due on {g.target_date}, not after the planning day {day}",
+                f"goal {g.id} falls due on {g.target_date}, not after the planning day {day}"
+                + (f" (its {g.years or 30} income years end {end})" if end != g.target_date else ""),
                 file=file, field=f"goals.{i}.target_date", value=g.target_date.isoformat(),
                 fix="move target_date into the future, or remove a goal that is done",
             )

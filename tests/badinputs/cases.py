@@ -161,7 +161,7 @@ DATES = [
       "members.0.birth_date", "1088-04-12"),
     h("lot-acquired-2099", "dates", [("acquired: 2019-03-15", "acquired: 2099-03-15")], "ConfigError",
       "lots[b1].acquired", "after the planning day", "2099-03-15"),
-    h("goal-due-2001", "dates", [("target_date: 2030-06-01", "target_date: 2001-06-01")], "ConfigError",
+    h("goal-due-2001", "dates", [("target_date: 2040-06-01", "target_date: 2001-06-01")], "ConfigError",
       "goals.1.target_date", "2001-06-01", "falls due"),
     h("feb-30", "dates", [("acquired: 2019-03-15", "acquired: 2021-02-30")], "ConfigError", "lots.0.acquired",
       "YYYY-MM-DD"),

@@ -97,3 +97,16 @@ def test_exit_codes_are_distinct_and_map_errors() -> None:
     assert exit_code_for(ConfigError("x")) is ExitCode.INPUT_ERROR
     assert exit_code_for(Infeasible("x")) is ExitCode.ENGINE_ERROR
     assert exit_code_for(BrokerUnavailable("x")) is ExitCode.ENGINE_ERROR
+
+
+def test_a_retiree_imports_with_a_retirement_date_in_the_past() -> None:
+    """A retirement goal stays planned through its income years (engine.goals.planning.is_active)."""
+    from engine.config import household_from_dict, household_to_dict, load_household
+
+    data = household_to_dict(load_household())
+    data["goals"] = [g for g in data["goals"] if g["kind"] == "retirement"]
+    data["goals"][0]["target_date"] = "2020-01-01"
+    household_from_dict(data, as_of=date(2026, 3, 2))  # retired six years ago, 24 income years to go
+    data["goals"][0]["years"] = 5
+    with pytest.raises(ConfigError, match="income years end 2025-01-01"):
+        household_from_dict(data, as_of=date(2026, 3, 2))
