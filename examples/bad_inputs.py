@@ -12,7 +12,7 @@ from robo.cli._exit import exit_code_for
 sample = Path(__file__).resolve().parent.parent / "config" / "households" / "sample.yaml"
 text = sample.read_text(encoding="utf-8")
 mistakes = {
-    "a duplicate key": text.replace("cash: 12500}", "cash: 12500, cash: 99999999}", 1),
+    "a duplicate key": text.replace("cash: 12500", "cash: 12500, cash: 99999999", 1),
     "shares beyond 18 decimals": text.replace("shares: 180,", "shares: 25.0000000000000000000001,", 1),
     "a lot bought in 2099": text.replace("acquired: 2019-03-15", "acquired: 2099-03-15", 1),
     "a misspelt ESG tag": text.replace("tobacco]", "tobaco]", 1),
