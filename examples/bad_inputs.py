@@ -19,6 +19,7 @@ mistakes = {
 }
 with tempfile.TemporaryDirectory() as tmp:
     for what, content in mistakes.items():
+        assert content != text, f"{what}: the sample changed; update the example"
         path = Path(tmp) / "household.yaml"
         path.write_text(content, encoding="utf-8")
         try:
