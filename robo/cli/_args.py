@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
@@ -24,9 +24,11 @@ __all__ = [
     "MAX_USD",
     "choice",
     "decimal",
+    "host",
     "household_ref",
     "identifier",
     "input_file",
+    "instant",
     "int_range",
     "iso_date",
     "key_value",
@@ -152,6 +154,38 @@ def trading_day(option: str) -> Callable[[str], date]:
         )
 
     return _named(convert, "trading day")
+
+
+def instant(option: str) -> Callable[[str], datetime]:
+    """An aware instant in ISO 8601 with a zone (``2026-08-04T16:05-04:00``); a naive time is ambiguous."""
+
+    def convert(text: str) -> datetime:
+        try:
+            at = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise ConfigError("not an ISO 8601 instant", field=option, value=text,
+                              fix="e.g. 2026-08-04T16:05-04:00") from None
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ConfigError("the instant has no time zone", field=option, value=text,
+                              fix="add one, e.g. -04:00 or Z")
+        if not EARLIEST.year <= at.year <= LATEST.year:
+            raise ConfigError(f"outside {EARLIEST.year}–{LATEST.year}", field=option, value=text, fix="check the year")
+        return at
+
+    return _named(convert, "instant")
+
+
+def host(option: str) -> Callable[[str], str]:
+    """A host name or IP address to listen on (no scheme, port or spaces)."""
+    pattern = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,253}$")
+
+    def convert(text: str) -> str:
+        if not pattern.match(text) or "://" in text:
+            raise ConfigError("not a host name or IP address", field=option, value=text[:80],
+                              fix="e.g. 127.0.0.1, 0.0.0.0 or localhost (the port goes in --port)")
+        return text
+
+    return _named(convert, "host")
 
 
 def int_range(option: str, lo: int, hi: int) -> Callable[[str], int]:

@@ -34,8 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--data", choices=["alpaca", "embedded"], default=None,
                      help="price data (default: Alpaca's market data with --broker alpaca, the embedded set with sim)")
     run.add_argument("--json", action="store_true", help="print one JSON document on stdout (with --once)")
-    run.add_argument("--at", type=_instant, help="with --once: run as if it were this instant (ISO 8601 with a "
-                                                 "zone, e.g. 2026-08-04T16:05-04:00) — to replay a missed day")
+    run.add_argument("--at", type=_args.instant("--at"),
+                     help="with --once: run as if it were this instant (ISO 8601 with a "
+                          "zone, e.g. 2026-08-04T16:05-04:00) — to replay a missed day")
     run.set_defaults(func=run_schedule)
     st = ssub.add_parser("status", help="last runs, next due times, paused households, alerts")
     st.add_argument("--limit", type=_args.int_range("--limit", 1, 10_000), default=20,
@@ -57,19 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--reason", default="cli", help="why (default 'cli')")
     w.add_argument("--url", help=_URL_HELP)
     w.set_defaults(func=wake)
-
-
-def _instant(text: str) -> Any:
-    """An aware instant from ISO 8601 text (a zone is required: the scheduler's jobs run at New York times)."""
-    from datetime import datetime
-
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
-    if at.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add one, e.g. -04:00 or Z")
-    return at
 
 
 def _store(url: str | None, *, read_only: bool = False) -> Any:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from robo.cli import _args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the web app and REST API (FastAPI + uvicorn)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--host", type=_args.host("--host"), default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=_args.int_range("--port", 1, 65535), default=8000, help="port (default: 8000)")
     p.add_argument("--url", help="database URL (default: ROBO_DATABASE_URL or SQLite under ROBO_HOME)")
     p.add_argument("--data", choices=["embedded", "yahoo"], default="embedded",
                    help="price data: the embedded set, or the yfinance cache filled by 'robo data update'")

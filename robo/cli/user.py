@@ -14,6 +14,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from robo.cli import _args
+
 if TYPE_CHECKING:
     from engine.store import Store
 
@@ -26,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("user", help="user name (lowercase letters, digits, . _ @ -)")
     add.add_argument("--role", required=True, choices=["advisor", "client", "admin"])
     add.add_argument("--name", help="full name (default: the user name)")
-    add.add_argument("--firm", help="the advisor's firm")
-    add.add_argument("--household", action="append", default=[], help="a client's household (repeatable)")
+    add.add_argument("--firm", type=_args.identifier("--firm", "firm id"), help="the advisor's firm")
+    add.add_argument("--household", type=_args.identifier("--household", "household id"), action="append", default=[],
+                     help="a client's household (repeatable)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=run_add)
 
@@ -37,11 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     tok = us.add_parser("token", help="create an API token for a user (printed once)")
     tok.add_argument("user")
     tok.add_argument("--name", default="api", help="a label for the token")
-    tok.add_argument("--hours", type=float, help="lifetime in hours (default: until revoked)")
+    tok.add_argument("--hours", type=_args.real_range("--hours", 0, 24 * 366 * 10, lo_open=True),
+                     help="lifetime in hours (default: until revoked)")
     tok.set_defaults(func=run_token)
 
     rev = us.add_parser("revoke", help="revoke a token by its id (the part after robo_ and before the dot)")
-    rev.add_argument("token_id")
+    rev.add_argument("token_id", type=_args.identifier("TOKEN_ID", "token id"))
     rev.set_defaults(func=run_revoke)
 
     pw = us.add_parser("passwd", help="set a user's password (ends their browser sessions)")
@@ -50,15 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     pw.set_defaults(func=run_passwd)
 
     firm = us.add_parser("firm", help="add a firm")
-    firm.add_argument("firm")
+    firm.add_argument("firm", type=_args.identifier("FIRM", "firm id"))
     firm.add_argument("--name", required=True)
     firm.add_argument("--clients-may-approve", action="store_true",
                       help="clients of this firm may approve their own household's proposals")
     firm.set_defaults(func=run_firm)
 
     assign = us.add_parser("assign", help="make a firm serve a household")
-    assign.add_argument("household")
-    assign.add_argument("firm")
+    assign.add_argument("household", type=_args.identifier("HOUSEHOLD", "household id"))
+    assign.add_argument("firm", type=_args.identifier("FIRM", "firm id"))
     assign.set_defaults(func=run_assign)
     for sp in (add, ls, tok, rev, pw, firm, assign):
         sp.add_argument("--url", help="database URL (default: ROBO_DATABASE_URL or SQLite under ROBO_HOME)")
