@@ -9,45 +9,61 @@ robo event sample child --on 2026-03-01 --as-of 2026-03-02
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+from engine.model import LifeEventKind
+from robo.cli import _args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="goals, probabilities, what to change (and what-ifs), with a chart")
-    p.add_argument("household", help="household YAML, 'sample', or an id in the store")
-    p.add_argument("--as-of", type=date.fromisoformat, default=None, help="planning day YYYY-MM-DD (default: today)")
+    p.add_argument("household", type=_args.household_ref("HOUSEHOLD"),
+                   help="household YAML, 'sample', or an id in the store")
+    p.add_argument("--as-of", type=_args.iso_date("--as-of"), default=None,
+                   help="planning day YYYY-MM-DD (default: today)")
     p.add_argument(
         "--what-if",
         action="append",
         default=[],
+        type=_args.key_value("--what-if"),
         metavar="K=V",
         help="retire-at=62, claim-ss=70[:member], part-time=30000[:5y], spending=-10%%, save-more=500[:goal], "
         "earlier=home:2, roth-convert=40000:8y, guardrails=on, crash=0.35 (repeat to combine)",
     )
-    p.add_argument("--target", type=float, default=None, help="target probability for the savings answer (0-1)")
-    p.add_argument("--paths", type=int, default=None, help="Monte Carlo paths (default: config)")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--chart", type=Path, default=None, help="PNG chart of wealth bands per goal (default: plan.png)")
+    p.add_argument("--target", type=_args.probability("--target"), default=None,
+                   help="target probability for the savings answer (0-1)")
+    p.add_argument("--paths", type=_args.int_range("--paths", 100, 200_000), default=None,
+                   help="Monte Carlo paths (default: config)")
+    p.add_argument("--seed", type=_args.int_range("--seed", 0, 2**32 - 1), default=None)
+    p.add_argument("--chart", type=_args.output_file("--chart", suffixes=(".png",)), default=None,
+                    help="PNG chart of wealth bands per goal (default: plan.png)")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON document (goals, what_if, income)")
     p.add_argument(
         "--book-value", action="store_true", help="value holdings at cost basis instead of market prices"
     )
     p.set_defaults(func=run_plan)
     e = sub.add_parser("event", help="apply a life event: the new mandate, what changed, whether approval is needed")
-    e.add_argument("household", help="household YAML, 'sample', or an id in the store")
+    e.add_argument("household", type=_args.household_ref("HOUSEHOLD"),
+                   help="household YAML, 'sample', or an id in the store")
     e.add_argument(
         "kind",
+        type=_args.choice("KIND", [k.value for k in LifeEventKind]),
         help="marriage, divorce, child, new_job, job_loss, inheritance, home_purchase, "
         "retirement, relocation, death_of_spouse, disability",
     )
-    e.add_argument("--on", type=date.fromisoformat, required=True, help="effective date YYYY-MM-DD")
-    e.add_argument("--as-of", type=date.fromisoformat, default=None, help="planning day (default: --on)")
-    e.add_argument("--member", default=None)
-    e.add_argument("--amount", default=None, help="USD (salary, inheritance, insurance)")
-    e.add_argument("--detail", action="append", default=[], metavar="K=V", help="kind-specific detail, e.g. state=TX")
-    e.add_argument("--paths", type=int, default=None)
-    e.add_argument("--save", type=Path, default=None, help="write the changed household YAML here")
+    e.add_argument("--on", type=_args.iso_date("--on"), required=True, help="effective date YYYY-MM-DD")
+    e.add_argument("--as-of", type=_args.iso_date("--as-of"), default=None, help="planning day (default: --on)")
+    e.add_argument("--member", type=_args.identifier("--member", "member id"), default=None)
+    e.add_argument("--amount", type=_args.usd("--amount", allow_zero=True), default=None,
+                    help="USD (salary, inheritance, insurance)")
+    e.add_argument("--detail", type=_args.key_value("--detail"), action="append", default=[], metavar="K=V",
+                    help="kind-specific detail, e.g. state=TX")
+    e.add_argument("--paths", type=_args.int_range("--paths", 100, 200_000), default=None)
+    e.add_argument("--save", type=_args.output_file("--save", suffixes=(".yaml", ".yml")), default=None,
+                    help="write the changed household YAML here")
     e.set_defaults(func=run_event)
 
 
@@ -55,15 +71,35 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
+def _what_ifs(texts: list[str], parse: Callable[[str], Any]) -> list[Any]:
+    """Each ``--what-if`` parsed up front; a bad one is a ``ConfigError`` naming it (nothing is planned)."""
+    from engine.errors import ConfigError, PlanningError
+
+    out = []
+    for text in texts:
+        try:
+            change = parse(text)
+        except PlanningError as exc:
+            raise ConfigError(exc.message, field="--what-if", value=text,
+                              fix=exc.context.get("fix") or "e.g. retire-at=60, part-time=30000, crash=0.35") from None
+        if change.kind.value == "crash" and not 0 < change.value < 1:
+            raise ConfigError("a crash is a loss between 0 and 100 %", field="--what-if", value=text,
+                              fix="e.g. crash=0.35 or crash=35")
+        out.append(change)
+    return out
+
+
 def run_plan(args: argparse.Namespace) -> int:
     import json
 
+    from engine.goals import parse_what_if
     from engine.goals.report import plan_document
     from robo.cli._households import resolve_household
     from robo.cli._out import console, table
 
-    household = resolve_household(args.household)
+    _what_ifs(args.what_if, parse_what_if)  # checked before any work
     as_of = args.as_of or date.today()
+    household = resolve_household(args.household, as_of=as_of)
     out = plan_document(household, as_of, what_ifs=args.what_if, target=args.target, paths=args.paths,
                         seed=args.seed, book_value=args.book_value)
     if args.json:
