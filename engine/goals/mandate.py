@@ -190,10 +190,10 @@ def build_mandate(
     wealth = goal_wealth(household, account_values)
     goals = [g for g in household.goals if is_active(g, as_of)]
     done = [g for g in household.goals if not is_active(g, as_of)]
-    targets = {
-        g.id: goal_target(household, g, as_of, rules, glide=glide, comp=comp)
-        if g.kind is GoalKind.RETIREMENT
-        else present_target(g, settings.retirement_real_rate)
+    targets = {  # plain floats: a mandate crosses processes as plain values (engine/batch/wire.py)
+        g.id: float(goal_target(household, g, as_of, rules, glide=glide, comp=comp)
+                    if g.kind is GoalKind.RETIREMENT
+                    else present_target(g, settings.retirement_real_rate))
         for g in goals
     }
     years = {g.id: max(months_between(as_of, g.target_date), 0) / 12.0 for g in goals}
@@ -255,7 +255,7 @@ def build_mandate(
                 dp_equity=dp_eq[g.id],
                 probability=f.probability,
                 partial_probability=f.partial_probability,
-                funded_ratio=f.funded_ratio,
+                funded_ratio=float(f.funded_ratio),
                 wealth=wealth[g.id],
                 target=targets[g.id],
             )

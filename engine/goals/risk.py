@@ -172,7 +172,7 @@ def assess_risk(
     need = household.emergency_months or 0.0
     factors = {
         "horizon": min(horizon_years / 20.0, 1.0),
-        "funded": min(funded_ratio, 1.0),
+        "funded": min(float(funded_ratio), 1.0),
         "income": income,
         "reserve": 1.0 if need == 0 else min(reserve_months / need, 1.0),
     }

@@ -17,6 +17,7 @@ from typing import Any
 from engine.model import RunKind
 from robo.cli import _args
 from robo.cli._cycle import broker_args, brokers_for, build_cycle, default_day, emit, json_arg, proposal_doc
+from robo.cli._exit import ExitCode
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -143,7 +144,7 @@ def run_rebalance(args: argparse.Namespace) -> int:
             print_proposal(doc, proposal.tax_preview)
             console.print(f"[yellow]Not executed: approval needed. Next: robo approve {proposal.id} && "
                           f"robo execute {proposal.id}[/]", highlight=False)
-        return 0
+        return ExitCode.NEEDS_APPROVAL
     report = cycle.execute(proposal, brokers=brokers_for(args, cycle, household, as_of), household=household)
     if args.json:
         emit({"proposal": doc, "execution": report.to_dict()})

@@ -22,7 +22,7 @@ def _proposals(url):
 
 def test_rebalance_approve_execute_orders(store_url, capsys):
     assert main(["household", "import", "sample"]) == 0
-    assert main(["rebalance", "rivera", "--execute"]) == 0
+    assert main(["rebalance", "rivera", "--execute"]) == 4  # ExitCode.NEEDS_APPROVAL
     out = capsys.readouterr().out
     assert "Needs approval" in out and "Not executed: approval needed" in out
     (proposal,) = _proposals(store_url)
