@@ -31,6 +31,7 @@ from typing import ClassVar
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from engine.data.stocks import StockUniverse
 from engine.errors import ConfigError, Infeasible, OptimizationError
@@ -130,7 +131,8 @@ class SleeveInputs:
     fund: str | None
     value: float
     benchmark: np.ndarray  # n
-    loadings: np.ndarray  # n×k, B with B Bᵀ = X F Xᵀ
+    sector_index: np.ndarray  # n, each stock's factor (sector) column
+    factor_sqrt: np.ndarray  # k×k, G with G Gᵀ = F
     specific_sd: np.ndarray  # n
     mu: np.ndarray  # n+f, annual
     tilt: np.ndarray  # n+f
@@ -148,7 +150,14 @@ class SleeveInputs:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(assets, factors, slots): the compiled problem's key."""
-        return (len(self.ub), self.loadings.shape[1], self.lot_weight.shape[1])
+        return (len(self.ub), self.factor_sqrt.shape[0], self.lot_weight.shape[1])
+
+    @property
+    def loadings(self) -> np.ndarray:
+        """B = X G (n×k): B Bᵀ = X F Xᵀ."""
+        x = np.zeros((len(self.sector_index), self.factor_sqrt.shape[0]))
+        x[np.arange(len(self.sector_index)), self.sector_index] = 1.0
+        return x @ self.factor_sqrt
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,8 +319,7 @@ def sleeve_inputs(
         if fund:
             mu_full[-1] = float(mu_full[:n] @ b)
     held = lot_w.sum(axis=1)
-    loadings = model.exposures @ model.factor_sqrt()
-    return SleeveInputs(universe, fund.upper() if fund else None, value, b, loadings,
+    return SleeveInputs(universe, fund.upper() if fund else None, value, b, model.sector_index, model.factor_sqrt(),
                         np.sqrt(model.specific_var), mu_full, tilt, ub, buy_ok, held, lot_w, lot_tax, ids,
                         float(cash) / value, rules, excluded, notes)
 
@@ -322,14 +330,17 @@ class DirectIndexSleeve:
     Use ``DirectIndexSleeve.for_inputs(inputs)`` to share one compiled problem per shape in this process.
     """
 
-    _cache: ClassVar[dict[tuple[int, int, int], DirectIndexSleeve]] = {}
+    _cache: ClassVar[dict[tuple[int, int, int, tuple[int, ...]], DirectIndexSleeve]] = {}
 
-    def __init__(self, n_assets: int, n_factors: int, slots: int, n_stocks: int) -> None:
-        m, k, s, n = n_assets, n_factors, slots, n_stocks
+    def __init__(self, n_assets: int, n_factors: int, slots: int, sectors: tuple[int, ...]) -> None:
+        m, k, s, n = n_assets, n_factors, slots, len(sectors)
+        self.sectors = sectors
         self.shape = (m, k, s)
         self.n = n
         self.bench = cp.Parameter(n, nonneg=True, name="benchmark")
-        self.loadings = cp.Parameter((n, k), name="loadings")
+        self.gsqrt = cp.Parameter((k, k), name="factor_cov_sqrt")
+        # X (stock → sector) is a constant of the compiled shape: Xᵀw is k sector sums, then Gᵀ(Xᵀw).
+        xt = sp.csr_matrix((np.ones(n), (np.asarray(sectors, dtype=int), np.arange(n))), shape=(k, n))
         self.spec = cp.Parameter(n, nonneg=True, name="specific_sd")
         self.ret = cp.Parameter(m, name="return_plus_tilt_over_kappa")
         self.ub = cp.Parameter(m, nonneg=True, name="upper")
@@ -353,7 +364,8 @@ class DirectIndexSleeve:
         self.bench_f = cp.Parameter(k, name="benchmark_factor_exposure")
         self.bench_s = cp.Parameter(n, nonneg=True, name="benchmark_specific")
         fund = w[n] if m > n else 0.0
-        factor_active = self.loadings.T @ stocks + fund * self.bench_f - self.bench_f
+        self.y = cp.Variable(k, name="sector_weight")
+        factor_active = self.gsqrt.T @ self.y + fund * self.bench_f - self.bench_f
         specific_active = cp.multiply(self.spec, stocks) + fund * self.bench_s - self.bench_s
         self.te2_expr = cp.sum_squares(factor_active) + cp.sum_squares(specific_active)
         self.tax = cp.sum(cp.multiply(self.lot_tax, self.z))
@@ -361,6 +373,7 @@ class DirectIndexSleeve:
                      + self.cost * (cp.sum(self.z) + cp.sum(self.p)) - self.ret @ w)
         self.constraints = [
             w == self.held - cp.sum(self.z, axis=1) + self.p,
+            self.y == xt @ stocks,
             cp.sum(self.p) - cp.sum(self.z) <= self.cash,  # what is not bought stays cash (zero risk, active −w)
             self.z >= 0, self.z <= self.lot_w,
             self.p >= 0, self.p <= self.buy_ok,
@@ -376,15 +389,15 @@ class DirectIndexSleeve:
     @classmethod
     def for_inputs(cls, inputs: SleeveInputs) -> DirectIndexSleeve:
         """The compiled problem for ``inputs``'s shape (built on first use, then reused)."""
-        key = inputs.shape
+        key = (*inputs.shape, tuple(int(i) for i in inputs.sector_index))
         if key not in cls._cache:
-            cls._cache[key] = cls(*key, len(inputs.universe))
+            cls._cache[key] = cls(*inputs.shape, key[3])
         return cls._cache[key]
 
     def _assign(self, x: SleeveInputs, ub: np.ndarray | None = None) -> None:
         r = x.rules
         self.bench.value = x.benchmark
-        self.loadings.value = x.loadings
+        self.gsqrt.value = x.factor_sqrt
         self.spec.value = x.specific_sd
         self.bench_f.value = x.loadings.T @ x.benchmark
         self.bench_s.value = x.specific_sd * x.benchmark
@@ -477,7 +490,8 @@ class DirectIndexSleeve:
         """
         m = len(x.ub)
         bare = SleeveInputs(
-            x.universe, x.fund, x.value, x.benchmark, x.loadings, x.specific_sd, x.mu, np.zeros(m), x.ub,
+            x.universe, x.fund, x.value, x.benchmark, x.sector_index, x.factor_sqrt, x.specific_sd, x.mu,
+            np.zeros(m), x.ub,
             np.ones(m) if not x.fund else np.r_[np.ones(m - 1), 0.0], np.zeros(m), np.zeros_like(x.lot_weight),
             np.zeros_like(x.lot_tax), x.lot_ids, 1.0,
             SleeveRules(te_limit=10.0, exclusions=x.rules.exclusions, max_weight=x.rules.max_weight, cost=0.0,
