@@ -412,12 +412,12 @@ def apply_to_ledger(ledger: LotLedger, action: CorporateAction) -> list[Realizat
 def splits_from_data(actions: pd.DataFrame) -> tuple[list[Split], pd.DataFrame]:
     """Ordinary splits from a dividends/splits table (``date, ticker, split_coefficient[, flag]``).
 
-    Rows flagged ``nonstandard_split_ratio`` or ``split_and_dividend_same_day`` (spin-offs encoded as splits in
-    the S&P 500 set, per its README) are not applied: they are returned for review instead.
+    Flagged rows (``nonstandard_split_ratio``, ``split_and_dividend_same_day``, ``large_distribution``: spin-offs
+    encoded as splits in the S&P 500 set, per its README) are not applied: they are returned for review instead.
     """
     rows = actions[actions["split_coefficient"].astype(float) != 1.0]
     flags = rows["flag"].fillna("") if "flag" in rows.columns else pd.Series("", index=rows.index)
-    review = rows[flags.isin(["nonstandard_split_ratio", "split_and_dividend_same_day"])]
+    review = rows[flags != ""]
     ok = rows.drop(review.index)
     splits = [Split(str(r.ticker), repr(float(r.split_coefficient)), pd.Timestamp(r.date).date())
               for r in ok.itertuples(index=False)]
