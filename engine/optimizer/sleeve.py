@@ -111,9 +111,13 @@ class SleeveRules:
     short_rate: float = 0.37
     long_rate: float = 0.20
     min_loss: float = 0.05  # a lot is a harvest candidate when its loss is ≥ 5 % of its value
+    # Penalty per unit of index-fund weight still held (annual-return units): 1.0 moves out of the fund as fast as
+    # the tax budget allows (the fund holds what the exclusions forbid); 0 sells it only where tracking pays.
+    fund_exit: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("te_limit", "max_weight", "cost", "risk_aversion", "short_rate", "long_rate", "min_loss"):
+        for name in ("te_limit", "max_weight", "cost", "risk_aversion", "short_rate", "long_rate", "min_loss",
+                     "fund_exit"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
                 raise ConfigError("must be a finite number ≥ 0", field=f"SleeveRules.{name}", value=v)
@@ -313,6 +317,8 @@ def sleeve_inputs(
         if t.upper() not in pos:
             raise ConfigError("tilt for a ticker outside the universe", field=f"tilts.{t}", value=x)
         tilt[pos[t.upper()]] = float(x)
+    if fund:
+        tilt[-1] = -float(rules.fund_exit)
     mu_full = np.zeros(m)
     if mu is not None:
         mu_full[:n] = np.asarray(mu, dtype=float)
