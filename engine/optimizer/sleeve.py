@@ -297,7 +297,7 @@ def sleeve_inputs(
     if blocked:
         notes.append(f"no buy of {', '.join(sorted(blocked))}: a loss sold in the last 30 days (IRC §1091)")
     if harvest_groups:
-        notes.append(f"{len(harvest_groups)} share-class groups hold harvestable losses: no buys in them today, "
+        notes.append(f"{len(harvest_groups)} share-class group(s) hold harvestable losses: no buys in them today, "
                      "so a harvest is not washed by its own replacement")
     if washed:
         notes.append(f"{washed} loss lots sit within 30 days of a purchase of the same group: no harvest credit")
