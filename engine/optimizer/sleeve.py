@@ -348,7 +348,7 @@ class DirectIndexSleeve:
         # X (stock → sector) is a constant of the compiled shape: Xᵀw is k sector sums, then Gᵀ(Xᵀw).
         xt = sp.csr_matrix((np.ones(n), (np.asarray(sectors, dtype=int), np.arange(n))), shape=(k, n))
         self.spec = cp.Parameter(n, nonneg=True, name="specific_sd")
-        self.ret = cp.Parameter(m, name="return_plus_tilt_over_kappa")
+        self.ret = cp.Parameter(m, name="return_plus_tilt")
         self.ub = cp.Parameter(m, nonneg=True, name="upper")
         self.buy_ok = cp.Parameter(m, nonneg=True, name="buy_ok")
         self.held = cp.Parameter(m, nonneg=True, name="held")
@@ -357,10 +357,8 @@ class DirectIndexSleeve:
         self.cash = cp.Parameter(nonneg=True, name="cash")
         self.te2 = cp.Parameter(nonneg=True, name="te_limit_squared")
         self.budget = cp.Parameter(name="tax_budget")
-        # The objective is divided by κ (risk aversion) so TE² carries no parameter factor (DPP): these hold
-        # lot_tax/κ, cost/κ and (μ + tilt)/κ.
-        self.lot_tax_obj = cp.Parameter((m, s), name="lot_tax_over_kappa")
-        self.cost = cp.Parameter(nonneg=True, name="cost_over_kappa")
+        self.kappa = cp.Parameter(nonneg=True, name="risk_aversion")
+        self.cost = cp.Parameter(nonneg=True, name="cost")
         self.z = cp.Variable((m, s), name="sell")
         self.p = cp.Variable(m, name="buy")
         w = cp.Variable(m, name="weight")  # its own variable: Bᵀw must not multiply the parameter `held`
@@ -375,8 +373,10 @@ class DirectIndexSleeve:
         specific_active = cp.multiply(self.spec, stocks) + fund * self.bench_s - self.bench_s
         self.te2_expr = cp.sum_squares(factor_active) + cp.sum_squares(specific_active)
         self.tax = cp.sum(cp.multiply(self.lot_tax, self.z))
-        objective = (self.te2_expr + cp.sum(cp.multiply(self.lot_tax_obj, self.z))
-                     + self.cost * (cp.sum(self.z) + cp.sum(self.p)) - self.ret @ w)
+        # TE² through an epigraph variable, so κ multiplies a variable, not a parametrised expression (DPP).
+        self.risk = cp.Variable(name="te_squared")
+        objective = (self.kappa * self.risk + self.tax + self.cost * (cp.sum(self.z) + cp.sum(self.p))
+                     - self.ret @ w)
         self.constraints = [
             w == self.held - cp.sum(self.z, axis=1) + self.p,
             self.y == xt @ stocks,
@@ -384,7 +384,8 @@ class DirectIndexSleeve:
             self.z >= 0, self.z <= self.lot_w,
             self.p >= 0, self.p <= self.buy_ok,
             w >= 0, w <= self.ub,
-            self.te2_expr <= self.te2,
+            self.te2_expr <= self.risk,
+            self.risk <= self.te2,
             self.tax <= self.budget,
         ]
         self.problem = cp.Problem(cp.Minimize(objective), self.constraints)
@@ -407,18 +408,17 @@ class DirectIndexSleeve:
         self.spec.value = x.specific_sd
         self.bench_f.value = x.loadings.T @ x.benchmark
         self.bench_s.value = x.specific_sd * x.benchmark
-        kappa = max(r.risk_aversion, 1e-9)
-        self.ret.value = (x.mu + x.tilt) / kappa
+        self.ret.value = x.mu + x.tilt
         self.ub.value = x.ub if ub is None else ub
         self.buy_ok.value = x.buy_ok
         self.held.value = x.held
         self.lot_w.value = x.lot_weight
         self.lot_tax.value = x.lot_tax
-        self.lot_tax_obj.value = x.lot_tax / kappa
         self.cash.value = x.cash
         self.te2.value = r.te_limit**2
         self.budget.value = 1e6 if r.tax_budget is None else r.tax_budget / x.value
-        self.cost.value = r.cost / kappa
+        self.kappa.value = r.risk_aversion
+        self.cost.value = r.cost
 
     def _run(self, x: SleeveInputs, what: str) -> float:
         start = time.perf_counter()
@@ -445,7 +445,10 @@ class DirectIndexSleeve:
         if x.shape != self.shape:
             raise OptimizationError(f"internal: inputs of shape {x.shape} given to a sleeve compiled for {self.shape}")
         self._assign(x)
-        seconds = self._run(x, "the plan")
+        try:
+            seconds = self._run(x, "the plan")
+        except Infeasible as exc:
+            raise self._diagnose(x) from exc
         w = np.clip(np.asarray(self.w.value, dtype=float).ravel(), 0.0, None)
         z = np.asarray(self.z.value, dtype=float)
         p = np.asarray(self.p.value, dtype=float)
@@ -479,6 +482,23 @@ class DirectIndexSleeve:
             explanation=expl,
         )
 
+    def _diagnose(self, x: SleeveInputs) -> Infeasible:
+        """Which constraint makes the sleeve infeasible: the least tracking error the exclusions allow from cash."""
+        least, _ = self._least_te(x)
+        limit, budget = x.rules.te_limit, float(x.rules.tax_budget or 0.0)
+        if least > limit:
+            return Infeasible(
+                f"the direct-index sleeve is infeasible: the exclusions alone need a tracking error of at least "
+                f"{least:.2%}/yr, above the limit {limit:.2%}/yr; raise the limit or drop an exclusion",
+                conflicts={"te_limit": least - limit},
+            )
+        return Infeasible(
+            f"the direct-index sleeve is infeasible: reaching the tracking limit {limit:.2%}/yr and selling the "
+            f"excluded holdings realizes more net tax than the tax budget ${budget:,.0f}; raise the tax budget or "
+            "the tracking limit, or drop an exclusion",
+            conflicts={"tax_budget": budget},
+        )
+
     def _active(self, x: SleeveInputs, w: np.ndarray) -> np.ndarray:
         fund_w = w[self.n] if x.fund else 0.0
         return w[:self.n] + fund_w * x.benchmark - x.benchmark
@@ -494,22 +514,9 @@ class DirectIndexSleeve:
         of the values alone, not of the tax situation. Tracking error is the increase (annual fraction);
         expected return the change in μᵀ(active weights) (annual).
         """
-        m = len(x.ub)
-        bare = SleeveInputs(
-            x.universe, x.fund, x.value, x.benchmark, x.sector_index, x.factor_sqrt, x.specific_sd, x.mu,
-            np.zeros(m), x.ub,
-            np.ones(m) if not x.fund else np.r_[np.ones(m - 1), 0.0], np.zeros(m), np.zeros_like(x.lot_weight),
-            np.zeros_like(x.lot_tax), x.lot_ids, 1.0,
-            SleeveRules(te_limit=10.0, exclusions=x.rules.exclusions, max_weight=x.rules.max_weight, cost=0.0,
-                        risk_aversion=1.0),
-            x.excluded, [],
-        )
+        bare = self._bare(x)
         pos = {t: i for i, t in enumerate(x.universe.tickers)}
-        self._assign(bare)
-        self.ret.value = np.zeros(m)  # tracking only: the values' cost, not a return bet
-        self._run(x, "pricing exclusions")
-        w_all = np.asarray(self.w.value, dtype=float).ravel()
-        te_all, ret_all = self._te(x, w_all), float(x.mu[:self.n] @ self._active(x, w_all))
+        te_all, ret_all = self._least_te(x, bare)
         out = []
         for label, tickers in x.excluded.items():
             ub = bare.ub.copy()
@@ -527,4 +534,25 @@ class DirectIndexSleeve:
                                      max(te_all - self._te(x, w), 0.0),
                                      ret_all - float(x.mu[:self.n] @ self._active(x, w))))
         return out
+
+    def _least_te(self, x: SleeveInputs, bare: SleeveInputs | None = None) -> tuple[float, float]:
+        """(tracking error, expected active return) of the tracking-only optimum from cash with every exclusion."""
+        bare = bare or self._bare(x)
+        self._assign(bare)
+        self.ret.value = np.zeros(len(x.ub))  # tracking only: the values' cost, not a return bet
+        self._run(bare, "least tracking error")
+        w = np.asarray(self.w.value, dtype=float).ravel()
+        return self._te(x, w), float(x.mu[:self.n] @ self._active(x, w))
+
+    def _bare(self, x: SleeveInputs) -> SleeveInputs:
+        m = len(x.ub)
+        return SleeveInputs(
+            x.universe, x.fund, x.value, x.benchmark, x.sector_index, x.factor_sqrt, x.specific_sd, x.mu,
+            np.zeros(m), x.ub,
+            np.ones(m) if not x.fund else np.r_[np.ones(m - 1), 0.0], np.zeros(m), np.zeros_like(x.lot_weight),
+            np.zeros_like(x.lot_tax), x.lot_ids, 1.0,
+            SleeveRules(te_limit=10.0, exclusions=x.rules.exclusions, max_weight=x.rules.max_weight, cost=0.0,
+                        risk_aversion=1.0),
+            x.excluded, [],
+        )
 

@@ -97,6 +97,12 @@ def test_tax_budget_limits_the_transition_from_the_index_fund(demo):
     x = sleeve_inputs(held, "tax", uni, model, prices, DAY, benchmark=b, rules=tight)
     with pytest.raises(Infeasible, match="tax budget"):
         DirectIndexSleeve.for_inputs(x).solve(x, explain_exclusions=False)
+    # A limit the exclusions alone cannot meet: the error gives the least tracking error they allow.
+    x = sleeve_inputs(held, "tax", uni, model, prices, DAY, benchmark=b,
+                      rules=SleeveRules(te_limit=0.005, exclusions=(Exclusion.fossil_fuels(),)))
+    with pytest.raises(Infeasible, match=r"at least \d+\.\d+%/yr") as err:
+        DirectIndexSleeve.for_inputs(x).solve(x, explain_exclusions=False)
+    assert err.value.conflicts["te_limit"] > 0
 
 
 def _class_universe():
