@@ -114,6 +114,7 @@ class SleeveRules:
     # Penalty per unit of index-fund weight still held (annual-return units): 1.0 moves out of the fund as fast as
     # the tax budget allows (the fund holds what the exclusions forbid); 0 sells it only where tracking pays.
     fund_exit: float = 1.0
+    lot_slots: int = 8  # sell variables per stock; more lots than this share slots (see sleeve_inputs)
 
     def __post_init__(self) -> None:
         for name in ("te_limit", "max_weight", "cost", "risk_aversion", "short_rate", "long_rate", "min_loss",
@@ -121,6 +122,8 @@ class SleeveRules:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
                 raise ConfigError("must be a finite number ≥ 0", field=f"SleeveRules.{name}", value=v)
+        if not isinstance(self.lot_slots, int) or self.lot_slots < 1:
+            raise ConfigError("must be an integer ≥ 1", field="SleeveRules.lot_slots", value=self.lot_slots)
         if self.te_limit <= 0 or self.max_weight <= 0:
             raise ConfigError("te_limit and max_weight must be > 0", field="SleeveRules", value=(self.te_limit,
                               self.max_weight), fix="e.g. te_limit=0.015 (1.5 %/yr), max_weight=0.1")
@@ -145,7 +148,7 @@ class SleeveInputs:
     held: np.ndarray  # n+f
     lot_weight: np.ndarray  # (n+f)×slots
     lot_tax: np.ndarray  # (n+f)×slots, tax per unit weight sold (negative: a harvest credit)
-    lot_ids: list[list[str]]  # per asset, the lot ids in slot order
+    lot_ids: list[list[tuple[tuple[str, float, float], ...]]]  # per asset and slot: (lot id, weight, tax/weight)
     cash: float
     rules: SleeveRules
     excluded: dict[str, list[str]]  # exclusion label → tickers
@@ -257,11 +260,11 @@ def sleeve_inputs(
     value = sum(values.values()) + float(cash)
     if value <= 0:
         raise ConfigError("the sleeve holds nothing and has no cash", field="cash", value=cash)
-    slots = _slots(max((len(g) for g in per_asset), default=1))
+    slots = min(_slots(max((len(g) for g in per_asset), default=1)), rules.lot_slots)
     m = len(assets)
     lot_w = np.zeros((m, slots))
     lot_tax = np.zeros((m, slots))
-    ids: list[list[str]] = [[] for _ in assets]
+    ids: list[list[tuple[tuple[str, float, float], ...]]] = [[] for _ in assets]
     # Wash sales (IRC §1091) over share-class groups: purchases in the last 30 days, per group, in any account.
     lo = on - timedelta(days=WASH_SALE_DAYS)
     every = ledger.open_lots()
@@ -273,11 +276,9 @@ def sleeve_inputs(
     notes: list[str] = []
     washed = 0
     for i, group in enumerate(per_asset):
-        group.sort(key=lambda lot: (lot.acquired, lot.id))
-        for s, lot in enumerate(group):
+        rows: list[tuple[float, float, str]] = []  # (tax per unit weight, weight, lot id)
+        for lot in group:
             v = values[lot.id]
-            ids[i].append(lot.id)
-            lot_w[i, s] = v / value
             gain = (v - float(lot.basis)) / v if v > 0 else 0.0
             rate = rules.short_rate if holding_term(lot.acquired, on) is Term.SHORT else rules.long_rate
             tax = rate * gain
@@ -287,7 +288,16 @@ def sleeve_inputs(
                     tax, washed = 0.0, washed + 1  # the loss would be washed into a recent purchase: no credit
                 elif -gain >= rules.min_loss:
                     harvest_groups.add(g)
-            lot_tax[i, s] = tax
+            rows.append((tax, v / value, lot.id))
+        # Cheapest lots first (a sale of this stock relieves them in this order); beyond `slots` lots, neighbours
+        # in that order share a slot at their weighted mean tax: the chord of a convex cost curve, so the modelled
+        # tax is never below what relieving the lots in order realizes (the tax budget holds).
+        rows.sort(key=lambda r: (r[0], r[2]))
+        for s_, chunk in enumerate(np.array_split(np.arange(len(rows)), min(slots, len(rows))) if rows else []):
+            weight = sum(rows[j][1] for j in chunk)
+            lot_w[i, s_] = weight
+            lot_tax[i, s_] = sum(rows[j][0] * rows[j][1] for j in chunk) / weight if weight > 0 else 0.0
+            ids[i].append(tuple((rows[j][2], rows[j][1], rows[j][0]) for j in chunk))
     blocked = set(ledger.blocked_buys(assets, on))
     buy_ok = np.ones(m)
     for t, i in pos.items():
@@ -455,11 +465,16 @@ class DirectIndexSleeve:
         assets = x.universe.tickers + ([x.fund] if x.fund else [])
         te = self._te(x, w)
         sells = []
-        for i, ids in enumerate(x.lot_ids):
-            for s, lot_id in enumerate(ids):
-                if z[i, s] > 1e-6:
-                    sells.append(SleeveSell(lot_id, assets[i], float(z[i, s]), float(z[i, s] * x.value),
-                                            float(z[i, s] * x.lot_tax[i, s] * x.value)))
+        for i, slots in enumerate(x.lot_ids):
+            for s, lots in enumerate(slots):
+                left = float(z[i, s])
+                for lot_id, weight, tax in lots:  # relieve the slot's lots cheapest first
+                    take = min(left, weight)
+                    if take > 1e-6:
+                        sells.append(SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value))
+                    left -= take
+                    if left <= 1e-9:
+                        break
         costs = self.exclusion_costs(x) if explain_exclusions and x.excluded else []
         active = self._active(x, w)
         expl = list(x.notes)

@@ -190,3 +190,26 @@ def test_bad_inputs_are_refused(demo):
     with pytest.raises(ConfigError):
         sleeve_inputs(LotLedger({"tax": AccountType.TAXABLE}), "tax", uni, model, prices, DAY, benchmark=b,
                       rules=SleeveRules(tilts={"ZZZ": 0.01}), cash=1)
+
+
+def test_more_lots_than_slots_share_slots_cheapest_first_and_keep_the_tax_budget():
+    uni, model = _class_universe()
+    prices = {t: 100.0 for t in uni.tickers}
+    led = LotLedger({"tax": AccountType.TAXABLE}, uni.identical)
+    for k, cost in enumerate(("20", "40", "60", "80", "95")):  # five XOM lots, all at a gain
+        led.buy("tax", "XOM", "100", cost, date(2015, 1, 5) + timedelta(days=k))
+    budget = 1_500.0
+    rules = SleeveRules(te_limit=0.5, tax_budget=budget, lot_slots=2, exclusions=(Exclusion("xom", ("XOM",)),))
+    x = sleeve_inputs(led, "tax", uni, model, prices, DAY, benchmark=np.full(8, 1 / 8), rules=rules, cash=40_000)
+    assert x.lot_weight.shape[1] == 2  # five lots, two slots
+    rules_ok = SleeveRules(te_limit=0.5, tax_budget=budget, lot_slots=2, max_weight=1.0)
+    x = sleeve_inputs(led, "tax", uni, model, prices, DAY, benchmark=np.full(8, 1 / 8), rules=rules_ok, cash=40_000)
+    res = DirectIndexSleeve.for_inputs(x).solve(x, explain_exclusions=False)
+    sold = [s.lot_id for s in res.sells]
+    assert len(sold) >= 2  # overweight XOM is sold down until the budget binds
+    by_cost = [lot.id for lot in sorted(led.open_lots("tax", "XOM"), key=lambda lot: -lot.basis)]
+    assert sold == by_cost[: len(sold)]  # the cheapest tax first: highest basis first
+    # The modelled tax of a shared slot is the chord of a convex curve: the real tax never exceeds the budget.
+    assert sum(s.tax for s in res.sells) <= budget + 1
+    with pytest.raises(ConfigError):
+        SleeveRules(lot_slots=0)
