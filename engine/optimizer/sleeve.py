@@ -11,8 +11,9 @@ weights (fractions of V) and annual units:
     subject to w = h − Σ_lots z + p,  Σ p − Σ z ≤ cash,  0 ≤ z ≤ lot weight,  0 ≤ p ≤ buy_ok,  0 ≤ w ≤ ub,
                TE² = ‖Bᵀa‖² + ‖√d∘a‖² ≤ TE_max²,  a = w_stocks + w_fund·b − b,  Σ_j τ_j g_j z_j ≤ tax budget
 
-z are sells per lot (lots in fixed slots per asset, so the shape is (assets, slots)), p buys per asset, g_j the
-gain per dollar of lot j, τ_j its rate (short or long term). The index fund is modelled as holding the benchmark
+z are sells per lot slot (a stock's lots cheapest first in at most ``lot_slots`` slots; more lots share a slot at
+the chord of their convex cost curve), p buys per asset, g_j the gain per dollar of lot j, τ_j its rate.
+The index fund is modelled as holding the benchmark
 (its look-through), so selling it into stocks changes tracking only by what the stocks miss. Exclusions set
 ``ub`` = 0 (they hold in every solve). Wash-sale rule across share classes: buys of a group that sold at a loss
 in the last 30 days are blocked (``LotLedger.blocked_buys``); a loss lot of a group with a purchase in the last
