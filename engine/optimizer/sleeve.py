@@ -60,6 +60,12 @@ FOSSIL = ("Integrated Oil & Gas", "Oil & Gas Exploration & Production", "Oil & G
           "Coal & Consumable Fuels")
 
 
+#: Smallest trade reported (fraction of the sleeve): below it a value is the solver's tolerance, not a trade.
+MIN_TRADE = 1e-5
+#: Objective cost per unit of TE² above the limit (annual-return units): 1 %/yr of TE over a 1.5 % limit costs ≈ 4.
+OVER_LIMIT_PENALTY = 1e4
+
+
 @dataclass(frozen=True, slots=True)
 class Exclusion:
     """One company-level exclusion: ``tickers`` (names), ``sectors`` or ``sub_industries`` (GICS), with a label."""
@@ -386,8 +392,9 @@ class DirectIndexSleeve:
         self.tax = cp.sum(cp.multiply(self.lot_tax, self.z))
         # TE² through an epigraph variable, so κ multiplies a variable, not a parametrised expression (DPP).
         self.risk = cp.Variable(name="te_squared")
-        objective = (self.kappa * self.risk + self.tax + self.cost * (cp.sum(self.z) + cp.sum(self.p))
-                     - self.ret @ w)
+        self.excess = cp.Variable(name="te_squared_over_limit")
+        objective = (self.kappa * self.risk + OVER_LIMIT_PENALTY * self.excess + self.tax
+                     + self.cost * (cp.sum(self.z) + cp.sum(self.p)) - self.ret @ w)
         self.constraints = [
             w == self.held - cp.sum(self.z, axis=1) + self.p,
             self.y == xt @ stocks,
@@ -396,7 +403,11 @@ class DirectIndexSleeve:
             self.p >= 0, self.p <= self.buy_ok,
             w >= 0, w <= self.ub,
             self.te2_expr <= self.risk,
-            self.risk <= self.te2,
+            # The limit is soft by a steep penalty: wash-sale blocks or the tax budget may keep today's holdings
+            # above it, and a daily plan must still come out (solve() explains it, or raises when the exclusions
+            # alone cannot meet the limit).
+            self.risk <= self.te2 + self.excess,
+            self.excess >= 0,
             self.tax <= self.budget,
         ]
         self.problem = cp.Problem(cp.Minimize(objective), self.constraints)
@@ -465,20 +476,34 @@ class DirectIndexSleeve:
         p = np.asarray(self.p.value, dtype=float)
         assets = x.universe.tickers + ([x.fund] if x.fund else [])
         te = self._te(x, w)
+        over: list[str] = []
+        if te > x.rules.te_limit * (1 + 1e-4) + 1e-6:
+            least, _ = self._least_te(x)
+            if least > x.rules.te_limit:
+                raise Infeasible(
+                    f"the direct-index sleeve is infeasible: the exclusions alone need a tracking error of at least "
+                    f"{least:.2%}/yr, above the limit {x.rules.te_limit:.2%}/yr; raise the limit or drop an exclusion",
+                    conflicts={"te_limit": least - x.rules.te_limit},
+                )
+            blocked = int((x.buy_ok[: self.n] == 0).sum())
+            over.append(f"tracking error {te:.2%}/yr is above the limit {x.rules.te_limit:.2%}/yr today: "
+                        f"{blocked} stocks may not be bought (wash-sale rule) and the tax budget "
+                        f"{'is unlimited' if x.rules.tax_budget is None else f'${x.rules.tax_budget:,.0f}'} "
+                        "bounds the sales; it comes back within the limit as the 30-day windows lapse")
         sells = []
         for i, slots in enumerate(x.lot_ids):
             for s, lots in enumerate(slots):
                 left = float(z[i, s])
                 for lot_id, weight, tax in lots:  # relieve the slot's lots cheapest first
                     take = min(left, weight)
-                    if take > 1e-6:
+                    if take > MIN_TRADE:
                         sells.append(SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value))
                     left -= take
                     if left <= 1e-9:
                         break
         costs = self.exclusion_costs(x) if explain_exclusions and x.excluded else []
         active = self._active(x, w)
-        expl = list(x.notes)
+        expl = list(x.notes) + over
         expl.append(f"tracking error {te:.2%}/yr (limit {x.rules.te_limit:.2%}), {int((w[:self.n] > 1e-5).sum())} "
                     f"stocks held, {len(sells)} lots sold, net tax ${sum(s.tax for s in sells):,.0f}")
         for c in costs:
@@ -491,7 +516,7 @@ class DirectIndexSleeve:
             expected_active_return=float(x.mu[:self.n] @ active),
             net_tax=float(sum(s.tax for s in sells)),
             sells=sells,
-            buys={a: float(v) for a, v in zip(assets, p, strict=True) if v > 1e-6},
+            buys={a: float(v) for a, v in zip(assets, p, strict=True) if v > MIN_TRADE},
             names_held=int((w[:self.n] > 1e-5).sum()),
             solve_seconds=seconds,
             exclusion_costs=costs,

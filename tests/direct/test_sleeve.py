@@ -213,3 +213,17 @@ def test_more_lots_than_slots_share_slots_cheapest_first_and_keep_the_tax_budget
     assert sum(s.tax for s in res.sells) <= budget + 1
     with pytest.raises(ConfigError):
         SleeveRules(lot_slots=0)
+
+
+def test_wash_sale_blocks_that_keep_tracking_above_the_limit_still_give_a_plan_and_say_why():
+    uni, model = _class_universe()
+    prices = {t: 100.0 for t in uni.tickers}
+    led = LotLedger({"tax": AccountType.TAXABLE}, uni.identical)
+    for t in uni.tickers:  # every stock at a 40 % loss: every group harvestable, so no buy anywhere today
+        led.buy("tax", t, "100" if t in {"GOOGL", "XOM"} else "1", "170", date(2021, 3, 1))
+    rules = SleeveRules(te_limit=0.01, max_weight=1.0, cost=0.0)
+    x = sleeve_inputs(led, "tax", uni, model, prices, DAY, benchmark=np.full(8, 1 / 8), rules=rules, cash=20_000)
+    assert (x.buy_ok == 0).all()
+    res = DirectIndexSleeve.for_inputs(x).solve(x, explain_exclusions=False)
+    assert res.tracking_error > rules.te_limit and not res.buys
+    assert any("above the limit" in line and "wash-sale" in line for line in res.explanation)
