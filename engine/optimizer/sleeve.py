@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import ClassVar
 
@@ -160,6 +160,8 @@ class SleeveInputs:
     rules: SleeveRules
     excluded: dict[str, list[str]]  # exclusion label → tickers
     notes: list[str]
+    harvest_block: np.ndarray | None = None  # m bools: buy blocked only because the group holds a harvestable loss
+    group_id: np.ndarray | None = None  # m ints: share-class group of each asset
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -307,15 +309,18 @@ def sleeve_inputs(
             ids[i].append(tuple((rows[j][2], rows[j][1], rows[j][0]) for j in chunk))
     blocked = set(ledger.blocked_buys(assets, on))
     buy_ok = np.ones(m)
+    harvest_block = np.zeros(m, dtype=bool)
+    group_of: dict[frozenset[str], int] = {}
+    group_id = np.zeros(m, dtype=int)
     for t, i in pos.items():
         g = ledger.identical_to(t)
-        if t in blocked or g in harvest_groups:
+        group_id[i] = group_of.setdefault(g, len(group_of))
+        if t in blocked:
             buy_ok[i] = 0.0
+        elif g in harvest_groups:
+            buy_ok[i], harvest_block[i] = 0.0, True
     if blocked:
         notes.append(f"no buy of {', '.join(sorted(blocked))}: a loss sold in the last 30 days (IRC §1091)")
-    if harvest_groups:
-        notes.append(f"{len(harvest_groups)} share-class group(s) hold harvestable losses: no buys in them today, "
-                     "so a harvest is not washed by its own replacement")
     if washed:
         notes.append(f"{washed} loss lots sit within 30 days of a purchase of the same group: no harvest credit")
     if fund:
@@ -344,7 +349,7 @@ def sleeve_inputs(
     held = lot_w.sum(axis=1)
     return SleeveInputs(universe, fund.upper() if fund else None, value, b, model.sector_index, model.factor_sqrt(),
                         np.sqrt(model.specific_var), mu_full, tilt, ub, buy_ok, held, lot_w, lot_tax, ids,
-                        float(cash) / value, rules, excluded, notes)
+                        float(cash) / value, rules, excluded, notes, harvest_block, group_id)
 
 
 class DirectIndexSleeve:
@@ -471,6 +476,10 @@ class DirectIndexSleeve:
             seconds = self._run(x, "the plan")
         except Infeasible as exc:
             raise self._diagnose(x) from exc
+        x, released = self._release_unharvested(x)
+        if released:
+            self._assign(x)
+            seconds += self._run(x, "the plan, second pass")
         w = np.clip(np.asarray(self.w.value, dtype=float).ravel(), 0.0, None)
         z = np.asarray(self.z.value, dtype=float)
         p = np.asarray(self.p.value, dtype=float)
@@ -487,9 +496,10 @@ class DirectIndexSleeve:
                 )
             blocked = int((x.buy_ok[: self.n] == 0).sum())
             over.append(f"tracking error {te:.2%}/yr is above the limit {x.rules.te_limit:.2%}/yr today: "
-                        f"{blocked} stocks may not be bought (wash-sale rule) and the tax budget "
-                        f"{'is unlimited' if x.rules.tax_budget is None else f'${x.rules.tax_budget:,.0f}'} "
-                        "bounds the sales; it comes back within the limit as the 30-day windows lapse")
+                        f"{blocked} stocks may not be bought (wash-sale rule) and "
+                        + ("no buy may replace what is sold" if x.rules.tax_budget is None
+                           else f"the tax budget ${x.rules.tax_budget:,.0f} bounds the sales")
+                        + "; it comes back within the limit as the 30-day windows lapse")
         sells = []
         for i, slots in enumerate(x.lot_ids):
             for s, lots in enumerate(slots):
@@ -522,6 +532,37 @@ class DirectIndexSleeve:
             exclusion_costs=costs,
             explanation=expl,
         )
+
+    def _release_unharvested(self, x: SleeveInputs) -> tuple[SleeveInputs, int]:
+        """Second pass of the harvest rule: groups whose buys were blocked for a harvest the first pass did not
+        make may be bought again; their loss lots then earn no credit (a sale beside a buy would be washed).
+
+        Returns the new inputs and how many groups were released (0: the first pass stands).
+        """
+        if x.harvest_block is None or x.group_id is None or not x.harvest_block.any():
+            return x, 0
+        z = np.asarray(self.z.value, dtype=float)
+        # A group is harvested when a sold slot holds a loss lot (so pass 1's solution stays feasible in pass 2).
+        harvested = {int(x.group_id[i]) for i in range(len(x.ub))
+                     for s_, lots in enumerate(x.lot_ids[i])
+                     if z[i, s_] > MIN_TRADE and any(tax < 0 for _, _, tax in lots)}
+        release = x.harvest_block & ~np.isin(x.group_id, list(harvested)) & (x.ub > 0)
+        if not release.any():
+            return x, 0
+        buy_ok = x.buy_ok.copy()
+        buy_ok[release] = 1.0
+        # In a released group a loss lot may not be sold today (beside a buy it would be washed): every slot holding
+        # one is frozen; slots of gain lots only stay sellable.
+        lot_weight = x.lot_weight.copy()
+        for i in np.flatnonzero(release):
+            for s_, lots in enumerate(x.lot_ids[i]):
+                if any(tax < 0 for _, _, tax in lots):
+                    lot_weight[i, s_] = 0.0  # the sell bound only; the holding (held) is unchanged
+        groups = len(set(x.group_id[release].tolist()))
+        notes = [*x.notes, f"{len(harvested)} share-class group(s) harvested today, no buys in them; "
+                           f"{groups} group(s) with a loss not worth harvesting today stay buyable"]
+        return replace(x, buy_ok=buy_ok, lot_weight=lot_weight, harvest_block=x.harvest_block & ~release,
+                       notes=notes), groups
 
     def _diagnose(self, x: SleeveInputs) -> Infeasible:
         """Which constraint makes the sleeve infeasible: the least tracking error the exclusions allow from cash."""
