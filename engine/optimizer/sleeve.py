@@ -122,6 +122,7 @@ class SleeveRules:
     # the tax budget allows (the fund holds what the exclusions forbid); 0 sells it only where tracking pays.
     fund_exit: float = 1.0
     lot_slots: int = 8  # sell variables per stock; more lots than this share slots (see sleeve_inputs)
+    second_pass: bool = True  # re-open buys in groups the first pass did not harvest (docs/direct-indexing.md)
 
     def __post_init__(self) -> None:
         for name in ("te_limit", "max_weight", "cost", "risk_aversion", "short_rate", "long_rate", "min_loss",
@@ -210,6 +211,7 @@ class SleeveResult:
     buys: dict[str, float]  # ticker → weight bought
     names_held: int
     solve_seconds: float
+    passes: int  # 2 when the second pass re-opened buys in groups the first pass did not harvest
     exclusion_costs: list[ExclusionCost]
     explanation: list[str]
 
@@ -476,7 +478,7 @@ class DirectIndexSleeve:
             seconds = self._run(x, "the plan")
         except Infeasible as exc:
             raise self._diagnose(x) from exc
-        x, released = self._release_unharvested(x)
+        x, released = self._release_unharvested(x) if x.rules.second_pass else (x, 0)
         if released:
             self._assign(x)
             seconds += self._run(x, "the plan, second pass")
@@ -529,6 +531,7 @@ class DirectIndexSleeve:
             buys={a: float(v) for a, v in zip(assets, p, strict=True) if v > MIN_TRADE},
             names_held=int((w[:self.n] > 1e-5).sum()),
             solve_seconds=seconds,
+            passes=2 if released else 1,
             exclusion_costs=costs,
             explanation=expl,
         )
