@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,3 +128,15 @@ def test_returns_are_point_in_time_slices():
     data = embedded_stocks()
     r = data.returns(date(2020, 1, 1), date(2020, 12, 31))
     assert r.index[0] > pd.Timestamp("2020-01-01") and r.index[-1] <= pd.Timestamp("2020-12-31")
+
+
+def test_the_wheel_ships_the_demo_set_with_its_licence():
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    patterns = [p for pats in data.values() for p in pats]
+    for name in ("prices.csv.gz", "sectors.csv", "LICENSE-skfolio.txt", "PROVENANCE.md"):
+        path = f"data/embedded/stocks/{name}"
+        assert any(Path(path).match(p) or Path(name).match(p) for p in patterns), name
