@@ -121,7 +121,7 @@ class SleeveRules:
     # Penalty per unit of index-fund weight still held (annual-return units): 1.0 moves out of the fund as fast as
     # the tax budget allows (the fund holds what the exclusions forbid); 0 sells it only where tracking pays.
     fund_exit: float = 1.0
-    lot_slots: int = 8  # sell variables per stock; more lots than this share slots (see sleeve_inputs)
+    lot_slots: int = 4  # sell variables per stock; more lots than this share slots (see sleeve_inputs)
     second_pass: bool = True  # re-open buys in groups the first pass did not harvest (docs/direct-indexing.md)
 
     def __post_init__(self) -> None:
