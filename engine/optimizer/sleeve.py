@@ -68,12 +68,14 @@ OVER_LIMIT_PENALTY = 1e4
 
 @dataclass(frozen=True, slots=True)
 class Exclusion:
-    """One company-level exclusion: ``tickers`` (names), ``sectors`` or ``sub_industries`` (GICS), with a label."""
+    """One company-level exclusion: ``tickers`` (names), ``sectors`` or ``sub_industries`` (GICS), or an ESG score
+    below ``esg_below`` (only where the universe has a score: a stock without one is not excluded by it)."""
 
     label: str
     tickers: tuple[str, ...] = ()
     sectors: tuple[str, ...] = ()
     sub_industries: tuple[str, ...] = ()
+    esg_below: float | None = None
 
     def matches(self, universe: StockUniverse) -> list[str]:
         """Tickers of ``universe`` this exclusion removes (a name excludes all its share classes)."""
@@ -83,7 +85,8 @@ class Exclusion:
         subs = {s.casefold() for s in self.sub_industries}
         return [s.ticker for s in universe.stocks
                 if s.ticker in names or s.issuer.casefold() in issuers or s.sector.casefold() in secs
-                or (s.sub_industry and s.sub_industry.casefold() in subs)]
+                or (s.sub_industry and s.sub_industry.casefold() in subs)
+                or (self.esg_below is not None and s.esg_score is not None and s.esg_score < self.esg_below)]
 
     @classmethod
     def tobacco(cls) -> Exclusion:

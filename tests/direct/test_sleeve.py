@@ -231,3 +231,22 @@ def test_wash_sale_blocks_that_keep_tracking_above_the_limit_still_give_a_plan_a
     harvested = {t for s in res.sells if s.tax < 0 for t in uni.share_classes(s.symbol)}
     assert harvested and res.buys and not harvested & set(res.buys)
     assert any("stay buyable" in line for line in res.explanation)
+
+
+def test_exclusion_by_name_sector_sub_industry_and_esg_score():
+    stocks = (Stock("GOOGL", "Alphabet Inc. (Class A)", "Communication Services", "Interactive Media & Services",
+                    esg_score=40.0),
+              Stock("GOOG", "Alphabet Inc. (Class C)", "Communication Services", "Interactive Media & Services"),
+              Stock("MO", "Altria", "Consumer Staples", "Tobacco", esg_score=20.0),
+              Stock("LMT", "Lockheed Martin", "Industrials", "Aerospace & Defense"),
+              Stock("COP", "ConocoPhillips", "Energy", "Oil & Gas Exploration & Production", esg_score=55.0),
+              Stock("BTU", "Peabody", "Energy", "Coal & Consumable Fuels"),
+              Stock("NEE", "NextEra", "Utilities", "Electric Utilities", esg_score=70.0))
+    uni = StockUniverse(stocks)
+    assert Exclusion("alphabet", tickers=("GOOGL",)).matches(uni) == ["GOOGL", "GOOG"]  # every share class
+    assert Exclusion.tobacco().matches(uni) == ["MO"]
+    assert Exclusion.defense().matches(uni) == ["LMT"]
+    assert Exclusion.fossil_fuels().matches(uni) == ["COP", "BTU"]
+    assert Exclusion("energy", sectors=("energy",)).matches(uni) == ["COP", "BTU"]  # GICS names, any case
+    # ESG where data exists: GOOG has no score, so only GOOGL, MO and COP fall below 60.
+    assert Exclusion("esg < 60", esg_below=60).matches(uni) == ["GOOGL", "MO", "COP"]
