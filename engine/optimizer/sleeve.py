@@ -523,7 +523,7 @@ class DirectIndexSleeve:
                     f"stocks held, {len(sells)} lots sold, net tax ${sum(s.tax for s in sells):,.0f}")
         for c in costs:
             expl.append(f"excluding {c.label} ({len(c.tickers)} stocks, {c.benchmark_weight:.1%} of the benchmark) "
-                        f"costs {c.tracking_error:.2%}/yr of tracking error and {c.expected_return:+.2%}/yr of "
+                        f"costs {c.tracking_error:.3%}/yr of tracking error and {c.expected_return:+.3%}/yr of "
                         "expected return")
         return SleeveResult(
             weights={a: float(v) for a, v in zip(assets, w, strict=True) if v > 1e-7},

@@ -250,3 +250,26 @@ def test_exclusion_by_name_sector_sub_industry_and_esg_score():
     assert Exclusion("energy", sectors=("energy",)).matches(uni) == ["COP", "BTU"]  # GICS names, any case
     # ESG where data exists: GOOG has no score, so only GOOGL, MO and COP fall below 60.
     assert Exclusion("esg < 60", esg_below=60).matches(uni) == ["GOOGL", "MO", "COP"]
+
+
+def test_sp500_sleeve_from_an_index_fund_holds_its_limit_and_exclusions(sp500):
+    day = date(2020, 12, 31)
+    last = sp500.prices.loc[: str(day)].ffill().iloc[-1]
+    uni = sp500.universe.select([t for t in sp500.universe.tickers if np.isfinite(last[t])])
+    model = sector_risk_model(sp500.returns(end=day)[uni.tickers], {s.ticker: s.sector for s in uni.stocks},
+                              as_of=day)
+    b = universe_weights(uni)
+    prices = {t: float(last[t]) for t in uni.tickers} | {"IVV": 375.0}
+    led = LotLedger({"tax": AccountType.TAXABLE}, uni.identical)
+    led.buy("tax", "IVV", "2000", "250.00", date(2017, 1, 3))
+    rules = SleeveRules(te_limit=0.015, tax_budget=20_000,
+                        exclusions=(Exclusion.tobacco(), Exclusion.defense(), Exclusion.fossil_fuels()))
+    x = sleeve_inputs(led, "tax", uni, model, prices, day, benchmark=b, rules=rules, fund="IVV", cash=50_000)
+    res = DirectIndexSleeve.for_inputs(x).solve(x)
+    assert res.tracking_error <= rules.te_limit + TE_TOL
+    banned = {t for ts in x.excluded.values() for t in ts}
+    assert {"MO", "PM", "LMT", "XOM"} <= banned and not banned & set(res.weights)
+    assert res.net_tax <= 20_000 + 1 and 0 < res.weights["IVV"] < 1  # part of the fund moved within the budget
+    costs = {c.label: c for c in res.exclusion_costs}
+    assert costs["oil, gas & coal"].tracking_error > costs["tobacco"].tracking_error >= 0
+    assert res.names_held >= 50
