@@ -60,6 +60,8 @@ FOSSIL = ("Integrated Oil & Gas", "Oil & Gas Exploration & Production", "Oil & G
           "Coal & Consumable Fuels")
 
 
+#: Compiled sleeve problems kept per process (one per shape: assets, factors, lot slots, sector map).
+CACHE_SHAPES = 8
 #: Smallest trade reported (fraction of the sleeve): below it a value is the solver's tolerance, not a trade.
 MIN_TRADE = 1e-5
 #: Objective cost per unit of TE² above the limit (annual-return units): 1 %/yr of TE over a 1.5 % limit costs ≈ 4.
@@ -429,9 +431,11 @@ class DirectIndexSleeve:
     def for_inputs(cls, inputs: SleeveInputs) -> DirectIndexSleeve:
         """The compiled problem for ``inputs``'s shape (built on first use, then reused)."""
         key = (*inputs.shape, tuple(int(i) for i in inputs.sector_index))
-        if key not in cls._cache:
-            cls._cache[key] = cls(*inputs.shape, key[3])
-        return cls._cache[key]
+        sleeve = cls._cache.pop(key, None) or cls(*inputs.shape, key[3])
+        cls._cache[key] = sleeve  # most recent last; the oldest shapes are dropped beyond CACHE_SHAPES
+        while len(cls._cache) > CACHE_SHAPES:
+            cls._cache.pop(next(iter(cls._cache)))
+        return sleeve
 
     def _assign(self, x: SleeveInputs, ub: np.ndarray | None = None) -> None:
         r = x.rules
