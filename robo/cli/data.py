@@ -3,6 +3,7 @@
     robo data show VTI BND                       # embedded data, offline
     robo data show --source yahoo VTI            # the Yahoo cache (offline; fill it with `robo data update`)
     robo data update VTI BND --start 2015-01-02  # downloads what the cache lacks, under Yahoo's terms
+    robo data update --universe my_stocks.csv    # every stock of a direct-indexing universe (docs/direct-indexing.md)
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="tickers (default: every fund of the universe)")
     up.add_argument("--start", type=_args.iso_date("--start"), help="first day to hold (default 2003-01-02)")
     up.add_argument("--end", type=_args.iso_date("--end"), help="last day (default: the last completed session)")
+    up.add_argument("--universe", type=_args.input_file("--universe", suffixes=(".csv", ".txt")), metavar="FILE",
+                    help="a stock universe CSV (ticker, name, gics_sector[, gics_sub_industry, issuer, market_cap]): "
+                         "fetch every stock in it")
     up.set_defaults(func=update_data)
 
 
@@ -105,6 +109,14 @@ def update_data(args: argparse.Namespace) -> int:
         raise ConfigError(f"--start {args.start} is after --end {args.end}", field="--start",
                           value=args.start.isoformat(), fix="swap them")  # checked before any download
     tickers = [t.upper() for t in args.tickers]
+    if getattr(args, "universe", None) is not None:
+        from engine.data.stocks import load_stock_universe
+
+        stocks = load_stock_universe(args.universe)
+        classes = ", ".join("/".join(sorted(g)) for g in stocks.identical) or "none"
+        console.print(f"Universe {args.universe}: {len(stocks)} stocks in {len(stocks.sectors)} GICS sectors; "
+                      f"share classes treated as one company for wash sales: {classes}", highlight=False)
+        tickers += [t for t in stocks.tickers if t not in tickers]
     if not tickers:
         from engine.config import load_universe
 

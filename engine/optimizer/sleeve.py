@@ -1,0 +1,650 @@
+"""The direct-index sleeve: single stocks tracking a benchmark, harvested lot by lot, with company-level values.
+
+    inputs = sleeve_inputs(ledger, "taxable", universe, model, prices, day, benchmark=b, fund="IVV", rules=rules)
+    result = DirectIndexSleeve.for_inputs(inputs).solve(inputs)   # compiled once per shape, then values only
+    result.weights, result.tracking_error, result.sells, result.exclusion_costs
+
+One convex problem over the sleeve's value V (stocks + the index fund it moves out of + investable cash), in
+weights (fractions of V) and annual units:
+
+    minimise   κ·TE² + Σ_j τ_j g_j z_j + c·(Σ z + Σ p) − (μ + tilt)ᵀw
+    subject to w = h − Σ_lots z + p,  Σ p − Σ z ≤ cash,  0 ≤ z ≤ lot weight,  0 ≤ p ≤ buy_ok,  0 ≤ w ≤ ub,
+               TE² = ‖Bᵀa‖² + ‖√d∘a‖² ≤ TE_max²,  a = w_stocks + w_fund·b − b,  Σ_j τ_j g_j z_j ≤ tax budget
+
+z are sells per lot slot (a stock's lots cheapest first in at most ``lot_slots`` slots; more lots share a slot at
+the chord of their convex cost curve), p buys per asset, g_j the gain per dollar of lot j, τ_j its rate.
+The index fund is modelled as holding the benchmark
+(its look-through), so selling it into stocks changes tracking only by what the stocks miss. Exclusions set
+``ub`` = 0 (they hold in every solve). Wash-sale rule across share classes: buys of a group that sold at a loss
+in the last 30 days are blocked (``LotLedger.blocked_buys``); a loss lot of a group with a purchase in the last
+30 days earns no tax credit (its loss would be deferred); and in a group with a harvestable loss lot no buy is
+allowed in the same solve, so a harvest is never washed by its own replacement.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import ClassVar
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+
+from engine.data.stocks import StockUniverse
+from engine.errors import ConfigError, Infeasible, OptimizationError
+from engine.estimates.sector_model import SectorRiskModel
+from engine.model import Lot
+from engine.optimizer.solvers import DEFAULT_CHAIN, CompiledProblem, SolveStatus
+from engine.tax.ledger import WASH_SALE_DAYS, LotLedger, Term, holding_term
+
+__all__ = [
+    "DirectIndexSleeve",
+    "Exclusion",
+    "ExclusionCost",
+    "SleeveInputs",
+    "SleeveResult",
+    "SleeveRules",
+    "SleeveSell",
+    "sleeve_inputs",
+]
+
+#: Tobacco; aerospace & defense; oil, gas & coal — GICS sub-industries (GICS structure, MSCI/S&P, 2023).
+TOBACCO = ("Tobacco",)
+DEFENSE = ("Aerospace & Defense",)
+FOSSIL = ("Integrated Oil & Gas", "Oil & Gas Exploration & Production", "Oil & Gas Refining & Marketing",
+          "Oil & Gas Storage & Transportation", "Oil & Gas Drilling", "Oil & Gas Equipment & Services",
+          "Coal & Consumable Fuels")
+
+
+#: Compiled sleeve problems kept per process (one per shape: assets, factors, lot slots, sector map).
+CACHE_SHAPES = 8
+#: Smallest trade reported (fraction of the sleeve): below it a value is the solver's tolerance, not a trade.
+MIN_TRADE = 1e-5
+#: Objective cost per unit of TE² above the limit (annual-return units): 1 %/yr of TE over a 1.5 % limit costs ≈ 4.
+OVER_LIMIT_PENALTY = 1e4
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """One company-level exclusion: ``tickers`` (names), ``sectors`` or ``sub_industries`` (GICS), or an ESG score
+    below ``esg_below`` (only where the universe has a score: a stock without one is not excluded by it)."""
+
+    label: str
+    tickers: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+    sub_industries: tuple[str, ...] = ()
+    esg_below: float | None = None
+
+    def matches(self, universe: StockUniverse) -> list[str]:
+        """Tickers of ``universe`` this exclusion removes (a name excludes all its share classes)."""
+        names = {t.strip().upper() for t in self.tickers}
+        issuers = {universe[t].issuer.casefold() for t in names if t in universe}
+        secs = {s.casefold() for s in self.sectors}
+        subs = {s.casefold() for s in self.sub_industries}
+        return [s.ticker for s in universe.stocks
+                if s.ticker in names or s.issuer.casefold() in issuers or s.sector.casefold() in secs
+                or (s.sub_industry and s.sub_industry.casefold() in subs)
+                or (self.esg_below is not None and s.esg_score is not None and s.esg_score < self.esg_below)]
+
+    @classmethod
+    def tobacco(cls) -> Exclusion:
+        """GICS sub-industry Tobacco."""
+        return cls("tobacco", sub_industries=TOBACCO)
+
+    @classmethod
+    def defense(cls) -> Exclusion:
+        """GICS sub-industry Aerospace & Defense."""
+        return cls("aerospace & defense", sub_industries=DEFENSE)
+
+    @classmethod
+    def fossil_fuels(cls) -> Exclusion:
+        """Oil, gas & coal: the GICS oil & gas sub-industries and Coal & Consumable Fuels."""
+        return cls("oil, gas & coal", sub_industries=FOSSIL)
+
+
+@dataclass(frozen=True)
+class SleeveRules:
+    """The sleeve's mandate: annual tracking-error limit (fraction), tax budget (USD of net tax on the trades),
+    exclusions, tilts (annual return added per ticker, fraction), max weight per stock (fraction of the sleeve),
+    trading cost (fraction of traded value), risk aversion κ on TE², tax rates and the harvest threshold.
+    """
+
+    te_limit: float = 0.015
+    tax_budget: float | None = None
+    exclusions: tuple[Exclusion, ...] = ()
+    tilts: Mapping[str, float] = field(default_factory=dict)
+    max_weight: float = 0.10
+    cost: float = 0.0005
+    risk_aversion: float = 10.0
+    short_rate: float = 0.37
+    long_rate: float = 0.20
+    min_loss: float = 0.05  # a lot is a harvest candidate when its loss is ≥ 5 % of its value
+    # Penalty per unit of index-fund weight still held (annual-return units): 1.0 moves out of the fund as fast as
+    # the tax budget allows (the fund holds what the exclusions forbid); 0 sells it only where tracking pays.
+    fund_exit: float = 1.0
+    lot_slots: int = 4  # sell variables per stock; more lots than this share slots (see sleeve_inputs)
+    second_pass: bool = True  # re-open buys in groups the first pass did not harvest (docs/direct-indexing.md)
+
+    def __post_init__(self) -> None:
+        for name in ("te_limit", "max_weight", "cost", "risk_aversion", "short_rate", "long_rate", "min_loss",
+                     "fund_exit"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise ConfigError("must be a finite number ≥ 0", field=f"SleeveRules.{name}", value=v)
+        if not isinstance(self.lot_slots, int) or self.lot_slots < 1:
+            raise ConfigError("must be an integer ≥ 1", field="SleeveRules.lot_slots", value=self.lot_slots)
+        if self.te_limit <= 0 or self.max_weight <= 0:
+            raise ConfigError("te_limit and max_weight must be > 0", field="SleeveRules", value=(self.te_limit,
+                              self.max_weight), fix="e.g. te_limit=0.015 (1.5 %/yr), max_weight=0.1")
+
+
+@dataclass(frozen=True)
+class SleeveInputs:
+    """Plain arrays for one solve: assets are the n stocks then (if ``fund``) the index fund; lots sit in
+    ``slots`` per asset. Weights are fractions of the sleeve value ``value`` (USD)."""
+
+    universe: StockUniverse
+    fund: str | None
+    value: float
+    benchmark: np.ndarray  # n
+    sector_index: np.ndarray  # n, each stock's factor (sector) column
+    factor_sqrt: np.ndarray  # k×k, G with G Gᵀ = F
+    specific_sd: np.ndarray  # n
+    mu: np.ndarray  # n+f, annual
+    tilt: np.ndarray  # n+f
+    ub: np.ndarray  # n+f
+    buy_ok: np.ndarray  # n+f, 1 or 0
+    held: np.ndarray  # n+f
+    lot_weight: np.ndarray  # (n+f)×slots
+    lot_tax: np.ndarray  # (n+f)×slots, tax per unit weight sold (negative: a harvest credit)
+    lot_ids: list[list[tuple[tuple[str, float, float], ...]]]  # per asset and slot: (lot id, weight, tax/weight)
+    cash: float
+    rules: SleeveRules
+    excluded: dict[str, list[str]]  # exclusion label → tickers
+    notes: list[str]
+    harvest_block: np.ndarray | None = None  # m bools: buy blocked only because the group holds a harvestable loss
+    group_id: np.ndarray | None = None  # m ints: share-class group of each asset
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(assets, factors, slots): the compiled problem's key."""
+        return (len(self.ub), self.factor_sqrt.shape[0], self.lot_weight.shape[1])
+
+    @property
+    def loadings(self) -> np.ndarray:
+        """B = X G (n×k): B Bᵀ = X F Xᵀ."""
+        x = np.zeros((len(self.sector_index), self.factor_sqrt.shape[0]))
+        x[np.arange(len(self.sector_index)), self.sector_index] = 1.0
+        return x @ self.factor_sqrt
+
+
+@dataclass(frozen=True, slots=True)
+class SleeveSell:
+    """A lot the solve sells: weight (fraction of the sleeve), USD value and the net tax it triggers (USD)."""
+
+    lot_id: str
+    symbol: str
+    weight: float
+    value: float
+    tax: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionCost:
+    """What one exclusion costs: tracking error (annual fraction) and expected return (annual) vs dropping it."""
+
+    label: str
+    tickers: tuple[str, ...]
+    benchmark_weight: float
+    tracking_error: float
+    expected_return: float
+
+
+@dataclass(frozen=True)
+class SleeveResult:
+    """Target weights per asset (fractions of the sleeve), tracking error (annual), trades and explanation."""
+
+    weights: dict[str, float]
+    tracking_error: float
+    expected_active_return: float
+    net_tax: float  # USD
+    sells: list[SleeveSell]
+    buys: dict[str, float]  # ticker → weight bought
+    names_held: int
+    solve_seconds: float
+    passes: int  # 2 when the second pass re-opened buys in groups the first pass did not harvest
+    exclusion_costs: list[ExclusionCost]
+    explanation: list[str]
+
+
+def _slots(count: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(max(count, 1))))
+
+
+def sleeve_inputs(
+    ledger: LotLedger,
+    accounts: str | Sequence[str],
+    universe: StockUniverse,
+    model: SectorRiskModel,
+    prices: Mapping[str, float],
+    on: date,
+    *,
+    benchmark: np.ndarray,
+    rules: SleeveRules,
+    fund: str | None = None,
+    cash: float = 0.0,
+    mu: np.ndarray | None = None,
+) -> SleeveInputs:
+    """Arrays for one solve from the ledger's open lots in ``accounts`` (taxable, usually), priced at ``prices``
+    (USD/share on ``on``), with ``cash`` USD to invest. The risk model must cover the universe in its order.
+
+    Raises:
+        ConfigError: a held stock outside the universe, a missing price, a benchmark of the wrong length, or a
+            sleeve worth nothing.
+    """
+    accts = [accounts] if isinstance(accounts, str) else list(accounts)
+    n = len(universe)
+    if tuple(model.tickers) != tuple(universe.tickers):
+        model = model.subset(universe.tickers)
+    b = np.asarray(benchmark, dtype=float)
+    if b.shape != (n,) or abs(b.sum() - 1) > 1e-6 or (b < 0).any():
+        raise ConfigError("benchmark must be n weights ≥ 0 summing to 1 in universe order", field="benchmark",
+                          value=b.shape)
+    assets = universe.tickers + ([fund.upper()] if fund else [])
+    pos = {t: i for i, t in enumerate(assets)}
+    lots: list[Lot] = [lot for a in accts for lot in ledger.open_lots(a)]
+    strangers = sorted({lot.symbol for lot in lots} - set(pos))
+    if strangers:
+        raise ConfigError("the sleeve's accounts hold stocks outside the universe", field="lots", value=strangers[:5],
+                          fix="add them to the universe (to keep or sell them) or move them out of the sleeve")
+    px = {}
+    for t in {lot.symbol for lot in lots} | set(assets):
+        p = prices.get(t)
+        if p is None or not (p > 0 and math.isfinite(p)):
+            if t in {lot.symbol for lot in lots}:
+                raise ConfigError("no price for a held stock", field=f"prices.{t}", value=p, fix="price every holding")
+            continue
+        px[t] = float(p)
+    per_asset: list[list[Lot]] = [[] for _ in assets]
+    for lot in lots:
+        per_asset[pos[lot.symbol]].append(lot)
+    values = {lot.id: float(lot.shares) * px[lot.symbol] for lot in lots}
+    value = sum(values.values()) + float(cash)
+    if value <= 0:
+        raise ConfigError("the sleeve holds nothing and has no cash", field="cash", value=cash)
+    slots = min(_slots(max((len(g) for g in per_asset), default=1)), rules.lot_slots)
+    m = len(assets)
+    lot_w = np.zeros((m, slots))
+    lot_tax = np.zeros((m, slots))
+    ids: list[list[tuple[tuple[str, float, float], ...]]] = [[] for _ in assets]
+    # Wash sales (IRC §1091) over share-class groups: purchases in the last 30 days, per group, in any account.
+    lo = on - timedelta(days=WASH_SALE_DAYS)
+    every = ledger.open_lots()
+    recent: dict[frozenset[str], list[tuple[date, str]]] = {}
+    for lot in every:
+        if lo <= (lot.purchased or lot.acquired) <= on and lot.replaceable:
+            recent.setdefault(ledger.identical_to(lot.symbol), []).append((lot.purchased or lot.acquired, lot.id))
+    harvest_groups: set[frozenset[str]] = set()
+    notes: list[str] = []
+    washed = 0
+    for i, group in enumerate(per_asset):
+        rows: list[tuple[float, float, str]] = []  # (tax per unit weight, weight, lot id)
+        for lot in group:
+            v = values[lot.id]
+            gain = (v - float(lot.basis)) / v if v > 0 else 0.0
+            rate = rules.short_rate if holding_term(lot.acquired, on) is Term.SHORT else rules.long_rate
+            tax = rate * gain
+            if gain < 0:
+                g = ledger.identical_to(lot.symbol)
+                if any(other != lot.id for _, other in recent.get(g, [])):
+                    tax, washed = 0.0, washed + 1  # the loss would be washed into a recent purchase: no credit
+                elif -gain >= rules.min_loss:
+                    harvest_groups.add(g)
+            rows.append((tax, v / value, lot.id))
+        # Cheapest lots first (a sale of this stock relieves them in this order); beyond `slots` lots, neighbours
+        # in that order share a slot at their weighted mean tax: the chord of a convex cost curve, so the modelled
+        # tax is never below what relieving the lots in order realizes (the tax budget holds).
+        rows.sort(key=lambda r: (r[0], r[2]))
+        for s_, chunk in enumerate(np.array_split(np.arange(len(rows)), min(slots, len(rows))) if rows else []):
+            weight = sum(rows[j][1] for j in chunk)
+            lot_w[i, s_] = weight
+            lot_tax[i, s_] = sum(rows[j][0] * rows[j][1] for j in chunk) / weight if weight > 0 else 0.0
+            ids[i].append(tuple((rows[j][2], rows[j][1], rows[j][0]) for j in chunk))
+    blocked = set(ledger.blocked_buys(assets, on))
+    buy_ok = np.ones(m)
+    harvest_block = np.zeros(m, dtype=bool)
+    group_of: dict[frozenset[str], int] = {}
+    group_id = np.zeros(m, dtype=int)
+    for t, i in pos.items():
+        g = ledger.identical_to(t)
+        group_id[i] = group_of.setdefault(g, len(group_of))
+        if t in blocked:
+            buy_ok[i] = 0.0
+        elif g in harvest_groups:
+            buy_ok[i], harvest_block[i] = 0.0, True
+    if blocked:
+        notes.append(f"no buy of {', '.join(sorted(blocked))}: a loss sold in the last 30 days (IRC §1091)")
+    if washed:
+        notes.append(f"{washed} loss lots sit within 30 days of a purchase of the same group: no harvest credit")
+    if fund:
+        buy_ok[pos[fund.upper()]] = 0.0  # the sleeve moves out of the fund, never into it
+    ub = np.full(m, float(rules.max_weight))
+    if fund:
+        ub[-1] = 1.0
+    excluded: dict[str, list[str]] = {}
+    for ex in rules.exclusions:
+        hit = ex.matches(universe)
+        excluded[ex.label] = hit
+        for t in hit:
+            ub[pos[t]] = 0.0
+    tilt = np.zeros(m)
+    for t, x in rules.tilts.items():
+        if t.upper() not in pos:
+            raise ConfigError("tilt for a ticker outside the universe", field=f"tilts.{t}", value=x)
+        tilt[pos[t.upper()]] = float(x)
+    if fund:
+        tilt[-1] = -float(rules.fund_exit)
+    mu_full = np.zeros(m)
+    if mu is not None:
+        mu_full[:n] = np.asarray(mu, dtype=float)
+        if fund:
+            mu_full[-1] = float(mu_full[:n] @ b)
+    held = lot_w.sum(axis=1)
+    return SleeveInputs(universe, fund.upper() if fund else None, value, b, model.sector_index, model.factor_sqrt(),
+                        np.sqrt(model.specific_var), mu_full, tilt, ub, buy_ok, held, lot_w, lot_tax, ids,
+                        float(cash) / value, rules, excluded, notes, harvest_block, group_id)
+
+
+class DirectIndexSleeve:
+    """The sleeve problem for one shape (assets, factors, lot slots), compiled once; ``solve`` assigns values.
+
+    Use ``DirectIndexSleeve.for_inputs(inputs)`` to share one compiled problem per shape in this process.
+    """
+
+    _cache: ClassVar[dict[tuple[int, int, int, tuple[int, ...]], DirectIndexSleeve]] = {}
+
+    def __init__(self, n_assets: int, n_factors: int, slots: int, sectors: tuple[int, ...]) -> None:
+        m, k, s, n = n_assets, n_factors, slots, len(sectors)
+        self.sectors = sectors
+        self.shape = (m, k, s)
+        self.n = n
+        self.bench = cp.Parameter(n, nonneg=True, name="benchmark")
+        self.gsqrt = cp.Parameter((k, k), name="factor_cov_sqrt")
+        # X (stock → sector) is a constant of the compiled shape: Xᵀw is k sector sums, then Gᵀ(Xᵀw).
+        xt = sp.csr_matrix((np.ones(n), (np.asarray(sectors, dtype=int), np.arange(n))), shape=(k, n))
+        self.spec = cp.Parameter(n, nonneg=True, name="specific_sd")
+        self.ret = cp.Parameter(m, name="return_plus_tilt")
+        self.ub = cp.Parameter(m, nonneg=True, name="upper")
+        self.buy_ok = cp.Parameter(m, nonneg=True, name="buy_ok")
+        self.held = cp.Parameter(m, nonneg=True, name="held")
+        self.lot_w = cp.Parameter((m, s), nonneg=True, name="lot_weight")
+        self.lot_tax = cp.Parameter((m, s), name="lot_tax")
+        self.cash = cp.Parameter(nonneg=True, name="cash")
+        self.te2 = cp.Parameter(nonneg=True, name="te_limit_squared")
+        self.budget = cp.Parameter(name="tax_budget")
+        self.kappa = cp.Parameter(nonneg=True, name="risk_aversion")
+        self.cost = cp.Parameter(nonneg=True, name="cost")
+        self.z = cp.Variable((m, s), name="sell")
+        self.p = cp.Variable(m, name="buy")
+        w = cp.Variable(m, name="weight")  # its own variable: Bᵀw must not multiply the parameter `held`
+        self.w = w
+        stocks = w[:n]
+        # Bᵀb and √d∘b are parameters of their own so that the fund's look-through w_fund·b stays DPP.
+        self.bench_f = cp.Parameter(k, name="benchmark_factor_exposure")
+        self.bench_s = cp.Parameter(n, nonneg=True, name="benchmark_specific")
+        fund = w[n] if m > n else 0.0
+        self.y = cp.Variable(k, name="sector_weight")
+        factor_active = self.gsqrt.T @ self.y + fund * self.bench_f - self.bench_f
+        specific_active = cp.multiply(self.spec, stocks) + fund * self.bench_s - self.bench_s
+        self.te2_expr = cp.sum_squares(factor_active) + cp.sum_squares(specific_active)
+        self.tax = cp.sum(cp.multiply(self.lot_tax, self.z))
+        # TE² through an epigraph variable, so κ multiplies a variable, not a parametrised expression (DPP).
+        self.risk = cp.Variable(name="te_squared")
+        self.excess = cp.Variable(name="te_squared_over_limit")
+        objective = (self.kappa * self.risk + OVER_LIMIT_PENALTY * self.excess + self.tax
+                     + self.cost * (cp.sum(self.z) + cp.sum(self.p)) - self.ret @ w)
+        self.constraints = [
+            w == self.held - cp.sum(self.z, axis=1) + self.p,
+            self.y == xt @ stocks,
+            cp.sum(self.p) - cp.sum(self.z) <= self.cash,  # what is not bought stays cash (zero risk, active −w)
+            self.z >= 0, self.z <= self.lot_w,
+            self.p >= 0, self.p <= self.buy_ok,
+            w >= 0, w <= self.ub,
+            self.te2_expr <= self.risk,
+            # The limit is soft by a steep penalty: wash-sale blocks or the tax budget may keep today's holdings
+            # above it, and a daily plan must still come out (solve() explains it, or raises when the exclusions
+            # alone cannot meet the limit).
+            self.risk <= self.te2 + self.excess,
+            self.excess >= 0,
+            self.tax <= self.budget,
+        ]
+        self.problem = cp.Problem(cp.Minimize(objective), self.constraints)
+        start = time.perf_counter()
+        self.compiled = CompiledProblem(self.problem)
+        self.compile_seconds = time.perf_counter() - start
+
+    @classmethod
+    def for_inputs(cls, inputs: SleeveInputs) -> DirectIndexSleeve:
+        """The compiled problem for ``inputs``'s shape (built on first use, then reused)."""
+        key = (*inputs.shape, tuple(int(i) for i in inputs.sector_index))
+        sleeve = cls._cache.pop(key, None) or cls(*inputs.shape, key[3])
+        cls._cache[key] = sleeve  # most recent last; the oldest shapes are dropped beyond CACHE_SHAPES
+        while len(cls._cache) > CACHE_SHAPES:
+            cls._cache.pop(next(iter(cls._cache)))
+        return sleeve
+
+    def _assign(self, x: SleeveInputs, ub: np.ndarray | None = None) -> None:
+        r = x.rules
+        self.bench.value = x.benchmark
+        self.gsqrt.value = x.factor_sqrt
+        self.spec.value = x.specific_sd
+        self.bench_f.value = x.loadings.T @ x.benchmark
+        self.bench_s.value = x.specific_sd * x.benchmark
+        self.ret.value = x.mu + x.tilt
+        self.ub.value = x.ub if ub is None else ub
+        self.buy_ok.value = x.buy_ok
+        self.held.value = x.held
+        self.lot_w.value = x.lot_weight
+        self.lot_tax.value = x.lot_tax
+        self.cash.value = x.cash
+        self.te2.value = r.te_limit**2
+        self.budget.value = 1e6 if r.tax_budget is None else r.tax_budget / x.value
+        self.kappa.value = r.risk_aversion
+        self.cost.value = r.cost
+
+    def _run(self, x: SleeveInputs, what: str) -> float:
+        start = time.perf_counter()
+        record = self.compiled.solve(DEFAULT_CHAIN)
+        if record.status is SolveStatus.INFEASIBLE:
+            raise Infeasible(
+                f"the direct-index sleeve is infeasible ({what}): the exclusions, tax budget "
+                f"{x.rules.tax_budget} USD and tracking limit {x.rules.te_limit:.2%}/yr conflict; raise the tax "
+                "budget or the tracking limit, or drop an exclusion",
+                conflicts={"te_limit": x.rules.te_limit, "tax_budget": x.rules.tax_budget or 0.0},
+            )
+        if record.status is not SolveStatus.OPTIMAL:
+            raise OptimizationError(f"the sleeve solve failed ({what}): {record.attempts}")
+        return time.perf_counter() - start
+
+    def solve(self, x: SleeveInputs, *, explain_exclusions: bool = True) -> SleeveResult:
+        """Solve for ``x`` (parameters only); with ``explain_exclusions`` also price each exclusion by re-solving
+        a pure tracking problem with and without it (κ only, no taxes: the cost of the values themselves).
+
+        Raises:
+            Infeasible: the constraints conflict (the message says which to relax).
+            OptimizationError: every solver failed.
+        """
+        if x.shape != self.shape:
+            raise OptimizationError(f"internal: inputs of shape {x.shape} given to a sleeve compiled for {self.shape}")
+        self._assign(x)
+        try:
+            seconds = self._run(x, "the plan")
+        except Infeasible as exc:
+            raise self._diagnose(x) from exc
+        x, released = self._release_unharvested(x) if x.rules.second_pass else (x, 0)
+        if released:
+            self._assign(x)
+            seconds += self._run(x, "the plan, second pass")
+        w = np.clip(np.asarray(self.w.value, dtype=float).ravel(), 0.0, None)
+        z = np.asarray(self.z.value, dtype=float)
+        p = np.asarray(self.p.value, dtype=float)
+        assets = x.universe.tickers + ([x.fund] if x.fund else [])
+        te = self._te(x, w)
+        over: list[str] = []
+        if te > x.rules.te_limit * (1 + 1e-4) + 1e-6:
+            least, _ = self._least_te(x)
+            if least > x.rules.te_limit:
+                raise Infeasible(
+                    f"the direct-index sleeve is infeasible: the exclusions alone need a tracking error of at least "
+                    f"{least:.2%}/yr, above the limit {x.rules.te_limit:.2%}/yr; raise the limit or drop an exclusion",
+                    conflicts={"te_limit": least - x.rules.te_limit},
+                )
+            blocked = int((x.buy_ok[: self.n] == 0).sum())
+            over.append(f"tracking error {te:.2%}/yr is above the limit {x.rules.te_limit:.2%}/yr today: "
+                        f"{blocked} stocks may not be bought (wash-sale rule) and "
+                        + ("no buy may replace what is sold" if x.rules.tax_budget is None
+                           else f"the tax budget ${x.rules.tax_budget:,.0f} bounds the sales")
+                        + "; it comes back within the limit as the 30-day windows lapse")
+        sells = []
+        for i, slots in enumerate(x.lot_ids):
+            for s, lots in enumerate(slots):
+                left = float(z[i, s])
+                for lot_id, weight, tax in lots:  # relieve the slot's lots cheapest first
+                    take = min(left, weight)
+                    if take > MIN_TRADE:
+                        sells.append(SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value))
+                    left -= take
+                    if left <= 1e-9:
+                        break
+        costs = self.exclusion_costs(x) if explain_exclusions and x.excluded else []
+        active = self._active(x, w)
+        expl = list(x.notes) + over
+        expl.append(f"tracking error {te:.2%}/yr (limit {x.rules.te_limit:.2%}), {int((w[:self.n] > 1e-5).sum())} "
+                    f"stocks held, {len(sells)} lots sold, net tax ${sum(s.tax for s in sells):,.0f}")
+        for c in costs:
+            expl.append(f"excluding {c.label} ({len(c.tickers)} stocks, {c.benchmark_weight:.1%} of the benchmark) "
+                        f"costs {c.tracking_error:.3%}/yr of tracking error and {c.expected_return:+.3%}/yr of "
+                        "expected return")
+        return SleeveResult(
+            weights={a: float(v) for a, v in zip(assets, w, strict=True) if v > 1e-7},
+            tracking_error=te,
+            expected_active_return=float(x.mu[:self.n] @ active),
+            net_tax=float(sum(s.tax for s in sells)),
+            sells=sells,
+            buys={a: float(v) for a, v in zip(assets, p, strict=True) if v > MIN_TRADE},
+            names_held=int((w[:self.n] > 1e-5).sum()),
+            solve_seconds=seconds,
+            passes=2 if released else 1,
+            exclusion_costs=costs,
+            explanation=expl,
+        )
+
+    def _release_unharvested(self, x: SleeveInputs) -> tuple[SleeveInputs, int]:
+        """Second pass of the harvest rule: groups whose buys were blocked for a harvest the first pass did not
+        make may be bought again; their loss lots then earn no credit (a sale beside a buy would be washed).
+
+        Returns the new inputs and how many groups were released (0: the first pass stands).
+        """
+        if x.harvest_block is None or x.group_id is None or not x.harvest_block.any():
+            return x, 0
+        z = np.asarray(self.z.value, dtype=float)
+        # A group is harvested when a sold slot holds a loss lot (so pass 1's solution stays feasible in pass 2).
+        harvested = {int(x.group_id[i]) for i in range(len(x.ub))
+                     for s_, lots in enumerate(x.lot_ids[i])
+                     if z[i, s_] > MIN_TRADE and any(tax < 0 for _, _, tax in lots)}
+        release = x.harvest_block & ~np.isin(x.group_id, list(harvested)) & (x.ub > 0)
+        if not release.any():
+            return x, 0
+        buy_ok = x.buy_ok.copy()
+        buy_ok[release] = 1.0
+        # In a released group a loss lot may not be sold today (beside a buy it would be washed): every slot holding
+        # one is frozen; slots of gain lots only stay sellable.
+        lot_weight = x.lot_weight.copy()
+        for i in np.flatnonzero(release):
+            for s_, lots in enumerate(x.lot_ids[i]):
+                if any(tax < 0 for _, _, tax in lots):
+                    lot_weight[i, s_] = 0.0  # the sell bound only; the holding (held) is unchanged
+        groups = len(set(x.group_id[release].tolist()))
+        notes = [*x.notes, f"{len(harvested)} share-class group(s) harvested today, no buys in them; "
+                           f"{groups} group(s) with a loss not worth harvesting today stay buyable"]
+        return replace(x, buy_ok=buy_ok, lot_weight=lot_weight, harvest_block=x.harvest_block & ~release,
+                       notes=notes), groups
+
+    def _diagnose(self, x: SleeveInputs) -> Infeasible:
+        """Which constraint makes the sleeve infeasible: the least tracking error the exclusions allow from cash."""
+        least, _ = self._least_te(x)
+        limit, budget = x.rules.te_limit, float(x.rules.tax_budget or 0.0)
+        if least > limit:
+            return Infeasible(
+                f"the direct-index sleeve is infeasible: the exclusions alone need a tracking error of at least "
+                f"{least:.2%}/yr, above the limit {limit:.2%}/yr; raise the limit or drop an exclusion",
+                conflicts={"te_limit": least - limit},
+            )
+        return Infeasible(
+            f"the direct-index sleeve is infeasible: reaching the tracking limit {limit:.2%}/yr and selling the "
+            f"excluded holdings realizes more net tax than the tax budget ${budget:,.0f}; raise the tax budget or "
+            "the tracking limit, or drop an exclusion",
+            conflicts={"tax_budget": budget},
+        )
+
+    def _active(self, x: SleeveInputs, w: np.ndarray) -> np.ndarray:
+        fund_w = w[self.n] if x.fund else 0.0
+        return w[:self.n] + fund_w * x.benchmark - x.benchmark
+
+    def _te(self, x: SleeveInputs, w: np.ndarray) -> float:
+        a = self._active(x, w)
+        return float(np.sqrt(np.sum((x.loadings.T @ a) ** 2) + np.sum((x.specific_sd * a) ** 2)))
+
+    def exclusion_costs(self, x: SleeveInputs) -> list[ExclusionCost]:
+        """Each exclusion's cost: the tracking-only optimum with every exclusion vs with all but that one.
+
+        Both are solved on this compiled problem from cash (no lots, no taxes), so the numbers are the price
+        of the values alone, not of the tax situation. Tracking error is the increase (annual fraction);
+        expected return the change in μᵀ(active weights) (annual).
+        """
+        bare = self._bare(x)
+        pos = {t: i for i, t in enumerate(x.universe.tickers)}
+        te_all, ret_all = self._least_te(x, bare)
+        out = []
+        for label, tickers in x.excluded.items():
+            ub = bare.ub.copy()
+            for t in tickers:
+                ub[pos[t]] = x.rules.max_weight
+            # Other exclusions still hold: only this one is lifted.
+            for other, ts in x.excluded.items():
+                if other != label:
+                    for t in ts:
+                        ub[pos[t]] = 0.0
+            self.ub.value = ub
+            self._run(x, f"without {label}")
+            w = np.asarray(self.w.value, dtype=float).ravel()
+            out.append(ExclusionCost(label, tuple(tickers), float(x.benchmark[[pos[t] for t in tickers]].sum()),
+                                     max(te_all - self._te(x, w), 0.0),
+                                     ret_all - float(x.mu[:self.n] @ self._active(x, w))))
+        return out
+
+    def _least_te(self, x: SleeveInputs, bare: SleeveInputs | None = None) -> tuple[float, float]:
+        """(tracking error, expected active return) of the tracking-only optimum from cash with every exclusion."""
+        bare = bare or self._bare(x)
+        self._assign(bare)
+        self.ret.value = np.zeros(len(x.ub))  # tracking only: the values' cost, not a return bet
+        self._run(bare, "least tracking error")
+        w = np.asarray(self.w.value, dtype=float).ravel()
+        return self._te(x, w), float(x.mu[:self.n] @ self._active(x, w))
+
+    def _bare(self, x: SleeveInputs) -> SleeveInputs:
+        m = len(x.ub)
+        return SleeveInputs(
+            x.universe, x.fund, x.value, x.benchmark, x.sector_index, x.factor_sqrt, x.specific_sd, x.mu,
+            np.zeros(m), x.ub,
+            np.ones(m) if not x.fund else np.r_[np.ones(m - 1), 0.0], np.zeros(m), np.zeros_like(x.lot_weight),
+            np.zeros_like(x.lot_tax), x.lot_ids, 1.0,
+            SleeveRules(te_limit=10.0, exclusions=x.rules.exclusions, max_weight=x.rules.max_weight, cost=0.0,
+                        risk_aversion=1.0),
+            x.excluded, [],
+        )
+
