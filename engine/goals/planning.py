@@ -167,13 +167,7 @@ def goal_sleeve(
             fix="move target_date at least a month after as_of",
         )
     months = acc + draw
-    to_goal = (acc - np.arange(months)) / 12.0
-    eq = glide.equity_share(goal.kind, to_goal)
-    ca = glide.cash_share(goal.kind, to_goal)
-    if equity_now is not None:
-        eq = eq + (equity_now - float(eq[0]))
-    eq = np.clip(eq, 0.0, equity_cap)
-    ca = np.minimum(ca, 1.0 - eq)
+    eq, ca = _glide_shares(glide, goal.kind, acc, months, equity_now, equity_cap)
     contrib = np.zeros(months)
     contrib[:acc] = float(goal.monthly_contribution) + scenario.extra_monthly.get(goal.id, 0.0)
     withdraw = np.zeros(months)
@@ -282,13 +276,7 @@ def retirement_spec(
     plan_to = goal.plan_to_age
     years = max(retire_year + 1, (plan_to or 120) - min(ages))
     months = 12 * years
-    to_goal = (acc - np.arange(months)) / 12.0
-    eq = glide.equity_share(goal.kind, to_goal)
-    ca = glide.cash_share(goal.kind, to_goal)
-    if equity_now is not None:
-        eq = eq + (equity_now - float(eq[0]))
-    eq = np.clip(eq, 0.0, equity_cap)
-    ca = np.minimum(ca, 1.0 - eq)
+    eq, ca = _glide_shares(glide, goal.kind, acc, months, equity_now, equity_cap)
 
     values = {k: float(v) for k, v in (account_values or account_values_from_book(household)).items()}
     index = {m.id: i for i, m in enumerate(members)}
@@ -945,3 +933,16 @@ def what_if(
     if after.forecast(focus).probability < p_before and 0 < p_before < 1:
         restore = savings_needed(new_h, as_of, focus, p_before, scenario=scenario, **kw)
     return WhatIfResult(tuple(changes), before, after, focus, target, need, restore, new_h)
+
+
+def _glide_shares(glide: GlidePaths, kind: GoalKind, acc: int, months: int, equity_now: float | None,
+                  equity_cap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly equity and cash shares along the glide path (fractions), shifted to start at ``equity_now`` and
+    capped at ``equity_cap``; cash never exceeds what equity leaves."""
+    to_goal = (acc - np.arange(months)) / 12.0
+    eq = glide.equity_share(kind, to_goal)
+    ca = glide.cash_share(kind, to_goal)
+    if equity_now is not None:
+        eq = eq + (equity_now - float(eq[0]))
+    eq = np.clip(eq, 0.0, equity_cap)
+    return eq, np.minimum(ca, 1.0 - eq)
