@@ -120,7 +120,7 @@ def trade(
     pause = sleep or ((lambda _s: advance()) if callable(advance) else time.sleep)
     try:
         sells = _capped_sells(broker, [o for o in mine if o.side is OrderSide.SELL], run)
-        run.fills += book_fills(ledger, _place(broker, sells, run, timeout, pause), by_id)
+        _place(broker, sells, run, timeout, pause, ledger, by_id)
         buys = [o for o in mine if o.side is OrderSide.BUY]
         if buys:
             available = {}
@@ -128,11 +128,12 @@ def trade(
             for acct in sorted({o.account for o in buys}):
                 info = broker.account(acct)
                 available[acct] = max(info.cash - info.equity * buffer, Decimal(0))
-            sized, skipped = resize_buys(buys, available, prices, assets, rules=rules)
+            quotes = _quotes(broker, buys, prices)
+            sized, skipped = resize_buys(buys, available, quotes, assets, rules=rules)
             run.skipped += skipped
             if notional_buys:
-                sized = [_as_notional(o, prices, assets) for o in sized]
-            run.fills += book_fills(ledger, _place(broker, sized, run, timeout, pause), by_id)
+                sized = [_as_notional(o, quotes, assets) for o in sized]
+            _place(broker, sized, run, timeout, pause, ledger, by_id)
     except (BrokerError, TradingHalted) as exc:
         run.errors.append(f"{type(exc).__name__}: {exc}")
         log.error("trading stopped: %s", exc)
@@ -204,21 +205,43 @@ def _as_notional(order: Order, prices: Mapping[str, Decimal], assets: Mapping[st
     return replace(order, qty=None, notional=notional)
 
 
+def _quotes(broker: Broker, buys: Sequence[Order], prices: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """USD per share to size buys with: the broker's own quote where it gives one (a simulator checks buying power
+    at it), else the planning day's price."""
+    quote = getattr(broker, "last_price", None)
+    out = dict(prices)
+    if callable(quote):
+        for symbol in {o.symbol for o in buys}:
+            try:
+                out[symbol] = Decimal(str(quote(symbol)))
+            except Exception:  # no quote: the planning day's price stands
+                continue
+    return out
+
+
 def _place(broker: Broker, orders: Sequence[Order], run: BrokerRun, timeout: float,
-           pause: Callable[[float], None]) -> list[Fill]:
-    """Place each order once (``submit_all`` looks each client id up first), wait for final states, return fills."""
+           pause: Callable[[float], None], ledger: LotLedger, by_id: Mapping[str, Order]) -> None:
+    """Place each order once (``submit_all`` looks each client id up first), wait for final states, book the fills.
+
+    When a submit fails part-way, the orders placed before it are still waited for and their fills booked before
+    the error goes on: the ledger never misses a trade the broker made.
+    """
     if not orders:
-        return []
+        return
+    failure: BrokerError | None = None
     try:
         placed = submit_all(broker, orders)
     except BrokerError as exc:
-        run.submitted += exc.context.get("submitted", [])  # what reached the broker before the failure
-        raise
-    since = min(p.submitted_at for p in placed)
-    states = wait_for_final(broker, [p.client_order_id for p in placed], timeout=timeout, poll=1.0, sleep=pause,
-                            since=since)
-    run.submitted += [states.get(p.client_order_id, p) for p in placed]  # as last seen: final, or still working
-    return fills_for(broker, placed)
+        placed = list(exc.context.get("submitted", []))  # what reached the broker before the failure
+        failure = exc
+    if placed:
+        since = min(p.submitted_at for p in placed)
+        states = wait_for_final(broker, [p.client_order_id for p in placed], timeout=timeout, poll=1.0,
+                                sleep=pause, since=since)
+        run.submitted += [states.get(p.client_order_id, p) for p in placed]  # as last seen: final, or working
+        run.fills += book_fills(ledger, fills_for(broker, placed), by_id)
+    if failure is not None:
+        raise failure
 
 
 def fills_for(broker: Broker, placed: Sequence[Any]) -> list[Fill]:
