@@ -102,6 +102,7 @@ class HouseholdBook:
         self.trades: list[tuple] = []  # (ordinal, account, fund, side, shares, price, notional, cost, reason)
         self.sell_reasons: dict[tuple[str, str, int], str] = {}
         self.approvals_needed = 0
+        self.avoid_wash = False  # mix buys skip a fund whose taxable lots are at a loss (harvesting benchmarks)
         self.reports: list[Any] = []
         self._n = 0
         self._cash: np.ndarray | None = None
@@ -274,7 +275,12 @@ class HouseholdBook:
         slot = self._slots(mix)
         cash = self.cash()
         out: dict[tuple[str, str], float] = {}
-        blocked = self.ledger.blocked_buys([t for j, t in enumerate(self.tickers) if tradable[j]], day)
+        names = [t for j, t in enumerate(self.tickers) if tradable[j]]
+        blocked = set(self.ledger.blocked_buys(names, day))
+        if self.avoid_wash:
+            from engine.tax import wash_avoiding_buys
+
+            blocked |= set(wash_avoiding_buys(self.ledger, self._price_map(prices), names, self.universe, day))
         for a, acct in enumerate(self.account_ids):
             held = self.shares[a] * px
             total = held.sum() + cash[a]
@@ -312,7 +318,10 @@ class HouseholdBook:
         return out
 
     def _slots(self, mix: np.ndarray) -> np.ndarray:
-        """Fund → the mix fund it stands in for (its substitute group's member in the mix), else itself."""
+        """Fund → the mix fund it stands in for (its substitute group's first member in the mix), else itself.
+
+        A fund the mix holds is always its own slot, so a mix with two funds of one group holds both.
+        """
         slot = np.arange(len(self.tickers))
         groups: dict[str, int] = {}
         for j, t in enumerate(self.tickers):
@@ -321,7 +330,7 @@ class HouseholdBook:
                 groups.setdefault(g, j)
         for j, t in enumerate(self.tickers):
             g = self.universe[t].substitute_group if t in self.universe else None
-            if g is not None and g in groups:
+            if g is not None and g in groups and mix[j] <= 0:
                 slot[j] = groups[g]
         return slot
 

@@ -427,7 +427,9 @@ class _Run:
 
         trig, b = self.sc.triggers, self.book
         cfg = HarvestConfig(min_loss_usd=Decimal(repr(trig.harvest_min_usd)),
-                            min_loss_fraction=trig.harvest_threshold, cost_fraction=b.half_spread)
+                            min_loss_fraction=trig.harvest_threshold, cost_fraction=b.half_spread,
+                            wash_sale_days=trig.wash_sale_days)
+        b.avoid_wash = True  # new money goes to a substitute while the primary is at a loss (as the engine does)
         return TaxLossHarvester(self.sc.universe, b.household.tax, cfg)
 
     def _harvest(self, harvester: Any) -> None:
@@ -476,7 +478,8 @@ class _Run:
         _check_decision(decision, snap, self.table.tickers)
         self.decisions.append((day, decision.reason))
         if decision.proposal is not None:
-            b.execute(decision.proposal, "engine")
+            harvest_run = decision.proposal.run_kind is RunKind.TAX_LOSS_HARVEST
+            b.execute(decision.proposal, "harvest" if harvest_run else "engine", harvested=harvest_run)
             self.pending_cash = 0.0
         elif decision.mix is not None:
             self.mix = np.asarray(decision.mix, dtype=float)

@@ -5,7 +5,11 @@
 
 Only funds with a price on ``as_of`` (the estimates' tickers) enter the problem; a lot in a fund without a
 price is left untouched and noted. Wash-sale blocks come from the ledger (household-wide, 30 days either
-side); the same-day guard groups are the substitute groups merged with the identical groups.
+side); the same-day guard groups are the ``identical`` groups (a ticker alone otherwise), so "sell SUSA at
+a loss, buy DSI" — two funds of one substitute group that are not substantially identical — fits in one
+solve. With harvesting on, a fund whose taxable lots are at a loss is not bought in any account while
+another fund of its substitute group can take the buy (``engine.tax.wash_avoiding_buys``): the engine
+never washes a loss it may harvest.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from engine.model import AccountType, AssetClass, Household, Lot, Universe
 if TYPE_CHECKING:
     from engine.tax import TaxTables
 
-__all__ = ["build_inputs", "feasible_mix", "reserve_in_mix"]
+__all__ = ["achievable_class_target", "build_inputs", "feasible_mix", "reserve_in_mix"]
 
 
 def reserve_in_mix(
@@ -155,8 +159,10 @@ def build_inputs(
 ) -> Any:
     """The household problem's inputs on ``as_of`` (money USD, rates and weights fractions, mu/cov annual).
 
-    ``harvest`` lets the tax term reward realizing losses (when False, loss lots cannot be sold today —
-    the "no harvesting" strategy); ``asset_location`` switches the tax-drag term on; ``cash_buffer`` is the
+    ``harvest`` lets the tax term reward realizing losses (when False — the "no harvesting" comparison — a
+    loss sale earns nothing from the tax term, but rebalancing may still sell a lot at a loss), and keeps
+    new buys off funds with taxable lots at a loss while a substitute can take them; ``asset_location``
+    switches the tax-drag term on; ``cash_buffer`` is the
     fraction of each account's value kept in cash. With ``values_transition`` a fund the household's values
     screen out is never bought, but taxable lots of it at a gain are not forced out (tax-aware transition).
     ``open_lots`` are the ledger's open lots when the caller has already read them; ``tax_tables`` the tax
@@ -260,12 +266,15 @@ def build_inputs(
 
     buy_blocked = np.array([t in no_buy for t in tickers]) | soft_excluded
     loss_blocked = np.array([t in no_loss_sale for t in tickers])
-    if not harvest:
-        loss_blocked = np.ones(len(tickers), dtype=bool)
-    group_of: dict[str, str] = {}
-    for t in tickers:
-        a = universe[t]
-        group_of[t] = a.substitute_group or t
+    if harvest:
+        from engine.tax import wash_avoiding_buys
+
+        eligible = [t for i, t in enumerate(tickers) if not buy_blocked[i] and (excluded is None or not excluded[i])]
+        avoid = wash_avoiding_buys(ledger, prices, tickers, universe, as_of, buyable=eligible)
+        if avoid:
+            buy_blocked = buy_blocked | np.array([t in avoid for t in tickers])
+            notes += list(avoid.values())
+    group_of: dict[str, str] = {t: t for t in tickers}
     for grp in universe.identical:
         members = [t for t in tickers if t in grp]
         for t in members:
@@ -332,6 +341,7 @@ def build_inputs(
         excluded=excluded,
         buy_blocked=buy_blocked,
         sell_loss_blocked=loss_blocked,
+        reward_losses=harvest,
         guard_group=guard_group,
         spread=np.full(len(tickers), spread),
         turnover_limit=turnover_limit,
@@ -341,3 +351,57 @@ def build_inputs(
         liquid_accounts=np.array([t is AccountType.TAXABLE for t in types]),
         notes=tuple(notes),
     )
+
+
+def achievable_class_target(
+    mix: Mapping[AssetClass, float],
+    universe: Universe,
+    prices: Mapping[str, Any],
+    *,
+    excluded: Sequence[str] = (),
+    reserve: float = 0.0,
+) -> dict[str, float]:
+    """The class mix the optimizer can reach today, by class name (fractions summing to 1).
+
+    The strategic ``mix`` with the weight of classes that have no fund with a price and not in ``excluded``
+    (the household's values screen) spread pro rata over the others, as ``feasible_mix`` does for the
+    solve, and the cash target raised to ``reserve`` (the liquidity reserve, a fraction of household value)
+    as ``reserve_in_mix`` does. Drift measured against this target does not fire every day for a class no
+    fund can fill.
+    """
+    out = set(excluded)
+    available = {universe[t].asset_class for t in universe.tickers if t in prices and t not in out}
+    bands = {c: (0.0, 1.0) for c in mix}
+    new_mix, bands, _ = feasible_mix(mix, bands, available)
+    if reserve > 0:
+        new_mix, _, _ = reserve_in_mix(new_mix, bands, reserve)
+    return {str(c): float(w) for c, w in new_mix.items()}
+
+
+def drift_target(
+    mandate: Any,
+    universe: Universe,
+    household: Household,
+    prices: Mapping[str, Any],
+    lots: Sequence[Lot],
+    *,
+    esg: Any = None,
+) -> dict[str, float]:
+    """The class target drift is measured against on the day of ``prices`` (fractions by class name).
+
+    ``achievable_class_target`` of the mandate's strategic mix: classes no fund can fill today (values
+    screen with ``esg`` data, funds not trading yet) re-spread, and the cash target raised to the
+    mandate's liquidity reserve (USD) as a fraction of household value (lots at ``prices`` plus cash).
+    """
+    from engine.tax import buyable_tickers
+
+    ok = buyable_tickers(household, universe, prices, esg)
+    excluded = [t for t in universe.tickers if t in prices and t not in ok]
+    total = float(household.cash)
+    for lot in lots:
+        p = prices.get(lot.symbol)
+        if p is not None:
+            total += float(lot.shares) * float(p)
+    reserve = float(getattr(mandate, "liquidity_reserve", 0) or 0)
+    fraction = reserve / total if total > 0 else 0.0
+    return achievable_class_target(mandate.strategic_mix, universe, prices, excluded=excluded, reserve=fraction)

@@ -69,6 +69,8 @@ class HouseholdInputs:
     ``cash_flows`` are deposits (+) and withdrawals (−) settling today; ``tax_budget`` caps the net
     realized gain in USD; ``turnover_limit`` caps buys + sells as a fraction of household value.
     ``guard_group`` gives each asset a wash-sale group id: no group is both bought and sold today.
+    ``reward_losses`` False (the "no harvesting" comparison) makes a loss sale worth nothing to the tax
+    term: allowed when rebalancing needs it, never sought for its tax saving.
     """
 
     household_id: str
@@ -103,6 +105,7 @@ class HouseholdInputs:
     excluded: np.ndarray | None = None
     buy_blocked: np.ndarray | None = None
     sell_loss_blocked: np.ndarray | None = None
+    reward_losses: bool = True
     guard_group: np.ndarray | None = None
     guard: WashSaleGuard = WashSaleGuard.LOSSES
     spread: np.ndarray | None = None
