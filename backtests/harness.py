@@ -60,7 +60,7 @@ class StrategyRun:
     account_ids: tuple[str, ...]
     account_types: tuple[str, ...]
     value: np.ndarray  # pre-tax household value at each close
-    after_tax: np.ndarray  # value − taxes owed − this year's accrued tax (pre-liquidation)
+    after_tax: np.ndarray  # value − taxes owed − this year's accrued tax − deferred tax on unrealized taxable gains
     liquidation: np.ndarray  # after selling everything and withdrawing retirement accounts
     flows: np.ndarray  # external flows (contributions > 0, withdrawals < 0), gross
     flows_pre_tax: np.ndarray  # flows + taxes paid as outflows (pre-tax return basis)
@@ -82,13 +82,24 @@ class StrategyRun:
     approvals_needed: int = 0  # proposals a human would have had to approve (auto-approved here)
     plan_errors: list[tuple[date, str]] = field(default_factory=list)  # OptimizationError etc.: no trade that day
     executions: int = 0
+    taxable_value: np.ndarray | None = None  # USD in taxable accounts at each close (harvest yield's denominator)
+    harvest: bool = False  # the strategy harvests (the engine's daily run, or the benchmarks' daily scan)
+
+    def is_harvest(self, reason: str) -> bool:
+        """Whether a loss sold for ``reason`` counts as harvested: a harvest run's sale, or with harvesting on a
+        loss the adaptive engine's full solve chose (its tax term rewards losses); never a no-harvest run's."""
+        return reason == "harvest" or (self.harvest and self.kind == "adaptive" and reason == "engine")
 
 
 def scenario_prices(scenario: Scenario, source: PriceTable | None = None) -> PriceTable:
-    """The scenario's funds over its period from ``source`` (default: the embedded prices)."""
+    """The scenario's funds over its period from ``source`` (default: the scenario's ``data``, else embedded)."""
     tickers = scenario.universe.tickers
     if source is None:
-        return PriceTable.embedded(tickers, scenario.start, scenario.end)
+        named = scenario.price_source()
+        if named is None:
+            return PriceTable.embedded(tickers, scenario.start, scenario.end)
+        end = scenario.end or date.today()
+        return PriceTable.from_source(named, tickers, scenario.start, end).between(scenario.start, scenario.end)
     cols = [source.column(t) for t in tickers]
     table = PriceTable(source.days, tuple(tickers), source.prices[:, cols])
     return table.between(scenario.start, scenario.end)
@@ -150,6 +161,7 @@ class _Run:
         self.strat: Strategy = build_strategy(strategy) if isinstance(strategy, StrategySpec) else strategy
         table = prices if prices is not None and prices.tickers == tuple(scenario.universe.tickers) \
             else scenario_prices(scenario, prices)
+        table = table.between(scenario.start, scenario.end)  # the scenario's period, whatever table was passed
         self.sc, self.table, self.progress = scenario, table, progress
         self.days, self.P = table.days, table.prices
         T, N = self.P.shape
@@ -204,6 +216,7 @@ class _Run:
                 self.goal_rows.setdefault(row, []).append(g)
         # Series and records.
         self.value, self.after, self.liq = np.zeros(T), np.zeros(T), np.zeros(T)
+        self.taxable_value = np.zeros(T)
         self.flows, self.flows_pre, self.flows_after = np.zeros(T), np.zeros(T), np.zeros(T)
         self.weights = np.zeros((T, N))
         self.strategic = np.full((T, N), np.nan)
@@ -282,12 +295,16 @@ class _Run:
         vals = b.cash() + b.shares @ px
         v = float(vals.sum())
         self.value[t] = v
+        self.taxable_value[t] = float(vals[b.taxable].sum())
         gains_tax = self._gains_tax(day.year)
         ytd = gains_tax + self.taxes.income_tax_so_far()
-        self.after[t] = v - self.owed - self.tax_due - ytd
         rates = self.taxes.rates
         unreal = float(b.shares[b.taxable].sum(axis=0) @ px - b.taxable_basis.sum())
-        self.liq[t] = (v - self.owed - self.tax_due - ytd - unreal * rates.long_term
+        # The after-tax value counts the tax deferred on unrealized taxable gains (at the long-term rate; an
+        # unrealized loss counts as the tax it would save), so lowering a basis by harvesting is not free.
+        deferred = unreal * rates.long_term
+        self.after[t] = v - self.owed - self.tax_due - ytd - deferred
+        self.liq[t] = (v - self.owed - self.tax_due - ytd - deferred
                        - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
         if v > 0:
             self.weights[t] = (b.shares * px).sum(axis=0) / v
@@ -307,8 +324,8 @@ class _Run:
             else:
                 self.owed += result.tax
             self._gains_cache = (-1, -1, 0.0)
-            self.after[t] = v - self.owed - self.tax_due
-            self.liq[t] = (v - self.owed - self.tax_due - unreal * rates.long_term
+            self.after[t] = v - self.owed - self.tax_due - deferred
+            self.liq[t] = (v - self.owed - self.tax_due - deferred
                            - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
         if self.progress is not None and (t % self._step == 0 or t == self.T - 1):
             self.progress(t + 1, self.T)
@@ -520,7 +537,7 @@ class _Run:
                           r.term.value, float(r.disallowed), why))
             by_id[r.id] = (a, why)
             y = per_year.setdefault(r.sold.year, _year0())
-            harvested = why == "harvest" or (adaptive and harvest_on and why == "engine")
+            harvested = why == "harvest" or (adaptive and harvest_on and why == "engine")  # StrategyRun.is_harvest
             if gain < 0 and harvested:
                 y["harvested"] += -gain
             y["wash_disallowed"] += float(r.disallowed)
@@ -555,6 +572,7 @@ class _Run:
             decisions=self.decisions, goals=self.goals, events=self.events_log, shortfall=self.shortfall,
             notes=notes, seconds=time.perf_counter() - self.t_start, prices=self.P,
             approvals_needed=b.approvals_needed, plan_errors=self.plan_errors, executions=len(b.reports),
+            taxable_value=self.taxable_value, harvest=harvest_on,
         )
 
 
