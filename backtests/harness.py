@@ -238,7 +238,7 @@ class _Run:
         self.mandate: Any = None
         self.mix: np.ndarray | None = None
         self.last_run = -10**9
-        self._gains_cache: tuple[int, int, float] = (-1, -1, 0.0)
+        self._gains_cache: tuple[int, int, float, float] = (-1, -1, 0.0, 0.0)
         self._step = max(1, T // 20)
         self._closed = -1
 
@@ -296,13 +296,14 @@ class _Run:
         v = float(vals.sum())
         self.value[t] = v
         self.taxable_value[t] = float(vals[b.taxable].sum())
-        gains_tax = self._gains_tax(day.year)
+        gains_tax, carry = self._gains_tax(day.year)
         ytd = gains_tax + self.taxes.income_tax_so_far()
         rates = self.taxes.rates
         unreal = float(b.shares[b.taxable].sum(axis=0) @ px - b.taxable_basis.sum())
-        # The after-tax value counts the tax deferred on unrealized taxable gains (at the long-term rate; an
-        # unrealized loss counts as the tax it would save), so lowering a basis by harvesting is not free.
-        deferred = unreal * rates.long_term
+        # The after-tax value counts the tax deferred on unrealized taxable gains and the tax value of losses
+        # carried forward, both at the long-term rate (an unrealized loss counts as the tax it would save): a
+        # basis lowered by harvesting is not free, and a harvested loss not used yet is not worthless.
+        deferred = (unreal - carry) * rates.long_term
         self.after[t] = v - self.owed - self.tax_due - ytd - deferred
         self.liq[t] = (v - self.owed - self.tax_due - ytd - deferred
                        - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
@@ -323,18 +324,20 @@ class _Run:
                 self.tax_due += result.tax
             else:
                 self.owed += result.tax
-            self._gains_cache = (-1, -1, 0.0)
+            self._gains_cache = (-1, -1, 0.0, 0.0)
+            deferred = (unreal - self.taxes.carried) * rates.long_term  # the carryforward the settlement rolled
             self.after[t] = v - self.owed - self.tax_due - deferred
             self.liq[t] = (v - self.owed - self.tax_due - deferred
                            - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
         if self.progress is not None and (t % self._step == 0 or t == self.T - 1):
             self.progress(t + 1, self.T)
 
-    def _gains_tax(self, year: int) -> float:
+    def _gains_tax(self, year: int) -> tuple[float, float]:
+        """This year's tax on realizations so far and the losses that would carry forward (USD), cached."""
         n = len(self.book.trades)
         if self._gains_cache[:2] != (year, n):
-            self._gains_cache = (year, n, self.taxes.gains_tax(self.book.ledger, year))
-        return self._gains_cache[2]
+            self._gains_cache = (year, n, *self.taxes.gains_tax_and_carry(self.book.ledger, year))
+        return self._gains_cache[2], self._gains_cache[3]
 
     # -- the loop ---------------------------------------------------------------------------------
 

@@ -88,6 +88,17 @@ class TaxYear:
         """Tax (USD) on the year's realizations so far, with the carried losses (an estimate before settlement)."""
         return self._portfolio_tax(ledger.realized(year=year))
 
+    def gains_tax_and_carry(self, ledger: LotLedger, year: int) -> tuple[float, float]:
+        """``gains_tax`` and the capital losses (USD) that would carry into next year if the year ended now."""
+        reals = ledger.realized(year=year)
+        bill = tax_on(reals, self._carried())
+        return self._portfolio_tax(reals), float(bill.st_carryforward + bill.lt_carryforward)
+
+    @property
+    def carried(self) -> float:
+        """Capital losses (USD, both terms) carried into the current year."""
+        return float(self.st_carry + self.lt_carry)
+
     def _portfolio_tax(self, reals: list, qualified: Decimal = _ZERO, ordinary: Decimal = _ZERO) -> float:
         """The household's tax with the portfolio (realizations, income, carried losses) minus its tax
         without any portfolio (USD). ``tax_on`` is incremental over a baseline that already deducts the
