@@ -83,6 +83,7 @@ class StrategyRun:
     plan_errors: list[tuple[date, str]] = field(default_factory=list)  # OptimizationError etc.: no trade that day
     executions: int = 0
     taxable_value: np.ndarray | None = None  # USD in taxable accounts at each close (harvest yield's denominator)
+    after_tax_paid: np.ndarray | None = None  # value − taxes owed and accrued only (no deferred tax, no carry)
     harvest: bool = False  # the strategy harvests (the engine's daily run, or the benchmarks' daily scan)
 
     def is_harvest(self, reason: str) -> bool:
@@ -217,6 +218,7 @@ class _Run:
         # Series and records.
         self.value, self.after, self.liq = np.zeros(T), np.zeros(T), np.zeros(T)
         self.taxable_value = np.zeros(T)
+        self.after_paid = np.zeros(T)
         self.flows, self.flows_pre, self.flows_after = np.zeros(T), np.zeros(T), np.zeros(T)
         self.weights = np.zeros((T, N))
         self.strategic = np.full((T, N), np.nan)
@@ -305,6 +307,7 @@ class _Run:
         # basis lowered by harvesting is not free, and a harvested loss not used yet is not worthless.
         deferred = (unreal - carry) * rates.long_term
         self.after[t] = v - self.owed - self.tax_due - ytd - deferred
+        self.after_paid[t] = v - self.owed - self.tax_due - ytd
         self.liq[t] = (v - self.owed - self.tax_due - ytd - deferred
                        - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
         if v > 0:
@@ -327,6 +330,7 @@ class _Run:
             self._gains_cache = (-1, -1, 0.0, 0.0)
             deferred = (unreal - self.taxes.carried) * rates.long_term  # the carryforward the settlement rolled
             self.after[t] = v - self.owed - self.tax_due - deferred
+            self.after_paid[t] = v - self.owed - self.tax_due
             self.liq[t] = (v - self.owed - self.tax_due - deferred
                            - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
         if self.progress is not None and (t % self._step == 0 or t == self.T - 1):
@@ -575,7 +579,7 @@ class _Run:
             decisions=self.decisions, goals=self.goals, events=self.events_log, shortfall=self.shortfall,
             notes=notes, seconds=time.perf_counter() - self.t_start, prices=self.P,
             approvals_needed=b.approvals_needed, plan_errors=self.plan_errors, executions=len(b.reports),
-            taxable_value=self.taxable_value, harvest=harvest_on,
+            taxable_value=self.taxable_value, harvest=harvest_on, after_tax_paid=self.after_paid,
         )
 
 

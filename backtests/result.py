@@ -82,6 +82,7 @@ def strategy_metrics(run: StrategyRun) -> dict[str, Any]:
         "mwr_after_tax": money_weighted_return(run.days, run.flows_after_tax, run.after_tax[0],
                                                run.after_tax[-1]),
         **std,
+        "twr_after_tax_paid": _twr_paid(run, idx),
         "after_tax_sharpe_ratio": std_after["sharpe_ratio"],
         "after_tax_max_drawdown": std_after["max_drawdown"],
         "taxes_paid": float(sum(t.tax for t in run.taxes)),
@@ -95,6 +96,7 @@ def strategy_metrics(run: StrategyRun) -> dict[str, Any]:
         "tax_alpha": math.nan,
         "tax_drag_alpha": math.nan,
         "pre_tax_alpha": math.nan,
+        "tax_alpha_paid": math.nan,
         "turnover": turnover(traded, float(np.mean(run.value)), years),
         "trading_costs": float(costs),
         "tracking_error": te,
@@ -108,6 +110,14 @@ def strategy_metrics(run: StrategyRun) -> dict[str, Any]:
         "seconds": run.seconds,
     }
     return out
+
+
+def _twr_paid(run: StrategyRun, idx: pd.DatetimeIndex) -> float:
+    """Annual after-tax TWR counting only taxes paid and accrued (no deferred tax, no carryforward value)."""
+    if run.after_tax_paid is None:
+        return math.nan
+    return summary(pd.Series(time_weighted_returns(run.after_tax_paid, run.flows_after_tax), index=idx))[
+        "annual_return"]
 
 
 def _harvest_yield(run: StrategyRun) -> float:
@@ -234,6 +244,7 @@ class BacktestResult:
                     a.update(tax_alpha_split(a["twr_pre_tax"], a["twr_after_tax"], b["twr_pre_tax"],
                                              b["twr_after_tax"]))
                     a["baseline"] = base
+                    a["tax_alpha_paid"] = a["twr_after_tax_paid"] - b["twr_after_tax_paid"]
             self._metrics = pd.DataFrame.from_dict(rows, orient="index")
         return self._metrics
 
@@ -248,6 +259,7 @@ class BacktestResult:
         keys = {"twr_pre_tax": "twr_pre_tax", "twr_after_tax": "twr_after_tax", "taxes": "taxes_paid",
                 "harvested": "harvested_losses", "harvest_yield": "harvest_yield", "tax_alpha": "tax_alpha",
                 "tax_drag_alpha": "tax_drag_alpha", "pre_tax_alpha": "pre_tax_alpha", "tax_drag": "tax_drag",
+                "twr_after_tax_paid": "twr_after_tax_paid", "tax_alpha_paid": "tax_alpha_paid",
                 "turnover": "turnover", "costs": "trading_costs", "max_drawdown": "max_drawdown",
                 "annual_volatility": "annual_volatility", "sharpe_ratio": "sharpe_ratio",
                 "mwr_after_tax": "mwr_after_tax", "final_value": "final_value", "final_after_tax": "final_after_tax",
