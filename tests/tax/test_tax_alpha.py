@@ -82,7 +82,7 @@ def test_partial_wash_splits_the_replacement_and_tacks_the_holding_period():
     led.buy("brk", "VTI", 4, "80", date(2025, 3, 20))
     r = led.realized()[0]
     assert r.disallowed == D("80.00") and r.gain == D("-120.00")
-    new = [lot for lot in led.open_lots() if lot.symbol == "VTI"][0]
+    new = next(lot for lot in led.open_lots() if lot.symbol == "VTI")
     assert new.basis == D("400.00") and new.acquired < date(2025, 3, 20)
 
 
