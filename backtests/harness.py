@@ -359,6 +359,7 @@ class _Run:
                 b.broker.process()
             if b.broker.today > day:
                 continue  # an execution already crossed this day (it was valued and got its cash flows)
+            self.notes += b.liquidate_ended(t, day)
             if t <= last_trading_row:
                 self._pay_taxes()
                 self._withdrawals()
@@ -374,8 +375,10 @@ class _Run:
         return self._result()
 
     def _now(self) -> tuple[int, date, np.ndarray]:
+        """The broker's current row, day and prices; a fund whose prices ended is liquidated first."""
         day = self.book.broker.today
         t = self.row_of[day]
+        self.notes += self.book.liquidate_ended(t, day)  # an execution may have crossed into its first dead day
         return t, day, self.P[t]
 
     def _pay_taxes(self, *, trade: bool = True) -> None:
