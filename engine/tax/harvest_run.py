@@ -28,7 +28,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from engine.model import AccountType, Household, Lot, Order, Universe
+from engine.model import AccountType, Household, Lot, Order, OrderSide, Universe
 from engine.tax.harvest import HarvestConfig, HarvestDecision, HarvestKind, HarvestSkip, TaxLossHarvester
 from engine.tax.ledger import LotLedger
 from engine.tax.rates import TaxTables
@@ -59,6 +59,7 @@ class HarvestPlan:
     decisions: tuple[HarvestDecision, ...]
     skipped: tuple[HarvestSkip, ...]
     explanation: tuple[str, ...]
+    tertiary: tuple[tuple[str, str, Decimal], ...] = ()  # (account, fund, shares): what a position limit moved
 
     @property
     def harvested_loss(self) -> Decimal:
@@ -86,6 +87,8 @@ class HarvestPlan:
             if d.substitute_shares > 0:
                 key = (d.account, d.substitute)
                 out[key] = out.get(key, _ZERO) + d.substitute_shares
+        for acct, fund, sh in self.tertiary:
+            out[(acct, fund)] = out.get((acct, fund), _ZERO) + sh
         return out
 
     @property
@@ -113,6 +116,9 @@ class HarvestPlan:
             out.append(sell)
             if buy.qty:
                 out.append(buy)
+        for i, (acct, fund, sh) in enumerate(self.tertiary):
+            out.append(Order(client_order_id=f"{prefix}-t{i:03d}-buy", account=acct, symbol=fund,
+                             side=OrderSide.BUY, qty=sh))
         return tuple(out)
 
 
@@ -220,15 +226,20 @@ def plan_harvest(
     Reads ``ledger`` and never changes it. ``prices`` in USD/share; ``config`` the household's or the
     scenario's thresholds (default ``HarvestConfig()``); ``esg`` the values data that decides which
     substitutes the household may buy (None: every fund with a price). ``max_position`` (a fraction of
-    household value, the optimizer's position limit) caps each substitute buy: what does not fit stays
-    cash for the next cash or rebalance run, so a harvest never leaves a position the planner cannot hold.
+    household value, the optimizer's position limit) caps each substitute buy: what does not fit buys a
+    tertiary fund — another fund of the same asset class, not identical to the one sold, in no wash-sale
+    window and with no taxable lot at a loss — or else stays cash for the next run, so a harvest never
+    leaves a position the planner cannot hold.
     """
     harvester = harvester_for(universe, household, config, tables)
-    decisions, skips = harvester.run(ledger, prices, as_of, buyable=buyable_tickers(household, universe, prices, esg))
+    buyable = buyable_tickers(household, universe, prices, esg)
+    decisions, skips = harvester.run(ledger, prices, as_of, buyable=buyable)
     cfg = harvester.config
     lines: list[str] = []
+    tertiary: list[tuple[str, str, Decimal]] = []
     if max_position is not None and decisions:
-        decisions, capped = _cap_positions(decisions, household, ledger, prices, max_position, universe)
+        decisions, capped, tertiary = _cap_positions(decisions, household, ledger, prices, max_position, universe,
+                                                     buyable, as_of)
         lines += capped
     harvests = [d for d in decisions if d.kind is HarvestKind.HARVEST]
     backs = [d for d in decisions if d.kind is HarvestKind.SWITCH_BACK]
@@ -249,7 +260,7 @@ def plan_harvest(
         lines += [f"  lot {s.lot_id} ({s.symbol} in {s.account}, loss ${s.loss:,.2f}): {s.reason}" for s in skips[:10]]
         if len(skips) > 10:
             lines.append(f"  … and {len(skips) - 10} more")
-    return HarvestPlan(as_of, tuple(decisions), tuple(skips), tuple(lines))
+    return HarvestPlan(as_of, tuple(decisions), tuple(skips), tuple(lines), tuple(tertiary))
 
 
 def _cap_positions(
@@ -259,8 +270,11 @@ def _cap_positions(
     prices: Mapping[str, Any],
     max_position: float,
     universe: Universe,
-) -> tuple[list[HarvestDecision], list[str]]:
-    """Cut substitute buys that would hold more than ``max_position`` of household value in one fund."""
+    buyable: Collection[str],
+    on: date,
+) -> tuple[list[HarvestDecision], list[str], list[tuple[str, str, Decimal]]]:
+    """Cut substitute buys that would hold more than ``max_position`` of household value in one fund; the rest
+    goes to a tertiary fund of the same asset class where one has room (see ``plan_harvest``)."""
     from dataclasses import replace
     from decimal import ROUND_DOWN
 
@@ -277,20 +291,46 @@ def _cap_positions(
     cap = Decimal(repr(max_position)) * total
     out: list[HarvestDecision] = []
     lines: list[str] = []
+    extra: list[tuple[str, str, Decimal]] = []
+    taxable = {a for a, t in ledger.accounts.items() if t is AccountType.TAXABLE}
+    losing = {lot.symbol for lot in ledger.open_lots() if lot.account in taxable and lot.symbol in px
+              and lot.shares * px[lot.symbol] < lot.basis}
+    blocked = ledger.blocked_buys([t for t in universe.tickers if t in px], on)
+
+    def shares_of(fund: str, usd: Decimal) -> Decimal:
+        whole = fund in universe and not universe[fund].fractionable
+        q = Decimal(1) if whole else Decimal("0.000001")
+        return (usd / px[fund]).quantize(q, rounding=ROUND_DOWN) if px.get(fund, _ZERO) > 0 else _ZERO
+
     for d in decisions:
         room = max(cap - held.get(d.substitute, _ZERO), _ZERO)
         want = d.substitute_shares * d.substitute_price
         if want > room:
-            whole = d.substitute in universe and not universe[d.substitute].fractionable
-            q = Decimal(1) if whole else Decimal("0.000001")
-            shares = (room / d.substitute_price).quantize(q, rounding=ROUND_DOWN) if d.substitute_price > 0 else _ZERO
-            lines.append(f"  {d.substitute} buy cut to {shares.normalize()} sh: the position limit "
-                         f"{max_position:.0%} of household value; ${want - shares * d.substitute_price:,.2f} "
-                         "stays cash for the next run")
+            shares = shares_of(d.substitute, room)
+            left = want - shares * d.substitute_price
             d = replace(d, substitute_shares=shares)
+            sold = ledger.identical_to(d.symbol)
+            cls = universe[d.symbol].asset_class if d.symbol in universe else None
+            options = [t for t in universe.tickers if t in px and t in buyable and t not in sold and t not in blocked
+                       and t not in losing and t != d.substitute and cls is not None and universe[t].asset_class == cls]
+            sub = universe[d.symbol].sub_class
+            options.sort(key=lambda t, sub=sub: (universe[t].sub_class != sub, -(cap - held.get(t, _ZERO))))
+            note = "stays cash for the next run"
+            for t in options:
+                usd = min(left, max(cap - held.get(t, _ZERO), _ZERO))
+                q = shares_of(t, usd)
+                if q <= 0:
+                    continue
+                extra.append((d.account, t, q))
+                held[t] = held.get(t, _ZERO) + q * px[t]
+                note = f"buys {q.normalize()} sh {t} instead (same asset class, not identical to {d.symbol})"
+                left -= q * px[t]
+                break
+            lines.append(f"  {d.substitute} buy cut to {shares.normalize()} sh by the position limit "
+                         f"{max_position:.0%} of household value; ${want - shares * d.substitute_price:,.2f} {note}")
         held[d.substitute] = held.get(d.substitute, _ZERO) + d.substitute_shares * d.substitute_price
         out.append(d)
-    return out, lines
+    return out, lines, extra
 
 
 def wash_avoiding_buys(

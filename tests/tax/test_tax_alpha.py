@@ -221,3 +221,26 @@ def test_no_alternate_means_no_block():
     led = ledger_with_loss()
     prices = {"VTI": D(80), "IVV": D(40)}
     assert wash_avoiding_buys(led, prices, ["VTI", "IVV"], universe(), date(2025, 3, 3), buyable=["VTI"]) == {}
+
+
+def test_position_limit_cuts_the_substitute_buy_and_a_tertiary_fund_takes_the_rest():
+    """The harvest never leaves a position the planner's limit forbids: IVV is capped at 40 % of household value,
+    the rest buys another fund of the asset class (not identical, not at a loss), here BND's class has none."""
+    uni = Universe({
+        "VTI": Asset("VTI", AssetClass.US_EQUITY, substitute_group="us"),
+        "IVV": Asset("IVV", AssetClass.US_EQUITY, substitute_group="us"),
+        "VB": Asset("VB", AssetClass.US_EQUITY, sub_class="small"),
+        "BND": Asset("BND", AssetClass.US_BONDS),
+    }, ())
+    led = LotLedger(ACCTS)
+    led.buy("brk", "VTI", 100, "100", date(2025, 1, 2))
+    led.buy("brk", "BND", 20, "100", date(2025, 1, 2))
+    prices = {"VTI": D(80), "IVV": D(40), "VB": D(50), "BND": D(100)}
+    plan = plan_harvest(household(), led, prices, date(2025, 3, 3), uni, max_position=0.40,
+                        config=HarvestConfig(min_loss_usd=D(500)))
+    total = D(8000) + D(2000)
+    assert plan.buys[("brk", "IVV")] * 40 <= D("0.40") * total
+    assert plan.tertiary and plan.tertiary[0][1] == "VB"
+    assert sum(sh * prices[f] for (_a, f), sh in plan.buys.items()) <= D(8000)
+    assert any("position limit" in line for line in plan.explanation)
+    assert [o.symbol for o in plan.orders("p") if o.side.value == "buy"] == ["IVV", "VB"]
