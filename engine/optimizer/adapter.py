@@ -238,11 +238,15 @@ def build_inputs(
         if screen.max_carbon is not None:
             reference = None
             if screen.carbon_relative:
-                w = np.zeros(len(tickers))
-                np.add.at(w, lots.asset, lots.shares * px[lots.asset])
+                # The reference is the covered funds of the day, equally weighted — a stand-in for the unconstrained
+                # portfolio's intensity that does not move with what is held. Measured against current holdings
+                # the cap tightened by the factor on every run (0.7, 0.49, …) and was 0 for an all-cash household,
+                # so the plan became infeasible for good (the esg scenario never traded).
                 covered = screen.carbon_covered
-                reference = float((w * np.nan_to_num(screen.carbon))[covered].sum() / max(w[covered].sum(), 1e-12))
-                notes.append(f"relative carbon cap measured against current holdings ({reference:.0f} tCO2e/$M)")
+                carbon_all = np.asarray(screen.carbon, dtype=float)
+                reference = float(np.nanmean(carbon_all[covered])) if covered.any() else 0.0
+                notes.append(f"relative carbon cap measured against the covered funds, equally weighted "
+                             f"({reference:.0f} tCO2e/$M)")
             cap = screen.carbon_cap(reference)
             carbon = screen.carbon_vector(cap)
         # Tax-aware transition: a screened-out fund is never bought; it is sold outright where that costs no
