@@ -103,12 +103,15 @@ def _wash_blocked_floors(
     total_value: float,
     ledger: Any,
     as_of: date,
+    max_position: float = 1.0,
 ) -> tuple[dict[AssetClass, tuple[float, float]], list[str]]:
     """Lower the floor of a class whose every eligible fund is in a wash-sale window to what is held in it.
 
     Nothing of such a class may be bought until the window after a recent loss sale closes, so a floor
     above what the household holds could not be met (the plan would be infeasible for up to 30 days).
     The class keeps its target weight; only the floor waits. Screened-out classes are ``feasible_mix``'s.
+    Likewise when the funds that may be bought cannot reach the floor within the position limit
+    (``max_position`` each) next to what the blocked ones hold: the floor waits at what can be reached.
     """
     out = dict(bands)
     eligible: dict[AssetClass, list[int]] = {}
@@ -118,7 +121,20 @@ def _wash_blocked_floors(
     lines: list[str] = []
     for cls, idx in eligible.items():
         lo, hi = out.get(cls, (0.0, 1.0))
-        if cls is AssetClass.CASH or lo <= 0 or not all(buy_blocked[i] for i in idx):
+        if cls is AssetClass.CASH or lo <= 0:
+            continue
+        open_ = [i for i in idx if not buy_blocked[i]]
+        if open_ and total_value > 0:  # some fund may be bought: can the floor be reached within the limit?
+            shut = [i for i in idx if buy_blocked[i]]
+            in_shut = np.isin(lots.asset, shut)
+            shut_w = float((lots.shares[in_shut] * px[lots.asset[in_shut]]).sum() / total_value)
+            reach = shut_w + max_position * len(open_)
+            if reach >= lo:
+                continue
+            out[cls] = (max(reach - 1e-6, 0.0), max(hi, reach))
+            lines.append(f"The {cls.value} floor {lo:.0%} cannot be reached today: the funds that may be bought are "
+                         f"held at most {max_position:.0%} each and the others are in a wash-sale window; it waits at "
+                         f"{reach:.1%}")
             continue
         in_cls = np.isin(lots.asset, idx)
         held = float((lots.shares[in_cls] * px[lots.asset[in_cls]]).sum() / total_value) if total_value > 0 else 0.0
@@ -133,6 +149,77 @@ def _wash_blocked_floors(
             f"{lo:.0%}–{hi:.0%})"
         )
     return out, lines
+
+
+def _avoid_washing(
+    ledger: Any,
+    prices: Mapping[str, Any],
+    tickers: Sequence[str],
+    universe: Universe,
+    as_of: date,
+    buy_blocked: np.ndarray,
+    excluded: np.ndarray | None,
+    lots: Any,
+    px: np.ndarray,
+    total_value: float,
+    max_position: float,
+    mix: Mapping[AssetClass, float],
+) -> tuple[np.ndarray, list[str]]:
+    """Block buys of funds whose taxable lots are at a loss where a substitute can take them (Betterment's
+    secondary tickers, ``engine.tax.wash_avoiding_buys``), as long as the funds left open in the class can
+    still reach its target within the position limit — else the class would sit in cash."""
+    from engine.tax import wash_avoiding_buys
+
+    eligible = [t for i, t in enumerate(tickers) if not buy_blocked[i] and (excluded is None or not excluded[i])]
+    held = np.zeros(len(tickers))
+    if total_value > 0:
+        np.add.at(held, lots.asset, lots.shares * px[lots.asset] / total_value)
+    full = [t for i, t in enumerate(tickers) if held[i] >= max_position - 0.02]
+    avoid = wash_avoiding_buys(ledger, prices, tickers, universe, as_of, buyable=eligible, full=full)
+    if not avoid:
+        return buy_blocked, []
+    out = buy_blocked | np.array([t in avoid for t in tickers])
+    open_ = ~out if excluded is None else ~(out | excluded)
+    for cls in sorted({universe[t].asset_class for t in avoid}, key=str):
+        idx = [i for i, t in enumerate(tickers) if universe[t].asset_class is cls]
+        room = sum(max(max_position - held[i], 0.0) for i in idx if open_[i])
+        if held[idx].sum() + room + 1e-9 < mix.get(cls, 0.0):  # not enough room: the primaries stay buyable
+            for i in idx:
+                if tickers[i] in avoid:
+                    out[i] = buy_blocked[i]
+                    avoid.pop(tickers[i])
+    return out, list(avoid.values())
+
+
+def _stuck_over_limit(
+    tickers: Sequence[str],
+    lots: Any,
+    px: np.ndarray,
+    total_value: float,
+    max_position: float,
+    loss_blocked: np.ndarray,
+    types: Sequence[AccountType],
+) -> tuple[np.ndarray | None, list[str]]:
+    """Funds held above the position limit that cannot be sold down to it today, with their weight.
+
+    Taxable lots at a loss of a fund in a wash-sale window cannot be sold (the loss would be washed); when
+    the rest of the fund is not enough to get under ``max_position`` the limit waits at what must stay
+    (the plan would otherwise be infeasible until the window closes). Like ``_wash_blocked_floors``.
+    """
+    if total_value <= 0 or not loss_blocked.any():
+        return None, []
+    value = lots.shares * px[lots.asset]
+    held = np.bincount(lots.asset, weights=value, minlength=len(tickers)) / total_value
+    taxable = np.array([t is AccountType.TAXABLE for t in types], dtype=bool)[lots.account]
+    stuck_lot = taxable & (value < lots.basis) & loss_blocked[lots.asset]
+    stuck = np.bincount(lots.asset, weights=np.where(stuck_lot, value, 0.0), minlength=len(tickers)) / total_value
+    over = np.zeros(len(tickers))
+    lines: list[str] = []
+    for i in np.flatnonzero((held > max_position) & (stuck > max_position)):
+        over[i] = stuck[i] + 1e-9
+        lines.append(f"{tickers[i]} is {held[i]:.1%} of household value, above the {max_position:.0%} position limit, "
+                     f"and {stuck[i]:.1%} of it is lots at a loss in a wash-sale window: the limit waits there")
+    return (over if lines else None), lines
 
 
 def build_inputs(
@@ -270,14 +357,6 @@ def build_inputs(
 
     buy_blocked = np.array([t in no_buy for t in tickers]) | soft_excluded
     loss_blocked = np.array([t in no_loss_sale for t in tickers])
-    if harvest:
-        from engine.tax import wash_avoiding_buys
-
-        eligible = [t for i, t in enumerate(tickers) if not buy_blocked[i] and (excluded is None or not excluded[i])]
-        avoid = wash_avoiding_buys(ledger, prices, tickers, universe, as_of, buyable=eligible)
-        if avoid:
-            buy_blocked = buy_blocked | np.array([t in avoid for t in tickers])
-            notes += list(avoid.values())
     group_of: dict[str, str] = {t: t for t in tickers}
     for grp in universe.identical:
         members = [t for t in tickers if t in grp]
@@ -300,8 +379,14 @@ def build_inputs(
         held,
     )
     notes += lines
+    if harvest:
+        buy_blocked, lines = _avoid_washing(ledger, prices, tickers, universe, as_of, buy_blocked, excluded, lots, px,
+                                            total_value, max_position, mix)
+        notes += lines
     bands, lines = _wash_blocked_floors(bands, universe, tickers, buyable, buy_blocked, lots, px, total_value, ledger,
-                                        as_of)
+                                        as_of, max_position)
+    notes += lines
+    over, lines = _stuck_over_limit(tickers, lots, px, total_value, max_position, loss_blocked, types)
     notes += lines
     reserve = float(mandate.liquidity_reserve)
     # What the taxable accounts can hold liquid after the cash buffer, trading costs and lots that cannot be
@@ -345,6 +430,7 @@ def build_inputs(
         excluded=excluded,
         buy_blocked=buy_blocked,
         sell_loss_blocked=loss_blocked,
+        position_over=over,
         reward_losses=harvest,
         guard_group=guard_group,
         spread=np.full(len(tickers), spread),

@@ -114,6 +114,7 @@ class HouseholdInputs:
     tax_budget: float | None = None
     max_position: float = 1.0
     asset_bounds: np.ndarray | None = None
+    position_over: np.ndarray | None = None  # per asset: a weight above max_position it may keep (only shrink)
     liquidity_reserve: float = 0.0
     liquid_accounts: np.ndarray | None = None
     liquid_assets: np.ndarray | None = None
@@ -287,6 +288,8 @@ def prepare(inputs: HouseholdInputs) -> Prepared:
     if not 0 < inputs.max_position <= 1:
         raise ValidationError(f"{where}: must lie in (0, 1]", field=f + "max_position", value=inputs.max_position)
     ahi = np.minimum(ahi, inputs.max_position)
+    if inputs.position_over is not None:  # held above the limit and not sellable today: the limit waits there
+        ahi = np.maximum(ahi, np.minimum(as_vector(inputs.position_over, n, f + "position_over"), 1.0))
     excluded = _flags(inputs.excluded, n, "excluded")
     ahi[excluded] = 0.0
     alo[excluded] = 0.0

@@ -238,9 +238,10 @@ def plan_harvest(
     lines: list[str] = []
     tertiary: list[tuple[str, str, Decimal]] = []
     if max_position is not None and decisions:
-        decisions, capped, tertiary = _cap_positions(decisions, household, ledger, prices, max_position, universe,
-                                                     buyable, as_of)
+        decisions, capped, tertiary, dropped = _cap_positions(decisions, household, ledger, prices, max_position,
+                                                              universe, buyable, as_of)
         lines += capped
+        skips = [*skips, *dropped]
     harvests = [d for d in decisions if d.kind is HarvestKind.HARVEST]
     backs = [d for d in decisions if d.kind is HarvestKind.SWITCH_BACK]
     if harvests:
@@ -272,7 +273,7 @@ def _cap_positions(
     universe: Universe,
     buyable: Collection[str],
     on: date,
-) -> tuple[list[HarvestDecision], list[str], list[tuple[str, str, Decimal]]]:
+) -> tuple[list[HarvestDecision], list[str], list[tuple[str, str, Decimal]], list[HarvestSkip]]:
     """Cut substitute buys that would hold more than ``max_position`` of household value in one fund; the rest
     goes to a tertiary fund of the same asset class where one has room (see ``plan_harvest``)."""
     from dataclasses import replace
@@ -302,35 +303,46 @@ def _cap_positions(
         q = Decimal(1) if whole else Decimal("0.000001")
         return (usd / px[fund]).quantize(q, rounding=ROUND_DOWN) if px.get(fund, _ZERO) > 0 else _ZERO
 
+    dropped: list[HarvestSkip] = []
     for d in decisions:
         room = max(cap - held.get(d.substitute, _ZERO), _ZERO)
         want = d.substitute_shares * d.substitute_price
         if want > room:
             shares = shares_of(d.substitute, room)
             left = want - shares * d.substitute_price
-            d = replace(d, substitute_shares=shares)
             sold = ledger.identical_to(d.symbol)
             cls = universe[d.symbol].asset_class if d.symbol in universe else None
             options = [t for t in universe.tickers if t in px and t in buyable and t not in sold and t not in blocked
-                       and t not in losing and t != d.substitute and cls is not None and universe[t].asset_class == cls]
+                       and t != d.substitute and cls is not None and universe[t].asset_class == cls]
             sub = universe[d.symbol].sub_class
-            options.sort(key=lambda t, sub=sub: (universe[t].sub_class != sub, -(cap - held.get(t, _ZERO))))
-            note = "stays cash for the next run"
+            # Funds with no taxable lot at a loss first (a buy would wash their own harvest), then the sub-class.
+            options.sort(key=lambda t, sub=sub: (t in losing, universe[t].sub_class != sub,
+                                                 -(cap - held.get(t, _ZERO))))
+            picks: list[tuple[str, str, Decimal]] = []
             for t in options:
-                usd = min(left, max(cap - held.get(t, _ZERO), _ZERO))
-                q = shares_of(t, usd)
-                if q <= 0:
-                    continue
-                extra.append((d.account, t, q))
+                q = shares_of(t, min(left, max(cap - held.get(t, _ZERO), _ZERO)))
+                if q > 0:
+                    picks.append((d.account, t, q))
+                    left -= q * px[t]
+                if left <= want / 100:
+                    break
+            if left > want / 10:  # a harvest must not turn a position into cash for 30 days: skip it
+                held[d.symbol] = held.get(d.symbol, _ZERO) + d.proceeds
+                why = (f"no room to reinvest ${left:,.2f} of the proceeds in its asset class within the "
+                       f"{max_position:.0%} position limit (it would sit in cash)")
+                dropped.append(HarvestSkip(d.account, d.lot_id, d.symbol, d.loss, why))
+                continue
+            for acct, t, q in picks:
+                extra.append((acct, t, q))
                 held[t] = held.get(t, _ZERO) + q * px[t]
-                note = f"buys {q.normalize()} sh {t} instead (same asset class, not identical to {d.symbol})"
-                left -= q * px[t]
-                break
+            d = replace(d, substitute_shares=shares)
+            also = ", ".join(f"{q.normalize()} sh {t}" for _a, t, q in picks) or "nothing"
             lines.append(f"  {d.substitute} buy cut to {shares.normalize()} sh by the position limit "
-                         f"{max_position:.0%} of household value; ${want - shares * d.substitute_price:,.2f} {note}")
+                         f"{max_position:.0%} of household value; the rest buys {also} (same asset class, not "
+                         f"identical to {d.symbol})")
         held[d.substitute] = held.get(d.substitute, _ZERO) + d.substitute_shares * d.substitute_price
         out.append(d)
-    return out, lines, extra
+    return out, lines, extra, dropped
 
 
 def wash_avoiding_buys(
@@ -342,6 +354,7 @@ def wash_avoiding_buys(
     *,
     buyable: Collection[str] | None = None,
     min_loss_fraction: float = 0.0,
+    full: Collection[str] = (),
 ) -> dict[str, str]:
     """Funds no account should buy on ``on`` because taxable lots of them are at a loss, with the reason.
 
@@ -350,9 +363,11 @@ def wash_avoiding_buys(
     such an alternate exists — another fund of the group, not substantially identical, with a price, in
     ``buyable`` when given and in no wash-sale window — otherwise buying it stays allowed (a wash sale,
     if any, is the ledger's to book). ``min_loss_fraction`` (of a lot's basis) ignores smaller losses.
+    ``full`` lists funds that cannot take more buys (at the position limit): they are no alternate.
     """
     names = {t.upper() for t in tickers}
     ok = names if buyable is None else names & {t.upper() for t in buyable}
+    ok = ok - {t.upper() for t in full}
     taxable = {a for a, t in ledger.accounts.items() if t is AccountType.TAXABLE}
     losing: dict[str, Decimal] = {}
     for lot in ledger.open_lots():
