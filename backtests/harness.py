@@ -188,7 +188,8 @@ class _Run:
         b = self.book
         self.A = len(b.account_ids)
         self.trad = np.array([t is AccountType.TRADITIONAL for t in b.account_types])
-        self.taxes = TaxYear(hh.tax, scenario.taxes.state_rate)
+        self.taxes = TaxYear(hh.tax, scenario.taxes.state_rate, outside_st=scenario.taxes.outside_st_gains,
+                             outside_lt=scenario.taxes.outside_lt_gains)
         uni = scenario.universe
         y = np.array([uni[t].dividend_yield for t in table.tickers]) / 252.0
         qs = np.array([uni[t].qualified_share for t in table.tickers])

@@ -89,6 +89,10 @@ class TaxSpec(_Strict):
     pay_from: TaxPayment = TaxPayment.TAXABLE_CASH
     state_rate: float | None = Field(None, ge=0, le=0.2, description="None: the household's state rate")
     dividend_drag: bool = True
+    outside_st_gains: float = Field(0.0, ge=0, description="USD/year of short-term gains realized outside the "
+                                    "portfolio (what harvested losses may offset first; the published TLH "
+                                    "estimates assume such gains)")
+    outside_lt_gains: float = Field(0.0, ge=0, description="USD/year of long-term gains realized outside")
 
 
 class TriggerSpec(_Strict):

@@ -45,6 +45,10 @@ class HarvestConfig:
     ``horizon_years`` discount the tax paid later when the lower basis is realized. ``wash_sale_days``
     (calendar days, at least the 30 of IRC §1091(a)) is how long a harvested fund is not bought back:
     the switch back to the preferred fund waits that long after the last loss sale of its group.
+    With ``usable_rate`` a short-term loss saves the short-term rate only up to the net short-term gains
+    already realized this year (in the ledger); the rest nets against long-term gains first (Schedule D),
+    so it is valued at the long-term rate — a household without short-term gains gains little from
+    harvesting beyond deferral (a low-income retiree: almost nothing).
     """
 
     min_loss_usd: Decimal = Decimal(100)
@@ -56,6 +60,7 @@ class HarvestConfig:
     horizon_years: float = 10.0
     switch_back: bool = True
     wash_sale_days: int = WASH_SALE_DAYS
+    usable_rate: bool = True
 
     def __post_init__(self) -> None:
         if int(self.wash_sale_days) < WASH_SALE_DAYS:
@@ -172,6 +177,7 @@ class TaxLossHarvester:
                 self.preferred.setdefault(asset.substitute_group, ticker)
         self.preferred.update({k: v.upper() for k, v in (preferred or {}).items()})
         self._buyable: frozenset[str] | None = None
+        self._st_room: Decimal | None = None  # net short-term gains of the year left to offset (scan state)
 
     # ------------------------------------------------------------------------------------------
 
@@ -216,6 +222,10 @@ class TaxLossHarvester:
     ) -> tuple[list[HarvestDecision], list[HarvestSkip]]:
         px = {k.upper(): to_decimal(v, f"prices[{k}]") for k, v in prices.items()}
         self._buyable = None if buyable is None else frozenset(t.upper() for t in buyable)
+        self._st_room: Decimal | None = None
+        if self.config.usable_rate:
+            net_st = sum((r.gain for r in ledger.realized(year=on.year) if r.term is Term.SHORT), Decimal(0))
+            self._st_room = max(net_st, Decimal(0))
         scratch, copied = ledger, False  # checks read the ledger until the first decision is booked on a copy
         decisions: list[HarvestDecision] = []
         skips: list[HarvestSkip] = []
@@ -341,7 +351,12 @@ class TaxLossHarvester:
             return None, f"loss sale blocked: {blocked}"
         term = holding_term(lot.acquired, on)
         rate = self.rates.for_term(term)
-        saved = (loss * Decimal(repr(rate))).quantize(CENT)
+        if self._st_room is not None and term is Term.SHORT:  # the ST rate only against this year's ST gains
+            at_st = min(loss, self._st_room)
+            saved = (at_st * Decimal(repr(rate)) + (loss - at_st) * Decimal(repr(self.rates.long_term))).quantize(CENT)
+            rate = float(saved / loss) if loss > 0 else rate
+        else:
+            saved = (loss * Decimal(repr(rate))).quantize(CENT)
         later = loss * Decimal(repr(self.rates.long_term)) / Decimal(repr((1 + c.discount_rate) ** c.horizon_years))
         benefit = (saved - later).quantize(CENT)
         costs = self._costs(value)
@@ -352,6 +367,8 @@ class TaxLossHarvester:
             return None, "no substitute can be bought: " + ("; ".join(notes) or f"{lot.symbol} has no substitute group")
         shares = self._shares_for(sub, value, px[sub])
         blocks = (clean, f"{sub} not identical to {lot.symbol} and no loss sale of it in the last 30 days", *notes)
+        if self._st_room is not None and term is Term.SHORT:
+            self._st_room -= min(loss, self._st_room)
         return self._decision(HarvestKind.HARVEST, lot, on, price, value, loss, term, rate, saved, benefit, costs,
                               sub, px[sub], shares, blocks), ""
 
