@@ -42,11 +42,12 @@ def _harvestable(engine, hh) -> int:
 def test_the_configured_thresholds_reach_the_engine(engine, household):
     hh = _with_loss(engine, household, factor="1.04")  # a 4 % loss on 100 shares
     default = _harvestable(engine, hh)
-    engine.harvest_config = HarvestConfig(min_loss_fraction=0.10)
+    planner = getattr(engine, "planner", engine)
+    planner.harvest_config = HarvestConfig(min_loss_fraction=0.10)
     try:
         strict = _harvestable(engine, hh)
     finally:
-        engine.harvest_config = None
+        planner.harvest_config = None
     assert strict == default - 1
 
 
