@@ -267,7 +267,7 @@ def list_scenarios() -> list[str]:
 
 
 def load_scenario(path_or_name: str | Path, *, universe: Universe | None = None) -> Scenario:
-    """Load and validate a scenario: a YAML path, or the name of a shipped one (``demo``, ``retiree``, ``esg``).
+    """Load and validate a scenario: a YAML path, or a shipped name (``demo``, ``retiree``, ``esg``, ``tlh``).
 
     Raises:
         ConfigError: the file is missing or invalid; the message names the file, field and fix.

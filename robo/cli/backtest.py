@@ -19,7 +19,7 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     """Add ``backtest`` (and ``demo``, unless a dedicated demo command module exists)."""
     p = sub.add_parser("backtest", help="replay strategies through history and compare them")
-    p.add_argument("scenario", help="a scenario YAML path or a shipped name (demo, retiree, esg)")
+    p.add_argument("scenario", help="a scenario YAML path or a shipped name (demo, retiree, esg, tlh)")
     p.add_argument("--report", type=_args.output_file("--report", suffixes=(".html", ".htm")), default=None,
                    help="write the HTML report here (PNGs beside it)")
     p.add_argument("--strategies", type=_args.strategy_list("--strategies"), default=None,
