@@ -33,7 +33,8 @@ from backtests.market import PriceTable
 from brokers.simulated import CostModel, SimulatedBroker
 from engine.model import AccountType, Household, Order, OrderSide, Proposal, RunKind
 from engine.rebalancer import OrderRules, build_orders
-from engine.tax import LotLedger
+from engine.tax import LotLedger, LotMethod
+from engine.tax.ledger import fmt_shares as fmt
 
 __all__ = ["HouseholdBook", "ReportingBroker"]
 
@@ -102,6 +103,7 @@ class HouseholdBook:
         self.trades: list[tuple] = []  # (ordinal, account, fund, side, shares, price, notional, cost, reason)
         self.sell_reasons: dict[tuple[str, str, int], str] = {}
         self.approvals_needed = 0
+        self.avoid_wash = False  # mix buys skip a fund whose taxable lots are at a loss (harvesting benchmarks)
         self.reports: list[Any] = []
         self._n = 0
         self._cash: np.ndarray | None = None
@@ -274,7 +276,12 @@ class HouseholdBook:
         slot = self._slots(mix)
         cash = self.cash()
         out: dict[tuple[str, str], float] = {}
-        blocked = self.ledger.blocked_buys([t for j, t in enumerate(self.tickers) if tradable[j]], day)
+        names = [t for j, t in enumerate(self.tickers) if tradable[j]]
+        blocked = set(self.ledger.blocked_buys(names, day))
+        if self.avoid_wash:
+            from engine.tax import wash_avoiding_buys
+
+            blocked |= set(wash_avoiding_buys(self.ledger, self._price_map(prices), names, self.universe, day))
         for a, acct in enumerate(self.account_ids):
             held = self.shares[a] * px
             total = held.sum() + cash[a]
@@ -312,7 +319,10 @@ class HouseholdBook:
         return out
 
     def _slots(self, mix: np.ndarray) -> np.ndarray:
-        """Fund → the mix fund it stands in for (its substitute group's member in the mix), else itself."""
+        """Fund → the mix fund it stands in for (its substitute group's first member in the mix), else itself.
+
+        A fund the mix holds is always its own slot, so a mix with two funds of one group holds both.
+        """
         slot = np.arange(len(self.tickers))
         groups: dict[str, int] = {}
         for j, t in enumerate(self.tickers):
@@ -321,7 +331,7 @@ class HouseholdBook:
                 groups.setdefault(g, j)
         for j, t in enumerate(self.tickers):
             g = self.universe[t].substitute_group if t in self.universe else None
-            if g is not None and g in groups:
+            if g is not None and g in groups and mix[j] <= 0:
                 slot[j] = groups[g]
         return slot
 
@@ -360,6 +370,41 @@ class HouseholdBook:
             self.execute(proposal, why)
             day = self.broker.today
             prices = self._prices_today(day)
+
+    def liquidate_ended(self, t: int, day: date) -> list[str]:
+        """Sell every holding of a fund whose prices ended before row ``t`` at its last price; one note each.
+
+        A fund that is delisted, merged or liquidated stops trading; the holder receives its last value in
+        cash. Booked as a sale in the ledger (a gain or loss, with the wash-sale rule) and as cash at the
+        broker, so survivorship-free universes run without silently valuing a dead fund at zero.
+        """
+        prices = self._table.prices
+        notes: list[str] = []
+        ended = [j for j in np.flatnonzero(~np.isfinite(prices[t])) if self.shares[:, j].any() and t > 0
+                 and np.isfinite(prices[:t, j]).any()]
+        for j in ended:
+            sym = self.tickers[j]
+            last_row = int(np.flatnonzero(np.isfinite(prices[:t, j]))[-1])
+            last = Decimal(repr(round(float(prices[last_row, j]), 6)))
+            for acct in self.account_ids:
+                book = self.broker._book(acct)  # the simulator's own books: no bar will ever fill this fund again
+                qty = book.shares.get(sym, Decimal(0))
+                if qty <= 0:
+                    continue
+                self.ledger.sell(acct, sym, qty, last, day, method=LotMethod.FIFO)
+                del book.shares[sym]
+                book.cash += (qty * last).quantize(Decimal("0.01"))
+                a = self.a_index[acct]
+                notional = float(qty * last)
+                self.trades.append((day.toordinal(), a, j, "sell", float(qty), float(last), notional, 0.0, "delisted"))
+                self.sell_reasons[(acct, sym, day.toordinal())] = "delisted"
+                notes.append(f"{day}: {sym} has no price after {self._table.days[last_row]}; {fmt(qty)} sh in {acct} "
+                             f"liquidated at its last price ${last} (${notional:,.2f})")
+        if ended:
+            self._cash = None
+            self.refresh()
+            self.synced_household()
+        return notes
 
     def _prices_today(self, day: date) -> np.ndarray:
         return self._table.prices[self._row[day]]

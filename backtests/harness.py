@@ -60,7 +60,7 @@ class StrategyRun:
     account_ids: tuple[str, ...]
     account_types: tuple[str, ...]
     value: np.ndarray  # pre-tax household value at each close
-    after_tax: np.ndarray  # value − taxes owed − this year's accrued tax (pre-liquidation)
+    after_tax: np.ndarray  # value − taxes owed − this year's accrued tax − deferred tax on unrealized taxable gains
     liquidation: np.ndarray  # after selling everything and withdrawing retirement accounts
     flows: np.ndarray  # external flows (contributions > 0, withdrawals < 0), gross
     flows_pre_tax: np.ndarray  # flows + taxes paid as outflows (pre-tax return basis)
@@ -82,13 +82,25 @@ class StrategyRun:
     approvals_needed: int = 0  # proposals a human would have had to approve (auto-approved here)
     plan_errors: list[tuple[date, str]] = field(default_factory=list)  # OptimizationError etc.: no trade that day
     executions: int = 0
+    taxable_value: np.ndarray | None = None  # USD in taxable accounts at each close (harvest yield's denominator)
+    after_tax_paid: np.ndarray | None = None  # value − taxes owed and accrued only (no deferred tax, no carry)
+    harvest: bool = False  # the strategy harvests (the engine's daily run, or the benchmarks' daily scan)
+
+    def is_harvest(self, reason: str) -> bool:
+        """Whether a loss sold for ``reason`` counts as harvested: a harvest run's sale, or with harvesting on a
+        loss the adaptive engine's full solve chose (its tax term rewards losses); never a no-harvest run's."""
+        return reason == "harvest" or (self.harvest and self.kind == "adaptive" and reason == "engine")
 
 
 def scenario_prices(scenario: Scenario, source: PriceTable | None = None) -> PriceTable:
-    """The scenario's funds over its period from ``source`` (default: the embedded prices)."""
+    """The scenario's funds over its period from ``source`` (default: the scenario's ``data``, else embedded)."""
     tickers = scenario.universe.tickers
     if source is None:
-        return PriceTable.embedded(tickers, scenario.start, scenario.end)
+        named = scenario.price_source()
+        if named is None:
+            return PriceTable.embedded(tickers, scenario.start, scenario.end)
+        end = scenario.end or date.today()
+        return PriceTable.from_source(named, tickers, scenario.start, end).between(scenario.start, scenario.end)
     cols = [source.column(t) for t in tickers]
     table = PriceTable(source.days, tuple(tickers), source.prices[:, cols])
     return table.between(scenario.start, scenario.end)
@@ -150,6 +162,7 @@ class _Run:
         self.strat: Strategy = build_strategy(strategy) if isinstance(strategy, StrategySpec) else strategy
         table = prices if prices is not None and prices.tickers == tuple(scenario.universe.tickers) \
             else scenario_prices(scenario, prices)
+        table = table.between(scenario.start, scenario.end)  # the scenario's period, whatever table was passed
         self.sc, self.table, self.progress = scenario, table, progress
         self.days, self.P = table.days, table.prices
         T, N = self.P.shape
@@ -175,7 +188,8 @@ class _Run:
         b = self.book
         self.A = len(b.account_ids)
         self.trad = np.array([t is AccountType.TRADITIONAL for t in b.account_types])
-        self.taxes = TaxYear(hh.tax, scenario.taxes.state_rate)
+        self.taxes = TaxYear(hh.tax, scenario.taxes.state_rate, outside_st=scenario.taxes.outside_st_gains,
+                             outside_lt=scenario.taxes.outside_lt_gains)
         uni = scenario.universe
         y = np.array([uni[t].dividend_yield for t in table.tickers]) / 252.0
         qs = np.array([uni[t].qualified_share for t in table.tickers])
@@ -204,6 +218,8 @@ class _Run:
                 self.goal_rows.setdefault(row, []).append(g)
         # Series and records.
         self.value, self.after, self.liq = np.zeros(T), np.zeros(T), np.zeros(T)
+        self.taxable_value = np.zeros(T)
+        self.after_paid = np.zeros(T)
         self.flows, self.flows_pre, self.flows_after = np.zeros(T), np.zeros(T), np.zeros(T)
         self.weights = np.zeros((T, N))
         self.strategic = np.full((T, N), np.nan)
@@ -225,7 +241,7 @@ class _Run:
         self.mandate: Any = None
         self.mix: np.ndarray | None = None
         self.last_run = -10**9
-        self._gains_cache: tuple[int, int, float] = (-1, -1, 0.0)
+        self._gains_cache: tuple[int, int, float, float] = (-1, -1, 0.0, 0.0)
         self._step = max(1, T // 20)
         self._closed = -1
 
@@ -282,12 +298,18 @@ class _Run:
         vals = b.cash() + b.shares @ px
         v = float(vals.sum())
         self.value[t] = v
-        gains_tax = self._gains_tax(day.year)
+        self.taxable_value[t] = float(vals[b.taxable].sum())
+        gains_tax, carry = self._gains_tax(day.year)
         ytd = gains_tax + self.taxes.income_tax_so_far()
-        self.after[t] = v - self.owed - self.tax_due - ytd
         rates = self.taxes.rates
         unreal = float(b.shares[b.taxable].sum(axis=0) @ px - b.taxable_basis.sum())
-        self.liq[t] = (v - self.owed - self.tax_due - ytd - unreal * rates.long_term
+        # The after-tax value counts the tax deferred on unrealized taxable gains and the tax value of losses
+        # carried forward, both at the long-term rate (an unrealized loss counts as the tax it would save): a
+        # basis lowered by harvesting is not free, and a harvested loss not used yet is not worthless.
+        deferred = (unreal - carry) * rates.long_term
+        self.after[t] = v - self.owed - self.tax_due - ytd - deferred
+        self.after_paid[t] = v - self.owed - self.tax_due - ytd
+        self.liq[t] = (v - self.owed - self.tax_due - ytd - deferred
                        - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
         if v > 0:
             self.weights[t] = (b.shares * px).sum(axis=0) / v
@@ -306,18 +328,21 @@ class _Run:
                 self.tax_due += result.tax
             else:
                 self.owed += result.tax
-            self._gains_cache = (-1, -1, 0.0)
-            self.after[t] = v - self.owed - self.tax_due
-            self.liq[t] = (v - self.owed - self.tax_due - unreal * rates.long_term
+            self._gains_cache = (-1, -1, 0.0, 0.0)
+            deferred = (unreal - self.taxes.carried) * rates.long_term  # the carryforward the settlement rolled
+            self.after[t] = v - self.owed - self.tax_due - deferred
+            self.after_paid[t] = v - self.owed - self.tax_due
+            self.liq[t] = (v - self.owed - self.tax_due - deferred
                            - float(vals[self.trad].sum()) * (rates.ordinary - rates.niit))
         if self.progress is not None and (t % self._step == 0 or t == self.T - 1):
             self.progress(t + 1, self.T)
 
-    def _gains_tax(self, year: int) -> float:
+    def _gains_tax(self, year: int) -> tuple[float, float]:
+        """This year's tax on realizations so far and the losses that would carry forward (USD), cached."""
         n = len(self.book.trades)
         if self._gains_cache[:2] != (year, n):
-            self._gains_cache = (year, n, self.taxes.gains_tax(self.book.ledger, year))
-        return self._gains_cache[2]
+            self._gains_cache = (year, n, *self.taxes.gains_tax_and_carry(self.book.ledger, year))
+        return self._gains_cache[2], self._gains_cache[3]
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -335,6 +360,7 @@ class _Run:
                 b.broker.process()
             if b.broker.today > day:
                 continue  # an execution already crossed this day (it was valued and got its cash flows)
+            self.notes += b.liquidate_ended(t, day)
             if t <= last_trading_row:
                 self._pay_taxes()
                 self._withdrawals()
@@ -350,8 +376,10 @@ class _Run:
         return self._result()
 
     def _now(self) -> tuple[int, date, np.ndarray]:
+        """The broker's current row, day and prices; a fund whose prices ended is liquidated first."""
         day = self.book.broker.today
         t = self.row_of[day]
+        self.notes += self.book.liquidate_ended(t, day)  # an execution may have crossed into its first dead day
         return t, day, self.P[t]
 
     def _pay_taxes(self, *, trade: bool = True) -> None:
@@ -427,7 +455,9 @@ class _Run:
 
         trig, b = self.sc.triggers, self.book
         cfg = HarvestConfig(min_loss_usd=Decimal(repr(trig.harvest_min_usd)),
-                            min_loss_fraction=trig.harvest_threshold, cost_fraction=b.half_spread)
+                            min_loss_fraction=trig.harvest_threshold, cost_fraction=b.half_spread,
+                            wash_sale_days=trig.wash_sale_days)
+        b.avoid_wash = True  # new money goes to a substitute while the primary is at a loss (as the engine does)
         return TaxLossHarvester(self.sc.universe, b.household.tax, cfg)
 
     def _harvest(self, harvester: Any) -> None:
@@ -476,7 +506,8 @@ class _Run:
         _check_decision(decision, snap, self.table.tickers)
         self.decisions.append((day, decision.reason))
         if decision.proposal is not None:
-            b.execute(decision.proposal, "engine")
+            harvest_run = decision.proposal.run_kind is RunKind.TAX_LOSS_HARVEST
+            b.execute(decision.proposal, "harvest" if harvest_run else "engine", harvested=harvest_run)
             self.pending_cash = 0.0
         elif decision.mix is not None:
             self.mix = np.asarray(decision.mix, dtype=float)
@@ -517,7 +548,7 @@ class _Run:
                           r.term.value, float(r.disallowed), why))
             by_id[r.id] = (a, why)
             y = per_year.setdefault(r.sold.year, _year0())
-            harvested = why == "harvest" or (adaptive and harvest_on and why == "engine")
+            harvested = why == "harvest" or (adaptive and harvest_on and why == "engine")  # StrategyRun.is_harvest
             if gain < 0 and harvested:
                 y["harvested"] += -gain
             y["wash_disallowed"] += float(r.disallowed)
@@ -552,6 +583,7 @@ class _Run:
             decisions=self.decisions, goals=self.goals, events=self.events_log, shortfall=self.shortfall,
             notes=notes, seconds=time.perf_counter() - self.t_start, prices=self.P,
             approvals_needed=b.approvals_needed, plan_errors=self.plan_errors, executions=len(b.reports),
+            taxable_value=self.taxable_value, harvest=harvest_on, after_tax_paid=self.after_paid,
         )
 
 

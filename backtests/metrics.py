@@ -22,8 +22,10 @@ from engine.errors import ConfigError
 __all__ = [
     "SUMMARY_KEYS",
     "drawdown",
+    "harvest_yield",
     "money_weighted_return",
     "summary",
+    "tax_alpha_split",
     "time_weighted_returns",
     "tracking_error",
     "turnover",
@@ -160,3 +162,50 @@ def turnover(traded_notional: float, average_value: float, years: float) -> floa
     if average_value <= 0 or years <= 0:
         return math.nan
     return float(traded_notional / 2.0 / average_value / years)
+
+
+def harvest_yield(harvested: Sequence[float], taxable_value: Sequence[float], days: Sequence[date]) -> float:
+    """Losses harvested per year as a fraction of the taxable value they came from (fraction/year).
+
+    Each calendar year's harvested losses (USD, as reported: after wash-sale disallowance) over that
+    year's average taxable value; the years' ratios averaged, weighted by the days each year covers.
+    This is how Betterment's TLH+ paper and Wealthfront's reports state "harvest yield" (losses harvested
+    ÷ portfolio value); it is not a return — the tax saved is the yield times the tax rate, less the tax
+    on the lowered basis later.
+
+    Args:
+        harvested: USD harvested on each day (0 on most).
+        taxable_value: USD held in taxable accounts at each close.
+        days: the trading days.
+    """
+    h = np.asarray(harvested, dtype="float64")
+    v = np.asarray(taxable_value, dtype="float64")
+    if not (len(h) == len(v) == len(days)):
+        raise ConfigError("harvested, taxable_value and days must have one entry per day", field="harvested")
+    if len(days) == 0:
+        return math.nan
+    years = np.array([d.year for d in days])
+    ratios, weights = [], []
+    for y in np.unique(years):
+        m = years == y
+        avg = float(v[m].mean())
+        if avg > 0:
+            ratios.append(float(h[m].sum()) / avg)
+            weights.append(int(m.sum()))
+    if not weights:
+        return math.nan
+    return float(np.average(ratios, weights=weights))
+
+
+def tax_alpha_split(pre: float, after: float, base_pre: float, base_after: float) -> dict[str, float]:
+    """Tax alpha against a baseline, split into what lower taxes gave and what the pre-tax return gave.
+
+    All arguments are annualized time-weighted returns (fractions/year). ``tax_alpha`` is the after-tax
+    difference; ``tax_drag_alpha`` the baseline's tax drag (pre − after) minus the strategy's; and
+    ``pre_tax_alpha`` the pre-tax difference. ``tax_alpha = tax_drag_alpha + pre_tax_alpha`` exactly.
+    """
+    return {
+        "tax_alpha": after - base_after,
+        "tax_drag_alpha": (base_pre - base_after) - (pre - after),
+        "pre_tax_alpha": pre - base_pre,
+    }

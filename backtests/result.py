@@ -19,8 +19,10 @@ import pandas as pd
 
 from backtests.harness import StrategyRun
 from backtests.metrics import (
+    harvest_yield,
     money_weighted_return,
     summary,
+    tax_alpha_split,
     time_weighted_returns,
     tracking_error,
     turnover,
@@ -38,7 +40,10 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("max_drawdown", "Max DD", "pct"),
     ("taxes_paid", "Taxes", "usd"),
     ("harvested_losses", "Harvested", "usd"),
+    ("harvest_yield", "Harvest yield", "pct"),
     ("tax_alpha", "Tax alpha", "pct"),
+    ("tax_drag_alpha", "Tax-drag alpha", "pct"),
+    ("pre_tax_alpha", "Pre-tax alpha", "pct"),
     ("turnover", "Turnover", "pct"),
     ("trading_costs", "Costs", "usd"),
     ("final_value", "End value", "usd"),
@@ -77,15 +82,21 @@ def strategy_metrics(run: StrategyRun) -> dict[str, Any]:
         "mwr_after_tax": money_weighted_return(run.days, run.flows_after_tax, run.after_tax[0],
                                                run.after_tax[-1]),
         **std,
+        "twr_after_tax_paid": _twr_paid(run, idx),
         "after_tax_sharpe_ratio": std_after["sharpe_ratio"],
         "after_tax_max_drawdown": std_after["max_drawdown"],
         "taxes_paid": float(sum(t.tax for t in run.taxes)),
         "st_gains": float(sum(t.st_gain for t in run.taxes)),
         "lt_gains": float(sum(t.lt_gain for t in run.taxes)),
         "harvested_losses": float(sum(x["harvested"] for x in run.year_totals)),
+        "harvest_yield": _harvest_yield(run),
+        "tax_drag": std["annual_return"] - std_after["annual_return"],
         "wash_sales": len(run.wash_sales),
         "harvest_wash_sales": sum(1 for w in run.wash_sales if w[5] == "harvest"),
         "tax_alpha": math.nan,
+        "tax_drag_alpha": math.nan,
+        "pre_tax_alpha": math.nan,
+        "tax_alpha_paid": math.nan,
         "turnover": turnover(traded, float(np.mean(run.value)), years),
         "trading_costs": float(costs),
         "tracking_error": te,
@@ -99,6 +110,26 @@ def strategy_metrics(run: StrategyRun) -> dict[str, Any]:
         "seconds": run.seconds,
     }
     return out
+
+
+def _twr_paid(run: StrategyRun, idx: pd.DatetimeIndex) -> float:
+    """Annual after-tax TWR counting only taxes paid and accrued (no deferred tax, no carryforward value)."""
+    if run.after_tax_paid is None:
+        return math.nan
+    return summary(pd.Series(time_weighted_returns(run.after_tax_paid, run.flows_after_tax), index=idx))[
+        "annual_return"]
+
+
+def _harvest_yield(run: StrategyRun) -> float:
+    """``metrics.harvest_yield`` of a run: harvested losses by sale day over the taxable value."""
+    if run.taxable_value is None:
+        return math.nan
+    daily = np.zeros(len(run.days))
+    row = {d.toordinal(): i for i, d in enumerate(run.days)}
+    for d, _a, _j, _q, _p, _b, gain, _term, _dis, why in run.realizations:
+        if gain < 0 and d in row and run.is_harvest(why):
+            daily[row[d]] += -gain
+    return harvest_yield(daily, run.taxable_value, run.days)
 
 
 def _asset_returns(run: StrategyRun) -> np.ndarray:
@@ -209,9 +240,44 @@ class BacktestResult:
             rows = {name: strategy_metrics(r) for name, r in self.runs.items()}
             for name, base in self.baselines.items():
                 if name in rows and base in rows:
-                    rows[name]["tax_alpha"] = rows[name]["twr_after_tax"] - rows[base]["twr_after_tax"]
+                    a, b = rows[name], rows[base]
+                    a.update(tax_alpha_split(a["twr_pre_tax"], a["twr_after_tax"], b["twr_pre_tax"],
+                                             b["twr_after_tax"]))
+                    a["baseline"] = base
+                    a["tax_alpha_paid"] = a["twr_after_tax_paid"] - b["twr_after_tax_paid"]
             self._metrics = pd.DataFrame.from_dict(rows, orient="index")
         return self._metrics
+
+    def summary(self) -> dict[str, Any]:
+        """``{"strategies": {name: {...}}}`` with the headline numbers (fractions, USD; None for undefined).
+
+        Keys per strategy: twr_pre_tax, twr_after_tax (annual TWR; after tax counts taxes paid, accrued and
+        deferred on unrealized gains), taxes (USD paid), harvested (USD of losses harvested), harvest_yield
+        (harvested ÷ taxable value, per year), tax_alpha = tax_drag_alpha + pre_tax_alpha (against
+        ``baseline``), tax_drag (pre − after), turnover (one-way, per year), costs (USD), max_drawdown, and more.
+        """
+        keys = {"twr_pre_tax": "twr_pre_tax", "twr_after_tax": "twr_after_tax", "taxes": "taxes_paid",
+                "harvested": "harvested_losses", "harvest_yield": "harvest_yield", "tax_alpha": "tax_alpha",
+                "tax_drag_alpha": "tax_drag_alpha", "pre_tax_alpha": "pre_tax_alpha", "tax_drag": "tax_drag",
+                "twr_after_tax_paid": "twr_after_tax_paid", "tax_alpha_paid": "tax_alpha_paid",
+                "turnover": "turnover", "costs": "trading_costs", "max_drawdown": "max_drawdown",
+                "annual_volatility": "annual_volatility", "sharpe_ratio": "sharpe_ratio",
+                "mwr_after_tax": "mwr_after_tax", "final_value": "final_value", "final_after_tax": "final_after_tax",
+                "final_liquidation": "final_liquidation", "wash_sales": "wash_sales", "seconds": "seconds"}
+        out: dict[str, Any] = {}
+        m = self.metrics
+        for name, row in m.iterrows():
+            item: dict[str, Any] = {}
+            for k, col in keys.items():
+                v = row.get(col)
+                item[k] = None if v is None or (isinstance(v, float) and not math.isfinite(v)) else (
+                    int(v) if isinstance(v, (np.integer,)) else float(v))
+            base = row.get("baseline")
+            item["baseline"] = base if isinstance(base, str) else None
+            item["approvals_needed"] = self.runs[str(name)].approvals_needed
+            item["plan_errors"] = len(self.runs[str(name)].plan_errors)
+            out[str(name)] = item
+        return {"scenario": self.scenario, "hash": self.scenario_hash, "strategies": out}
 
     def table_rows(self) -> list[list[str]]:
         """The comparison table as formatted strings (strategy first), for terminals."""

@@ -89,6 +89,10 @@ class TaxSpec(_Strict):
     pay_from: TaxPayment = TaxPayment.TAXABLE_CASH
     state_rate: float | None = Field(None, ge=0, le=0.2, description="None: the household's state rate")
     dividend_drag: bool = True
+    outside_st_gains: float = Field(0.0, ge=0, description="USD/year of short-term gains realized outside the "
+                                    "portfolio (what harvested losses may offset first; the published TLH "
+                                    "estimates assume such gains)")
+    outside_lt_gains: float = Field(0.0, ge=0, description="USD/year of long-term gains realized outside")
 
 
 class TriggerSpec(_Strict):
@@ -168,6 +172,14 @@ class StrategySpec(_Strict):
         return self
 
 
+class CsvDataSpec(_Strict):
+    """Prices from a CSV of adjusted closes (``engine.data.CsvSource``): wide or long layout."""
+
+    csv: str = Field(min_length=1, description="path, relative to the scenario file")
+    max_daily_move: float | None = Field(0.60, gt=0, description="largest one-day move accepted; null: no limit")
+    check_calendar: bool = True
+
+
 class ScenarioSchema(_Strict):
     version: Literal[1] = 1
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -180,6 +192,7 @@ class ScenarioSchema(_Strict):
     costs: CostSpec = CostSpec()
     taxes: TaxSpec = TaxSpec()
     triggers: TriggerSpec = TriggerSpec()
+    data: Literal["embedded", "yahoo"] | CsvDataSpec = "embedded"
     withdrawal_order: list[AccountType] = [AccountType.TAXABLE, AccountType.TRADITIONAL, AccountType.ROTH]
     cash_flows: list[CashFlowSpec] = []
     events: list[EventSpec] = []
@@ -207,6 +220,20 @@ class Scenario:
     source: str
     config: dict[str, Any]
     hash: str
+    data: Any = "embedded"  # "embedded", "yahoo" or a CsvDataSpec with its path resolved
+
+    def price_source(self) -> Any:
+        """The engine ``PriceSource`` the scenario names (``data``), or None for the embedded prices."""
+        if self.data == "embedded":
+            return None
+        if self.data == "yahoo":
+            from engine.data import YahooSource
+
+            return YahooSource()
+        from engine.data import CsvSource
+
+        return CsvSource(self.data.csv, max_daily_move=self.data.max_daily_move,
+                         check_calendar=self.data.check_calendar)
 
     def strategy(self, name: str) -> StrategySpec:
         """The strategy spec of this name (raises ``ConfigError``)."""
@@ -240,7 +267,7 @@ def list_scenarios() -> list[str]:
 
 
 def load_scenario(path_or_name: str | Path, *, universe: Universe | None = None) -> Scenario:
-    """Load and validate a scenario: a YAML path, or the name of a shipped one (``demo``, ``retiree``, ``esg``).
+    """Load and validate a scenario: a YAML path, or a shipped name (``demo``, ``retiree``, ``esg``, ``tlh``).
 
     Raises:
         ConfigError: the file is missing or invalid; the message names the file, field and fix.
@@ -282,12 +309,21 @@ def scenario_from_dict(
     config = json.loads(s.model_dump_json())
     config["household"] = household_to_dict(household)
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    data: Any = s.data
+    if isinstance(data, CsvDataSpec):
+        path = Path(data.csv).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        if not path.is_file():
+            raise ConfigError("the price file the scenario names does not exist", file=file, field="data.csv",
+                              value=str(path), fix="give a CSV of adjusted closes (path relative to the scenario)")
+        data = data.model_copy(update={"csv": str(path)})
     return Scenario(
         name=s.name, description=s.description, start=s.start, end=end, universe=uni,
         household=household, seed=s.seed, costs=s.costs, taxes=s.taxes, triggers=s.triggers,
         withdrawal_order=tuple(s.withdrawal_order), cash_flows=tuple(s.cash_flows),
         events=tuple(s.events), strategies=tuple(s.strategies), source=file or "<dict>",
-        config=config, hash=digest,
+        config=config, hash=digest, data=data,
     )
 
 

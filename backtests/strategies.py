@@ -37,6 +37,7 @@ __all__ = [
     "build_strategy",
     "engine_available",
     "engine_config",
+    "harvest_config",
 ]
 
 
@@ -316,18 +317,34 @@ def engine_config(scenario: Any, spec: StrategySpec | None) -> Any:
     )
 
 
+def harvest_config(scenario: Any) -> Any:
+    """The scenario's harvest thresholds as the engine's ``HarvestConfig``: the loss floors (USD and fraction
+    of basis), the cost per side (half spread + slippage) and ``wash_sale_days``. Every strategy that
+    harvests — the adaptive engine's daily run and the benchmarks' daily scan — uses these."""
+    from engine.tax import HarvestConfig
+
+    if scenario is None:
+        return HarvestConfig()
+    trig, costs = scenario.triggers, scenario.costs
+    return HarvestConfig(min_loss_usd=Decimal(repr(trig.harvest_min_usd)), min_loss_fraction=trig.harvest_threshold,
+                         cost_fraction=(costs.spread_bps / 2 + costs.slippage_bps) / 1e4,
+                         fee_per_trade=Decimal(repr(costs.commission)), wash_sale_days=trig.wash_sale_days)
+
+
 class AdaptiveEngine:
     """The live engine cycle, day by day: ``Engine.check`` and, when a trigger fires, ``Engine.plan``.
 
     The harness approves (counting proposals a human would have had to approve) and executes the
     returned ``Proposal`` with ``Engine.execute``. ``harvest`` / ``asset_location`` of the spec switch the
-    Engine's loss harvesting and asset location (``EngineConfig``) for the 'without' comparisons.
+    Engine's loss harvesting and asset location (``EngineConfig``) for the 'without' comparisons. With
+    ``harvest`` the engine's daily harvest scan runs every trading day (``RunKind.TAX_LOSS_HARVEST``
+    proposals, outside the full-rebalance cooldown) with the scenario's thresholds (``harvest_config``).
     """
 
     def __init__(self, spec: StrategySpec) -> None:
         self.spec = spec
         self.name = spec.name
-        self.harvest = False  # the Engine harvests inside its own plan; the harness's benchmark scan stays off
+        self.harvest = False  # the Engine runs its own daily harvest (check → plan); the harness's scan stays off
         self._ctx: StrategyContext | None = None
         self._last_full: date | None = None
         self._last_run: date | None = None
@@ -339,6 +356,9 @@ class AdaptiveEngine:
                                 fix="run it through backtests.run_strategy")
         self._ctx = context
         self._last_full = self._last_run = self._previous = None
+        if self.spec.harvest:  # the daily harvest run reads the scenario's thresholds
+            planner = getattr(context.engine, "planner", context.engine)  # the facade's pure planner
+            planner.harvest_config = harvest_config(context.scenario)
 
     def decide(self, snapshot: MarketSnapshot, state: PortfolioState) -> Decision | None:
         """Check the triggers on ``state.day``; plan a proposal when one fires (raises OptimizationError)."""

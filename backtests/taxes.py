@@ -15,10 +15,11 @@ account withdrawals are ordinary income at the household's marginal rate (no NII
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 
 from engine.model import TaxProfile
-from engine.tax import LotLedger, MarginalRates, marginal_rates, tax_on
+from engine.tax import LotLedger, MarginalRates, Realization, Term, marginal_rates, tax_on
 
 __all__ = ["TaxYear", "YearTax"]
 
@@ -46,10 +47,17 @@ class YearTax:
 
 
 class TaxYear:
-    """The running tax year of one household: income accrued, distributions, and the carried losses (USD)."""
+    """The running tax year of one household: income accrued, distributions, and the carried losses (USD).
 
-    def __init__(self, profile: TaxProfile, state_rate: float | None = None) -> None:
+    ``outside_st`` / ``outside_lt`` are USD of gains the household realizes each year outside the portfolio:
+    the portfolio's losses offset them first (netted on one Schedule D), and the portfolio's tax is the
+    household's tax with the portfolio minus its tax with the outside gains alone.
+    """
+
+    def __init__(self, profile: TaxProfile, state_rate: float | None = None, *, outside_st: float = 0.0,
+                 outside_lt: float = 0.0) -> None:
         self.profile = profile if state_rate is None else replace(profile, state_rate=state_rate)
+        self.outside = (Decimal(repr(outside_st)), Decimal(repr(outside_lt)))
         self.state_override = state_rate
         self.st_carry = profile.st_loss_carryforward
         self.lt_carry = profile.lt_loss_carryforward
@@ -88,13 +96,36 @@ class TaxYear:
         """Tax (USD) on the year's realizations so far, with the carried losses (an estimate before settlement)."""
         return self._portfolio_tax(ledger.realized(year=year))
 
+    def gains_tax_and_carry(self, ledger: LotLedger, year: int) -> tuple[float, float]:
+        """``gains_tax`` and the capital losses (USD) that would carry into next year if the year ended now."""
+        reals = ledger.realized(year=year)
+        bill = tax_on([*reals, *self._outside()], self._carried())
+        return self._portfolio_tax(reals), float(bill.st_carryforward + bill.lt_carryforward)
+
+    @property
+    def carried(self) -> float:
+        """Capital losses (USD, both terms) carried into the current year."""
+        return float(self.st_carry + self.lt_carry)
+
     def _portfolio_tax(self, reals: list, qualified: Decimal = _ZERO, ordinary: Decimal = _ZERO) -> float:
         """The household's tax with the portfolio (realizations, income, carried losses) minus its tax
         without any portfolio (USD). ``tax_on`` is incremental over a baseline that already deducts the
-        carried losses; the portfolio's tax must count that deduction too, since the portfolio made it."""
-        bill = tax_on(reals, self._carried(), qualified_dividends=qualified, ordinary_dividends=ordinary)
-        bare = tax_on((), replace(self.profile, st_loss_carryforward=_ZERO, lt_loss_carryforward=_ZERO))
-        return float(bill.total + bill.baseline - bare.baseline)
+        carried losses; the portfolio's tax must count that deduction too, since the portfolio made it.
+        Outside gains are on both sides: the portfolio is charged only what it changes."""
+        outside = self._outside()
+        bill = tax_on([*reals, *outside], self._carried(), qualified_dividends=qualified, ordinary_dividends=ordinary)
+        bare = tax_on(outside, replace(self.profile, st_loss_carryforward=_ZERO, lt_loss_carryforward=_ZERO))
+        return float(bill.total + bill.baseline - bare.total - bare.baseline)
+
+    def _outside(self) -> list[Realization]:
+        """The year's outside gains as two reportable realizations (short and long term)."""
+        out = []
+        for gain, term in zip(self.outside, (Term.SHORT, Term.LONG), strict=True):
+            if gain > 0:
+                out.append(Realization(id=f"outside-{term.value}", account="outside", symbol="OUTSIDE",
+                                       shares=Decimal(1), acquired=date(2000, 1, 1), sold=date(2000, 12, 31),
+                                       proceeds=gain, basis=_ZERO, disallowed=_ZERO, term=term, lot_id="outside"))
+        return out
 
     def settle(self, ledger: LotLedger, year: int) -> YearTax:
         """Close ``year``: tax its realizations and income, roll the carryforwards, reset the accruals."""
@@ -102,14 +133,15 @@ class TaxYear:
         profile = self._carried()
         q = Decimal(repr(round(self.qualified, 2)))
         o = Decimal(repr(round(self.ordinary, 2)))
-        full = tax_on(reals, profile, qualified_dividends=q, ordinary_dividends=o)
+        full = tax_on([*reals, *self._outside()], profile, qualified_dividends=q, ordinary_dividends=o)
         gains_tax = self._portfolio_tax(reals)
         total = self._portfolio_tax(reals, q, o)
         exempt_tax = self.exempt * self._rates.exempt
         dist_tax = self.distributions * (self._rates.ordinary - self._rates.niit)
         div_tax = total - gains_tax + exempt_tax
         out = YearTax(
-            year=year, st_gain=float(full.short_term), lt_gain=float(full.long_term),
+            year=year, st_gain=float(full.short_term - self.outside[0]),
+            lt_gain=float(full.long_term - self.outside[1]),
             qualified_div=self.qualified, ordinary_div=self.ordinary, exempt_div=self.exempt,
             distributions=self.distributions, deduction=float(full.loss_deduction),
             st_carry=float(full.st_carryforward), lt_carry=float(full.lt_carryforward),

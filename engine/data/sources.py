@@ -318,8 +318,22 @@ class EmbeddedSource:
 class CsvSource:
     """Adjusted closes from your CSV: wide (``Date`` + one column per ticker) or long (date, ticker, close)."""
 
-    def __init__(self, path: str | Path, layout: Literal["wide", "long", "auto"] = "auto") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        layout: Literal["wide", "long", "auto"] = "auto",
+        *,
+        max_daily_move: float | None = 0.60,
+        check_calendar: bool = True,
+    ) -> None:
+        """``max_daily_move`` / ``check_calendar`` go to ``validate_prices``: the largest one-day move allowed
+        (fraction; None: no limit — a genuine crash or a merger premium loads) and whether every row must be
+        an NYSE trading day."""
         self.path = Path(path).expanduser()
+        if max_daily_move is not None and not max_daily_move > 0:
+            raise DataError(f"max_daily_move must be a positive fraction or None, got {max_daily_move!r}")
+        self.max_daily_move = max_daily_move
+        self.check_calendar = check_calendar
         if layout not in ("wide", "long", "auto"):
             raise DataError(f"layout must be 'wide', 'long' or 'auto', got {layout!r}")
         if not self.path.exists():
@@ -354,7 +368,8 @@ class CsvSource:
             else:
                 frame = _read_wide_csv(str(self.path), self.path.stat().st_mtime)
             out = _select(frame, _norm_tickers(tickers), _as_date(start, "start"), _as_date(end, "end"), self.name)
-            return validate_prices(out)
+            return validate_prices(out, max_daily_move=self.max_daily_move,
+                                   check_calendar=self.check_calendar)
         except DataError as exc:
             if str(self.path) in exc.message:
                 raise

@@ -179,6 +179,7 @@ class RunKind(StrEnum):
     FULL_REBALANCE = "full_rebalance"
     INVEST_CASH = "invest_cash"
     PARTIAL_LIQUIDATION = "partial_liquidation"
+    TAX_LOSS_HARVEST = "tax_loss_harvest"  # the daily harvest run (engine.tax.harvest_run), not a rebalancer kind
 
 
 class BasisSource(StrEnum):

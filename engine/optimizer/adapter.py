@@ -5,7 +5,11 @@
 
 Only funds with a price on ``as_of`` (the estimates' tickers) enter the problem; a lot in a fund without a
 price is left untouched and noted. Wash-sale blocks come from the ledger (household-wide, 30 days either
-side); the same-day guard groups are the substitute groups merged with the identical groups.
+side); the same-day guard groups are the ``identical`` groups (a ticker alone otherwise), so "sell SUSA at
+a loss, buy DSI" — two funds of one substitute group that are not substantially identical — fits in one
+solve. With harvesting on, a fund whose taxable lots are at a loss is not bought in any account while
+another fund of its substitute group can take the buy (``engine.tax.wash_avoiding_buys``): the engine
+never washes a loss it may harvest.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from engine.model import AccountType, AssetClass, Household, Lot, Universe
 if TYPE_CHECKING:
     from engine.tax import TaxTables
 
-__all__ = ["build_inputs", "feasible_mix", "reserve_in_mix"]
+__all__ = ["achievable_class_target", "build_inputs", "feasible_mix", "reserve_in_mix"]
 
 
 def reserve_in_mix(
@@ -99,12 +103,15 @@ def _wash_blocked_floors(
     total_value: float,
     ledger: Any,
     as_of: date,
+    max_position: float = 1.0,
 ) -> tuple[dict[AssetClass, tuple[float, float]], list[str]]:
     """Lower the floor of a class whose every eligible fund is in a wash-sale window to what is held in it.
 
     Nothing of such a class may be bought until the window after a recent loss sale closes, so a floor
     above what the household holds could not be met (the plan would be infeasible for up to 30 days).
     The class keeps its target weight; only the floor waits. Screened-out classes are ``feasible_mix``'s.
+    Likewise when the funds that may be bought cannot reach the floor within the position limit
+    (``max_position`` each) next to what the blocked ones hold: the floor waits at what can be reached.
     """
     out = dict(bands)
     eligible: dict[AssetClass, list[int]] = {}
@@ -114,7 +121,20 @@ def _wash_blocked_floors(
     lines: list[str] = []
     for cls, idx in eligible.items():
         lo, hi = out.get(cls, (0.0, 1.0))
-        if cls is AssetClass.CASH or lo <= 0 or not all(buy_blocked[i] for i in idx):
+        if cls is AssetClass.CASH or lo <= 0:
+            continue
+        open_ = [i for i in idx if not buy_blocked[i]]
+        if open_ and total_value > 0:  # some fund may be bought: can the floor be reached within the limit?
+            shut = [i for i in idx if buy_blocked[i]]
+            in_shut = np.isin(lots.asset, shut)
+            shut_w = float((lots.shares[in_shut] * px[lots.asset[in_shut]]).sum() / total_value)
+            reach = shut_w + max_position * len(open_)
+            if reach >= lo:
+                continue
+            out[cls] = (max(reach - 1e-6, 0.0), max(hi, reach))
+            lines.append(f"The {cls.value} floor {lo:.0%} cannot be reached today: the funds that may be bought are "
+                         f"held at most {max_position:.0%} each and the others are in a wash-sale window; it waits at "
+                         f"{reach:.1%}")
             continue
         in_cls = np.isin(lots.asset, idx)
         held = float((lots.shares[in_cls] * px[lots.asset[in_cls]]).sum() / total_value) if total_value > 0 else 0.0
@@ -129,6 +149,77 @@ def _wash_blocked_floors(
             f"{lo:.0%}–{hi:.0%})"
         )
     return out, lines
+
+
+def _avoid_washing(
+    ledger: Any,
+    prices: Mapping[str, Any],
+    tickers: Sequence[str],
+    universe: Universe,
+    as_of: date,
+    buy_blocked: np.ndarray,
+    excluded: np.ndarray | None,
+    lots: Any,
+    px: np.ndarray,
+    total_value: float,
+    max_position: float,
+    mix: Mapping[AssetClass, float],
+) -> tuple[np.ndarray, list[str]]:
+    """Block buys of funds whose taxable lots are at a loss where a substitute can take them (Betterment's
+    secondary tickers, ``engine.tax.wash_avoiding_buys``), as long as the funds left open in the class can
+    still reach its target within the position limit — else the class would sit in cash."""
+    from engine.tax import wash_avoiding_buys
+
+    eligible = [t for i, t in enumerate(tickers) if not buy_blocked[i] and (excluded is None or not excluded[i])]
+    held = np.zeros(len(tickers))
+    if total_value > 0:
+        np.add.at(held, lots.asset, lots.shares * px[lots.asset] / total_value)
+    full = [t for i, t in enumerate(tickers) if held[i] >= max_position - 0.02]
+    avoid = wash_avoiding_buys(ledger, prices, tickers, universe, as_of, buyable=eligible, full=full)
+    if not avoid:
+        return buy_blocked, []
+    out = buy_blocked | np.array([t in avoid for t in tickers])
+    open_ = ~out if excluded is None else ~(out | excluded)
+    for cls in sorted({universe[t].asset_class for t in avoid}, key=str):
+        idx = [i for i, t in enumerate(tickers) if universe[t].asset_class is cls]
+        room = sum(max(max_position - held[i], 0.0) for i in idx if open_[i])
+        if held[idx].sum() + room + 1e-9 < mix.get(cls, 0.0):  # not enough room: the primaries stay buyable
+            for i in idx:
+                if tickers[i] in avoid:
+                    out[i] = buy_blocked[i]
+                    avoid.pop(tickers[i])
+    return out, list(avoid.values())
+
+
+def _stuck_over_limit(
+    tickers: Sequence[str],
+    lots: Any,
+    px: np.ndarray,
+    total_value: float,
+    max_position: float,
+    loss_blocked: np.ndarray,
+    types: Sequence[AccountType],
+) -> tuple[np.ndarray | None, list[str]]:
+    """Funds held above the position limit that cannot be sold down to it today, with their weight.
+
+    Taxable lots at a loss of a fund in a wash-sale window cannot be sold (the loss would be washed); when
+    the rest of the fund is not enough to get under ``max_position`` the limit waits at what must stay
+    (the plan would otherwise be infeasible until the window closes). Like ``_wash_blocked_floors``.
+    """
+    if total_value <= 0 or not loss_blocked.any():
+        return None, []
+    value = lots.shares * px[lots.asset]
+    held = np.bincount(lots.asset, weights=value, minlength=len(tickers)) / total_value
+    taxable = np.array([t is AccountType.TAXABLE for t in types], dtype=bool)[lots.account]
+    stuck_lot = taxable & (value < lots.basis) & loss_blocked[lots.asset]
+    stuck = np.bincount(lots.asset, weights=np.where(stuck_lot, value, 0.0), minlength=len(tickers)) / total_value
+    over = np.zeros(len(tickers))
+    lines: list[str] = []
+    for i in np.flatnonzero((held > max_position) & (stuck > max_position)):
+        over[i] = stuck[i] + 1e-9
+        lines.append(f"{tickers[i]} is {held[i]:.1%} of household value, above the {max_position:.0%} position limit, "
+                     f"and {stuck[i]:.1%} of it is lots at a loss in a wash-sale window: the limit waits there")
+    return (over if lines else None), lines
 
 
 def build_inputs(
@@ -155,8 +246,10 @@ def build_inputs(
 ) -> Any:
     """The household problem's inputs on ``as_of`` (money USD, rates and weights fractions, mu/cov annual).
 
-    ``harvest`` lets the tax term reward realizing losses (when False, loss lots cannot be sold today —
-    the "no harvesting" strategy); ``asset_location`` switches the tax-drag term on; ``cash_buffer`` is the
+    ``harvest`` lets the tax term reward realizing losses (when False — the "no harvesting" comparison — a
+    loss sale earns nothing from the tax term, but rebalancing may still sell a lot at a loss), and keeps
+    new buys off funds with taxable lots at a loss while a substitute can take them; ``asset_location``
+    switches the tax-drag term on; ``cash_buffer`` is the
     fraction of each account's value kept in cash. With ``values_transition`` a fund the household's values
     screen out is never bought, but taxable lots of it at a gain are not forced out (tax-aware transition).
     ``open_lots`` are the ledger's open lots when the caller has already read them; ``tax_tables`` the tax
@@ -232,11 +325,15 @@ def build_inputs(
         if screen.max_carbon is not None:
             reference = None
             if screen.carbon_relative:
-                w = np.zeros(len(tickers))
-                np.add.at(w, lots.asset, lots.shares * px[lots.asset])
+                # The reference is the covered funds of the day, equally weighted — a stand-in for the unconstrained
+                # portfolio's intensity that does not move with what is held. Measured against current holdings
+                # the cap tightened by the factor on every run (0.7, 0.49, …) and was 0 for an all-cash household,
+                # so the plan became infeasible for good (the esg scenario never traded).
                 covered = screen.carbon_covered
-                reference = float((w * np.nan_to_num(screen.carbon))[covered].sum() / max(w[covered].sum(), 1e-12))
-                notes.append(f"relative carbon cap measured against current holdings ({reference:.0f} tCO2e/$M)")
+                carbon_all = np.asarray(screen.carbon, dtype=float)
+                reference = float(np.nanmean(carbon_all[covered])) if covered.any() else 0.0
+                notes.append(f"relative carbon cap measured against the covered funds, equally weighted "
+                             f"({reference:.0f} tCO2e/$M)")
             cap = screen.carbon_cap(reference)
             carbon = screen.carbon_vector(cap)
         # Tax-aware transition: a screened-out fund is never bought; it is sold outright where that costs no
@@ -260,12 +357,7 @@ def build_inputs(
 
     buy_blocked = np.array([t in no_buy for t in tickers]) | soft_excluded
     loss_blocked = np.array([t in no_loss_sale for t in tickers])
-    if not harvest:
-        loss_blocked = np.ones(len(tickers), dtype=bool)
-    group_of: dict[str, str] = {}
-    for t in tickers:
-        a = universe[t]
-        group_of[t] = a.substitute_group or t
+    group_of: dict[str, str] = {t: t for t in tickers}
     for grp in universe.identical:
         members = [t for t in tickers if t in grp]
         for t in members:
@@ -287,8 +379,14 @@ def build_inputs(
         held,
     )
     notes += lines
+    if harvest:
+        buy_blocked, lines = _avoid_washing(ledger, prices, tickers, universe, as_of, buy_blocked, excluded, lots, px,
+                                            total_value, max_position, mix)
+        notes += lines
     bands, lines = _wash_blocked_floors(bands, universe, tickers, buyable, buy_blocked, lots, px, total_value, ledger,
-                                        as_of)
+                                        as_of, max_position)
+    notes += lines
+    over, lines = _stuck_over_limit(tickers, lots, px, total_value, max_position, loss_blocked, types)
     notes += lines
     reserve = float(mandate.liquidity_reserve)
     # What the taxable accounts can hold liquid after the cash buffer, trading costs and lots that cannot be
@@ -332,6 +430,8 @@ def build_inputs(
         excluded=excluded,
         buy_blocked=buy_blocked,
         sell_loss_blocked=loss_blocked,
+        position_over=over,
+        reward_losses=harvest,
         guard_group=guard_group,
         spread=np.full(len(tickers), spread),
         turnover_limit=turnover_limit,
@@ -341,3 +441,57 @@ def build_inputs(
         liquid_accounts=np.array([t is AccountType.TAXABLE for t in types]),
         notes=tuple(notes),
     )
+
+
+def achievable_class_target(
+    mix: Mapping[AssetClass, float],
+    universe: Universe,
+    prices: Mapping[str, Any],
+    *,
+    excluded: Sequence[str] = (),
+    reserve: float = 0.0,
+) -> dict[str, float]:
+    """The class mix the optimizer can reach today, by class name (fractions summing to 1).
+
+    The strategic ``mix`` with the weight of classes that have no fund with a price and not in ``excluded``
+    (the household's values screen) spread pro rata over the others, as ``feasible_mix`` does for the
+    solve, and the cash target raised to ``reserve`` (the liquidity reserve, a fraction of household value)
+    as ``reserve_in_mix`` does. Drift measured against this target does not fire every day for a class no
+    fund can fill.
+    """
+    out = set(excluded)
+    available = {universe[t].asset_class for t in universe.tickers if t in prices and t not in out}
+    bands = {c: (0.0, 1.0) for c in mix}
+    new_mix, bands, _ = feasible_mix(mix, bands, available)
+    if reserve > 0:
+        new_mix, _, _ = reserve_in_mix(new_mix, bands, reserve)
+    return {str(c): float(w) for c, w in new_mix.items()}
+
+
+def drift_target(
+    mandate: Any,
+    universe: Universe,
+    household: Household,
+    prices: Mapping[str, Any],
+    lots: Sequence[Lot],
+    *,
+    esg: Any = None,
+) -> dict[str, float]:
+    """The class target drift is measured against on the day of ``prices`` (fractions by class name).
+
+    ``achievable_class_target`` of the mandate's strategic mix: classes no fund can fill today (values
+    screen with ``esg`` data, funds not trading yet) re-spread, and the cash target raised to the
+    mandate's liquidity reserve (USD) as a fraction of household value (lots at ``prices`` plus cash).
+    """
+    from engine.tax import buyable_tickers
+
+    ok = buyable_tickers(household, universe, prices, esg)
+    excluded = [t for t in universe.tickers if t in prices and t not in ok]
+    total = float(household.cash)
+    for lot in lots:
+        p = prices.get(lot.symbol)
+        if p is not None:
+            total += float(lot.shares) * float(p)
+    reserve = float(getattr(mandate, "liquidity_reserve", 0) or 0)
+    fraction = reserve / total if total > 0 else 0.0
+    return achievable_class_target(mandate.strategic_mix, universe, prices, excluded=excluded, reserve=fraction)

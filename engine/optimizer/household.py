@@ -500,9 +500,12 @@ class _HouseholdProblem:
         net = np.zeros((x.n_accounts, self.key.lot_slots))
         net[lot_acc[order], slot] = 1.0 - p.kappa[lot_ast[order]]
         _put(self.lot_net, net)
+        tax_pd = x.tax_weight * p.lot_rate * gain_pd
+        if not x.reward_losses:  # "no harvesting": a loss sale is allowed when rebalancing needs it, never sought
+            tax_pd = np.maximum(tax_pd, 0.0)
         for par, per_lot in (
             (self.gain, gain_pd),
-            (self.tax.per_dollar, x.tax_weight * p.lot_rate * gain_pd),
+            (self.tax.per_dollar, tax_pd),
             (self.lot_liquid, liquid_cells[lot_acc, lot_ast]),
         ):
             _put_lots(par, p, per_lot)

@@ -69,6 +69,8 @@ class HouseholdInputs:
     ``cash_flows`` are deposits (+) and withdrawals (−) settling today; ``tax_budget`` caps the net
     realized gain in USD; ``turnover_limit`` caps buys + sells as a fraction of household value.
     ``guard_group`` gives each asset a wash-sale group id: no group is both bought and sold today.
+    ``reward_losses`` False (the "no harvesting" comparison) makes a loss sale worth nothing to the tax
+    term: allowed when rebalancing needs it, never sought for its tax saving.
     """
 
     household_id: str
@@ -103,6 +105,7 @@ class HouseholdInputs:
     excluded: np.ndarray | None = None
     buy_blocked: np.ndarray | None = None
     sell_loss_blocked: np.ndarray | None = None
+    reward_losses: bool = True
     guard_group: np.ndarray | None = None
     guard: WashSaleGuard = WashSaleGuard.LOSSES
     spread: np.ndarray | None = None
@@ -111,6 +114,7 @@ class HouseholdInputs:
     tax_budget: float | None = None
     max_position: float = 1.0
     asset_bounds: np.ndarray | None = None
+    position_over: np.ndarray | None = None  # per asset: a weight above max_position it may keep (only shrink)
     liquidity_reserve: float = 0.0
     liquid_accounts: np.ndarray | None = None
     liquid_assets: np.ndarray | None = None
@@ -284,6 +288,8 @@ def prepare(inputs: HouseholdInputs) -> Prepared:
     if not 0 < inputs.max_position <= 1:
         raise ValidationError(f"{where}: must lie in (0, 1]", field=f + "max_position", value=inputs.max_position)
     ahi = np.minimum(ahi, inputs.max_position)
+    if inputs.position_over is not None:  # held above the limit and not sellable today: the limit waits there
+        ahi = np.maximum(ahi, np.minimum(as_vector(inputs.position_over, n, f + "position_over"), 1.0))
     excluded = _flags(inputs.excluded, n, "excluded")
     ahi[excluded] = 0.0
     alo[excluded] = 0.0

@@ -224,7 +224,14 @@ class Planner:
         mandate = mandate or self.mandate(household, as_of, ledger=ledger)
         lots = ledger.open_lots()  # read once: the ledger builds fresh views on every call
         actual, idle = self._class_weights(household, ctx, mandate, lots)
-        harvest = self._harvest_candidates(household, ledger, ctx, lots) if self.config.harvest else 0
+        # tax-alpha: the daily harvest scan with the configured thresholds (engine.tax.harvest_run)
+        from engine.optimizer.adapter import drift_target
+        from engine.tax import count_harvestable
+
+        hcfg = getattr(self, "harvest_config", None)  # tax-alpha: a HarvestConfig (scenario / household thresholds)
+        harvest = count_harvestable(household, ledger, ctx.prices, as_of, self.universe, config=hcfg,
+                                    tables=self.tax_tables(), lots=lots,
+                                    esg=self.esg_data()) if self.config.harvest else 0
         policy = default_policy(
             sell_drift=self.config.sell_drift,
             cash_flow_drift=self.config.cash_flow_drift,
@@ -235,7 +242,8 @@ class Planner:
         state = PortfolioState(
             as_of=as_of,
             actual=actual,
-            target={str(k): float(v) for k, v in mandate.strategic_mix.items()},
+            # tax-alpha: drift against the target the optimizer can reach today (screens, funds trading, reserve)
+            target=drift_target(mandate, self.universe, household, ctx.prices, lots, esg=self.esg_data()),
             last_rebalance=last_rebalance,
             last_automatic_run=last_automatic_run,
             pending_cash=Decimal(pending_cash),
@@ -345,7 +353,15 @@ class Planner:
         sell_lots: dict[tuple[str, str], list[str]] = {}
         lots = ledger.open_lots()  # read once: the holdings and the optimizer's inputs both need them
         current = steps.holdings(lots)
-        if run_kind is RunKind.PARTIAL_LIQUIDATION:
+        if run_kind is RunKind.TAX_LOSS_HARVEST:  # tax-alpha: the daily harvest run (engine.tax.harvest_run)
+            from engine.tax import plan_harvest
+
+            run = plan_harvest(household, ledger, ctx.prices, as_of, self.universe, tables=self.tax_tables(),
+                               config=getattr(self, "harvest_config", None), esg=self.esg_data(),
+                               max_position=self.config.max_position)
+            targets, sell_lots = run.targets(current), run.sell_lots
+            explanation += list(run.explanation)
+        elif run_kind is RunKind.PARTIAL_LIQUIDATION:
             if amount is None or amount <= 0:
                 raise ValidationError("partial_liquidation needs a positive amount (USD)", field="amount",
                                       value=amount)

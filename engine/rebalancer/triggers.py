@@ -6,6 +6,11 @@
 Drift is measured the way the big robo-advisors do: Σ|actual − target| / 2 over asset classes, a
 fraction of household value (0.03 = 3 points). A drift above ``DEFAULT_CASH_FLOW_DRIFT`` (2 %) suggests
 a cash-flow rebalance (new money buys underweights); above ``DEFAULT_SELL_DRIFT`` (3 %) a full one.
+
+Loss harvesting is its own run kind (``RunKind.TAX_LOSS_HARVEST``): the daily scan fires it on any
+trading day it finds lots worth harvesting, and the full-rebalance cooldown never holds it back — losses
+are there on the day of a drop and may be gone a month later. A full rebalance that fires on the same
+day harvests inside its own solve, so it wins; a withdrawal wins too; new cash waits a day behind a harvest.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = [
     "default_policy",
     "drift",
     "drift_exceeds",
+    "harvest_daily",
     "harvest_opportunity",
     "life_event",
     "once_per_day",
@@ -88,7 +94,8 @@ class TriggerDecision:
 Trigger = Callable[[PortfolioState], TriggerDecision | None]
 
 # Stronger run kinds win when several triggers fire on one day.
-_RANK = {RunKind.INVEST_CASH: 0, RunKind.PARTIAL_LIQUIDATION: 1, RunKind.FULL_REBALANCE: 2}
+_RANK = {RunKind.TAX_LOSS_HARVEST: -1, RunKind.INVEST_CASH: 0, RunKind.PARTIAL_LIQUIDATION: 1,
+         RunKind.FULL_REBALANCE: 2}
 
 
 def drift(actual: Mapping[str, float], target: Mapping[str, float]) -> float:
@@ -177,16 +184,37 @@ def cash_flow(min_amount: Decimal = Decimal("100")) -> Trigger:
     return fire
 
 
-def harvest_opportunity(min_candidates: int = 1) -> Trigger:
-    """Fire when the tax engine's daily scan found lots worth harvesting."""
+def harvest_opportunity(min_candidates: int = 1, run_kind: RunKind = RunKind.TAX_LOSS_HARVEST) -> Trigger:
+    """Fire when the tax engine's daily scan found lots worth harvesting (a ``tax_loss_harvest`` run)."""
 
     def fire(state: PortfolioState) -> TriggerDecision | None:
         if state.harvest_candidates >= min_candidates:
             n = state.harvest_candidates
             return TriggerDecision(
-                f"{n} lot{'s' if n != 1 else ''} worth harvesting", RunKind.FULL_REBALANCE, sources=("harvest",)
+                f"{n} lot{'s' if n != 1 else ''} worth harvesting", run_kind, sources=("harvest",)
             )
         return None
+
+    return fire
+
+
+def harvest_daily(main: Trigger, harvest: Trigger) -> Trigger:
+    """``main``, and on days it does not fire (or only suggests investing cash), the daily ``harvest`` scan.
+
+    ``harvest`` sits outside ``main``'s cooldown: a full rebalance within its cooldown does not hold a
+    harvest back. When ``main`` fires a full rebalance or a liquidation the harvest's reason is added to
+    it (the full solve harvests itself; a withdrawal comes first); a pending cash investment waits a day.
+    """
+
+    def fire(state: PortfolioState) -> TriggerDecision | None:
+        d = main(state)
+        h = harvest(state)
+        if h is None:
+            return d
+        if d is None or d.run_kind is RunKind.INVEST_CASH:
+            return h
+        return TriggerDecision(f"{d.reason}; {h.reason}", d.run_kind, amount=d.amount,
+                               sources=(*d.sources, *h.sources))
 
     return fire
 
@@ -276,11 +304,11 @@ def default_policy(
     cooldown_days: int = 30,
     harvest: bool = True,
 ) -> Trigger:
-    """The default policy: deposits, withdrawals, life events, harvest scan, drift bands, quarterly calendar.
+    """The default policy: deposits, withdrawals, life events, drift bands, quarterly calendar, daily harvest.
 
     A drift between ``cash_flow_drift`` and ``sell_drift`` only suggests investing new cash; above
     ``sell_drift`` a full rebalance. Everything runs at most once a trading day, full runs at most
-    once per ``cooldown_days``.
+    once per ``cooldown_days``; the harvest scan (``harvest``) runs every day, outside the cooldown.
     """
     parts: list[Trigger] = [
         cash_flow(),
@@ -288,8 +316,6 @@ def default_policy(
         drift_exceeds(sell_drift),
         calendar(frequency),
     ]
-    if harvest:
-        parts.append(harvest_opportunity())
     soft = drift_exceeds(cash_flow_drift, run_kind=RunKind.INVEST_CASH)
 
     def with_soft(state: PortfolioState) -> TriggerDecision | None:
@@ -301,4 +327,7 @@ def default_policy(
             return soft(state)
         return None
 
-    return once_per_day(cooldown(with_soft, cooldown_days))
+    main = cooldown(with_soft, cooldown_days)
+    if harvest:
+        main = harvest_daily(main, harvest_opportunity())
+    return once_per_day(main)

@@ -8,6 +8,7 @@ SQLite under ``ROBO_HOME`` by default; PostgreSQL via ``ROBO_DATABASE_URL`` (``p
 
 from engine.store.migrate import current, head, upgrade
 from engine.store.people import Firm, IdempotencyRecord, Role, TokenKind, TokenRecord, User, UserRepository
+from engine.store.realizations import RealizationRepository
 from engine.store.records import (
     AuditEntry,
     OrderRecord,
@@ -42,6 +43,7 @@ __all__ = [
     "ProposalRepository",
     "ProposalSummaryRecord",
     "ProposalTransition",
+    "RealizationRepository",
     "Role",
     "RunRecord",
     "RunRepository",

@@ -18,6 +18,7 @@ from engine.store.db import make_engine, redact
 from engine.store.jobs import JobRunRepository
 from engine.store.migrate import current_engine, upgrade_engine
 from engine.store.people import UserRepository
+from engine.store.realizations import RealizationRepository
 from engine.store.repositories import (
     AuditLog,
     FillRepository,
@@ -36,7 +37,8 @@ class Store:
     """The store at ``url`` (None: ``Settings().resolved_database_url``, a SQLite file under ROBO_HOME).
 
     Repositories: ``households``, ``proposals``, ``orders``, ``fills``, ``runs``, ``audit``, ``job_runs``,
-    ``users`` (firms, users, tokens, idempotency keys), ``summaries`` (scoped, paged lists). Call
+    ``users`` (firms, users, tokens, idempotency keys), ``summaries`` (scoped, paged lists), ``realizations``
+    (every realized gain and loss, for Form 8949). Call
     ``upgrade()`` once to create or migrate the tables. Close with ``close()`` or use as a context manager.
 
     Raises:
@@ -59,6 +61,7 @@ class Store:
         self.job_runs = JobRunRepository(self._sessions, self.audit)  # the scheduler's runs (engine/store/jobs.py)
         self.users = UserRepository(self._sessions, self.audit)  # people and permissions (engine/store/people.py)
         self.summaries = SummaryRepository(self._sessions)  # scoped, paged lists (engine/store/summaries.py)
+        self.realizations = RealizationRepository(self._sessions, self.audit)  # every gain/loss, for Form 8949
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, create: bool = True) -> Store:

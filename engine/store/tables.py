@@ -48,6 +48,7 @@ __all__ = [
     "OrderRow",
     "ProposalRow",
     "ProposalTransitionRow",
+    "RealizationRow",
     "RunRow",
 ]
 
@@ -294,6 +295,39 @@ class FillRow(Base):
 # ---------------------------------------------------------------------------------------------
 # Runs and the audit log
 # ---------------------------------------------------------------------------------------------
+
+
+class RealizationRow(Base):
+    """A realized gain or loss (one lot's part of a sale), kept across runs for Form 8949; money exact.
+
+    ``key`` (a SHA-256 of what identifies the sale: account, fund, lot, dates, shares, proceeds, basis and
+    the ledger's id) makes storing the same realization twice an update, not a second row. ``amendment``
+    rows carry a loss disallowed by a later run's purchase on a sale stored earlier (``realization_id``
+    names it); ``disallowed`` and ``lost`` change as later purchases wash more of a loss.
+    """
+
+    __tablename__ = "realizations"
+    __table_args__ = (Index("ix_realizations_household_id_sold", "household_id", "sold"),)
+
+    household_id: Mapped[str] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    realization_id: Mapped[str]
+    account: Mapped[str]
+    symbol: Mapped[str]
+    lot_id: Mapped[str]
+    shares: Mapped[Decimal]
+    acquired: Mapped[date]
+    sold: Mapped[date]
+    proceeds: Mapped[Decimal]
+    basis: Mapped[Decimal]
+    disallowed: Mapped[Decimal]
+    lost: Mapped[Decimal]
+    term: Mapped[str]
+    reportable: Mapped[bool]
+    amendment: Mapped[bool]
+    replacements: Mapped[Any]
+    recorded_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class RunRow(Base):

@@ -10,6 +10,14 @@ Money and shares are ``Decimal`` (USD, shares); rates and drag are ``float`` fra
 from datetime import date
 
 from engine.tax.harvest import HarvestConfig, HarvestDecision, HarvestKind, HarvestSkip, TaxLossHarvester
+from engine.tax.harvest_run import (
+    HarvestPlan,
+    buyable_tickers,
+    count_harvestable,
+    harvester_for,
+    plan_harvest,
+    wash_avoiding_buys,
+)
 from engine.tax.ledger import (
     WASH_SALE_DAYS,
     AcquisitionKind,
@@ -51,6 +59,7 @@ __all__ = [
     "HarvestConfig",
     "HarvestDecision",
     "HarvestKind",
+    "HarvestPlan",
     "HarvestSkip",
     "LotLedger",
     "LotMethod",
@@ -66,18 +75,23 @@ __all__ = [
     "WashSaleWindow",
     "add_years",
     "asset_location_matrix",
+    "buyable_tickers",
+    "count_harvestable",
     "form_8949",
     "form_8949_csv",
     "form_8949_rows",
+    "harvester_for",
     "holding_term",
     "load_tax_tables",
     "long_term_from",
     "marginal_rates",
+    "plan_harvest",
     "preview",
     "tax_drag",
     "tax_on",
     "unrealized",
     "unrealized_frame",
+    "wash_avoiding_buys",
     "wash_sale_window",
 ]
 

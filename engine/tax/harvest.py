@@ -12,7 +12,7 @@ decisions of one day never wash each other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -42,7 +42,13 @@ class HarvestConfig:
     ``cost_fraction`` is the round-trip trading cost per side as a fraction of value (spread +
     slippage), ``fee_per_trade`` USD per order; ``tracking_allowance`` a fraction of the lot's value
     charged for holding the substitute instead of the preferred fund. ``discount_rate`` (annual) and
-    ``horizon_years`` discount the tax paid later when the lower basis is realized.
+    ``horizon_years`` discount the tax paid later when the lower basis is realized. ``wash_sale_days``
+    (calendar days, at least the 30 of IRC §1091(a)) is how long a harvested fund is not bought back:
+    the switch back to the preferred fund waits that long after the last loss sale of its group.
+    With ``usable_rate`` a short-term loss saves the short-term rate only up to the net short-term gains
+    already realized this year (in the ledger); the rest nets against long-term gains first (Schedule D),
+    so it is valued at the long-term rate — a household without short-term gains gains little from
+    harvesting beyond deferral (a low-income retiree: almost nothing).
     """
 
     min_loss_usd: Decimal = Decimal(100)
@@ -53,8 +59,15 @@ class HarvestConfig:
     discount_rate: float = 0.05
     horizon_years: float = 10.0
     switch_back: bool = True
+    wash_sale_days: int = WASH_SALE_DAYS
+    usable_rate: bool = True
 
     def __post_init__(self) -> None:
+        if int(self.wash_sale_days) < WASH_SALE_DAYS:
+            raise TaxRuleError(
+                f"HarvestConfig.wash_sale_days must be at least {WASH_SALE_DAYS} (the wash-sale window of "
+                f"IRC §1091(a) is 30 days either side of a loss sale), got {self.wash_sale_days}"
+            )
         for name in ("min_loss_fraction", "cost_fraction", "tracking_allowance", "discount_rate"):
             v = getattr(self, name)
             if not 0 <= float(v) < 1:
@@ -163,16 +176,32 @@ class TaxLossHarvester:
             if asset.substitute_group is not None:
                 self.preferred.setdefault(asset.substitute_group, ticker)
         self.preferred.update({k: v.upper() for k, v in (preferred or {}).items()})
+        self._buyable: frozenset[str] | None = None
+        self._st_room: Decimal | None = None  # net short-term gains of the year left to offset (scan state)
 
     # ------------------------------------------------------------------------------------------
 
-    def scan(self, ledger: LotLedger, prices: Mapping[str, Any], on: date) -> list[HarvestDecision]:
-        """Harvest and switch-back decisions for ``on`` at ``prices`` (USD/share); the ledger is not changed."""
-        return self._run(ledger, prices, on)[0]
+    def scan(
+        self, ledger: LotLedger, prices: Mapping[str, Any], on: date, *, buyable: Collection[str] | None = None
+    ) -> list[HarvestDecision]:
+        """Harvest and switch-back decisions for ``on`` at ``prices`` (USD/share); the ledger is not changed.
 
-    def review(self, ledger: LotLedger, prices: Mapping[str, Any], on: date) -> list[HarvestSkip]:
+        ``buyable`` limits the funds a decision may buy (e.g. those the household's values screen keeps);
+        None: any fund of the universe with a price.
+        """
+        return self._run(ledger, prices, on, buyable)[0]
+
+    def review(
+        self, ledger: LotLedger, prices: Mapping[str, Any], on: date, *, buyable: Collection[str] | None = None
+    ) -> list[HarvestSkip]:
         """The taxable loss lots ``scan`` would not harvest on ``on``, each with its reason."""
-        return self._run(ledger, prices, on)[1]
+        return self._run(ledger, prices, on, buyable)[1]
+
+    def run(
+        self, ledger: LotLedger, prices: Mapping[str, Any], on: date, *, buyable: Collection[str] | None = None
+    ) -> tuple[list[HarvestDecision], list[HarvestSkip]]:
+        """``scan`` and ``review`` in one pass: the decisions and the loss lots left alone, with reasons."""
+        return self._run(ledger, prices, on, buyable)
 
     @staticmethod
     def apply(ledger: LotLedger, decision: HarvestDecision) -> list[Realization]:
@@ -189,9 +218,14 @@ class TaxLossHarvester:
     # ------------------------------------------------------------------------------------------
 
     def _run(
-        self, ledger: LotLedger, prices: Mapping[str, Any], on: date
+        self, ledger: LotLedger, prices: Mapping[str, Any], on: date, buyable: Collection[str] | None = None
     ) -> tuple[list[HarvestDecision], list[HarvestSkip]]:
         px = {k.upper(): to_decimal(v, f"prices[{k}]") for k, v in prices.items()}
+        self._buyable = None if buyable is None else frozenset(t.upper() for t in buyable)
+        self._st_room: Decimal | None = None
+        if self.config.usable_rate:
+            net_st = sum((r.gain for r in ledger.realized(year=on.year) if r.term is Term.SHORT), Decimal(0))
+            self._st_room = max(net_st, Decimal(0))
         scratch, copied = ledger, False  # checks read the ledger until the first decision is booked on a copy
         decisions: list[HarvestDecision] = []
         skips: list[HarvestSkip] = []
@@ -269,12 +303,29 @@ class TaxLossHarvester:
             if sub not in px:
                 notes.append(f"no price for {sub}")
                 continue
+            if self._buyable is not None and sub not in self._buyable:
+                notes.append(f"{sub} may not be bought (values screen or not trading)")
+                continue
             window = ledger.wash_sale_window(sub, on)
             if window.buy_blocked:
                 notes.append(f"{sub} not bought: {window.reasons[0]}")
                 continue
             return sub, notes
         return None, notes
+
+    def _recent_loss_sale(self, ledger: LotLedger, symbol: str, on: date) -> date | None:
+        """The first day ``symbol`` may be bought back under ``wash_sale_days``, when that is after ``on``.
+
+        Only a wait longer than the legal 30 days needs this look (the ledger's windows cover those).
+        """
+        days = int(self.config.wash_sale_days)
+        if days <= WASH_SALE_DAYS:
+            return None
+        group = ledger.identical_to(symbol)
+        since = on - timedelta(days=days)
+        last = max((r.sold for r in ledger.realized() if r.symbol in group and r.sold >= since
+                    and r.proceeds < r.basis), default=None)
+        return None if last is None else last + timedelta(days=days + 1)
 
     def _shares_for(self, ticker: str, cash: Decimal, price: Decimal) -> Decimal:
         fractionable = self.universe[ticker].fractionable if ticker in self.universe else True
@@ -300,7 +351,12 @@ class TaxLossHarvester:
             return None, f"loss sale blocked: {blocked}"
         term = holding_term(lot.acquired, on)
         rate = self.rates.for_term(term)
-        saved = (loss * Decimal(repr(rate))).quantize(CENT)
+        if self._st_room is not None and term is Term.SHORT:  # the ST rate only against this year's ST gains
+            at_st = min(loss, self._st_room)
+            saved = (at_st * Decimal(repr(rate)) + (loss - at_st) * Decimal(repr(self.rates.long_term))).quantize(CENT)
+            rate = float(saved / loss) if loss > 0 else rate
+        else:
+            saved = (loss * Decimal(repr(rate))).quantize(CENT)
         later = loss * Decimal(repr(self.rates.long_term)) / Decimal(repr((1 + c.discount_rate) ** c.horizon_years))
         benefit = (saved - later).quantize(CENT)
         costs = self._costs(value)
@@ -311,6 +367,8 @@ class TaxLossHarvester:
             return None, "no substitute can be bought: " + ("; ".join(notes) or f"{lot.symbol} has no substitute group")
         shares = self._shares_for(sub, value, px[sub])
         blocks = (clean, f"{sub} not identical to {lot.symbol} and no loss sale of it in the last 30 days", *notes)
+        if self._st_room is not None and term is Term.SHORT:
+            self._st_room -= min(loss, self._st_room)
         return self._decision(HarvestKind.HARVEST, lot, on, price, value, loss, term, rate, saved, benefit, costs,
                               sub, px[sub], shares, blocks), ""
 
@@ -322,6 +380,11 @@ class TaxLossHarvester:
         pref = self.preferred.get(group or "")
         if pref is None or pref == lot.symbol or pref not in px:
             return None, "no preferred fund to switch back to"
+        if self._buyable is not None and pref not in self._buyable:
+            return None, f"{pref} may not be bought (values screen or not trading)"
+        wait = self._recent_loss_sale(ledger, pref, on)
+        if wait is not None:
+            return None, f"switch back to {pref} waits until {wait} (wash_sale_days {self.config.wash_sale_days})"
         if pref in ledger.identical_to(lot.symbol):
             return None, f"{pref} is identical to {lot.symbol}"
         window = ledger.wash_sale_window(pref, on)
@@ -342,8 +405,8 @@ class TaxLossHarvester:
         return self._decision(HarvestKind.SWITCH_BACK, lot, on, price, value, -gain, term, rate, saved, saved,
                               trading, pref, px[pref], shares, tuple(blocks)), ""
 
-    @staticmethod
     def _decision(
+        self,
         kind: HarvestKind, lot: Any, on: date, price: Decimal, value: Decimal, loss: Decimal, term: Term,
         rate: float, saved: Decimal, benefit: Decimal, costs: Decimal, sub: str, sub_price: Decimal,
         sub_shares: Decimal, blocks: Sequence[str],
@@ -352,5 +415,6 @@ class TaxLossHarvester:
             kind=kind, on=on, account=lot.account, lot_id=lot.id, symbol=lot.symbol, shares=lot.shares, price=price,
             proceeds=value, basis=lot.basis, loss=loss, term=term, rate=rate, tax_saved=saved, benefit=benefit,
             costs=costs, substitute=sub, substitute_price=sub_price, substitute_shares=sub_shares,
-            buy_back_after=on + timedelta(days=WASH_SALE_DAYS + 1), blocks=tuple(blocks),
+            buy_back_after=on + timedelta(days=max(int(self.config.wash_sale_days), WASH_SALE_DAYS) + 1),
+            blocks=tuple(blocks),
         )

@@ -241,6 +241,7 @@ class _RealRec:
     cached: Realization | None = None  # the frozen view; reset when a wash sale changes what it shows
     owner: object = None  # the token of the ledger that may change this record in place (see LotLedger.copy)
     carried: LossSale | None = None  # a sale realized before this ledger, loaded for its wash-sale window only
+    acquisition: tuple[date, int] = (date.min, 0)  # when the sold shares were bought: the wash-sale matching order
 
     def view(self) -> Realization:
         if self.cached is not None:
@@ -267,7 +268,7 @@ class _RealRec:
         return _RealRec(self.id, self.account, self.symbol, self.shares, self.acquired, self.sold, self.proceeds,
                         self.basis, self.lot_id, self.origin, self.seq, self.reportable, self.disallowed, self.lost,
                         self.pending_shares, self.pending_loss, list(self.replacements), self.cached,
-                        carried=self.carried)
+                        carried=self.carried, acquisition=self.acquisition)
 
 
 class LotLedger:
@@ -688,7 +689,17 @@ class LotLedger:
         if r <= 0:
             raise TaxRuleError(f"split of {sym} on {on}: ratio must be > 0, got {r}", symbol=sym)
         self._check_date(on, f"split of {sym}")
-        touched = [self._own_lot(rec) for rec in [rec for rec in self._lots.values() if rec.symbol == sym]]
+        hit = [rec for rec in self._lots.values() if rec.symbol == sym]
+        for rec in hit:  # checked before anything changes: a refused split leaves the ledger as it was
+            new = rec.shares * r
+            if new.as_tuple().exponent < -18:  # type: ignore[operator]
+                raise TaxRuleError(
+                    f"split of {sym} on {on} by {r}: lot {rec.id} would hold {new} shares, more than 18 decimals, "
+                    "which no store column holds exactly; book the share count the broker reports (it rounds "
+                    "split shares and pays cash in lieu) with a ratio that gives it exactly",
+                    symbol=sym, lot=rec.id,
+                )
+        touched = [self._own_lot(rec) for rec in hit]
         for rec in touched:
             rec.shares *= r
             rec.cached = None
@@ -757,6 +768,7 @@ class LotLedger:
                 seq=self._seq,
                 reportable=reportable,
                 owner=self._token,
+                acquisition=(rec.purchased, rec.seq),
             )
             if reportable and basis > proceeds:
                 real.pending_shares, real.pending_loss = take, basis - proceeds
@@ -768,7 +780,9 @@ class LotLedger:
                 del self._lots[rec.id]
             made.append(real)
         self._reals.extend(made)
-        for real in made:
+        # Treas. Reg. §1.1091-1(b)/(c): replacement shares are matched with the loss shares in the order the
+        # loss shares were acquired (earliest first), not in the order the sale picked its lots.
+        for real in sorted(made, key=lambda r: r.acquisition):
             if real.pending_shares > 0:
                 self._match_loss(real)
         self._last = on
@@ -872,10 +886,12 @@ class LotLedger:
         lo, hi = purchased - timedelta(days=WASH_SALE_DAYS), purchased + timedelta(days=WASH_SALE_DAYS)
         # The losses this purchase can wash, in sale order (the earliest is matched first); matching one never
         # changes whether a later one qualifies, so they are found in one pass before any is matched.
-        losses = [
-            i for i, real in enumerate(self._reals)
-            if real.pending_shares > 0 and real.symbol in group and lo <= real.sold <= hi and real.origin != rec.origin
-        ]
+        losses = sorted(
+            (i for i, real in enumerate(self._reals)
+             if real.pending_shares > 0 and real.symbol in group and lo <= real.sold <= hi
+             and real.origin != rec.origin),
+            key=lambda i: (self._reals[i].sold, self._reals[i].acquisition),  # §1.1091-1(b): loss shares in
+        )  # the order they were acquired (sales of one day together)
         for i in losses:
             if not rec.replaceable or rec.shares == 0:
                 break

@@ -274,11 +274,16 @@ def _year_tax(
     else:  # lg < 0 <= s
         net = s + lg
         st_gain, lt_loss = (net, _ZERO) if net >= 0 else (_ZERO, -net)
-    deduction = min(t.capital_loss_limit[status], st_loss + lt_loss)
-    used_st = min(st_loss, deduction)  # the deduction uses short-term losses first
-    carry_st, carry_lt = st_loss - used_st, lt_loss - (deduction - used_st)
+    deduction = min(t.capital_loss_limit[status], st_loss + lt_loss)  # §1211(b): at most $3,000 ($1,500 MFS)
     ordinary = profile.ordinary_income + nonqualified
     agi = ordinary + st_gain + lt_gain + qualified - deduction
+    # §1212(b)(2): what carries over is the net loss less the deduction *used*: the deduction or, if smaller,
+    # the adjusted taxable income (taxable income — which may be negative — plus the §1211(b) deduction),
+    # never below zero. A household whose income is below its standard deduction carries more forward.
+    adjusted_taxable = agi - t.standard_deduction[status] + deduction
+    used = min(deduction, max(_ZERO, adjusted_taxable))
+    used_st = min(st_loss, used)  # the deduction uses short-term losses first (Schedule D worksheet)
+    carry_st, carry_lt = st_loss - used_st, lt_loss - (used - used_st)
     taxable = max(_ZERO, agi - t.standard_deduction[status])
     preferential = min(lt_gain + qualified, taxable)
     ordinary_taxable = taxable - preferential

@@ -19,7 +19,7 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     """Add ``backtest`` (and ``demo``, unless a dedicated demo command module exists)."""
     p = sub.add_parser("backtest", help="replay strategies through history and compare them")
-    p.add_argument("scenario", help="a scenario YAML path or a shipped name (demo, retiree, esg)")
+    p.add_argument("scenario", help="a scenario YAML path or a shipped name (demo, retiree, esg, tlh)")
     p.add_argument("--report", type=_args.output_file("--report", suffixes=(".html", ".htm")), default=None,
                    help="write the HTML report here (PNGs beside it)")
     p.add_argument("--strategies", type=_args.strategy_list("--strategies"), default=None,
@@ -28,6 +28,12 @@ def register(sub: Any) -> None:
                    help="worker processes (default: one per CPU)")
     p.add_argument("--save", type=_args.output_dir("--save"), default=None,
                    help="write CSVs and provenance.json to this folder")
+    p.add_argument("--prices", type=_args.input_file("--prices", suffixes=(".csv",)), default=None,
+                   help="a CSV of adjusted closes (wide or long) to run on instead of the scenario's data")
+    p.add_argument("--max-daily-move", type=_args.real_range("--max-daily-move", 0.0, 100.0), default=0.60,
+                   help="with --prices: the largest one-day move accepted (fraction; 0 switches the check off)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"strategies": {NAME: {twr_pre_tax, tax_alpha, ...}}} as JSON instead of the table')
     p.set_defaults(func=_backtest)
     if importlib.util.find_spec("robo.cli.demo") is None:
         d = sub.add_parser("demo", help="run the demo scenario end to end and write its report")
@@ -38,7 +44,8 @@ def register(sub: Any) -> None:
 
 
 def _run(scenario_arg: str, strategies: str | None, processes: int | None, report: Path | None,
-         save: Path | None = None) -> int:
+         save: Path | None = None, *, prices: Path | None = None, max_daily_move: float | None = 0.60,
+         as_json: bool = False) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from backtests import load_scenario, run_scenario
@@ -46,6 +53,16 @@ def _run(scenario_arg: str, strategies: str | None, processes: int | None, repor
     from robo.cli._out import console, table
 
     scenario = load_scenario(scenario_arg)
+    table_in = None
+    if prices is not None:
+        from datetime import date
+
+        from backtests import PriceTable
+        from engine.data import CsvSource
+
+        source = CsvSource(prices, max_daily_move=max_daily_move or None)
+        table_in = PriceTable.from_source(source, scenario.universe.tickers, scenario.start,
+                                          scenario.end or date.today())
     names = [s.strip() for s in strategies.split(",")] if strategies else None
     total = len(names) if names else len(scenario.strategies)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -55,7 +72,16 @@ def _run(scenario_arg: str, strategies: str | None, processes: int | None, repor
         def done(name: str, i: int, n: int) -> None:
             bar.update(task, completed=i + (total - n), description=f"backtest {scenario.name}: {name} done")
 
-        result = run_scenario(scenario, names, processes=processes, on_done=done)
+        result = run_scenario(scenario, names, processes=processes, on_done=done, prices=table_in)
+    if as_json:
+        import json
+
+        print(json.dumps(result.summary(), indent=2, default=str))
+        if save is not None:
+            result.save(save)
+        if report is not None:
+            result.report(report)
+        return 0
     first = next(iter(result.runs.values()), None)
     period = f"{first.days[0]} → {first.days[-1]}" if first else ""
     t = table(f"{scenario.name}: {period} (hash {scenario.hash[:12]})",
@@ -73,7 +99,8 @@ def _run(scenario_arg: str, strategies: str | None, processes: int | None, repor
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    return _run(args.scenario, args.strategies, args.processes, args.report, args.save)
+    return _run(args.scenario, args.strategies, args.processes, args.report, args.save, prices=args.prices,
+                max_daily_move=args.max_daily_move, as_json=args.json)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "fills",
     "runs",
     "audit_log",
+    "realizations",  # every realized gain and loss, for Form 8949 (migration 0007)
     # the scheduler's tables (engine/store/scheduler_tables.py, migration 0002)
     "job_runs",
     "scheduler_pauses",

@@ -29,6 +29,7 @@ def setup(universe):
 
 def test_harvests_a_loss_into_the_substitute_with_an_explanation(setup):
     led, h = setup
+    h = TaxLossHarvester(h.universe, PROFILE, HarvestConfig(usable_rate=False))  # the ST rate, as if ST gains exist
     on = date(2026, 3, 2)
     (d,) = h.scan(led, {"VTI": "90", "IVV": "500"}, on)
     assert d.kind is HarvestKind.HARVEST and d.lot_id == "v1" and d.substitute == "IVV"
@@ -177,3 +178,16 @@ def test_harvester_never_creates_a_wash_sale_over_ten_years(universe, seed):
     assert all(r.disallowed == 0 for r in led.realized())
     # and every harvested loss is real: reported as a loss
     assert any(r.gain < 0 for r in led.realized() if r.id in harvested)
+
+
+def test_a_short_term_loss_saves_the_short_term_rate_only_against_short_term_gains(setup, universe):
+    """Schedule D netting (IRS Pub. 550): a net short-term loss first offsets long-term gains, so without
+    short-term gains this year it is worth the long-term rate; with them, the short-term rate up to their size."""
+    led, h = setup
+    on = date(2026, 3, 2)
+    (d,) = h.scan(led, {"VTI": "90", "IVV": "500"}, on)
+    assert d.rate == pytest.approx(0.243) and d.tax_saved == D("243.00")
+    led.buy("joint", "VB", 10, 100, date(2026, 1, 6))
+    led.sell("joint", "VB", 10, 150, date(2026, 2, 2))  # a $500 short-term gain this year
+    (d,) = h.scan(led, {"VTI": "90", "IVV": "500"}, on)
+    assert d.tax_saved == D("278.00")  # 500 × 31.3 % + 500 × 24.3 %

@@ -1,7 +1,7 @@
 """The web service: firms, household ↔ firm, users, user ↔ household links, API/session tokens, idempotency keys.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-05 19:40:55.721355
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import engine.store.types
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
