@@ -314,6 +314,7 @@ def engine_config(scenario: Any, spec: StrategySpec | None) -> Any:
         mandate_paths=BACKTEST_MANDATE_PATHS,
         risk=BACKTEST_RISK_MODEL,
         notional_buys=False,  # share orders sized on the planning day's close, as the simulator has always filled
+        harvest_thresholds=harvest_config(scenario),  # the daily harvest run reads the scenario's thresholds
     )
 
 
@@ -356,9 +357,6 @@ class AdaptiveEngine:
                                 fix="run it through backtests.run_strategy")
         self._ctx = context
         self._last_full = self._last_run = self._previous = None
-        if self.spec.harvest:  # the daily harvest run reads the scenario's thresholds
-            planner = getattr(context.engine, "planner", context.engine)  # the facade's pure planner
-            planner.harvest_config = harvest_config(context.scenario)
 
     def decide(self, snapshot: MarketSnapshot, state: PortfolioState) -> Decision | None:
         """Check the triggers on ``state.day``; plan a proposal when one fires (raises OptimizationError)."""

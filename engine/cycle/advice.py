@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from engine.cycle.execute import book_fills
+from engine.cycle.execute import book_fills, keep_realizations
 from engine.cycle.routes import Route, route_of
 from engine.cycle.sync import adopt_positions
 from engine.errors import Conflict
@@ -56,6 +56,7 @@ def confirm_fills(planner: Planner, store: Store | None, household: Household, p
             store.fills.add(f, household=household.id)
             store.orders.update_status(f.client_order_id, OrderStatus.FILLED, actor=actor, reason="confirmed by hand")
         store.households.update(updated, actor=actor)
+        keep_realizations(store, household.id, ledger)
     return updated
 
 

@@ -27,9 +27,11 @@ from engine.model.broker import Broker, BrokerOrder, Discrepancy, OrderQuery, re
 from engine.rebalancer import OrderRules, SkippedTrade, resize_buys
 
 if TYPE_CHECKING:
+    from engine.store import Store
     from engine.tax import LotLedger
 
-__all__ = ["BrokerRun", "book_fills", "fills_for", "ledger_positions", "reconcile_accounts", "trade"]
+__all__ = ["BrokerRun", "book_fills", "fills_for", "keep_realizations", "ledger_positions", "reconcile_accounts",
+           "trade"]
 
 log = logging.getLogger("engine.cycle")
 
@@ -92,6 +94,12 @@ def book_fills(ledger: LotLedger, fills: Iterable[Fill], orders: Mapping[str, Or
             ledger.buy(f.account, f.symbol, f.qty, f.price, day, fees=f.fees)
         booked.append(f)
     return booked
+
+
+def keep_realizations(store: Store, household: str, ledger: LotLedger) -> None:
+    """Store every realization and wash-sale amendment the ledger holds (idempotent): a year's Form 8949 comes from
+    the store across days and runs (``store.realizations.form_8949``)."""
+    store.realizations.add_many(household, ledger.realized(include_sheltered=True), ledger.amendments())
 
 
 def trade(

@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine.cycle.execute import BrokerRun, book_fills, trade
+from engine.cycle.execute import BrokerRun, book_fills, keep_realizations, trade
 from engine.cycle.reports import ExecutionReport, SyncReport
 from engine.cycle.routes import BrokerSource, Route, Routes, route_of
 from engine.errors import ConfigError, Conflict
@@ -256,7 +256,7 @@ class Cycle:
                                   prices=day.prices, assets=self.planner.universe.assets,
                                   rules=self.planner.config.order_rules, timeout=self.planner.config.fill_timeout_s,
                                   notional_buys=self.planner.config.notional_buys))
-        report = self._finish(p, runs, advised, actor)
+        report = self._finish(p, runs, advised, actor, ledger)
         if save and self.store is not None and (traded or advised):
             self.save_holdings(h, ledger, routes, on=p.as_of)
         return report
@@ -288,7 +288,8 @@ class Cycle:
         for f in new:
             self.store.fills.add(f, household=p.household)
 
-    def _finish(self, p: Proposal, runs: Sequence[BrokerRun], advised: Sequence[Any], actor: str) -> ExecutionReport:
+    def _finish(self, p: Proposal, runs: Sequence[BrokerRun], advised: Sequence[Any], actor: str,
+                ledger: LotLedger) -> ExecutionReport:
         submitted = [o for r in runs for o in r.submitted]
         fills = [f for r in runs for f in r.fills]
         errors = [e for r in runs for e in r.errors]
@@ -304,6 +305,7 @@ class Cycle:
         self.transition(p, status, actor=actor, reason="; ".join(errors))
         if self.store is not None:
             self._record(p, submitted, fills, advised, actor)
+            keep_realizations(self.store, p.household, ledger)
         return ExecutionReport(p.id, status, tuple(submitted), tuple(fills),
                                tuple(s for r in runs for s in r.skipped),
                                tuple(d for r in runs for d in r.discrepancies), tuple(errors), tuple(advised))

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine.cycle.execute import book_fills, ledger_positions
+from engine.cycle.execute import book_fills, keep_realizations, ledger_positions
 from engine.cycle.reports import SyncReport
 from engine.cycle.routes import Routes
 from engine.model import BasisSource, Household, Lot, reconcile
@@ -68,6 +68,8 @@ def sync_household(planner: Planner, store: Store | None, household: Household, 
         for f in new:
             store.fills.add(f, household=household.id)
         _settle_orders(store, new, actor)
+        if new:
+            keep_realizations(store, household.id, ledger)
         if updated != household:
             store.households.update(updated, actor=actor)
     return SyncReport(household.id, positions, sum(cash.values(), Decimal(0)), tuple(new), tuple(diffs),

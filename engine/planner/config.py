@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.model import ProposalStatus
 from engine.rebalancer import Frequency, OrderRules
+from engine.tax import HarvestConfig
 
 __all__ = ["FIRST_RUN_REASON", "TRADED", "ApprovalRules", "Day", "EngineConfig"]
 
@@ -49,7 +50,8 @@ class EngineConfig:
     ``mandate_paths`` sets the goal Monte Carlo's path count (None: the planning default). ``notional_buys``
     sends buys of fractionable assets as notional (USD) orders, so a buy never needs more cash than it has.
     ``proposal_max_age_days``: a proposal planned more calendar days before the newest prices expires instead of
-    executing (its prices and tax lots are stale: re-plan).
+    executing (its prices and tax lots are stale: re-plan). ``harvest_thresholds``: the daily harvest run's loss
+    floors, costs and wash-sale wait (``engine.tax.HarvestConfig``; None: its defaults).
     """
 
     harvest: bool = True
@@ -74,6 +76,7 @@ class EngineConfig:
     mandate_paths: int | None = None
     notional_buys: bool = True
     proposal_max_age_days: int = 5
+    harvest_thresholds: HarvestConfig | None = None
 
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.config import load_universe
 from engine.errors import DataError, LookAheadError, ValidationError
-from engine.model import AccountType, Household, LifeEvent, Lot, Proposal, RunKind, Universe
+from engine.model import Household, LifeEvent, Lot, Proposal, RunKind, Universe
 from engine.planner import targets as steps
 from engine.planner.config import Day, EngineConfig
 from engine.rebalancer import PortfolioState, TriggerDecision, build_orders, default_policy
@@ -59,7 +59,6 @@ class Planner:
         self._last_estimates: Any = None
         self._mandates: dict[str, tuple[str, Any]] = {}
         self._config: dict[str, Any] = {}  # config YAML (goals, assumptions, tax tables) read once per planner
-        self._harvesters: dict[Any, Any] = {}  # TaxLossHarvester per tax profile
 
     # ------------------------------------------------------------------------------------------
     # Shared, per-day context
@@ -224,12 +223,12 @@ class Planner:
         mandate = mandate or self.mandate(household, as_of, ledger=ledger)
         lots = ledger.open_lots()  # read once: the ledger builds fresh views on every call
         actual, idle = self._class_weights(household, ctx, mandate, lots)
-        # tax-alpha: the daily harvest scan with the configured thresholds (engine.tax.harvest_run)
+        # the daily harvest scan with the configured thresholds (engine.tax.harvest_run)
         from engine.optimizer.adapter import drift_target
         from engine.tax import count_harvestable
 
-        hcfg = getattr(self, "harvest_config", None)  # tax-alpha: a HarvestConfig (scenario / household thresholds)
-        harvest = count_harvestable(household, ledger, ctx.prices, as_of, self.universe, config=hcfg,
+        harvest = count_harvestable(household, ledger, ctx.prices, as_of, self.universe,
+                                    config=self.config.harvest_thresholds,
                                     tables=self.tax_tables(), lots=lots,
                                     esg=self.esg_data()) if self.config.harvest else 0
         policy = default_policy(
@@ -242,7 +241,7 @@ class Planner:
         state = PortfolioState(
             as_of=as_of,
             actual=actual,
-            # tax-alpha: drift against the target the optimizer can reach today (screens, funds trading, reserve)
+            # drift against the target the optimizer can reach today (screens, funds trading, reserve)
             target=drift_target(mandate, self.universe, household, ctx.prices, lots, esg=self.esg_data()),
             last_rebalance=last_rebalance,
             last_automatic_run=last_automatic_run,
@@ -271,41 +270,6 @@ class Planner:
         shares = {k: v / total for k, v in values.items()} if total > 0 else {}
         idle = max(household.cash - mandate.liquidity_reserve, Decimal(0))
         return shares, idle
-
-    def _harvest_candidates(self, household: Household, ledger: LotLedger, ctx: Day, lots: Sequence[Lot]) -> int:
-        from engine.tax import TaxLossHarvester
-
-        harvester = self._harvesters.get(household.tax)
-        if harvester is None:
-            harvester = self._harvesters[household.tax] = TaxLossHarvester(self.universe, household.tax)
-        if not self._may_harvest(harvester, ledger, ctx, lots):
-            return 0
-        return len(harvester.scan(ledger, ctx.prices, ctx.as_of))
-
-    def _may_harvest(self, harvester: Any, ledger: LotLedger, ctx: Day, lots: Sequence[Lot]) -> bool:
-        """A cheap, conservative pre-check of the daily scan: False only when no taxable lot could be acted on.
-
-        The scan acts on a lot with a loss at or above both floors (USD and fraction of basis), and on a
-        substitute holding at a loss or at cost (switch back). The floors get 1 % slack for float rounding.
-        """
-        cfg = harvester.config
-        floor_usd = float(cfg.min_loss_usd) * 0.99
-        floor_frac = float(cfg.min_loss_fraction) * 0.99
-        taxable = {a for a, t in ledger.accounts.items() if t is AccountType.TAXABLE}
-        for lot in lots:
-            price = ctx.prices.get(lot.symbol)
-            if price is None or lot.account not in taxable:
-                continue
-            basis = float(lot.basis)
-            loss = basis - float(lot.shares) * float(price)
-            if loss < -0.01:
-                continue
-            group = self.universe[lot.symbol].substitute_group if lot.symbol in self.universe else None
-            if cfg.switch_back and group is not None and harvester.preferred.get(group, lot.symbol) != lot.symbol:
-                return True
-            if loss >= floor_usd and (basis <= 0 or loss / basis >= floor_frac):
-                return True
-        return False
 
     # ------------------------------------------------------------------------------------------
     # Planning
@@ -353,11 +317,11 @@ class Planner:
         sell_lots: dict[tuple[str, str], list[str]] = {}
         lots = ledger.open_lots()  # read once: the holdings and the optimizer's inputs both need them
         current = steps.holdings(lots)
-        if run_kind is RunKind.TAX_LOSS_HARVEST:  # tax-alpha: the daily harvest run (engine.tax.harvest_run)
+        if run_kind is RunKind.TAX_LOSS_HARVEST:  # the daily harvest run (engine.tax.harvest_run)
             from engine.tax import plan_harvest
 
             run = plan_harvest(household, ledger, ctx.prices, as_of, self.universe, tables=self.tax_tables(),
-                               config=getattr(self, "harvest_config", None), esg=self.esg_data(),
+                               config=self.config.harvest_thresholds, esg=self.esg_data(),
                                max_position=self.config.max_position)
             targets, sell_lots = run.targets(current), run.sell_lots
             explanation += list(run.explanation)

@@ -136,3 +136,18 @@ def test_a_cycle_without_rails_refuses_to_trade(market, universe, household):
     proposal = replace(bare.plan(household, PLAN_DAY, proposal_id="p"), needs_approval=False)
     with pytest.raises(ConfigError, match="safety rails"):
         bare.execute(proposal, brokers=_sim(household, market, universe), household=household)
+
+
+def test_every_realization_is_kept_in_the_store_for_form_8949(cycle, store, market, universe, household):
+    """The store keeps each realization the cycle booked, so a year's Form 8949 comes from the store across runs."""
+    proposal = cycle.plan(household.id, PLAN_DAY, proposal_id="p1")
+    cycle.approve(proposal.id, actor="alex")
+    report = cycle.execute(proposal.id, brokers=_sim(household, market, universe))
+    sold = {(f.symbol, f.qty) for f in report.fills if f.side is OrderSide.SELL and f.account == "brokerage"}
+    assert sold
+    kept = store.realizations.for_year(household.id, 2026)
+    assert {r.symbol for r in kept} >= {s for s, _ in sold}
+    rows = store.realizations.form_8949(household.id, 2026)
+    assert rows and len(rows) >= len(sold)
+    again = cycle.sync(household.id, brokers=_sim(household, market, universe))  # a later run adds none twice
+    assert len(store.realizations.for_year(household.id, 2026)) == len(kept) and again is not None

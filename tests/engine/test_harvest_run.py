@@ -42,12 +42,13 @@ def _harvestable(engine, hh) -> int:
 def test_the_configured_thresholds_reach_the_engine(engine, household):
     hh = _with_loss(engine, household, factor="1.04")  # a 4 % loss on 100 shares
     default = _harvestable(engine, hh)
-    planner = getattr(engine, "planner", engine)
-    planner.harvest_config = HarvestConfig(min_loss_fraction=0.10)
+    planner = engine.planner
+    before = planner.config
+    planner.config = replace(before, harvest_thresholds=HarvestConfig(min_loss_fraction=0.10))
     try:
         strict = _harvestable(engine, hh)
     finally:
-        planner.harvest_config = None
+        planner.config = before
     assert strict == default - 1
 
 
