@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from engine.model import Universe
+from engine.model import RunKind, Universe
 
 if TYPE_CHECKING:
     from engine.data import MarketData
@@ -48,6 +48,7 @@ class Day:
     estimates: Estimates
     engine: Any
     notes: tuple[str, ...] = field(default=())
+    run_kind: RunKind = RunKind.FULL_REBALANCE  # what every household's plan is: a full rebalance, the harvest run…
 
     @classmethod
     def build(

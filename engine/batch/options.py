@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.batch.day import Day
 from engine.batch.types import Executor, KeptMandate
 from engine.errors import ConfigError
+from engine.model import RunKind
 
 if TYPE_CHECKING:
     from engine.batch.execute import BrokerFactory
@@ -56,7 +57,8 @@ class BatchOptions:
     old. ``store``: proposals saved chunk by chunk while the workers plan, and a run record of kind ``batch``.
     ``progress`` gets a ``BatchProgress`` per chunk. ``execute=True`` executes, after planning (and saving),
     every proposal that needs no approval through ``broker_for(household)``, ``execute_threads`` households
-    at a time, behind ``rails`` (the safety rails every order passes: ``brokers.rails_for()``).
+    at a time, behind ``rails`` (the safety rails every order passes: ``brokers.rails_for()``). ``run_kind``: what
+    every household's plan is — a full rebalance (default) or the nightly harvest run (``tax_loss_harvest``).
 
     Raises:
         ConfigError: an unknown executor, or a count below its minimum (workers, chunk size, threads ≥ 1; the
@@ -80,9 +82,15 @@ class BatchOptions:
     broker_for: BrokerFactory | None = None
     execute_threads: int = 1
     rails: Rails | None = None
+    run_kind: RunKind = RunKind.FULL_REBALANCE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "executor", _executor(self.executor))
+        try:
+            object.__setattr__(self, "run_kind", RunKind(self.run_kind))
+        except ValueError:
+            raise ConfigError("unknown run kind", field="run_kind", value=self.run_kind,
+                              fix=f"use one of: {', '.join(k.value for k in RunKind)}") from None
         for name, least in (("workers", 1), ("chunk_size", 1), ("execute_threads", 1), ("mandate_max_age_days", 0)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):

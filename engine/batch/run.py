@@ -23,6 +23,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ from engine.batch.types import (
 )
 from engine.batch.work import run_chunk
 from engine.errors import ConfigError
-from engine.model import Household
+from engine.model import Household, RunKind
 
 if TYPE_CHECKING:
     from engine.batch.execute import BrokerFactory
@@ -149,6 +150,8 @@ def _run(households: list[Household], as_of: date, options: BatchOptions) -> Bat
 
                 market = MarketData.embedded()
             day = Day.build(market, as_of, options.universe)
+    if day.run_kind is not options.run_kind:
+        day = replace(day, run_kind=RunKind(options.run_kind))
     size = options.chunk_size or _default_chunk_size(len(households), workers)
     chunks = chunk_households(households, size)
     kept = _kept_per_chunk(chunks, options.mandates)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from engine.batch.day import Day
 from engine.batch.types import ChunkReport, HouseholdOutcome, KeptMandate, OutcomeStatus
 from engine.errors import EngineError
-from engine.model import Household, Proposal
+from engine.model import Household, Proposal, RunKind
 
 if TYPE_CHECKING:
     from engine.optimizer import ProblemCache
@@ -42,9 +42,11 @@ def worker_cache() -> ProblemCache:
 
 
 def proposal_id(household: Household | str, day: Day) -> str:
-    """The deterministic proposal id of a batch: ``batch-YYYYMMDD-<household id>``."""
+    """The deterministic proposal id of a batch: ``batch-YYYYMMDD-<household id>`` (``…-harvest`` for the harvest
+    run, so a night's harvest pass and its full rebalance never share an id)."""
     hid = household if isinstance(household, str) else household.id
-    return f"batch-{day.as_of:%Y%m%d}-{hid}"
+    tail = "" if day.run_kind is RunKind.FULL_REBALANCE else f"-{day.run_kind.value.split('_')[-1]}"
+    return f"batch-{day.as_of:%Y%m%d}-{hid}{tail}"
 
 
 def plan_one(
@@ -129,6 +131,7 @@ def _plan(
             proposal_id=proposal_id(household, day),
             ledger=ledger,
             mandate=kept.mandate,
+            run_kind=day.run_kind,
         )
         return proposal, kept
 

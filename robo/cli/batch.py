@@ -48,6 +48,8 @@ def _common(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--workers", type=_args.int_range("--workers", 1, 256), default=None,
                       help="workers (default: CPU count)")
     plan.add_argument("--scheduler", default=None, help="Dask scheduler address (default ROBO_DASK_SCHEDULER)")
+    plan.add_argument("--kind", choices=["full_rebalance", "tax_loss_harvest"], default="full_rebalance",
+                      help="what each household's plan is: a full rebalance, or the nightly tax-loss harvest run")
 
 
 def _households(arg: str, universe: Any, store: Any, as_of: date) -> list[Any]:
@@ -129,6 +131,7 @@ def _plan(args: argparse.Namespace) -> int:
             broker_for=broker_for,
             execute_threads=getattr(args, "threads", 1),
             rails=rails_for() if args.execute else None,
+            run_kind=args.kind,
         )
         result = run_batch(households, as_of, options)
     store.close()

@@ -97,3 +97,32 @@ def test_a_backtest_executes_through_the_cycle(calls):
     })
     run_scenario(sc, processes=1, prices=table)
     assert calls, "the backtest placed its orders through the one cycle"
+
+
+def test_the_batch_runs_the_harvest_pass_for_every_household():
+    """Issue 19: the daily harvest run is the batch's too (``BatchOptions(run_kind=TAX_LOSS_HARVEST)``)."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from engine.batch import BatchOptions, Day, Executor, run_batch, synthetic
+    from engine.data import MarketData
+    from engine.model import Lot, RunKind
+    from engine.planner import ApprovalRules, EngineConfig
+
+    day_ = date(2026, 7, 29)
+    market = MarketData.embedded()
+    day = Day.build(market, day_, config=EngineConfig(
+        approval=ApprovalRules(first_run=False, max_turnover=10.0, max_order_fraction=1.0), mandate_paths=300))
+    price = Decimal(str(day.prices["VTI"]))
+    households = []
+    for h in synthetic(2, seed=5, as_of=day_):
+        taxable = next(a.id for a in h.accounts if a.type.value == "taxable")
+        loss = Lot(f"{h.id}-loss", taxable, "VTI", Decimal(100), price * 100 * Decimal("1.25"), date(2025, 1, 2))
+        households.append(replace(h, lots=(*h.lots, loss)))  # a 20 % loss worth harvesting
+    result = run_batch(households, day_, BatchOptions(executor=Executor.INLINE, day=day,
+                                                      run_kind=RunKind.TAX_LOSS_HARVEST))
+    for o in result.outcomes:
+        assert o.proposal is not None and o.proposal.run_kind is RunKind.TAX_LOSS_HARVEST
+        assert o.proposal.id.endswith("-harvest")
+        sells = [x for x in o.proposal.orders if x.side.value == "sell" and x.symbol == "VTI"]
+        assert sells and f"{o.household}-loss" in sells[0].lots  # the loss lot is harvested
