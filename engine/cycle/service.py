@@ -213,11 +213,13 @@ class Cycle:
         household: Household | None = None,
         actor: str | None = None,
         save: bool = True,
+        on: date | None = None,
     ) -> ExecutionReport:
         """Execute a proposal: broker accounts traded behind the rails, held-away accounts advised, fills booked,
         holdings saved, every step audited. A proposal that needs approval must be approved first; one that does
         not is approved here (recorded as such). A proposal left ``executing`` by a dead run is resumed: orders
-        already at the broker are found by client order id and never placed twice.
+        already at the broker are found by client order id and never placed twice. ``on`` is the trading day of
+        the execution (default: the newest price day); a proposal planned too long before it expires.
 
         Raises:
             Conflict: the proposal is not executable (needs approval, rejected, expired, executed).
@@ -226,7 +228,7 @@ class Cycle:
         actor = actor or self.actor
         p = self.proposal(proposal)
         h = household or self.household(p.household)
-        self._expire_if_stale(p, actor)
+        self._expire_if_stale(p, actor, on)
         if p.status is ProposalStatus.PROPOSED:
             if p.needs_approval:
                 raise Conflict(
@@ -261,18 +263,18 @@ class Cycle:
             self.save_holdings(h, ledger, routes, on=p.as_of)
         return report
 
-    def _expire_if_stale(self, p: Proposal, actor: str) -> None:
+    def _expire_if_stale(self, p: Proposal, actor: str, on: date | None) -> None:
         """A proposed or approved proposal older than ``proposal_max_age_days`` expires: its prices are stale."""
-        newest = getattr(self.planner.market, "last_day", None)
+        newest = on or getattr(self.planner.market, "last_day", None)
         limit = self.planner.config.proposal_max_age_days
         if newest is None or p.status not in (ProposalStatus.PROPOSED, ProposalStatus.APPROVED):
             return
         age = (newest - p.as_of).days
         if age > limit:
             self.transition(p, ProposalStatus.EXPIRED, actor=actor,
-                            reason=f"planned on {p.as_of}, {age} days before the newest prices ({newest})")
-            raise Conflict(f"proposal {p.id} expired: planned on {p.as_of}, {age} days before the newest prices "
-                           f"({newest}; at most {limit})", proposal=p.id,
+                            reason=f"planned on {p.as_of}, {age} days before {newest}")
+            raise Conflict(f"proposal {p.id} expired: planned on {p.as_of}, {age} days before {newest} "
+                           f"(at most {limit})", proposal=p.id,
                            fix=f"plan again (robo rebalance {p.household})")
 
     def _book_earlier_fills(self, p: Proposal, broker: Any, ledger: LotLedger) -> None:

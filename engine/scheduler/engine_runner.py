@@ -148,7 +148,7 @@ class EngineRunner:
                         proposal.id, extra={"job": ctx.job.value, "household": household.id, "run_id": ctx.run_id})
         ctx.heartbeat()
         report = self.cycle.execute(proposal, brokers=self._broker_for(household), household=household,
-                                    actor="scheduler")
+                                    actor="scheduler", on=ctx.trading_day)
         ctx.heartbeat()
         return JobOutcome((proposal.id,), tuple(o.client_order_id for o in proposal.orders), fills=len(report.fills),
                           notes={"status": report.status.value, "discrepancies": len(report.discrepancies),

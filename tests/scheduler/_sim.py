@@ -69,7 +69,8 @@ class SharedBroker:
                         account=order.account,
                         symbol=order.symbol,
                         side=order.side.value,
-                        qty=order.qty,
+                        # a notional (USD) order fills at PRICE, as Alpaca fills a notional buy: shares = USD / price
+                        qty=order.qty if order.qty is not None else (order.notional / PRICE).quantize(Decimal("1e-9")),
                     )
                 )
         except IntegrityError as exc:
