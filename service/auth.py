@@ -65,6 +65,7 @@ class Action(StrEnum):
     APPROVE = "approve"  # approve or reject a proposal
     EXECUTE = "execute"
     RECORD_EVENT = "record_event"
+    MANAGE = "manage"  # import or replace the household's facts (advisors and admins)
 
 
 @dataclass(frozen=True, slots=True)

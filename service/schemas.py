@@ -38,6 +38,7 @@ __all__ = [
     "PlanOut",
     "ProposalDetail",
     "ProposalSummary",
+    "SchedulerStatusOut",
     "TargetOut",
     "TransitionOut",
     "WhatIfIn",
@@ -253,6 +254,55 @@ class AuditOut(_Out):
     household: str | None
     before: Any
     after: Any
+
+
+class UpcomingJobOut(_Out):
+    job: str
+    trading_day: date
+    due: datetime = Field(description="when the job is due (aware UTC)")
+    until: datetime = Field(description="last start time of the job's window (aware UTC)")
+
+
+class JobRunOut(_Out):
+    job: str
+    household: str = Field(description="a household id, or * for a job over every household (market data, ...)")
+    trading_day: date
+    status: str = Field(description="running, succeeded, failed (retried after a back-off) or gave_up")
+    attempt: int
+    started: datetime
+    error: str | None
+
+
+class PausedOut(_Out):
+    household: str
+    at: datetime
+    actor: str
+    reason: str
+
+
+class WakeupOut(_Out):
+    household: str
+    reason: str
+    ref: str
+
+
+class AlertOut(_Out):
+    at: datetime
+    job: str
+    household: str
+    trading_day: date
+    message: str
+
+
+class SchedulerStatusOut(_Out):
+    """What ``robo schedule status --json`` prints, limited to the households the caller may see."""
+
+    now: datetime
+    upcoming: list[UpcomingJobOut]
+    recent: list[JobRunOut]
+    paused: list[PausedOut]
+    wakeups: list[WakeupOut]
+    alerts: list[AlertOut]
 
 
 def plain(value: Any) -> Any:

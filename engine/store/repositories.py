@@ -266,11 +266,13 @@ def _audit_entry(row: AuditRow) -> AuditEntry:
 class HouseholdRepository(_Repository):
     """Households with their members, accounts, lots, loss sales, goals and life events; round-trips exactly."""
 
-    def add(self, household: Household, *, actor: str = SYSTEM) -> None:
-        """Store a new household (all rows or none).
+    def add(self, household: Household, *, actor: str = SYSTEM, firm: str | None = None) -> None:
+        """Store a new household (all rows or none); with ``firm``, that firm serves it from the same transaction
+        (so its advisors never see a moment where the household exists but is nobody's).
 
         Raises:
             Conflict: a household with this id is already stored (use ``update``).
+            NotFound: ``firm`` is not stored.
         """
         with self._tx() as session:
             if session.get(HouseholdRow, household.id) is not None:
@@ -280,6 +282,7 @@ class HouseholdRepository(_Repository):
                     "use store.households.update(household) to change it",
                     household=household.id,
                 )
+            _check_firm(session, firm)
             now = _now()
             session.add(_household_row(household, now))
             session.flush()
@@ -293,6 +296,17 @@ class HouseholdRepository(_Repository):
                 household=household.id,
                 after=household,
             )
+            if firm is not None:
+                self._serve(session, [household.id], firm, actor)
+
+    def _serve(self, session: Session, household_ids: Sequence[str], firm: str, actor: str) -> None:
+        """Make ``firm`` serve the new households (rows and one audit entry each), in the caller's transaction."""
+        from engine.store.people_tables import HouseholdFirmRow  # people's tables sit on top of these
+
+        session.execute(insert(HouseholdFirmRow), [{"household_id": h, "firm_id": firm} for h in household_ids])
+        for h in household_ids:
+            self._record(session, actor=actor, action="household.assign_firm", entity="household", entity_id=h,
+                         household=h, before={"firm": None}, after={"firm": firm})
 
     def get(self, household_id: str) -> Household:
         """The stored household with this id.
@@ -370,6 +384,13 @@ class HouseholdRepository(_Repository):
                 after=event,
             )
             return _load_household(session, household_id)
+
+
+def _check_firm(session: Session, firm: str | None) -> None:
+    from engine.store.people_tables import FirmRow
+
+    if firm is not None and session.get(FirmRow, firm) is None:
+        raise _error(NotFound, f"no firm {firm!r}", "add it first (robo user firm ID --name NAME)", firm=firm)
 
 
 def _wake_for_event(session: Session, household_id: str, event: LifeEvent, now: datetime) -> None:
