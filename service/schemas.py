@@ -27,6 +27,7 @@ __all__ = [
     "EventOut",
     "GoalOut",
     "GoalPlanOut",
+    "HoldingOut",
     "HouseholdOut",
     "HouseholdSummary",
     "LifeEventIn",
@@ -159,12 +160,15 @@ class GoalPlanOut(_Out):
     funded_ratio: float = Field(description="fraction")
     probability: float = Field(description="fraction of simulated paths meeting the goal")
     gap: float = Field(description="USD today still missing (0 when funded)")
+    bands: list[list[float]] | None = Field(
+        default=None, description="USD today at each whole year from as_of, at the plan's percentiles (fan chart)")
 
 
 class PlanOut(_Out):
     household: str
     as_of: date
     paths: int
+    percentiles: list[float] = Field(default=[5.0, 25.0, 50.0, 75.0, 95.0], description="of each goal's bands")
     goals: list[GoalPlanOut]
 
 
@@ -208,6 +212,14 @@ class OrderOut(_Out):
     status: str | None = Field(description="the stored order's status (new, advised, submitted, filled, ...)")
 
 
+class HoldingOut(_Out):
+    account: str
+    symbol: str
+    value: Decimal = Field(description="USD held now at the proposal day's prices")
+    weight: float = Field(description="held now, fraction of household value")
+    target: float = Field(description="the proposal's target, fraction of household value")
+
+
 class TargetOut(_Out):
     account: str
     symbol: str
@@ -227,6 +239,9 @@ class ProposalDetail(ProposalSummary):
     binding: list[str] = Field(description="constraints binding at the optimum, e.g. 'class_bounds:bonds'")
     order_list: list[OrderOut]
     targets: list[TargetOut]
+    holdings: list[HoldingOut] = Field(
+        description="per account and fund: held now vs the target (the household as stored, at as_of's prices; "
+                    "empty when there are no prices for as_of)")
     tax_preview: Any = Field(description="the tax engine's preview of the sells (USD as strings)")
     history: list[TransitionOut]
 
