@@ -29,6 +29,7 @@ from service.auth import (
     Action,
     Forbidden,
     Principal,
+    SignInLimit,
     Unauthenticated,
     authenticate_password,
     authenticate_token,
@@ -137,9 +138,18 @@ def login(request: Request, user: Annotated[str, Form()], password: Annotated[st
     if origin and urlparse(origin).netloc != request.url.netloc:
         raise Forbidden("cross-site sign-in refused")
     ctx = _ctx(request)
+    limit: SignInLimit = request.app.state.sign_in_limit
+    address = request.client.host if request.client else "unknown"
+    wait = limit.retry_after(ctx.store, user, address)
+    if wait is not None:  # locked: the password is not even checked
+        response = _render(request, "login.html", None, code=429, next=_safe_next(next), failed=False, user=user,
+                           locked_minutes=max(1, -(-wait // 60)))
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
         person = authenticate_password(ctx.store, user, password)
     except Unauthenticated:
+        limit.failed(ctx.store, user, address)
         return _render(request, "login.html", None, code=401, next=_safe_next(next), failed=True, user=user)
     token = issue_token(ctx.store, person.id, name=request.headers.get("user-agent", "browser")[:120],
                         kind=TokenKind.SESSION)
