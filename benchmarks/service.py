@@ -1,7 +1,7 @@
 """Web service speed: the approval queue (page and API) and the proposal page, with many households and pending
 proposals, on SQLite and on PostgreSQL; p50/p95 in milliseconds and the budget ratio printed.
 
-    .venv/bin/python benchmarks/service.py       # issue 21's size, 10,000 households and 2,000 pending: ~1.5 min
+    .venv/bin/python benchmarks/service.py       # issue 21's size, 10,000 households and 2,000 pending: 1–2 min
     .venv/bin/python benchmarks/service.py --households 2000 --requests 30 --backend sqlite   # a quick look
 
 Budgets (issue 21): queue page and its API call p95 ≤ 50 ms, proposal page p95 ≤ 100 ms. Requests go through the
