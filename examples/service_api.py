@@ -4,7 +4,8 @@
 
 An admin sets up a firm, an advisor and a client; the cycle plans a proposal; the client reads their plan; the
 advisor finds the proposal in the queue, reads why, approves it under an Idempotency-Key (a retry is replayed,
-not repeated) and reads the audit. The client guessing another household's URL gets 404.
+not repeated) and reads the audit. The client guessing another household's URL gets 404. The advisor imports a
+household from its YAML (a typo is a 422 naming the field) and reads the scheduler's status.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import uvicorn
 
 from brokers import SafetyRails
 from engine import load_household, load_universe
+from engine.config import default_file
 from engine.cycle import Cycle
 from engine.data import MarketData
 from engine.planner import Planner
@@ -91,6 +93,19 @@ def main() -> None:
 
                 guess = http.get("/households/smith", headers=client)
                 print("client opens another household:", guess.status_code, guess.json()["error"]["message"])
+
+                # The advisor imports a household from its YAML (as `robo household import`), first with a typo.
+                text = default_file("households/sample.yaml").read_text(encoding="utf-8")
+                text = text.replace("id: rivera", "id: garcia", 1).replace("Rivera", "Garcia")
+                as_yaml = advisor | {"Content-Type": "application/yaml"}
+                wrong = text.replace("type: taxable", "type: taxabel", 1)
+                typo = http.post("/households", headers=as_yaml, content=wrong)
+                e = typo.json()["error"]
+                print("import with a typo:", typo.status_code, e["field"], repr(e["value"]), "—", e["fix"])
+                made = http.post("/households", headers=as_yaml, content=text)
+                print("import:", made.status_code, made.json()["id"], "served by", made.json()["firm"])
+                status = http.get("/scheduler", headers=advisor).json()
+                print("scheduler, next job:", status["upcoming"][0]["job"], "due", status["upcoming"][0]["due"])
         finally:
             server.should_exit = True
             store.close()

@@ -15,14 +15,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from engine.errors import Conflict, EngineError, ValidationError
-from engine.model import LifeEvent, ProposalStatus
+from engine.config import household_from_dict, household_to_dict
+from engine.config.strict_yaml import strict_load
+from engine.errors import ConfigError, Conflict, EngineError, ValidationError
+from engine.model import Household, LifeEvent, ProposalStatus
 from engine.store import Role, TokenKind
 from service.auth import Action, Forbidden, Principal, Unauthenticated, authenticate_token
 from service.context import ServiceContext
@@ -40,6 +44,7 @@ from service.schemas import (
     PlanOut,
     ProposalDetail,
     ProposalSummary,
+    SchedulerStatusOut,
     WhatIfIn,
     WhatIfOut,
 )
@@ -91,20 +96,21 @@ Who = Annotated[Principal, Depends(principal)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", description="makes a retried POST safe")]
 
 
-def _once(ctx: ServiceContext, who: Principal, key: str | None, request: Request, body: BaseModel | None,
-          work: Callable[[], Any]) -> JSONResponse:
+def _once(ctx: ServiceContext, who: Principal, key: str | None, request: Request, body: BaseModel | bytes | None,
+          work: Callable[[], Any], status_code: int = 200) -> JSONResponse:
     """Run a POST once per ``Idempotency-Key`` (per user); the first response, errors included, is replayed."""
 
     def respond() -> JSONResponse:
         try:
-            return JSONResponse(_jsonable(work()))
+            return JSONResponse(_jsonable(work()), status_code=status_code)
         except (EngineError, Forbidden) as exc:
             return JSONResponse(error_body(exc), status_code=status_of(exc))
 
     if key is None:
         return respond()
     path = request.url.path
-    payload = "" if body is None else body.model_dump_json()
+    payload = "" if body is None else body.decode("utf-8", "replace") if isinstance(body, bytes) else (
+        body.model_dump_json())
     fingerprint = hashlib.sha256(f"{request.method} {path}\n{payload}".encode()).hexdigest()
     earlier = ctx.store.users.claim_key(who.actor, key, method=request.method, path=path, fingerprint=fingerprint)
     if earlier is not None:
@@ -153,6 +159,102 @@ def households(ctx: Ctx, who: Who, limit: Annotated[int, Query(ge=1, le=1000)] =
 @router.get("/households/{household_id}", response_model=HouseholdOut, summary="A household's facts")
 def household(household_id: str, ctx: Ctx, who: Who) -> HouseholdOut:
     return household_out(ctx, ctx.household(who, household_id))
+
+
+_DOCUMENT = {"requestBody": {"required": True, "description": (
+    "The household document: the same fields as a household YAML file (config/households/sample.yaml), as JSON "
+    "(numbers as strings keep money exact) or as YAML (Content-Type: application/yaml)."), "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/yaml": {"schema": {"type": "string"}}}}}
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+_BODY = "request body"
+
+
+def household_document(ctx: ServiceContext, raw: bytes, content_type: str) -> Household:
+    """The household a request body describes, validated by the engine's loader against the planner's universe.
+
+    Raises:
+        ConfigError: not UTF-8, broken JSON/YAML, an unsupported Content-Type, or a field the loader refuses (the
+            error names the field, the value and the fix).
+    """
+    kind = content_type.split(";")[0].strip().lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("the body is not UTF-8 text", file=_BODY, fix="send the document as UTF-8") from None
+    if kind in ("application/json", "") or kind.endswith("+json"):
+        try:
+            data = json.loads(text, parse_float=Decimal)  # money stays exact: 1234.56 is Decimal, never a float
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"broken JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=_BODY,
+                              fix="send one JSON object (or YAML with Content-Type: application/yaml)") from None
+    elif kind in _YAML_TYPES:
+        data = strict_load(text, file=_BODY)  # duplicate keys refused, aliases bounded, money kept as its text
+    else:
+        raise ConfigError("unsupported Content-Type", field="Content-Type", value=kind,
+                          fix="send application/json or application/yaml")
+    if not isinstance(data, dict):
+        raise ConfigError("expected a household document (an object with id, name, members, accounts, ...)",
+                          file=_BODY, value=type(data).__name__, fix="see config/households/sample.yaml")
+    return household_from_dict(data, file=_BODY, universe=ctx.cycle.planner.universe)
+
+
+def _serving_firm(who: Principal, firm: str | None) -> str | None:
+    """The firm that will serve an imported household: an advisor's own; an admin's choice (or none)."""
+    if who.role is Role.CLIENT:
+        raise Forbidden("a client may not import households; ask your advisor")
+    if who.role is Role.ADVISOR:
+        if firm is not None and firm != who.user.firm:
+            raise Forbidden("an advisor imports households into their own firm")
+        return who.user.firm
+    return firm
+
+
+@router.post("/households", response_model=HouseholdOut, status_code=201, openapi_extra=_DOCUMENT,
+             summary="Import a household (the household YAML as JSON or YAML), validated like "
+                     "'robo household import'; an advisor's firm serves it")
+async def import_household(request: Request, ctx: Ctx, who: Who, idempotency_key: IdemKey = None,
+                           firm: Annotated[str | None, Query(description="admins: the firm serving it")] = None,
+                           ) -> JSONResponse:
+    raw = await request.body()
+
+    def work() -> HouseholdOut:
+        serving = _serving_firm(who, firm)  # a client is refused before the body is even read
+        h = household_document(ctx, raw, request.headers.get("content-type", ""))
+        try:
+            ctx.store.households.add(h, actor=who.actor, firm=serving)
+        except Conflict:
+            fix = (f"replace it with PUT /api/v1/households/{h.id}" if who.sees(h.id)
+                   else "household ids are unique across firms: choose another id")
+            raise Conflict(f"household id {h.id!r} is taken", field="id", value=h.id, fix=fix) from None
+        return household_out(ctx, ctx.store.households.get(h.id))
+
+    return await run_in_threadpool(_once, ctx, who, idempotency_key, request, raw, work, 201)
+
+
+@router.put("/households/{household_id}", response_model=HouseholdOut, openapi_extra=_DOCUMENT,
+            summary="Replace a household's facts with a new document (members, accounts, lots, goals, ...); "
+                    "audited with before and after")
+async def replace_household(household_id: str, request: Request, ctx: Ctx, who: Who) -> HouseholdOut:
+    raw = await request.body()
+
+    def work() -> HouseholdOut:
+        ctx.household(who, household_id)
+        who.require(Action.MANAGE, household_id, f"household {household_id!r}")
+        h = household_document(ctx, raw, request.headers.get("content-type", ""))
+        if h.id != household_id:
+            raise ValidationError("the document's id is not the household's in the URL", field="id", value=h.id,
+                                  fix=f"send id: {household_id} (a household's id never changes)")
+        ctx.store.households.update(h, actor=who.actor)
+        return household_out(ctx, ctx.store.households.get(household_id))
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/households/{household_id}/document", summary="The household as an import document (the YAML's "
+            "fields as JSON): GET, change, PUT back", responses={200: {"description": "the household document"}})
+def household_doc(household_id: str, ctx: Ctx, who: Who) -> JSONResponse:
+    return JSONResponse(household_to_dict(ctx.household(who, household_id)))
 
 
 @router.get("/households/{household_id}/lots", response_model=LotsOut,
@@ -260,6 +362,24 @@ def execute(proposal_id: str, request: Request, ctx: Ctx, who: Who, idempotency_
 def audit(ctx: Ctx, who: Who, household: str | None = None,
           limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AuditOut]:
     return audit_for(ctx, who, household, limit)
+
+
+@router.get("/scheduler", response_model=SchedulerStatusOut,
+            summary="The scheduler's status ('robo schedule status --json'): next due jobs, recent runs, pauses, "
+                    "wake-ups, alerts — an advisor sees their firm's households and the all-household jobs")
+def scheduler(ctx: Ctx, who: Who, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> SchedulerStatusOut:
+    st = ctx.scheduler_status(who, limit=limit)
+    return SchedulerStatusOut.model_validate({
+        "now": st.now,
+        "upcoming": [{"job": w.job.value, "trading_day": w.trading_day, "due": w.due, "until": w.until}
+                     for w in st.upcoming],
+        "recent": [{"job": r.job, "household": r.household, "trading_day": r.trading_day, "status": r.status.value,
+                    "attempt": r.attempt, "started": r.started, "error": r.error} for r in st.recent],
+        "paused": [{"household": p.household, "at": p.at, "actor": p.actor, "reason": p.reason} for p in st.paused],
+        "wakeups": [{"household": w.household, "reason": w.reason, "ref": w.ref} for w in st.wakeups],
+        "alerts": [{"at": a.at, "job": a.job, "household": a.household, "trading_day": a.trading_day,
+                    "message": a.message} for a in st.alerts],
+    })
 
 
 @router.get("/users", summary="Every user (admins only)", response_model=list[MeOut])

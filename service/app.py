@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,9 +23,12 @@ from engine.errors import EngineError, ValidationError
 from engine.model import Household, Proposal
 from engine.store import Store
 from service import api, pages
-from service.auth import Forbidden, Unauthenticated
+from service.auth import Forbidden, SignInLimit, Unauthenticated
 from service.context import ServiceContext
 from service.errors import error_body, status_of
+
+if TYPE_CHECKING:
+    from engine.scheduler import SchedulerConfig
 
 __all__ = ["create_app", "serve"]
 
@@ -37,6 +41,8 @@ def create_app(
     *,
     brokers_for: Callable[[Household, Proposal], BrokerSource] | None = None,
     secure_cookies: bool = False,
+    sign_in_limit: SignInLimit | None = None,
+    scheduler_config: SchedulerConfig | None = None,
 ) -> FastAPI:
     """The service over ``store`` (migrated to head) and the cycle ``cycle_factory()`` builds on first use.
 
@@ -45,6 +51,8 @@ def create_app(
         cycle_factory: builds the one ``Cycle`` (planner with market data, the store, rails); called once, lazily.
         brokers_for: ``(household, proposal) →`` the brokers that execute it (``None``: the cycle's ``brokers``).
         secure_cookies: mark the session cookie ``Secure`` (set it when served over HTTPS).
+        sign_in_limit: failed sign-ins allowed per user name and per client address (default 10 per 15 minutes).
+        scheduler_config: what ``GET /api/v1/scheduler`` reports on (default ``config/scheduler.yaml``).
     """
     app = FastAPI(
         title="adaptive-robo",
@@ -54,8 +62,9 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.state.ctx = ServiceContext(store, cycle_factory, brokers_for)
+    app.state.ctx = ServiceContext(store, cycle_factory, brokers_for, scheduler_config)
     app.state.secure_cookies = secure_cookies
+    app.state.sign_in_limit = sign_in_limit or SignInLimit()
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

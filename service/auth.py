@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,13 +24,14 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from engine.errors import NotFound, ValidationError
-from engine.store import Firm, Role, Scope, Store, TokenKind, TokenRecord, User
+from engine.store import Firm, Role, Scope, Store, TokenKind, TokenRecord, User, sign_in_key
 
 __all__ = [
     "SESSION_HOURS",
     "Action",
     "Forbidden",
     "Principal",
+    "SignInLimit",
     "Unauthenticated",
     "authenticate_password",
     "authenticate_token",
@@ -65,6 +67,7 @@ class Action(StrEnum):
     APPROVE = "approve"  # approve or reject a proposal
     EXECUTE = "execute"
     RECORD_EVENT = "record_event"
+    MANAGE = "manage"  # import or replace the household's facts (advisors and admins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,52 @@ def authenticate_password(store: Store, user_id: str, password: str) -> User:
     if not _HASHER.verify(password, stored):
         raise Unauthenticated("wrong user name or password")
     return store.users.get(user_id.strip().lower())
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SignInLimit:
+    """Sign-in throttling: at most ``attempts`` failed sign-ins per user name and per client address within
+    ``window``; past that, sign-in answers 429 with ``Retry-After`` (RFC 6585 §4) until the oldest counted
+    failure ages out — without checking the password, so a locked name cannot be probed further
+    (OWASP Authentication Cheat Sheet, "Login Throttling").
+
+    Failures are kept in the store's audit log (``store.users.record_sign_in_failure``), so every worker
+    process and a restarted server share the count; the start of a lock is audited as ``auth.sign_in_locked``.
+    """
+
+    attempts: int = 10
+    window: timedelta = timedelta(minutes=15)
+    clock: Callable[[], datetime] = field(default=_utcnow, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.window <= timedelta(0):
+            raise ValidationError("a sign-in limit needs at least one attempt in a positive window",
+                                  field="SignInLimit", value=(self.attempts, self.window))
+
+    def retry_after(self, store: Store, user: str, address: str) -> int | None:
+        """Seconds until ``user`` from ``address`` may try again (``None``: they may try now)."""
+        now = self.clock()
+        waits = []
+        for key in (sign_in_key("user", user), sign_in_key("address", address)):
+            recent = store.users.recent_sign_in_failures(key, since=now - self.window, limit=self.attempts)
+            if len(recent) >= self.attempts:  # the oldest of the last `attempts` failures must age out first
+                waits.append((recent[-1] + self.window - now).total_seconds())
+        return None if not waits else max(1, math.ceil(max(waits)))
+
+    def failed(self, store: Store, user: str, address: str) -> int | None:
+        """Count a failed sign-in; returns the wait in seconds when this failure starts a lock (audited)."""
+        store.users.record_sign_in_failure(user, address)
+        wait = self.retry_after(store, user, address)
+        if wait is not None:
+            store.audit.append(actor="anonymous", action="auth.sign_in_locked", entity="sign_in",
+                               entity_id=sign_in_key("user", user),
+                               after={"user": user[:100], "address": address[:100], "retry_after_seconds": wait,
+                                      "attempts": self.attempts, "window_seconds": self.window.total_seconds()})
+        return wait
 
 
 def _digest(secret: str) -> str:

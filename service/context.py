@@ -11,12 +11,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from engine.cycle import BrokerSource, Cycle, ExecutionReport
 from engine.errors import NotFound
 from engine.model import Household, Proposal
-from engine.store import Store
-from service.auth import Action, Principal, hidden
+from engine.store import Role, Store
+from service.auth import Action, Forbidden, Principal, hidden
+
+if TYPE_CHECKING:
+    from engine.scheduler import ScheduleStatus
 
 __all__ = ["ServiceContext"]
 
@@ -24,11 +28,13 @@ __all__ = ["ServiceContext"]
 @dataclass
 class ServiceContext:
     """The store, a factory of the one ``Cycle`` (market data and planner are built once, lazily) and, optionally,
-    a function giving the brokers that execute a household's proposal (``None``: the cycle's own ``brokers``)."""
+    a function giving the brokers that execute a household's proposal (``None``: the cycle's own ``brokers``) and
+    the scheduler's configuration (``None``: ``config/scheduler.yaml``, read when status is first asked)."""
 
     store: Store
     cycle_factory: Callable[[], Cycle]
     brokers_for: Callable[[Household, Proposal], BrokerSource] | None = None
+    scheduler_config: Any = None
     _cycle: Cycle | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -81,3 +87,41 @@ class ServiceContext:
         h = self.cycle.household(p.household)
         brokers = self.brokers_for(h, p) if self.brokers_for is not None else None
         return self.cycle.execute(proposal_id, brokers=brokers, household=h, actor=who.actor)
+
+    def scheduler_status(self, who: Principal, *, limit: int = 20) -> ScheduleStatus:
+        """What ``robo schedule status`` shows, as ``who`` may see it: an admin everything; an advisor the
+        all-household jobs (market data, estimates) and their firm's households; a client nothing (403).
+
+        Raises:
+            Forbidden: a client.
+            ConfigError: the scheduler configuration is invalid (names file and field).
+        """
+        from dataclasses import replace
+
+        from engine.scheduler import ALL_HOUSEHOLDS, SchedulerService, load_scheduler_config
+
+        if who.role is Role.CLIENT:
+            raise Forbidden("the scheduler's status is for advisors and admins")
+        if self.scheduler_config is None:
+            self.scheduler_config = load_scheduler_config()
+        status = SchedulerService(self.store, _NoRunner(), self.scheduler_config).status(limit=limit)
+        if who.role is Role.ADMIN:
+            return status
+        seen: dict[str, bool] = {}
+
+        def mine(household: str) -> bool:
+            if household not in seen:
+                seen[household] = household == ALL_HOUSEHOLDS or who.sees(household)
+            return seen[household]
+
+        return replace(status, recent=tuple(r for r in status.recent if mine(r.household)),
+                       paused=tuple(p for p in status.paused if mine(p.household)),
+                       alerts=tuple(a for a in status.alerts if mine(a.household)),
+                       wakeups=tuple(w for w in status.wakeups if mine(w.household)))
+
+
+class _NoRunner:
+    """Status needs no runner (as ``robo schedule status``); refuses to run anything."""
+
+    def run(self, ctx: Any) -> Any:  # pragma: no cover - status never runs jobs
+        raise RuntimeError("status does not run jobs")

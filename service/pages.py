@@ -29,6 +29,7 @@ from service.auth import (
     Action,
     Forbidden,
     Principal,
+    SignInLimit,
     Unauthenticated,
     authenticate_password,
     authenticate_token,
@@ -36,6 +37,7 @@ from service.auth import (
     issue_token,
     verify_csrf,
 )
+from service.charts import HoldingRow, fan_chart, holdings_chart
 from service.context import ServiceContext
 from service.errors import error_body
 from service.planning import household_what_if
@@ -136,9 +138,18 @@ def login(request: Request, user: Annotated[str, Form()], password: Annotated[st
     if origin and urlparse(origin).netloc != request.url.netloc:
         raise Forbidden("cross-site sign-in refused")
     ctx = _ctx(request)
+    limit: SignInLimit = request.app.state.sign_in_limit
+    address = request.client.host if request.client else "unknown"
+    wait = limit.retry_after(ctx.store, user, address)
+    if wait is not None:  # locked: the password is not even checked
+        response = _render(request, "login.html", None, code=429, next=_safe_next(next), failed=False, user=user,
+                           locked_minutes=max(1, -(-wait // 60)))
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
         person = authenticate_password(ctx.store, user, password)
     except Unauthenticated:
+        limit.failed(ctx.store, user, address)
         return _render(request, "login.html", None, code=401, next=_safe_next(next), failed=True, user=user)
     token = issue_token(ctx.store, person.id, name=request.headers.get("user-agent", "browser")[:120],
                         kind=TokenKind.SESSION)
@@ -211,7 +222,11 @@ def household_page(request: Request, household_id: str, who: Who, whatif: str = 
         except EngineError as exc:
             scenario_error = error_body(exc)["error"]
     pending, _ = queue(ctx, who, ProposalStatus.PROPOSED, h.id)
+    fans = [(g, fan_chart(g.goal_id, g.name, g.bands, target=g.target, years=g.years,
+                          start_year=plan.as_of.year, percentiles=plan.percentiles))
+            for g in plan.goals if g.bands is not None and len(g.bands) >= 2]
     return _render(request, "household.html", who, h=facts, plan=plan, holdings=holdings, by_account=by_account,
+                   fans=fans,
                    whatif=whatif, scenario=scenario, scenario_error=scenario_error, pending=pending,
                    kinds=[k.value for k in LifeEventKind], done=done,
                    may_record=who.may(Action.RECORD_EVENT, h.id))
@@ -244,8 +259,20 @@ def proposal_page(request: Request, proposal_id: str, who: Who, done: str = "") 
     for o in detail.order_list:
         per_account.setdefault(o.account, []).append(o)
     return _render(request, "proposal.html", who, p=detail, per_account=per_account, accounts=accounts, done=done,
+                   charts=_holdings_charts(detail, accounts),
                    may_decide=who.may(Action.APPROVE, p.household) and p.status is ProposalStatus.PROPOSED,
                    may_execute=who.may(Action.EXECUTE, p.household) and _executable(p))
+
+
+def _holdings_charts(detail: Any, accounts: dict[str, Any]) -> list[Any]:
+    """One now-vs-target chart per account, all on the page's largest weight (so accounts compare)."""
+    rows: dict[str, list[HoldingRow]] = {}
+    for x in detail.holdings:
+        rows.setdefault(x.account, []).append(HoldingRow(x.symbol, x.weight, x.target))
+    scale = max((max(r.now, r.target) for group in rows.values() for r in group), default=0.0)
+    return [((accounts[a].name or a) if a in accounts else a,
+             holdings_chart(a, (accounts[a].name or a) if a in accounts else a, group, scale=scale))
+            for a, group in rows.items()]
 
 
 def _executable(p: Any) -> bool:

@@ -39,6 +39,8 @@ class GoalView:
     funded_ratio: float
     probability: float
     shortfall: float
+    bands: tuple[tuple[float, ...], ...] | None = None
+    """Wealth (USD today) at each whole year from the planning day, at ``PlanView.percentiles``; None: not asked."""
 
     @property
     def gap(self) -> float:
@@ -54,6 +56,7 @@ class PlanView:
     as_of: date
     goals: tuple[GoalView, ...]
     paths: int
+    percentiles: tuple[float, ...] = (5.0, 25.0, 50.0, 75.0, 95.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,8 @@ class WhatIfView:
 def _goals(plan: Any) -> tuple[GoalView, ...]:
     return tuple(
         GoalView(f.goal_id, f.name, getattr(f.kind, "value", str(f.kind)), f.priority, f.years, f.wealth, f.target,
-                 f.funded_ratio, f.probability, f.shortfall)
+                 f.funded_ratio, f.probability, f.shortfall,
+                 None if f.bands is None else tuple(tuple(round(float(v), 2) for v in row) for row in f.bands))
         for f in plan.forecasts
     )
 
@@ -86,7 +90,8 @@ def _inputs(cycle: Cycle, household: Household) -> tuple[date, dict[str, Any]]:
 
 
 def household_plan(cycle: Cycle, household: Household) -> PlanView:
-    """Every active goal's probability of being met, on the cycle's planning day (Monte Carlo, fixed seed).
+    """Every active goal's probability of being met and its yearly wealth percentiles (the fan chart), on the
+    cycle's planning day (Monte Carlo, fixed seed).
 
     Raises:
         PlanningError, DataError: from the engine (inconsistent goals, no prices for the day).
@@ -94,8 +99,8 @@ def household_plan(cycle: Cycle, household: Household) -> PlanView:
     from engine.goals import plan_household
 
     day, kw = _inputs(cycle, household)
-    plan = plan_household(household, day, bands=False, **kw)
-    return PlanView(household.id, day, _goals(plan), plan.paths)
+    plan = plan_household(household, day, bands=True, **kw)
+    return PlanView(household.id, day, _goals(plan), plan.paths, tuple(float(p) for p in plan.percentiles))
 
 
 def household_what_if(cycle: Cycle, household: Household, changes: Sequence[str],

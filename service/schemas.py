@@ -27,6 +27,7 @@ __all__ = [
     "EventOut",
     "GoalOut",
     "GoalPlanOut",
+    "HoldingOut",
     "HouseholdOut",
     "HouseholdSummary",
     "LifeEventIn",
@@ -38,6 +39,7 @@ __all__ = [
     "PlanOut",
     "ProposalDetail",
     "ProposalSummary",
+    "SchedulerStatusOut",
     "TargetOut",
     "TransitionOut",
     "WhatIfIn",
@@ -158,12 +160,15 @@ class GoalPlanOut(_Out):
     funded_ratio: float = Field(description="fraction")
     probability: float = Field(description="fraction of simulated paths meeting the goal")
     gap: float = Field(description="USD today still missing (0 when funded)")
+    bands: list[list[float]] | None = Field(
+        default=None, description="USD today at each whole year from as_of, at the plan's percentiles (fan chart)")
 
 
 class PlanOut(_Out):
     household: str
     as_of: date
     paths: int
+    percentiles: list[float] = Field(default=[5.0, 25.0, 50.0, 75.0, 95.0], description="of each goal's bands")
     goals: list[GoalPlanOut]
 
 
@@ -207,6 +212,14 @@ class OrderOut(_Out):
     status: str | None = Field(description="the stored order's status (new, advised, submitted, filled, ...)")
 
 
+class HoldingOut(_Out):
+    account: str
+    symbol: str
+    value: Decimal = Field(description="USD held now at the proposal day's prices")
+    weight: float = Field(description="held now, fraction of household value")
+    target: float = Field(description="the proposal's target, fraction of household value")
+
+
 class TargetOut(_Out):
     account: str
     symbol: str
@@ -226,6 +239,9 @@ class ProposalDetail(ProposalSummary):
     binding: list[str] = Field(description="constraints binding at the optimum, e.g. 'class_bounds:bonds'")
     order_list: list[OrderOut]
     targets: list[TargetOut]
+    holdings: list[HoldingOut] = Field(
+        description="per account and fund: held now vs the target (the household as stored, at as_of's prices; "
+                    "empty when there are no prices for as_of)")
     tax_preview: Any = Field(description="the tax engine's preview of the sells (USD as strings)")
     history: list[TransitionOut]
 
@@ -253,6 +269,55 @@ class AuditOut(_Out):
     household: str | None
     before: Any
     after: Any
+
+
+class UpcomingJobOut(_Out):
+    job: str
+    trading_day: date
+    due: datetime = Field(description="when the job is due (aware UTC)")
+    until: datetime = Field(description="last start time of the job's window (aware UTC)")
+
+
+class JobRunOut(_Out):
+    job: str
+    household: str = Field(description="a household id, or * for a job over every household (market data, ...)")
+    trading_day: date
+    status: str = Field(description="running, succeeded, failed (retried after a back-off) or gave_up")
+    attempt: int
+    started: datetime
+    error: str | None
+
+
+class PausedOut(_Out):
+    household: str
+    at: datetime
+    actor: str
+    reason: str
+
+
+class WakeupOut(_Out):
+    household: str
+    reason: str
+    ref: str
+
+
+class AlertOut(_Out):
+    at: datetime
+    job: str
+    household: str
+    trading_day: date
+    message: str
+
+
+class SchedulerStatusOut(_Out):
+    """What ``robo schedule status --json`` prints, limited to the households the caller may see."""
+
+    now: datetime
+    upcoming: list[UpcomingJobOut]
+    recent: list[JobRunOut]
+    paused: list[PausedOut]
+    wakeups: list[WakeupOut]
+    alerts: list[AlertOut]
 
 
 def plain(value: Any) -> Any:

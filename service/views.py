@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from engine.cycle import route_of
+from engine.errors import DataError
 from engine.model import Household, Proposal, ProposalStatus
 from engine.store import AuditEntry, ProposalSummaryRecord
 from service.auth import Principal
@@ -20,6 +21,7 @@ from service.schemas import (
     EventOut,
     GoalOut,
     GoalPlanOut,
+    HoldingOut,
     HouseholdOut,
     HouseholdSummary,
     LotOut,
@@ -36,6 +38,7 @@ from service.schemas import (
 
 __all__ = [
     "audit_out",
+    "holdings_vs_target",
     "household_out",
     "household_summaries",
     "lots_out",
@@ -86,10 +89,11 @@ def lots_out(ctx: ServiceContext, h: Household) -> LotsOut:
 
 
 def plan_out(view: PlanView) -> PlanOut:
-    return PlanOut(household=view.household, as_of=view.as_of, paths=view.paths,
+    return PlanOut(household=view.household, as_of=view.as_of, paths=view.paths, percentiles=list(view.percentiles),
                    goals=[GoalPlanOut(goal_id=g.goal_id, name=g.name, kind=g.kind, priority=g.priority,
                                       years=round(g.years, 2), wealth=round(g.wealth, 2), target=round(g.target, 2),
-                                      funded_ratio=g.funded_ratio, probability=g.probability, gap=round(g.gap, 2))
+                                      funded_ratio=g.funded_ratio, probability=g.probability, gap=round(g.gap, 2),
+                                      bands=None if g.bands is None else [list(b) for b in g.bands])
                           for g in view.goals])
 
 
@@ -117,6 +121,41 @@ def queue(ctx: ServiceContext, who: Principal, status: ProposalStatus | None, ho
     return [proposal_summary(p) for p in rows], total
 
 
+_SHOWN = 0.0005
+"""A fund is charted when held or targeted at ≥ 0.05% of the household (the optimizer leaves 1e-13 dust)."""
+
+
+def holdings_vs_target(ctx: ServiceContext, h: Household, p: Proposal) -> list[HoldingOut]:
+    """Per account and fund: the value held now (the household as stored, at the prices of the proposal's day)
+    and its share of the household's value, beside the proposal's target share; by account order, then fund.
+
+    Empty when the market data has no prices for the proposal's day (the page then says so).
+    """
+    try:
+        prices = prices_on(ctx.cycle, p.as_of)
+    except DataError:
+        return []
+    held: dict[tuple[str, str], Decimal] = {}
+    for lot in h.lots:
+        price = prices.get(lot.symbol)
+        if price is not None:
+            key = (lot.account, lot.symbol)
+            held[key] = held.get(key, Decimal(0)) + lot.shares * price
+    total = sum(held.values(), Decimal(0)) + sum((a.cash for a in h.accounts), Decimal(0))
+    if total <= 0:
+        return []
+    order = {a.id: i for i, a in enumerate(h.accounts)}
+    keys = sorted(set(held) | set(p.targets), key=lambda k: (order.get(k[0], len(order)), k[0], k[1]))
+    rows = []
+    for account, symbol in keys:
+        value = held.get((account, symbol), Decimal(0))
+        weight, target = float(value / total), float(p.targets.get((account, symbol), 0.0))
+        if weight >= _SHOWN or target >= _SHOWN:
+            rows.append(HoldingOut(account=account, symbol=symbol, value=value.quantize(_CENT), weight=weight,
+                                   target=target))
+    return rows
+
+
 def proposal_detail(ctx: ServiceContext, p: Proposal) -> ProposalDetail:
     """The proposal with orders (route from the household's account, status from the store), targets,
     explanation, the binding constraints, the tax preview and every status change."""
@@ -134,6 +173,7 @@ def proposal_detail(ctx: ServiceContext, p: Proposal) -> ProposalDetail:
         binding=[str(b) for b in p.details.get("binding", [])],
         order_list=orders,
         targets=[TargetOut(account=a, symbol=s, weight=w) for (a, s), w in sorted(p.targets.items())],
+        holdings=holdings_vs_target(ctx, h, p),
         tax_preview=plain(p.tax_preview),
         history=[TransitionOut(from_status=t.from_status.value, to_status=t.to_status.value, actor=t.actor,
                                reason=t.reason, at=t.at) for t in ctx.store.proposals.history(p.id)],

@@ -7,7 +7,16 @@ SQLite under ``ROBO_HOME`` by default; PostgreSQL via ``ROBO_DATABASE_URL`` (``p
 """
 
 from engine.store.migrate import current, head, upgrade
-from engine.store.people import Firm, IdempotencyRecord, Role, TokenKind, TokenRecord, User, UserRepository
+from engine.store.people import (
+    Firm,
+    IdempotencyRecord,
+    Role,
+    TokenKind,
+    TokenRecord,
+    User,
+    UserRepository,
+    sign_in_key,
+)
 from engine.store.realizations import RealizationRepository
 from engine.store.records import (
     AuditEntry,
@@ -58,5 +67,6 @@ __all__ = [
     "config_hash",
     "current",
     "head",
+    "sign_in_key",
     "upgrade",
 ]

@@ -31,9 +31,9 @@ from engine.store.people_tables import (
     UserRow,
 )
 from engine.store.repositories import SYSTEM, _error, _normalized, _Repository
-from engine.store.tables import HouseholdRow
+from engine.store.tables import AuditRow, HouseholdRow
 
-__all__ = ["Firm", "IdempotencyRecord", "Role", "TokenKind", "TokenRecord", "User", "UserRepository"]
+__all__ = ["Firm", "IdempotencyRecord", "Role", "TokenKind", "TokenRecord", "User", "UserRepository", "sign_in_key"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 
@@ -366,6 +366,27 @@ class UserRepository(_Repository):
                     self._record(session, actor=actor, action="token.revoke", entity="token", entity_id=token_id,
                                  household=None, after={"user": row.user_id})
 
+    # -- refused sign-ins (the rate limiter's memory, kept in the audit log) ----------------------
+
+    def record_sign_in_failure(self, user: str, address: str, *, actor: str = "anonymous") -> None:
+        """Audit a failed sign-in twice in one transaction: under the user name tried (``sign_in`` entity
+        ``user:NAME``) and under the client address (``address:IP``), so a limiter can count either cheaply
+        (the audit log's (entity, entity_id) index). Nothing secret is written: no password, no hash."""
+        with self._tx() as session:
+            for key in (sign_in_key("user", user), sign_in_key("address", address)):
+                self._record(session, actor=actor, action="auth.sign_in_failed", entity="sign_in", entity_id=key,
+                             household=None, after={"user": user[:100], "address": address[:100]})
+
+    def recent_sign_in_failures(self, key: str, *, since: datetime, limit: int) -> builtins.list[datetime]:
+        """Instants (aware UTC) of the newest ``limit`` failed sign-ins under ``key`` (``user:NAME`` or
+        ``address:IP``, see ``sign_in_key``) at or after ``since``, newest first."""
+        stmt = (select(AuditRow.at)
+                .where(AuditRow.entity == "sign_in", AuditRow.entity_id == key,
+                       AuditRow.action == "auth.sign_in_failed", AuditRow.at >= since)
+                .order_by(AuditRow.seq.desc()).limit(limit))
+        with self._tx() as session:
+            return builtins.list(session.scalars(stmt))
+
     # -- idempotency keys ----------------------------------------------------------------------
 
     def claim_key(
@@ -407,6 +428,13 @@ class UserRepository(_Repository):
             session.execute(delete(IdempotencyRow).where(IdempotencyRow.user_id == user_id,
                                                          IdempotencyRow.key == key,
                                                          IdempotencyRow.status_code.is_(None)))
+
+
+def sign_in_key(kind: str, value: str) -> str:
+    """The audit entity id a refused sign-in is counted under: ``user:alex`` (names compared lower-case, as
+    sign-in does) or ``address:203.0.113.5``; at most 120 characters whatever was typed."""
+    value = value.strip().lower() if kind == "user" else value.strip()
+    return f"{kind}:{value[:100]}"
 
 
 def _firm_or_raise(session: Session, firm_id: str) -> FirmRow:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -227,21 +228,33 @@ class AuditLog(_Repository):
         before: Any,
         after: Any,
     ) -> AuditRow:
-        for name, value in (("actor", actor), ("action", action), ("entity", entity), ("entity_id", entity_id)):
-            if not isinstance(value, str) or not value.strip():
-                raise ValidationError("must be a non-empty string", field=f"audit.{name}", value=value)
-        row = AuditRow(
-            at=_now(),
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            household_id=household,
-            before=_normalized(before),
-            after=_normalized(after),
-        )
+        row = AuditRow(**_audit_values(actor=actor, action=action, entity=entity, entity_id=entity_id,
+                                       household=household, before=before, after=after, at=_now()))
         session.add(row)
         return row
+
+    def _write_many(self, session: Session, entries: Sequence[dict[str, Any]]) -> None:
+        """Append many entries (``_write``'s keyword arguments each) with one bulk INSERT, in order."""
+        now = _now()
+        values = [_audit_values(**e, at=now, normalize=False) for e in entries]
+        session.flush()  # entries written one by one earlier in the transaction keep their lower seq
+        _bulk_insert(session, AuditRow, values)
+
+
+def _audit_values(*, actor: str, action: str, entity: str, entity_id: str, household: str | None, before: Any,
+                  after: Any, at: datetime, normalize: bool = True) -> dict[str, Any]:
+    """An audit row's values, checked as every entry is (non-empty actor, action, entity and entity id).
+
+    ``normalize=False`` leaves ``before``/``after`` to the JSON column, which encodes them the same way on
+    insert (and refuses what is not JSON-able); the ORM row needs them normalized to read back as stored.
+    """
+    for name, value in (("actor", actor), ("action", action), ("entity", entity), ("entity_id", entity_id)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("must be a non-empty string", field=f"audit.{name}", value=value)
+    if normalize:
+        before, after = _normalized(before), _normalized(after)
+    return {"at": at, "actor": actor, "action": action, "entity": entity, "entity_id": entity_id,
+            "household_id": household, "before": before, "after": after}
 
 
 def _audit_entry(row: AuditRow) -> AuditEntry:
@@ -266,11 +279,13 @@ def _audit_entry(row: AuditRow) -> AuditEntry:
 class HouseholdRepository(_Repository):
     """Households with their members, accounts, lots, loss sales, goals and life events; round-trips exactly."""
 
-    def add(self, household: Household, *, actor: str = SYSTEM) -> None:
-        """Store a new household (all rows or none).
+    def add(self, household: Household, *, actor: str = SYSTEM, firm: str | None = None) -> None:
+        """Store a new household (all rows or none); with ``firm``, that firm serves it from the same transaction
+        (so its advisors never see a moment where the household exists but is nobody's).
 
         Raises:
             Conflict: a household with this id is already stored (use ``update``).
+            NotFound: ``firm`` is not stored.
         """
         with self._tx() as session:
             if session.get(HouseholdRow, household.id) is not None:
@@ -280,6 +295,7 @@ class HouseholdRepository(_Repository):
                     "use store.households.update(household) to change it",
                     household=household.id,
                 )
+            _check_firm(session, firm)
             now = _now()
             session.add(_household_row(household, now))
             session.flush()
@@ -293,6 +309,57 @@ class HouseholdRepository(_Repository):
                 household=household.id,
                 after=household,
             )
+            if firm is not None:
+                self._serve(session, [household.id], firm, actor)
+
+    def add_many(self, households: Sequence[Household], *, actor: str = SYSTEM, firm: str | None = None) -> None:
+        """Store many new households in one transaction with one bulk INSERT per table (all or none); each is
+        stored, audited and read back exactly as ``add`` would. An import of thousands of households this way
+        is one commit and a dozen statements instead of a transaction and ~10 statements per household.
+
+        Raises:
+            ValidationError: two of ``households`` share an id.
+            Conflict: one of them is already stored (nothing is stored).
+            NotFound: ``firm`` is not stored.
+        """
+        if not households:
+            return
+        ids = [h.id for h in households]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValidationError("the same household id twice in one import", field="households.id", value=twice,
+                                  fix="give every household its own id")
+        with self._tx() as session:
+            taken = _present(session, HouseholdRow.id, ids)
+            if taken:
+                raise _error(Conflict, f"household {sorted(taken)[0]!r} is already stored ({len(taken)} of "
+                             f"{len(ids)} are)", "import only new households; update stored ones one by one",
+                             household=sorted(taken)[0])
+            _check_firm(session, firm)
+            now = _now()
+            _bulk_insert(session, HouseholdRow, [_column_values(_household_row(h, now)) for h in households])
+            tables: dict[type[Any], list[dict[str, Any]]] = {}
+            for h in households:
+                for table, rows in _child_rows(h):
+                    tables.setdefault(table, []).extend(rows)
+            for table, values in tables.items():  # parents first: _child_rows' order
+                _bulk_insert(session, table, values)
+            assert self._audit is not None
+            self._audit._write_many(session, [
+                {"actor": actor, "action": "household.add", "entity": "household", "entity_id": h.id,
+                 "household": h.id, "before": None, "after": h} for h in households])
+            if firm is not None:
+                self._serve(session, ids, firm, actor)
+
+    def _serve(self, session: Session, household_ids: Sequence[str], firm: str, actor: str) -> None:
+        """Make ``firm`` serve the new households (rows and one audit entry each), in the caller's transaction."""
+        from engine.store.people_tables import HouseholdFirmRow  # people's tables sit on top of these
+
+        session.execute(insert(HouseholdFirmRow), [{"household_id": h, "firm_id": firm} for h in household_ids])
+        assert self._audit is not None
+        self._audit._write_many(session, [
+            {"actor": actor, "action": "household.assign_firm", "entity": "household", "entity_id": h,
+             "household": h, "before": {"firm": None}, "after": {"firm": firm}} for h in household_ids])
 
     def get(self, household_id: str) -> Household:
         """The stored household with this id.
@@ -370,6 +437,13 @@ class HouseholdRepository(_Repository):
                 after=event,
             )
             return _load_household(session, household_id)
+
+
+def _check_firm(session: Session, firm: str | None) -> None:
+    from engine.store.people_tables import FirmRow
+
+    if firm is not None and session.get(FirmRow, firm) is None:
+        raise _error(NotFound, f"no firm {firm!r}", "add it first (robo user firm ID --name NAME)", firm=firm)
 
 
 def _wake_for_event(session: Session, household_id: str, event: LifeEvent, now: datetime) -> None:
@@ -475,75 +549,100 @@ def _fill_household_row(row: HouseholdRow, h: Household, now: datetime) -> None:
 
 def _write_children(session: Session, h: Household) -> None:
     """Insert children parents first (members → accounts → lots, loss sales, goals, events), flushing in between."""
-    session.add_all(
-        MemberRow(
-            household_id=h.id,
-            id=m.id,
-            position=i,
-            name=m.name,
-            birth_date=m.birth_date,
-            income=m.income,
-            retirement_age=int(m.retirement_age),
-            income_stability=m.income_stability.value,
-        )
-        for i, m in enumerate(h.members)
-    )
-    session.flush()
-    session.add_all(
-        AccountRow(
-            household_id=h.id,
-            id=a.id,
-            position=i,
-            type=a.type.value,
-            name=a.name,
-            owner=a.owner,
-            cash=a.cash,
-            broker_account=a.broker_account,
-        )
-        for i, a in enumerate(h.accounts)
-    )
-    session.flush()
-    session.add_all(_lot_row(h.id, i, lot) for i, lot in enumerate(h.lots))
-    session.add_all(
-        LossSaleRow(
-            household_id=h.id,
-            id=sale.id,
-            position=i,
-            account_id=sale.account,
-            symbol=sale.symbol,
-            sold=sale.sold,
-            acquired=sale.acquired,
-            shares=sale.shares,
-            loss=sale.loss,
-            lot_id=sale.lot_id,
-        )
-        for i, sale in enumerate(h.loss_sales)
-    )
-    session.add_all(
-        GoalRow(
-            household_id=h.id,
-            id=g.id,
-            position=i,
-            kind=g.kind.value,
-            name=g.name,
-            target=g.target,
-            target_date=g.target_date,
-            priority=int(g.priority),
-            accounts=list(g.accounts),
-            current_savings=g.current_savings,
-            monthly_contribution=g.monthly_contribution,
-            flexibility=g.flexibility,
-            annual_income=g.annual_income,
-            years=g.years,
-        )
-        for i, g in enumerate(h.goals)
-    )
-    session.add_all(_event_row(h.id, i, e) for i, e in enumerate(h.events))
-    session.flush()
+    for table, rows in _child_rows(h):
+        session.add_all(table(**values) for values in rows)
+        session.flush()
+
+
+def _child_rows(h: Household) -> list[tuple[type[Any], list[dict[str, Any]]]]:
+    """The household's child rows per table as values by attribute name, parents first (members, accounts, then
+    what refers to them): ``Row(**values)`` for the ORM, or a bulk insert (``_bulk_insert``)."""
+    return [
+        (MemberRow, [
+            dict(
+                household_id=h.id,
+                id=m.id,
+                position=i,
+                name=m.name,
+                birth_date=m.birth_date,
+                income=m.income,
+                retirement_age=int(m.retirement_age),
+                income_stability=m.income_stability.value,
+            )
+            for i, m in enumerate(h.members)
+        ]),
+        (AccountRow, [
+            dict(
+                household_id=h.id,
+                id=a.id,
+                position=i,
+                type=a.type.value,
+                name=a.name,
+                owner=a.owner,
+                cash=a.cash,
+                broker_account=a.broker_account,
+            )
+            for i, a in enumerate(h.accounts)
+        ]),
+        (LotRow, [_lot_values(h.id, i, lot) for i, lot in enumerate(h.lots)]),
+        (LossSaleRow, [
+            dict(
+                household_id=h.id,
+                id=sale.id,
+                position=i,
+                account_id=sale.account,
+                symbol=sale.symbol,
+                sold=sale.sold,
+                acquired=sale.acquired,
+                shares=sale.shares,
+                loss=sale.loss,
+                lot_id=sale.lot_id,
+            )
+            for i, sale in enumerate(h.loss_sales)
+        ]),
+        (GoalRow, [
+            dict(
+                household_id=h.id,
+                id=g.id,
+                position=i,
+                kind=g.kind.value,
+                name=g.name,
+                target=g.target,
+                target_date=g.target_date,
+                priority=int(g.priority),
+                accounts=list(g.accounts),
+                current_savings=g.current_savings,
+                monthly_contribution=g.monthly_contribution,
+                flexibility=g.flexibility,
+                annual_income=g.annual_income,
+                years=g.years,
+            )
+            for i, g in enumerate(h.goals)
+        ]),
+        (LifeEventRow, [_event_values(h.id, i, e) for i, e in enumerate(h.events)]),
+    ]
+
+
+def _column_values(row: Any) -> dict[str, Any]:
+    """An ORM row object's column values by attribute name."""
+    return {c.key: getattr(row, c.key) for c in sa_inspect(type(row)).column_attrs}
+
+
+def _bulk_insert(session: Session, table: type[Any], values: Sequence[dict[str, Any]]) -> None:
+    """One Core ``executemany`` INSERT of rows given by ORM attribute name (no ORM objects, no per-row round trip
+    to fetch keys); the columns' types (Money, UTCDateTime, JSON) still convert every value."""
+    if not values:
+        return
+    column = {c.key: c.columns[0].key for c in sa_inspect(table).column_attrs}
+    session.execute(table.__table__.insert(), [{column[k]: v for k, v in row.items()} for row in values])
 
 
 def _lot_row(household_id: str, position: int, lot: Lot) -> LotRow:
-    return LotRow(
+    return LotRow(**_lot_values(household_id, position, lot))
+
+
+def _lot_values(household_id: str, position: int, lot: Lot) -> dict[str, Any]:
+    return dict(
         household_id=household_id,
         id=lot.id,
         position=position,
@@ -559,7 +658,11 @@ def _lot_row(household_id: str, position: int, lot: Lot) -> LotRow:
 
 
 def _event_row(household_id: str, position: int, e: LifeEvent) -> LifeEventRow:
-    return LifeEventRow(
+    return LifeEventRow(**_event_values(household_id, position, e))
+
+
+def _event_values(household_id: str, position: int, e: LifeEvent) -> dict[str, Any]:
+    return dict(
         household_id=household_id,
         position=position,
         id=e.id,

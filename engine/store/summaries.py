@@ -89,18 +89,32 @@ class SummaryRepository(_Repository):
     def proposals(self, scope: Scope = Scope(), *, status: ProposalStatus | str | None = None,
                   household: str | None = None, limit: int | None = None, offset: int = 0,
                   newest_first: bool = False) -> builtins.list[ProposalSummaryRecord]:
-        """Proposals in ``scope`` (optionally one status, one household), oldest ``created`` first (or newest)."""
+        """Proposals in ``scope`` (optionally one status, one household), oldest ``created`` first (or newest).
+
+        Two steps in one statement: the page's ids are chosen first (filter, sort, limit on narrow columns),
+        then only those rows are read and their orders counted — so the order count never runs for rows the page
+        does not show (SQLite otherwise evaluated it for every pending proposal before sorting newest first).
+        """
+        page = self._proposal_filter(select(ProposalRow.id.label("pid"), ProposalRow.created.label("at")),
+                                     scope, status, household)
+        if newest_first:
+            page = page.order_by(ProposalRow.created.desc(), ProposalRow.id.desc())
+        else:
+            page = page.order_by(ProposalRow.created, ProposalRow.id)
+        page = page.offset(offset)
+        if limit is not None:
+            page = page.limit(limit)
+        chosen = page.subquery("page")
         orders = (select(func.count()).select_from(OrderRow).where(OrderRow.proposal_id == ProposalRow.id)
                   .correlate(ProposalRow).scalar_subquery())
-        stmt = self._proposal_filter(select(ProposalRow.id, ProposalRow.household_id, ProposalRow.as_of,
-                                            ProposalRow.created, ProposalRow.status, ProposalRow.trigger,
-                                            ProposalRow.run_kind, ProposalRow.needs_approval,
-                                            ProposalRow.approval_reasons, orders), scope, status, household)
-        order = (ProposalRow.created.desc(), ProposalRow.id.desc()) if newest_first else (
-            ProposalRow.created, ProposalRow.id)
-        stmt = stmt.order_by(*order).offset(offset)
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        stmt = (select(ProposalRow.id, ProposalRow.household_id, ProposalRow.as_of, ProposalRow.created,
+                       ProposalRow.status, ProposalRow.trigger, ProposalRow.run_kind, ProposalRow.needs_approval,
+                       ProposalRow.approval_reasons, orders)
+                .select_from(chosen).join(ProposalRow, ProposalRow.id == chosen.c.pid))
+        if newest_first:
+            stmt = stmt.order_by(chosen.c.at.desc(), chosen.c.pid.desc())
+        else:
+            stmt = stmt.order_by(chosen.c.at, chosen.c.pid)
         with self._tx() as session:
             return [ProposalSummaryRecord(r[0], r[1], r[2], r[3], ProposalStatus(r[4]), r[5], r[6], r[7],
                                           tuple(r[8] or ()), int(r[9])) for r in session.execute(stmt)]

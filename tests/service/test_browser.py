@@ -92,6 +92,8 @@ def test_client_what_if_changes_the_probability_and_other_households_are_404(ser
     _sign_in(page, server, "rosa")
     page.wait_for_url(re.compile(r".*/households/rivera"))
     before = page.inner_text("strong.probability[data-goal='retirement']")
+    fan = page.locator("svg.fan#fan-retirement")
+    assert fan.is_visible() and fan.bounding_box()["width"] <= 390  # drawn inside the phone's width
     page.screenshot(path=str(shots / "household-phone.png"), full_page=True)
     page.fill("#whatif", "save-more=3000")
     page.click("#what-if-form button[type=submit], form[action='/households/rivera'] button")
@@ -104,3 +106,19 @@ def test_client_what_if_changes_the_probability_and_other_households_are_404(ser
     response = page.goto(f"{server}/households/smith")
     assert response is not None and response.status == 404
     assert "Smith" not in page.content()
+
+
+def test_proposal_page_with_its_holdings_chart_fits_a_phone(server, browser, shots) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    _sign_in(page, server, "alex")
+    page.wait_for_url(re.compile(r".*/queue"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # the queue too
+    page.goto(f"{server}/proposals/p-rivera")
+    charts = page.locator("svg.holdings")
+    assert charts.count() >= 2 and charts.first.is_visible()
+    assert "now, target" in (charts.first.locator("desc").text_content() or "")
+    # Chromium's accessibility tree names each chart from its <title> (role=img, aria-labelledby)
+    named = page.get_by_role("img", name=re.compile(r"held now vs target"))
+    assert named.count() == charts.count()
+    page.screenshot(path=str(shots / "proposal-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, "the page scrolls sideways on a phone"

@@ -55,8 +55,10 @@ def test_money_that_would_be_rounded_is_refused_and_nothing_is_written(store: St
     assert set(_row_counts(store).values()) == {0}
 
 
-def test_failure_in_the_middle_of_add_leaves_no_rows(store: Store, household: Household, monkeypatch) -> None:
-    real = repos._lot_row
+@pytest.mark.parametrize("bulk", [False, True], ids=["add", "add_many"])
+def test_failure_in_the_middle_of_add_leaves_no_rows(store: Store, household: Household, monkeypatch,
+                                                     bulk: bool) -> None:
+    real = repos._lot_values  # the values of each lot row, for add and add_many alike
     calls = []
 
     def failing(household_id: str, position: int, lot: Lot):
@@ -65,9 +67,12 @@ def test_failure_in_the_middle_of_add_leaves_no_rows(store: Store, household: Ho
             raise RuntimeError("disk on fire")
         return real(household_id, position, lot)
 
-    monkeypatch.setattr(repos, "_lot_row", failing)
+    monkeypatch.setattr(repos, "_lot_values", failing)
     with pytest.raises(RuntimeError, match=r"disk on fire"):
-        store.households.add(household)
+        if bulk:
+            store.households.add_many([dataclasses.replace(household, id="first"), household])
+        else:
+            store.households.add(household)
     assert calls == [0, 1, 2, 3, 4, 5]
     assert set(_row_counts(store).values()) == {0}
 
@@ -88,6 +93,21 @@ def test_failing_audit_write_rolls_back_the_flushed_household(
     assert set(_row_counts(store).values()) == {0}
     with pytest.raises(NotFound):
         store.households.get(household.id)
+
+
+def test_failing_audit_write_rolls_back_a_bulk_import(store: Store, household: Household, monkeypatch) -> None:
+    """add_many's rows are in the database when its audit entries are written; an audit failure undoes them all."""
+    seen: list[int] = []
+
+    def refuse(_self, session, entries):
+        seen.append(session.scalar(select(func.count()).select_from(LotRow)))
+        raise StoreError("audit unavailable")
+
+    monkeypatch.setattr(repos.AuditLog, "_write_many", refuse)
+    with pytest.raises(StoreError, match=r"audit unavailable"):
+        store.households.add_many([dataclasses.replace(household, id=f"h{i}") for i in range(3)])
+    assert seen == [36]
+    assert set(_row_counts(store).values()) == {0}
 
 
 def test_get_unknown_household_says_how_to_fix(store: Store, household: Household) -> None:

@@ -50,3 +50,20 @@ def test_household_summaries_and_audit_are_scoped(world: Store) -> None:
     assert None in {e.household for e in world.summaries.audit()}  # user and firm entries: everything-scope only
     newest = world.summaries.audit(limit=2)
     assert [e.seq for e in newest] == [e.seq for e in world.audit.list()][-2:]
+
+
+def test_pages_of_the_queue_cover_it_once_in_either_order(store: Store, household) -> None:
+    """Pages (limit/offset) newest first are the oldest-first list reversed, each row once, orders counted."""
+    from datetime import UTC, datetime, timedelta
+
+    store.households.add(household)
+    start = datetime(2026, 7, 1, tzinfo=UTC)
+    for i in range(7):  # two share a created instant: the id breaks the tie the same way in both orders
+        created = start + timedelta(minutes=min(i, 5))
+        store.proposals.add(replace(_proposal(f"q-{i}", "rivera"), created=created))
+    oldest = [r.id for r in store.summaries.proposals(status="proposed")]
+    pages = [store.summaries.proposals(status="proposed", newest_first=True, limit=3, offset=o) for o in (0, 3, 6)]
+    newest = [r.id for page in pages for r in page]
+    assert newest == list(reversed(oldest)) and len(set(newest)) == 7
+    full = {p.id: len(p.orders) for p in store.proposals.list()}
+    assert all(r.orders == full[r.id] for page in pages for r in page)
