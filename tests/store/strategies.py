@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from hypothesis import strategies as st
@@ -10,21 +10,34 @@ from hypothesis import strategies as st
 from engine.model import (
     Account,
     AccountType,
+    BasisSource,
     FilingStatus,
+    Fill,
     Goal,
     GoalKind,
     Household,
     IncomeStability,
+    IncomeStream,
     LifeEvent,
     LifeEventKind,
     LossSale,
     Lot,
     Member,
+    Order,
+    OrderSide,
+    OrderType,
+    Proposal,
+    ProposalStatus,
     RiskProfile,
+    RunKind,
+    SocialSecurity,
     TaxProfile,
+    TimeInForce,
     Values,
 )
+from engine.tax import Realization, Term
 
+_EST = timezone(timedelta(hours=-5))  # an aware non-UTC zone: the store must keep the instant
 ids = st.from_regex(r"[a-z][a-z0-9_]{0,9}", fullmatch=True)
 # PostgreSQL text cannot hold NUL; surrogates cannot be encoded.
 text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=20)
@@ -34,14 +47,36 @@ fractions = st.floats(min_value=0.0, max_value=1.0)
 
 @st.composite
 def money(draw: st.DrawFn, *, positive: bool = False, max_digits: int = 18) -> Decimal:
-    """A Decimal with 0..10 decimals and up to ``max_digits`` integer digits (fits NUMERIC(38, 18))."""
-    places = draw(st.integers(0, 10))
+    """A Decimal with 0..18 decimals and up to ``max_digits`` integer digits (fits NUMERIC(38, 18))."""
+    places = draw(st.integers(0, 18))
     units = draw(st.integers(1 if positive else 0, 10 ** (max_digits + places) - 1))
     return Decimal(units).scaleb(-places)
 
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**12), 10**12), text, money())
 details = st.dictionaries(text, st.one_of(json_scalars, st.lists(json_scalars, max_size=3)), max_size=3)
+
+
+@st.composite
+def social_securities(draw: st.DrawFn) -> SocialSecurity:
+    """Exactly one source of the benefit: a PIA (USD/month), an earnings file or ``auto``."""
+    which = draw(st.sampled_from(["pia", "earnings_file", "auto"]))
+    if which == "pia":
+        return SocialSecurity(pia=draw(money()))
+    if which == "earnings_file":
+        return SocialSecurity(earnings_file=draw(text))
+    return SocialSecurity(auto=True)
+
+
+@st.composite
+def income_streams(draw: st.DrawFn) -> IncomeStream:
+    return IncomeStream(
+        name=draw(ids),
+        annual=draw(money()),
+        start_age=draw(st.floats(0.0, 100.0)),
+        cola=draw(st.booleans()),
+        survivor=draw(fractions),
+    )
 
 
 @st.composite
@@ -55,6 +90,10 @@ def households(draw: st.DrawFn) -> Household:
             income=draw(money()),
             retirement_age=draw(st.integers(40, 80)),
             income_stability=draw(st.sampled_from(IncomeStability)),
+            sex=draw(st.sampled_from([None, "male", "female"])),
+            social_security=draw(st.none() | social_securities()),
+            claim_age=draw(st.none() | st.floats(62.0, 70.0)),
+            pensions=tuple(draw(st.lists(income_streams(), max_size=2))),
         )
         for m in member_ids
     )
@@ -80,6 +119,7 @@ def households(draw: st.DrawFn) -> Household:
             acquired=draw(days),
             purchased=draw(st.none() | days),
             replaceable=draw(st.booleans()),
+            basis_source=draw(st.sampled_from(BasisSource)),
         )
         for lot_id in draw(st.lists(ids, max_size=5, unique=True))
     )
@@ -120,6 +160,9 @@ def households(draw: st.DrawFn) -> Household:
                 flexibility=draw(fractions),
                 annual_income=annual,
                 years=draw(st.none() | st.integers(1, 60)),
+                withdrawal_order=draw(st.sampled_from(["taxable_first", "fill_bracket"])),
+                guardrails=draw(st.booleans()),
+                plan_to_age=draw(st.none() | st.integers(70, 120)),
             )
         )
     events = tuple(
@@ -130,6 +173,7 @@ def households(draw: st.DrawFn) -> Household:
             amount=draw(st.none() | money()),
             details=draw(details),
             id=draw(st.just("") | ids),
+            applied=draw(st.booleans()),
         )
         for _ in range(draw(st.integers(0, 3)))
     )
@@ -164,4 +208,88 @@ def households(draw: st.DrawFn) -> Household:
         monthly_expenses=draw(money()),
         emergency_months=draw(st.floats(0.0, 36.0)),
         loss_sales=tuple(loss_sales),
+    )
+
+
+instants = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(2100, 12, 31), timezones=st.sampled_from([UTC, _EST])
+)
+symbols = st.from_regex(r"[A-Z]{1,5}", fullmatch=True)
+
+
+@st.composite
+def orders(draw: st.DrawFn, client_order_id: str) -> Order:
+    """An order with exactly one of qty (≤ 9 decimals, as Order requires) or notional."""
+    by_qty = draw(st.booleans())
+    kind = draw(st.sampled_from(OrderType))
+    return Order(
+        client_order_id=client_order_id,
+        account=draw(ids),
+        symbol=draw(symbols),
+        side=draw(st.sampled_from(OrderSide)),
+        qty=draw(st.decimals(min_value=Decimal("1e-9"), max_value=Decimal("1e9"), places=9)) if by_qty else None,
+        notional=None if by_qty else draw(money(positive=True)),
+        type=kind,
+        time_in_force=draw(st.sampled_from(TimeInForce)),
+        limit_price=draw(money()) if kind is OrderType.LIMIT else draw(st.none() | money()),
+        lots=tuple(draw(st.lists(ids, max_size=3))),
+    )
+
+
+@st.composite
+def proposals(draw: st.DrawFn, proposal_id: str, household: str) -> Proposal:
+    """A proposal of ``household`` with up to four orders (ids derived from the proposal id, as the engine does)."""
+    n = draw(st.integers(0, 4))
+    return Proposal(
+        id=proposal_id,
+        household=household,
+        as_of=draw(days),
+        created=draw(instants),
+        trigger=draw(text),
+        run_kind=draw(st.sampled_from(RunKind)),
+        targets=draw(st.dictionaries(st.tuples(ids, symbols), fractions, max_size=4)),
+        orders=tuple(draw(orders(f"{proposal_id}-{i}")) for i in range(n)),
+        explanation=tuple(draw(st.lists(text, max_size=3))),
+        tax_preview=draw(st.none() | details),
+        needs_approval=draw(st.booleans()),
+        approval_reasons=tuple(draw(st.lists(text, max_size=3))),
+        status=draw(st.sampled_from(ProposalStatus)),
+        details=draw(details),
+    )
+
+
+@st.composite
+def fills(draw: st.DrawFn, fill_id: str) -> Fill:
+    return Fill(
+        client_order_id=draw(ids),
+        account=draw(ids),
+        symbol=draw(symbols),
+        side=draw(st.sampled_from(OrderSide)),
+        qty=draw(money(positive=True)),
+        price=draw(money(positive=True)),
+        at=draw(instants),
+        fees=draw(money()),
+        id=fill_id,
+    )
+
+
+@st.composite
+def realizations(draw: st.DrawFn, year: int) -> Realization:
+    """One lot's part of a sale in ``year`` (what ``store.realizations`` keeps)."""
+    sold = draw(st.dates(min_value=date(year, 1, 1), max_value=date(year, 12, 31)))
+    return Realization(
+        id=draw(ids),
+        account=draw(ids),
+        symbol=draw(symbols),
+        shares=draw(money(positive=True)),
+        acquired=draw(st.dates(min_value=date(1900, 1, 1), max_value=sold)),
+        sold=sold,
+        proceeds=draw(money()),
+        basis=draw(money()),
+        disallowed=draw(money()),
+        term=draw(st.sampled_from(Term)),
+        lot_id=draw(ids),
+        reportable=draw(st.booleans()),
+        lost=draw(money()),
+        replacements=tuple(draw(st.lists(ids, max_size=3))),
     )
