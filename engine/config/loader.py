@@ -21,6 +21,20 @@ from engine.config.strict_yaml import MAX_BYTES, YamlFloat, strict_load
 from engine.errors import ConfigError
 from engine.errors import ValidationError as DomainValidationError
 from engine.model import (
+    CARBON_INTENSITY,
+    CLAIM_AGE,
+    DIVIDEND_YIELD,
+    EMERGENCY_MONTHS,
+    ESG_SCORE,
+    EXPENSE_RATIO,
+    FRACTION,
+    GOAL_PRIORITY,
+    GOAL_YEARS,
+    PENSION_START_AGE,
+    PLAN_TO_AGE,
+    RETIREMENT_AGE,
+    RISK_WILLINGNESS,
+    STATE_RATE,
     Account,
     AccountType,
     Asset,
@@ -37,9 +51,11 @@ from engine.model import (
     Lot,
     Member,
     RiskProfile,
+    Sex,
     TaxProfile,
     Universe,
     Values,
+    WithdrawalOrder,
 )
 
 Schema = TypeVar("Schema", bound=BaseModel)
@@ -185,10 +201,10 @@ class AssetSchema(_Strict):
     asset_class: AssetClass
     sub_class: str = ""
     fractionable: bool = True
-    expense_ratio: float = Field(0.0, ge=0, le=0.05)
-    dividend_yield: float = Field(0.0, ge=0, le=0.25)
-    qualified_share: float = Field(1.0, ge=0, le=1)
-    tax_exempt_share: float = Field(0.0, ge=0, le=1)
+    expense_ratio: float = Field(0.0, ge=EXPENSE_RATIO[0], le=EXPENSE_RATIO[1])
+    dividend_yield: float = Field(0.0, ge=DIVIDEND_YIELD[0], le=DIVIDEND_YIELD[1])
+    qualified_share: float = Field(1.0, ge=FRACTION[0], le=FRACTION[1])
+    tax_exempt_share: float = Field(0.0, ge=FRACTION[0], le=FRACTION[1])
     substitute_group: str | None = None
     tags: list[str] = []
 
@@ -253,9 +269,9 @@ class SocialSecuritySchema(_Strict):
 class IncomeStreamSchema(_Strict):
     name: str = Field(min_length=1)
     annual: Money = Field(ge=0)
-    start_age: float = Field(65.0, ge=0, le=100)
+    start_age: float = Field(65.0, ge=PENSION_START_AGE[0], le=PENSION_START_AGE[1])
     cola: bool = True
-    survivor: float = Field(0.0, ge=0, le=1)
+    survivor: float = Field(0.0, ge=FRACTION[0], le=FRACTION[1])
 
 
 class MemberSchema(_Strict):
@@ -263,11 +279,11 @@ class MemberSchema(_Strict):
     name: str
     birth_date: date
     income: Money = Field(Decimal(0), ge=0)
-    retirement_age: int = Field(65, ge=40, le=80)
+    retirement_age: int = Field(65, ge=RETIREMENT_AGE[0], le=RETIREMENT_AGE[1])
     income_stability: IncomeStability = IncomeStability.STABLE
-    sex: Literal["male", "female"] | None = None
+    sex: Sex | None = None
     social_security: Literal["auto"] | SocialSecuritySchema | None = None
-    claim_age: float | None = Field(None, ge=62, le=70)
+    claim_age: float | None = Field(None, ge=CLAIM_AGE[0], le=CLAIM_AGE[1])
     pensions: list[IncomeStreamSchema] = []
 
 
@@ -311,16 +327,16 @@ class GoalSchema(_Strict):
     name: str = ""
     target: Money = Field(Decimal(0), ge=0)
     target_date: date
-    priority: int = Field(1, ge=1, le=10)
+    priority: int = Field(1, ge=GOAL_PRIORITY[0], le=GOAL_PRIORITY[1])
     accounts: list[str] = []
     current_savings: Money = Field(Decimal(0), ge=0)
     monthly_contribution: Money = Field(Decimal(0), ge=0)
-    flexibility: float = Field(1.0, ge=0, le=1)
+    flexibility: float = Field(1.0, ge=FRACTION[0], le=FRACTION[1])
     annual_income: Money | None = Field(None, ge=0)
-    years: int | None = Field(None, ge=1, le=60)
-    withdrawal_order: Literal["taxable_first", "fill_bracket"] = "taxable_first"
+    years: int | None = Field(None, ge=GOAL_YEARS[0], le=GOAL_YEARS[1])
+    withdrawal_order: WithdrawalOrder = "taxable_first"
     guardrails: bool = False
-    plan_to_age: int | None = Field(None, ge=70, le=120)
+    plan_to_age: int | None = Field(None, ge=PLAN_TO_AGE[0], le=PLAN_TO_AGE[1])
 
 
 class EventSchema(_Strict):
@@ -342,23 +358,23 @@ class EventSchema(_Strict):
 
 
 class RiskSchema(_Strict):
-    willingness: int = Field(5, ge=1, le=10)
+    willingness: int = Field(5, ge=RISK_WILLINGNESS[0], le=RISK_WILLINGNESS[1])
     answers: dict[str, int] = {}
 
 
 class ValuesSchema(_Strict):
     exclude_tags: list[str] = []
     exclude_tickers: list[str] = []
-    min_esg_score: float | None = Field(None, ge=0, le=10)
-    max_carbon: float | None = Field(None, ge=0)
+    min_esg_score: float | None = Field(None, ge=ESG_SCORE[0], le=ESG_SCORE[1])
+    max_carbon: float | None = Field(None, ge=CARBON_INTENSITY[0], le=CARBON_INTENSITY[1])
     carbon_relative: bool = False
-    tilt: float = Field(0.0, ge=0, le=1)
+    tilt: float = Field(0.0, ge=FRACTION[0], le=FRACTION[1])
 
 
 class TaxSchema(_Strict):
     filing_status: FilingStatus = FilingStatus.SINGLE
     state: str = ""
-    state_rate: float = Field(0.0, ge=0, le=0.2)
+    state_rate: float = Field(0.0, ge=STATE_RATE[0], le=STATE_RATE[1])
     ordinary_income: Money = Field(Decimal(0), ge=0)
     st_loss_carryforward: Money = Field(Decimal(0), ge=0)
     lt_loss_carryforward: Money = Field(Decimal(0), ge=0)
@@ -378,7 +394,7 @@ class HouseholdSchema(_Strict):
     tax: TaxSchema = TaxSchema()
     monthly_savings: Money = Field(Decimal(0), ge=0)
     monthly_expenses: Money = Field(Decimal(0), ge=0)
-    emergency_months: float = Field(3.0, ge=0, le=36)
+    emergency_months: float = Field(3.0, ge=EMERGENCY_MONTHS[0], le=EMERGENCY_MONTHS[1])
 
 
 def _member_fields(m: MemberSchema, file: str | None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from engine.goals.config import (
     load_glide_paths,
 )
 from engine.goals.montecarlo import PERCENTILES, Composites, Shock, Sleeve, composites, simulate
-from engine.model import Goal, GoalKind, Household
+from engine.model import CLAIM_AGE, RETIREMENT_AGE, Goal, GoalKind, Household
 
 __all__ = [
     "GoalForecast",
@@ -775,8 +775,8 @@ def parse_what_if(text: str) -> WhatIf:
         raise PlanningError(f"what-if {kind.value} needs a number ≥ 0", value=text)
     if kind is WhatIfKind.CRASH and value >= 1:
         value /= 100.0
-    if kind is WhatIfKind.CLAIM_SS and not 62 <= value <= 70:
-        raise PlanningError("claim-ss must be an age in [62, 70]", value=text,
+    if kind is WhatIfKind.CLAIM_SS and not CLAIM_AGE[0] <= value <= CLAIM_AGE[1]:
+        raise PlanningError(f"claim-ss must be an age in [{CLAIM_AGE[0]}, {CLAIM_AGE[1]}]", value=text,
                             fix="benefits start at 62 at the earliest; delayed credits stop at 70")
     return WhatIf(kind, value, goal or None, years)
 
@@ -855,8 +855,9 @@ def _apply_changes(household: Household, changes: Sequence[WhatIf]) -> tuple[Hou
             if c.kind is WhatIfKind.PART_TIME:
                 part_time = (c.value, c.years)
                 continue
-            if not 40 <= c.value <= 80:
-                raise PlanningError("retire-at must be an age in [40, 80]", value=c.value)
+            if not RETIREMENT_AGE[0] <= c.value <= RETIREMENT_AGE[1]:
+                raise PlanningError(f"retire-at must be an age in [{RETIREMENT_AGE[0]}, {RETIREMENT_AGE[1]}]",
+                                    value=c.value)
             owners = [household.account(a).owner for a in g.accounts]
             member = household.member(next((o for o in owners if o), household.members[0].id))
             new = member.birth_date.replace(year=member.birth_date.year + int(c.value))

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.config.loader import default_file, load_yaml
 from engine.errors import ConfigError, PlanningError
-from engine.model import FilingStatus
+from engine.model import CLAIM_AGE, FilingStatus
 
 __all__ = [
     "SocialSecurityTables",
@@ -418,8 +418,9 @@ def months_of_age(birth_date: date, day: date) -> int:
 
 def nearest_claim_months(age_years: float) -> int:
     """A claiming age in years (e.g. 67 or 62.5) as whole months, within 62–70."""
-    if not math.isfinite(age_years) or not 62 <= age_years <= 70:
-        raise PlanningError("a claiming age must lie in [62, 70]", value=age_years)
+    lo, hi = CLAIM_AGE
+    if not math.isfinite(age_years) or not lo <= age_years <= hi:
+        raise PlanningError(f"a claiming age must lie in [{lo}, {hi}]", value=age_years)
     return round(age_years * 12)
 
 

@@ -16,12 +16,29 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from numbers import Real
+from typing import Any, Final, Literal, get_args
 
 from engine.errors import ValidationError
 
 __all__ = [
+    "CARBON_INTENSITY",
+    "CLAIM_AGE",
+    "DIVIDEND_YIELD",
+    "EMERGENCY_MONTHS",
+    "ESG_SCORE",
+    "EXPENSE_RATIO",
+    "FRACTION",
+    "GOAL_PRIORITY",
+    "GOAL_YEARS",
+    "PENSION_START_AGE",
+    "PLAN_TO_AGE",
     "PROPOSAL_TRANSITIONS",
+    "RETIREMENT_AGE",
+    "RISK_WILLINGNESS",
+    "SEXES",
+    "STATE_RATE",
+    "WITHDRAWAL_ORDERS",
     "Account",
     "AccountType",
     "Asset",
@@ -47,13 +64,41 @@ __all__ = [
     "ProposalStatus",
     "RiskProfile",
     "RunKind",
+    "Sex",
     "SocialSecurity",
     "TaxProfile",
     "TimeInForce",
     "Universe",
     "Values",
+    "WithdrawalOrder",
     "to_decimal",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounds: the one source of the ranges the model checks; the YAML schemas (engine.config.loader) read them too
+# ---------------------------------------------------------------------------------------------
+
+#: Inclusive (low, high) ranges of bounded fields.
+FRACTION: Final = (0.0, 1.0)  # weights, shares and rates as fractions: 0.05 = 5 %
+RETIREMENT_AGE: Final = (40, 80)  # Member.retirement_age, whole years
+CLAIM_AGE: Final = (62, 70)  # Member.claim_age: SSA retirement benefits from 62; delayed credits stop at 70
+PENSION_START_AGE: Final = (0, 100)  # IncomeStream.start_age, years of its member's age
+PLAN_TO_AGE: Final = (70, 120)  # Goal.plan_to_age, years
+GOAL_PRIORITY: Final = (1, 10)  # Goal.priority, 1 = most important
+GOAL_YEARS: Final = (1, 60)  # Goal.years of retirement income
+RISK_WILLINGNESS: Final = (1, 10)  # RiskProfile.willingness, questionnaire scale
+ESG_SCORE: Final = (0.0, 10.0)  # Asset.esg_score and Values.min_esg_score, MSCI-style 0–10 scale
+CARBON_INTENSITY: Final = (0.0, 1e5)  # Asset.carbon_intensity and Values.max_carbon, tCO2e per $M invested
+EXPENSE_RATIO: Final = (0.0, 0.05)  # Asset.expense_ratio, fraction per year
+DIVIDEND_YIELD: Final = (0.0, 0.25)  # Asset.dividend_yield, fraction of price per year
+STATE_RATE: Final = (0.0, 0.2)  # TaxProfile.state_rate, marginal state income-tax rate
+EMERGENCY_MONTHS: Final = (0.0, 36.0)  # Household.emergency_months of expenses held in reserve
+
+Sex = Literal["male", "female"]  # picks the life table (SSA period life table columns)
+WithdrawalOrder = Literal["taxable_first", "fill_bracket"]  # Goal.withdrawal_order in retirement
+SEXES: Final[tuple[str, ...]] = get_args(Sex)
+WITHDRAWAL_ORDERS: Final[tuple[str, ...]] = get_args(WithdrawalOrder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,6 +385,17 @@ def _fraction(obj: object, name: str, lo: float = 0.0, hi: float = 1.0) -> None:
     object.__setattr__(obj, name, float(value))
 
 
+def _within(obj: object, name: str, bounds: tuple[float, float], fix: str | None = None) -> None:
+    """``ValidationError`` unless the (optional) number ``obj.name`` lies in the inclusive ``bounds``."""
+    value = getattr(obj, name)
+    if value is None:
+        return
+    lo, hi = bounds
+    number = not isinstance(value, bool) and isinstance(value, Real | Decimal)
+    if not (number and math.isfinite(value) and lo <= value <= hi):
+        raise ValidationError(f"must lie in [{lo}, {hi}]", field=f"{type(obj).__name__}.{name}", value=value, fix=fix)
+
+
 def _nonempty(obj: object, name: str) -> None:
     value = getattr(obj, name)
     if not isinstance(value, str) or not value.strip():
@@ -380,15 +436,15 @@ class Asset:
         _nonempty(self, "ticker")
         object.__setattr__(self, "ticker", self.ticker.strip().upper())
         _enum(self, "asset_class", AssetClass)
-        _fraction(self, "expense_ratio", 0.0, 0.05)
-        _fraction(self, "dividend_yield", 0.0, 0.25)
+        _fraction(self, "expense_ratio", *EXPENSE_RATIO)
+        _fraction(self, "dividend_yield", *DIVIDEND_YIELD)
         _fraction(self, "qualified_share")
         _fraction(self, "tax_exempt_share")
         object.__setattr__(self, "tags", frozenset(self.tags))
         if self.esg_score is not None:
-            _fraction(self, "esg_score", 0.0, 10.0)
+            _fraction(self, "esg_score", *ESG_SCORE)
         if self.carbon_intensity is not None:
-            _fraction(self, "carbon_intensity", 0.0, 1e5)
+            _fraction(self, "carbon_intensity", *CARBON_INTENSITY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,8 +484,7 @@ class IncomeStream:
         _nonempty(self, "name")
         _set_decimal(self, "annual", minimum=Decimal(0))
         _fraction(self, "survivor")
-        if not 0 <= float(self.start_age) <= 100:
-            raise ValidationError("must lie in [0, 100]", field="IncomeStream.start_age", value=self.start_age)
+        _within(self, "start_age", PENSION_START_AGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,7 +501,7 @@ class Member:
     income: Decimal = Decimal(0)
     retirement_age: int = 65
     income_stability: IncomeStability = IncomeStability.STABLE
-    sex: str | None = None
+    sex: Sex | None = None
     social_security: SocialSecurity | None = None
     claim_age: float | None = None
     pensions: tuple[IncomeStream, ...] = ()
@@ -456,11 +511,8 @@ class Member:
         _require_date(self, "birth_date")
         _set_decimal(self, "income", minimum=Decimal(0))
         _enum(self, "income_stability", IncomeStability)
-        if not 40 <= self.retirement_age <= 80:
-            raise ValidationError(
-                "must lie in [40, 80]", field="Member.retirement_age", value=self.retirement_age
-            )
-        if self.sex is not None and self.sex not in ("male", "female"):
+        _within(self, "retirement_age", RETIREMENT_AGE)
+        if self.sex is not None and self.sex not in SEXES:
             raise ValidationError("must be male or female (or left out)", field="Member.sex", value=self.sex)
         ss: Any = self.social_security  # YAML hands in "auto", a mapping or the object itself
         if ss == "auto" or ss is True:
@@ -471,13 +523,8 @@ class Member:
             raise ValidationError(
                 "must be auto, {pia: USD/month} or {earnings_file: path}", field="Member.social_security", value=ss
             )
-        if self.claim_age is not None and not (
-            isinstance(self.claim_age, int | float) and math.isfinite(self.claim_age) and 62 <= self.claim_age <= 70
-        ):
-            raise ValidationError(
-                "must be an age in [62, 70]", field="Member.claim_age", value=self.claim_age,
-                fix="retirement benefits can be claimed from 62; delayed credits stop at 70",
-            )
+        _within(self, "claim_age", CLAIM_AGE,
+                fix="retirement benefits can be claimed from 62; delayed credits stop at 70")
         streams = tuple(IncomeStream(**p) if isinstance(p, Mapping) else p for p in self.pensions)
         object.__setattr__(self, "pensions", streams)
 
@@ -628,19 +675,18 @@ class Goal:
     flexibility: float = 1.0
     annual_income: Decimal | None = None
     years: int | None = None
-    withdrawal_order: str = "taxable_first"
+    withdrawal_order: WithdrawalOrder = "taxable_first"
     guardrails: bool = False
     plan_to_age: int | None = None
 
     def __post_init__(self) -> None:
         _nonempty(self, "id")
         _enum(self, "kind", GoalKind)
-        if self.withdrawal_order not in ("taxable_first", "fill_bracket"):
+        if self.withdrawal_order not in WITHDRAWAL_ORDERS:
             raise ValidationError(
-                "must be taxable_first or fill_bracket", field="Goal.withdrawal_order", value=self.withdrawal_order
+                f"must be {' or '.join(WITHDRAWAL_ORDERS)}", field="Goal.withdrawal_order", value=self.withdrawal_order
             )
-        if self.plan_to_age is not None and not 70 <= int(self.plan_to_age) <= 120:
-            raise ValidationError("must lie in [70, 120]", field="Goal.plan_to_age", value=self.plan_to_age)
+        _within(self, "plan_to_age", PLAN_TO_AGE)
         _set_decimal(self, "target", minimum=Decimal(0))
         _require_date(self, "target_date")
         _set_decimal(self, "current_savings", minimum=Decimal(0))
@@ -648,16 +694,14 @@ class Goal:
         _set_optional_decimal(self, "annual_income", minimum=Decimal(0))
         _fraction(self, "flexibility")
         object.__setattr__(self, "accounts", tuple(self.accounts))
-        if not 1 <= int(self.priority) <= 10:
-            raise ValidationError("must lie in [1, 10]", field="Goal.priority", value=self.priority)
+        _within(self, "priority", GOAL_PRIORITY)
         if self.kind is GoalKind.RETIREMENT and self.annual_income is None and self.target == 0:
             raise ValidationError(
                 "a retirement goal needs annual_income (USD/year) or a target",
                 field="Goal.annual_income",
                 fix="set annual_income and years",
             )
-        if self.years is not None and not 1 <= self.years <= 60:
-            raise ValidationError("must lie in [1, 60]", field="Goal.years", value=self.years)
+        _within(self, "years", GOAL_YEARS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -697,10 +741,7 @@ class RiskProfile:
     answers: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.willingness, bool) or not 1 <= int(self.willingness) <= 10:
-            raise ValidationError(
-                "must lie in [1, 10]", field="RiskProfile.willingness", value=self.willingness
-            )
+        _within(self, "willingness", RISK_WILLINGNESS)
         object.__setattr__(self, "answers", dict(self.answers))
 
 
@@ -725,9 +766,9 @@ class Values:
             self, "exclude_tickers", frozenset(t.upper() for t in self.exclude_tickers)
         )
         if self.min_esg_score is not None:
-            _fraction(self, "min_esg_score", 0.0, 10.0)
+            _fraction(self, "min_esg_score", *ESG_SCORE)
         if self.max_carbon is not None:
-            _fraction(self, "max_carbon", 0.0, 1e5)
+            _fraction(self, "max_carbon", *CARBON_INTENSITY)
         _fraction(self, "tilt")
 
 
@@ -744,7 +785,7 @@ class TaxProfile:
 
     def __post_init__(self) -> None:
         _enum(self, "filing_status", FilingStatus)
-        _fraction(self, "state_rate", 0.0, 0.2)
+        _fraction(self, "state_rate", *STATE_RATE)
         _set_decimal(self, "ordinary_income", minimum=Decimal(0))
         _set_decimal(self, "st_loss_carryforward", minimum=Decimal(0))
         _set_decimal(self, "lt_loss_carryforward", minimum=Decimal(0))
@@ -779,6 +820,7 @@ class Household:
             object.__setattr__(self, name, tuple(getattr(self, name)))
         _set_decimal(self, "monthly_savings", minimum=Decimal(0))
         _set_decimal(self, "monthly_expenses", minimum=Decimal(0))
+        _within(self, "emergency_months", EMERGENCY_MONTHS)
         if not self.accounts:
             raise ValidationError("a household needs at least one account", field="Household.accounts")
         _unique(self.id, "members", [m.id for m in self.members])
