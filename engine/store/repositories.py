@@ -41,6 +41,7 @@ from engine.model import (
     TaxProfile,
     Values,
 )
+from engine.store.mapping import RowMapper
 from engine.store.records import (
     ORDER_TRANSITIONS,
     PROPOSAL_TRANSITIONS,
@@ -637,24 +638,12 @@ def _bulk_insert(session: Session, table: type[Any], values: Sequence[dict[str, 
     session.execute(table.__table__.insert(), [{column[k]: v for k, v in row.items()} for row in values])
 
 
-def _lot_row(household_id: str, position: int, lot: Lot) -> LotRow:
-    return LotRow(**_lot_values(household_id, position, lot))
+#: Lots are mapped from Lot's fields (a new field is stored once its column exists; see engine/store/mapping.py).
+_LOTS: RowMapper[Lot] = RowMapper(Lot, LotRow, renames={"account": "account_id"}, keys=("household_id", "position"))
 
 
 def _lot_values(household_id: str, position: int, lot: Lot) -> dict[str, Any]:
-    return dict(
-        household_id=household_id,
-        id=lot.id,
-        position=position,
-        account_id=lot.account,
-        symbol=lot.symbol,
-        shares=lot.shares,
-        basis=lot.basis,
-        acquired=lot.acquired,
-        purchased=lot.purchased,
-        replaceable=lot.replaceable,
-        basis_source=lot.basis_source.value,
-    )
+    return _LOTS.values(lot, household_id=household_id, position=position)
 
 
 def _event_row(household_id: str, position: int, e: LifeEvent) -> LifeEventRow:
@@ -743,20 +732,7 @@ def _load_household(session: Session, household_id: str) -> Household:
             )
             for g in children(GoalRow)
         ),
-        lots=tuple(
-            Lot(
-                id=lot.id,
-                account=lot.account_id,
-                symbol=lot.symbol,
-                shares=lot.shares,
-                basis=lot.basis,
-                acquired=lot.acquired,
-                purchased=lot.purchased,
-                replaceable=lot.replaceable,
-                basis_source=lot.basis_source,
-            )
-            for lot in children(LotRow)
-        ),
+        lots=tuple(_LOTS.to_domain(lot) for lot in children(LotRow)),
         risk=RiskProfile(willingness=row.risk_willingness, answers=dict(row.risk_answers)),
         values=Values(
             exclude_tags=frozenset(values["exclude_tags"]),
