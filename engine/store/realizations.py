@@ -35,11 +35,17 @@ __all__ = ["RealizationRepository", "realization_key"]
 
 def realization_key(r: Realization, *, amendment: bool = False) -> str:
     """The idempotency key of a realization (hex SHA-256): the same sale gives the same key in any run."""
-    parts = [r.account, r.symbol, r.lot_id, r.acquired.isoformat(), r.sold.isoformat(), format(r.shares, "f"),
-             format(r.proceeds, "f"), format(r.basis, "f"), r.id]
+    # amounts by value, not by spelling: 0E-18 and 0 (or 25.000 and 25) are one sale, so they give one key
+    parts = [r.account, r.symbol, r.lot_id, r.acquired.isoformat(), r.sold.isoformat(), _num(r.shares),
+             _num(r.proceeds), _num(r.basis), r.id]
     if amendment:  # a later run's wash of an earlier sale: which replacement lots did it is what tells it apart
         parts = ["amendment", *parts, *r.replacements]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _num(x: Decimal) -> str:
+    """A Decimal's value as canonical text (trailing zeros and exponent spelling dropped)."""
+    return format(x.normalize(), "f")
 
 
 class RealizationRepository(_Repository):

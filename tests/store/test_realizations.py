@@ -66,3 +66,17 @@ def test_share_counts_beyond_18_decimals_are_refused_not_rounded(store: Store) -
     with pytest.raises(ValidationError, match="NUMERIC"):
         store.realizations.add_many("h1", led.realized())
     assert store.realizations.for_year("h1", 2026) == []
+
+
+def test_the_same_sale_spelt_with_other_trailing_zeros_is_one_row(store: Store) -> None:
+    """A sale's key is its values, not their spelling: 25.000 and 25 shares (or 0E-18 and 0) are one sale."""
+    from dataclasses import replace
+
+    led = LotLedger(ACCTS)
+    led.buy("brk", "VTI", 25, "100", date(2026, 1, 5))
+    led.sell("brk", "VTI", 25, "80", date(2026, 3, 2))
+    (sale,) = led.realized(include_sheltered=True)
+    spelt = replace(sale, shares=D("25.000"), proceeds=sale.proceeds + D("0E-18"), basis=sale.basis + D("0.00"))
+    assert store.realizations.add_many("h1", [sale]) == 1
+    assert store.realizations.add_many("h1", [spelt]) == 0  # the same sale, not a second Form 8949 row
+    assert len(store.realizations.form_8949("h1", 2026)) == 1
