@@ -223,7 +223,11 @@ def _numeric(path: str, frame: pd.DataFrame, dates: pd.Series | pd.Index) -> Non
         bad = parsed.isna() & col.notna() & (col.astype(str).str.strip() != "")
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            day = pd.Timestamp(dates[i]).date()
+            when = dates.iloc[i] if isinstance(dates, pd.Series) else dates[i]  # by position, whatever the index
+            try:
+                day = None if pd.isna(when) else pd.Timestamp(when).date()
+            except (ValueError, OverflowError, NotImplementedError):  # a "date" no calendar holds: name the row
+                day = None
             from engine.errors import BadPrice
 
             raise BadPrice(

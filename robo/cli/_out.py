@@ -14,13 +14,20 @@ from rich.table import Table
 console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 
 
+_ID_COLUMNS = ("proposal", "order", "client order id", "id", "ref", "run")
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], **kw: Any) -> Table:
-    """A rich table; numeric-looking columns are right aligned."""
+    """A rich table; numeric-looking columns are right aligned. Nothing is ever cut off with "…": ids (proposal,
+    order, run) keep their full width so they can be copied into the next command, other cells wrap."""
     t = Table(title=title, title_justify="left", **kw)
     rows = [list(r) for r in rows]
     for i, col in enumerate(columns):
         numeric = bool(rows) and all(isinstance(r[i], int | float) or _looks_numeric(r[i]) for r in rows)
-        t.add_column(col, justify="right" if numeric else "left")
+        is_id = col.lower() in _ID_COLUMNS
+        widest = max((len(str(r[i])) for r in rows), default=0)
+        t.add_column(col, justify="right" if numeric else "left", overflow="fold", no_wrap=is_id,
+                     min_width=widest if is_id else None)
     for r in rows:
         t.add_row(*(str(x) for x in r))
     return t

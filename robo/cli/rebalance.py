@@ -193,11 +193,14 @@ def run_orders(args: argparse.Namespace) -> int:
     if args.json:
         emit({"household": args.household, "orders": rows})
         return 0
-    console.print(table(f"Orders of {args.household}",
-                        ["proposal", "proposal status", "as of", "order", "account", "side", "symbol", "qty",
-                         "order status"],
-                        [[r["proposal"], r["proposal_status"], r["as_of"], r["client_order_id"], r["account"],
-                          r["side"], r["symbol"], r["qty"] or f"${r['notional']}", r["status"]] for r in rows]))
+    if not rows:
+        console.print(f"{args.household} has no orders yet (robo rebalance {args.household}).", highlight=False)
+    for pid in dict.fromkeys(r["proposal"] for r in rows):  # one table per proposal, ids in full
+        mine = [r for r in rows if r["proposal"] == pid]
+        console.print(table(f"Proposal {pid} ({mine[0]['proposal_status']}, as of {mine[0]['as_of']})",
+                            ["order", "account", "side", "symbol", "qty", "order status"],
+                            [[r["client_order_id"], r["account"], r["side"], r["symbol"],
+                              r["qty"] or f"${r['notional']}", r["status"]] for r in mine]))
     return 0
 
 

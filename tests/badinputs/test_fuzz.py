@@ -193,3 +193,15 @@ def test_esg_csv_gives_only_typed_errors(csv_path: Path, text: str) -> None:
         load_esg(csv_path)
     except EngineError:
         pass
+
+
+def test_a_non_number_in_a_file_whose_rows_outgrow_the_header_is_a_typed_error(tmp_path: Path) -> None:
+    """Found by the fuzzer: rows with more fields than the header made pandas index by the first column, and the
+    bad-cell report looked the day up by label (KeyError) instead of by position."""
+    from engine.data import CsvSource
+
+    path = tmp_path / "p.csv"
+    path.write_text('VTI,BND,close,Date\n2024-01-02,0.0,0.0,"\n2024-01-02,0.0,0.0,0.0\n2024-01-02,0.0,",-1.0',
+                    encoding="utf-8")
+    with pytest.raises(EngineError):
+        CsvSource(path).prices()
