@@ -2,7 +2,6 @@
 
     placed = submit_all(broker, proposal.orders)                 # sells first; never places an order twice
     states = wait_for_final(broker, [o.client_order_id for o in placed], timeout=60, since=placed[0].submitted_at)
-    updated = holdings_after(household, ledger, broker, on=day)   # lots, cash and open loss sales after the trades
 """
 
 from __future__ import annotations
@@ -10,18 +9,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine.errors import BrokerError, BrokerUnavailable, ValidationError
-from engine.model import Household, Order, OrderSide
+from engine.model import Order, OrderSide
 from engine.model.broker import Broker, BrokerOrder, OrderQuery
 
 if TYPE_CHECKING:
-    from engine.tax import LotLedger
+    pass
 
-__all__ = ["holdings_after", "submit_all", "wait_for_final"]
+__all__ = ["submit_all", "wait_for_final"]
 
 log = logging.getLogger("engine.execution")
 
@@ -163,15 +161,3 @@ def _look_up_once(broker: Broker, cid: str, looked_up: set[str], states: dict[st
             client_order_id=cid,
         )
     return found
-
-
-def holdings_after(household: Household, ledger: LotLedger, broker: Broker, *, on: date) -> Household:
-    """``household`` as it stands after trading (to store): the ledger's open lots and loss sales, the broker's cash.
-
-    The next plan starts from what was actually bought and sold, not from the lots it was planned on. ``on`` is
-    the trading day: the loss sales whose wash-sale window is still open on it are kept, so that a plan from the
-    store does not buy back, in any account, what was sold at a loss within the last 30 days.
-    """
-    accounts = tuple(replace(a, cash=broker.account(a.id).cash) for a in household.accounts)
-    return replace(household, accounts=accounts, lots=tuple(ledger.open_lots()),
-                   loss_sales=ledger.open_loss_sales(on))

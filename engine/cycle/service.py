@@ -114,8 +114,9 @@ class Cycle:
         """The household as it stands after trading: the ledger's lots and open loss sales, each broker account's
         cash as its broker reports it, held-away accounts' cash as the confirmed trades left it. Saved with a store."""
         accounts = []
+        traded = set(routes.traded())
         for a in household.accounts:
-            if a.id in routes.traded():
+            if a.id in traded:
                 accounts.append(replace(a, cash=routes.broker(a.id).account(a.id).cash))
             else:
                 accounts.append(a)  # held away or not traded now: its cash moves only with confirmed trades

@@ -44,7 +44,7 @@ def _broker(market, household, universe, start):
 
 def _sell_at_a_loss(engine, store, market, universe, household_id):
     """Tonight's run: sell lot b7 at a loss through the engine and a simulated broker, store the holdings."""
-    from engine.execution import holdings_after
+    from engine.cycle import Routes
 
     stored = store.households.get(household_id)
     ledger = engine.ledger(stored)
@@ -56,7 +56,8 @@ def _sell_at_a_loss(engine, store, market, universe, household_id):
     assert report.status is ProposalStatus.EXECUTED, report.errors
     (loss,) = ledger.realized(account="brokerage")
     assert loss.gain < 0 and loss.sold == date(2026, 7, 31)
-    store.households.update(holdings_after(stored, ledger, broker, on=SELL_DAY), actor="test")
+    after = engine.cycle.save_holdings(stored, ledger, Routes(stored, broker), on=SELL_DAY)  # no store: returned
+    store.households.update(after, actor="test")
     return loss
 
 
