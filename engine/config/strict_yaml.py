@@ -14,6 +14,7 @@ Why each rule:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -36,6 +37,7 @@ class YamlFloat(float):
     """A YAML float that remembers its source text (``text``), so money can be read exactly from it."""
 
     __slots__ = ("text",)
+    text: str
 
     def __new__(cls, value: float, text: str) -> YamlFloat:
         obj = super().__new__(cls, value)
@@ -63,7 +65,7 @@ class StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.file = file
 
-    def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, MappingNode):
             seen: dict[Any, Node] = {}
             for key_node, _ in node.value:
@@ -85,11 +87,11 @@ class StrictLoader(yaml.SafeLoader):
                 seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
 
-    def construct_yaml_float(self, node: ScalarNode) -> float:  # type: ignore[override]
+    def construct_yaml_float(self, node: ScalarNode) -> float:
         value = super().construct_yaml_float(node)
         return YamlFloat(value, str(node.value))
 
-    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError):
@@ -98,7 +100,14 @@ class StrictLoader(yaml.SafeLoader):
 
 StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
 StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_yaml_timestamp)
-StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)
+
+
+def _construct_map(loader: StrictLoader, node: Node) -> Iterator[dict[Any, Any]]:
+    """The base map constructor, registered on this loader's own table (it calls the checking construct_mapping)."""
+    return loader.construct_yaml_map(node)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
 class _AliasCounter(StrictLoader):

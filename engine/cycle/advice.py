@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.cycle.execute import book_fills, keep_realizations
 from engine.cycle.routes import Route, route_of
 from engine.cycle.sync import adopt_positions
 from engine.errors import Conflict
 from engine.model import Fill, Household, OrderSide, Proposal
+from engine.model.broker import BrokerPosition
 
 if TYPE_CHECKING:
     from engine.planner import Planner
@@ -61,7 +62,7 @@ def confirm_fills(planner: Planner, store: Store | None, household: Household, p
 
 
 def import_positions(planner: Planner, store: Store | None, household: Household, account: str,
-                     positions: Sequence[Any], *, on: date, actor: str) -> Household:
+                     positions: Sequence[BrokerPosition], *, on: date, actor: str) -> Household:
     """Replace a held-away account's lots with a statement's positions (basis from the average cost, marked as
     reported), audited and saved.
 

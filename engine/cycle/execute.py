@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from engine.errors import BrokerError, TradingHalted
@@ -252,7 +252,7 @@ def _place(broker: Broker, orders: Sequence[Order], run: BrokerRun, timeout: flo
         raise failure
 
 
-def fills_for(broker: Broker, placed: Sequence[Any]) -> list[Fill]:
+def fills_for(broker: Broker, placed: Sequence[BrokerOrder]) -> list[Fill]:
     """The broker's fills of ``placed`` orders (matched by client order id, each fill once)."""
     if not placed:
         return []

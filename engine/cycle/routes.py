@@ -54,9 +54,7 @@ class Routes:
             elif isinstance(source, Mapping):
                 if account.id in source:
                     self._by_account[account.id] = source[account.id]
-            elif isinstance(source, Broker) and not callable(source):
-                self._by_account[account.id] = source
-            elif callable(source):
+            elif callable(source):  # a broker is never callable: a callable maps the account to its broker
                 self._by_account[account.id] = source(account)
             else:
                 self._by_account[account.id] = source

@@ -23,11 +23,13 @@ from engine.cycle.execute import BrokerRun, book_fills, keep_realizations, trade
 from engine.cycle.reports import ExecutionReport, SyncReport
 from engine.cycle.routes import BrokerSource, Route, Routes, route_of
 from engine.errors import ConfigError, Conflict
-from engine.model import Fill, Household, LifeEvent, Proposal, ProposalStatus, RunKind
-from engine.model.broker import Rails
+from engine.model import Fill, Household, LifeEvent, Order, Proposal, ProposalStatus, RunKind
+from engine.model.broker import Broker, BrokerOrder, BrokerPosition, Rails
 from engine.planner import TRADED, Planner
 
 if TYPE_CHECKING:
+    from engine.estimates import Estimates
+    from engine.goals import Mandate
     from engine.rebalancer import TriggerDecision
     from engine.store import Store
     from engine.tax import LotLedger
@@ -146,8 +148,8 @@ class Cycle:
         proposal_id: str | None = None,
         ledger: LotLedger | None = None,
         actor: str | None = None,
-        estimates: Any = None,
-        mandate: Any = None,
+        estimates: Estimates | None = None,
+        mandate: Mandate | None = None,
     ) -> Proposal:
         """Plan a proposal for the household (events applied, holdings at market) and store it as ``proposed``.
 
@@ -278,7 +280,7 @@ class Cycle:
                            f"(at most {limit})", proposal=p.id,
                            fix=f"plan again (robo rebalance {p.household})")
 
-    def _book_earlier_fills(self, p: Proposal, broker: Any, ledger: LotLedger) -> None:
+    def _book_earlier_fills(self, p: Proposal, broker: Broker, ledger: LotLedger) -> None:
         """On a resumed proposal, book the fills an earlier (dead) run's orders got but did not book."""
         if self.store is None or p.status is not ProposalStatus.EXECUTING:
             return
@@ -291,7 +293,7 @@ class Cycle:
         for f in new:
             self.store.fills.add(f, household=p.household)
 
-    def _finish(self, p: Proposal, runs: Sequence[BrokerRun], advised: Sequence[Any], actor: str,
+    def _finish(self, p: Proposal, runs: Sequence[BrokerRun], advised: Sequence[Order], actor: str,
                 ledger: LotLedger) -> ExecutionReport:
         submitted = [o for r in runs for o in r.submitted]
         fills = [f for r in runs for f in r.fills]
@@ -313,8 +315,8 @@ class Cycle:
                                tuple(s for r in runs for s in r.skipped),
                                tuple(d for r in runs for d in r.discrepancies), tuple(errors), tuple(advised))
 
-    def _record(self, p: Proposal, submitted: Sequence[Any], fills: Sequence[Fill], advised: Sequence[Any],
-                actor: str) -> None:
+    def _record(self, p: Proposal, submitted: Sequence[BrokerOrder], fills: Sequence[Fill],
+                advised: Sequence[Order], actor: str) -> None:
         """Carry each order's broker status into the store, the fills, and the advice (status ``advised``)."""
         from engine.model.broker import BrokerOrderStatus
         from engine.store import OrderStatus
@@ -335,8 +337,8 @@ class Cycle:
             state = final.get(o.status)
             if state is not None:
                 self.store.orders.update_status(o.client_order_id, state, actor=actor, reason=o.reason)
-        for o in advised:
-            self.store.orders.update_status(o.client_order_id, OrderStatus.ADVISED, actor=actor,
+        for a in advised:
+            self.store.orders.update_status(a.client_order_id, OrderStatus.ADVISED, actor=actor,
                                             reason="held-away account: a person places this trade")
 
     # ------------------------------------------------------------------------------------------
@@ -358,7 +360,7 @@ class Cycle:
         return confirm_fills(self.planner, self.store, self.household(p.household), p, fills, actor=actor)
 
     def import_positions(
-        self, household: Household | str, account: str, positions: Sequence[Any], *, on: date | None = None,
+        self, household: Household | str, account: str, positions: Sequence[BrokerPosition], *, on: date | None = None,
         actor: str = "user",
     ) -> Household:
         """Replace a held-away account's lots with positions a person imported (``BrokerPosition`` rows: symbol,

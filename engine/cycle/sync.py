@@ -7,19 +7,22 @@ and — on request — a broker account's positions adopted as the household's l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.cycle.execute import book_fills, keep_realizations, ledger_positions
 from engine.cycle.reports import SyncReport
 from engine.cycle.routes import Routes
-from engine.model import BasisSource, Household, Lot, reconcile
+from engine.model import BasisSource, Fill, Household, Lot, reconcile
+from engine.model.broker import Broker, BrokerPosition
 
 if TYPE_CHECKING:
     from engine.planner import Planner
     from engine.store import Store
+    from engine.tax import LotLedger
 
 __all__ = ["adopt_positions", "sync_household"]
 
@@ -61,8 +64,8 @@ def sync_household(planner: Planner, store: Store | None, household: Household, 
                                        after={s: str(p.qty) for s, p in held.items()})
             else:
                 diffs += found
-    accounts = tuple(replace(a, cash=cash[a.id]) if a.id in cash else a for a in current.accounts)
-    updated = replace(current, accounts=accounts, lots=tuple(ledger.open_lots()),
+    with_cash = tuple(replace(a, cash=cash[a.id]) if a.id in cash else a for a in current.accounts)
+    updated = replace(current, accounts=with_cash, lots=tuple(ledger.open_lots()),
                       loss_sales=ledger.open_loss_sales(as_of))
     if store is not None:
         for f in new:
@@ -76,8 +79,8 @@ def sync_household(planner: Planner, store: Store | None, household: Household, 
                       tuple(adopted), cash)
 
 
-def adopt_positions(planner: Planner, ledger: Any, household: Household, account: str, positions: list[Any],
-                    on: date) -> Any:
+def adopt_positions(planner: Planner, ledger: LotLedger, household: Household, account: str,
+                    positions: Sequence[BrokerPosition], on: date) -> LotLedger:
     """A ledger whose ``account`` holds the broker's positions as lots: one lot per symbol, basis = shares ×
     ``avg_entry_price`` (``basis_source: broker``), acquired ``on`` (the broker reports no per-lot history)."""
     lots = [lot for lot in ledger.open_lots() if lot.account != account]
@@ -90,7 +93,7 @@ def adopt_positions(planner: Planner, ledger: Any, household: Household, account
     return planner.ledger(replace(household, lots=tuple(lots)))
 
 
-def _window_start(broker: Any) -> datetime:
+def _window_start(broker: Broker) -> datetime:
     """A week back on the broker's own clock (fills are stamped by the broker's time, not this machine's)."""
     try:
         now = broker.clock().timestamp
@@ -107,7 +110,7 @@ def _our_order_ids(store: Store | None, household: str) -> set[str]:
             for r in store.orders.for_proposal(p.id)}
 
 
-def _settle_orders(store: Store, fills: list[Any], actor: str) -> None:
+def _settle_orders(store: Store, fills: Sequence[Fill], actor: str) -> None:
     """Orders whose fills arrived after their run's wait ended move on in the store (working → filled)."""
     from engine.errors import Conflict, NotFound
     from engine.store import OrderStatus

@@ -12,11 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from engine.model import ProposalStatus
 from engine.rebalancer import Frequency, OrderRules
 from engine.tax import HarvestConfig
+
+if TYPE_CHECKING:
+    from engine.estimates import Estimates
 
 __all__ = ["FIRST_RUN_REASON", "TRADED", "ApprovalRules", "Day", "EngineConfig"]
 
@@ -87,4 +90,4 @@ class Day:
     as_of: date
     prices: Mapping[str, Decimal]
     tradable: tuple[str, ...]
-    estimates: Any
+    estimates: Estimates

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -30,12 +30,21 @@ from engine.rebalancer import PortfolioState, TriggerDecision, build_orders, def
 
 if TYPE_CHECKING:
     from engine.data import MarketData
+    from engine.esg import EsgData
     from engine.estimates import Estimates
-    from engine.goals import Mandate
+    from engine.goals import CapitalMarket, EventRules, GlidePaths, Mandate
     from engine.optimizer import OptimizationResult
     from engine.tax import LotLedger, TaxTables
 
-__all__ = ["Planner"]
+__all__ = ["GoalsConfig", "Planner"]
+
+
+class GoalsConfig(TypedDict):
+    """The goals room's configuration a mandate and a life event are built with (``Planner.goals_config``)."""
+
+    capital_market: CapitalMarket
+    rules: EventRules
+    glide: GlidePaths
 
 log = logging.getLogger("engine.planner")
 
@@ -49,15 +58,15 @@ class Planner:
         universe: Universe | None = None,
         *,
         config: EngineConfig | None = None,
-        esg: Any = None,
+        esg: EsgData | None = None,
     ) -> None:
         self.market = market
         self.universe = universe or load_universe()
         self.config = config or EngineConfig()
         self._esg = esg
         self._days: dict[date, Day] = {}
-        self._last_estimates: Any = None
-        self._mandates: dict[str, tuple[str, Any]] = {}
+        self._last_estimates: Estimates | None = None
+        self._mandates: dict[str, tuple[str, Mandate]] = {}
         self._config: dict[str, Any] = {}  # config YAML (goals, assumptions, tax tables) read once per planner
 
     # ------------------------------------------------------------------------------------------
@@ -157,7 +166,7 @@ class Planner:
         self._mandates[key] = (fingerprint, mandate)
         return mandate
 
-    def goals_config(self, household_id: str) -> dict[str, Any]:
+    def goals_config(self, household_id: str) -> GoalsConfig:
         """Capital-market assumptions, event rules and the household's glide paths, loaded once per planner."""
         from engine.goals import load_capital_market, load_event_rules, load_glide_paths
 
@@ -190,9 +199,10 @@ class Planner:
             from engine.tax import load_tax_tables
 
             self._config["tax_tables"] = load_tax_tables()
-        return self._config["tax_tables"]
+        tables: TaxTables = self._config["tax_tables"]
+        return tables
 
-    def esg_data(self) -> Any:
+    def esg_data(self) -> EsgData:
         """The ESG data set (scores, tags, carbon), loaded once per planner."""
         if self._esg is None:
             from engine.esg import load_esg

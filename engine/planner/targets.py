@@ -10,10 +10,11 @@ planning day's price (market value, never book value).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from engine.model import Household, Lot
+from engine.model import Household, Lot, Order
 from engine.planner.config import FIRST_RUN_REASON, ApprovalRules
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def approval_flags(
     return needs, list(dict.fromkeys(reasons))
 
 
-def _notional(order: Any, prices: Mapping[str, Decimal]) -> Decimal:
+def _notional(order: Order, prices: Mapping[str, Decimal]) -> Decimal:
     if order.notional is not None:
         return Decimal(order.notional)
     return (order.qty or Decimal(0)) * prices.get(order.symbol, Decimal(0))
@@ -141,7 +142,7 @@ def liquidation_targets(
     household: Household,
     lots: Sequence[Lot],
     prices: Mapping[str, Decimal],
-    as_of: Any,
+    as_of: date,
     amount: Decimal,
     *,
     cash_buffer: float,

@@ -21,6 +21,7 @@ from engine.tax.harvest_run import (
 from engine.tax.ledger import (
     WASH_SALE_DAYS,
     AcquisitionKind,
+    Amount,
     LotLedger,
     LotMethod,
     Realization,
@@ -55,6 +56,7 @@ from engine.tax.reports import (
 __all__ = [
     "WASH_SALE_DAYS",
     "AcquisitionKind",
+    "Amount",
     "Form8949Row",
     "HarvestConfig",
     "HarvestDecision",

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
 
 import pandas as pd
 
@@ -67,7 +66,7 @@ def _cents(x: Decimal) -> Decimal:
     return x.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-def _dec(value: Any, what: str, symbol: str, *, positive: bool = True, allow_zero: bool = False) -> Decimal:
+def _dec(value: object, what: str, symbol: str, *, positive: bool = True, allow_zero: bool = False) -> Decimal:
     """Exact Decimal from text or int (floats go through their shortest repr, never binary expansion)."""
     try:
         x = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
@@ -94,7 +93,7 @@ class Split:
     """``ratio`` new shares per old share (2 = 2-for-1, 0.1 = 1-for-10), effective ``on``."""
 
     symbol: str
-    ratio: Any
+    ratio: Decimal
     on: date
     kind: ActionKind = field(default=ActionKind.SPLIT, init=False)
 
@@ -108,7 +107,7 @@ class CashMerger:
     """The company is bought for ``price`` USD per share in cash, closing ``on``."""
 
     symbol: str
-    price: Any
+    price: Decimal
     on: date
     kind: ActionKind = field(default=ActionKind.CASH_MERGER, init=False)
 
@@ -127,9 +126,9 @@ class StockMerger:
 
     symbol: str
     new_symbol: str
-    ratio: Any
+    ratio: Decimal
     on: date
-    cash_in_lieu_price: Any = None
+    cash_in_lieu_price: Decimal | None = None
     kind: ActionKind = field(default=ActionKind.STOCK_MERGER, init=False)
 
     def __post_init__(self) -> None:
@@ -155,11 +154,11 @@ class SpinOff:
 
     symbol: str
     new_symbol: str
-    ratio: Any
+    ratio: Decimal
     on: date
-    basis_fraction: Any = None
-    parent_price: Any = None
-    spun_price: Any = None
+    basis_fraction: Decimal | None = None
+    parent_price: Decimal | None = None
+    spun_price: Decimal | None = None
     kind: ActionKind = field(default=ActionKind.SPIN_OFF, init=False)
 
     def __post_init__(self) -> None:
@@ -186,6 +185,7 @@ class SpinOff:
         """Share of the old basis that moves to the spun-off shares (IRC §358(c): by relative fair value)."""
         if self.basis_fraction is not None:
             return self.basis_fraction
+        assert self.parent_price is not None and self.spun_price is not None  # __post_init__: both without it
         spun = self.ratio * self.spun_price
         return spun / (self.parent_price + spun)
 
@@ -195,7 +195,7 @@ class Delisting:
     """``symbol`` stops trading; lots are liquidated at ``last_price`` USD on ``on`` (0 = worthless)."""
 
     symbol: str
-    last_price: Any
+    last_price: Decimal
     on: date
     reason: str = "delisted"
     kind: ActionKind = field(default=ActionKind.DELISTING, init=False)
@@ -327,7 +327,7 @@ def apply_action(
                 basis_out = Decimal(0)
                 if cut[i] > 0:
                     basis_out = _cents(lot.basis * cut[i] / qty)
-                    proceeds = _cents(cut[i] * action.cash_in_lieu_price)
+                    proceeds = _cents(cut[i] * (action.cash_in_lieu_price or Decimal(0)))  # cut only with a price
                     sales.append(CorporateSale(
                         lot.id, account, action.new_symbol, cut[i], proceeds, basis_out, lot.acquired, action.on,
                         holding_term(lot.acquired, action.on), action.kind, taxable(account),
@@ -419,6 +419,6 @@ def splits_from_data(actions: pd.DataFrame) -> tuple[list[Split], pd.DataFrame]:
     flags = rows["flag"].fillna("") if "flag" in rows.columns else pd.Series("", index=rows.index)
     review = rows[flags != ""]
     ok = rows.drop(review.index)
-    splits = [Split(str(r.ticker), repr(float(r.split_coefficient)), pd.Timestamp(r.date).date())
+    splits = [Split(str(r.ticker), Decimal(repr(float(r.split_coefficient))), pd.Timestamp(r.date).date())
               for r in ok.itertuples(index=False)]
     return splits, review

@@ -17,11 +17,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
-from typing import Any
 
 from engine.errors import TaxRuleError
-from engine.model import AccountType, Order, OrderSide, TaxProfile, Universe, to_decimal
-from engine.tax.ledger import CENT, WASH_SALE_DAYS, LotLedger, LotMethod, Realization, Term, fmt_shares, holding_term
+from engine.model import AccountType, Lot, Order, OrderSide, TaxProfile, Universe, to_decimal
+from engine.tax.ledger import (
+    CENT,
+    WASH_SALE_DAYS,
+    Amount,
+    LotLedger,
+    LotMethod,
+    Realization,
+    Term,
+    fmt_shares,
+    holding_term,
+)
 from engine.tax.rates import MarginalRates, TaxTables, marginal_rates
 
 __all__ = ["HarvestConfig", "HarvestDecision", "HarvestKind", "HarvestSkip", "TaxLossHarvester"]
@@ -182,7 +191,7 @@ class TaxLossHarvester:
     # ------------------------------------------------------------------------------------------
 
     def scan(
-        self, ledger: LotLedger, prices: Mapping[str, Any], on: date, *, buyable: Collection[str] | None = None
+        self, ledger: LotLedger, prices: Mapping[str, Amount], on: date, *, buyable: Collection[str] | None = None
     ) -> list[HarvestDecision]:
         """Harvest and switch-back decisions for ``on`` at ``prices`` (USD/share); the ledger is not changed.
 
@@ -192,13 +201,13 @@ class TaxLossHarvester:
         return self._run(ledger, prices, on, buyable)[0]
 
     def review(
-        self, ledger: LotLedger, prices: Mapping[str, Any], on: date, *, buyable: Collection[str] | None = None
+        self, ledger: LotLedger, prices: Mapping[str, Amount], on: date, *, buyable: Collection[str] | None = None
     ) -> list[HarvestSkip]:
         """The taxable loss lots ``scan`` would not harvest on ``on``, each with its reason."""
         return self._run(ledger, prices, on, buyable)[1]
 
     def run(
-        self, ledger: LotLedger, prices: Mapping[str, Any], on: date, *, buyable: Collection[str] | None = None
+        self, ledger: LotLedger, prices: Mapping[str, Amount], on: date, *, buyable: Collection[str] | None = None
     ) -> tuple[list[HarvestDecision], list[HarvestSkip]]:
         """``scan`` and ``review`` in one pass: the decisions and the loss lots left alone, with reasons."""
         return self._run(ledger, prices, on, buyable)
@@ -218,11 +227,11 @@ class TaxLossHarvester:
     # ------------------------------------------------------------------------------------------
 
     def _run(
-        self, ledger: LotLedger, prices: Mapping[str, Any], on: date, buyable: Collection[str] | None = None
+        self, ledger: LotLedger, prices: Mapping[str, Amount], on: date, buyable: Collection[str] | None = None
     ) -> tuple[list[HarvestDecision], list[HarvestSkip]]:
         px = {k.upper(): to_decimal(v, f"prices[{k}]") for k, v in prices.items()}
         self._buyable = None if buyable is None else frozenset(t.upper() for t in buyable)
-        self._st_room: Decimal | None = None
+        self._st_room = None
         if self.config.usable_rate:
             net_st = sum((r.gain for r in ledger.realized(year=on.year) if r.term is Term.SHORT), Decimal(0))
             self._st_room = max(net_st, Decimal(0))
@@ -286,7 +295,7 @@ class TaxLossHarvester:
             w = washers[0]
             return (
                 f"{fmt_shares(w.shares)} sh {w.symbol} bought in {w.account} on {w.purchased} (lot {w.id}) "
-                f"would wash the loss until {w.purchased + timedelta(days=WASH_SALE_DAYS)}",
+                f"would wash the loss until {(w.purchased or w.acquired) + timedelta(days=WASH_SALE_DAYS)}",
                 "",
             )
         return None, f"no {symbol}-identical buy in any account since {on - timedelta(days=WASH_SALE_DAYS)}"
@@ -338,7 +347,7 @@ class TaxLossHarvester:
         return (trading + value * Decimal(repr(c.tracking_allowance))).quantize(CENT)
 
     def _harvest(
-        self, ledger: LotLedger, lot: Any, price: Decimal, value: Decimal, loss: Decimal,
+        self, ledger: LotLedger, lot: Lot, price: Decimal, value: Decimal, loss: Decimal,
         px: Mapping[str, Decimal], on: date,
     ) -> tuple[HarvestDecision | None, str]:
         c = self.config
@@ -373,7 +382,7 @@ class TaxLossHarvester:
                               sub, px[sub], shares, blocks), ""
 
     def _switch_back(
-        self, ledger: LotLedger, lot: Any, price: Decimal, value: Decimal, gain: Decimal,
+        self, ledger: LotLedger, lot: Lot, price: Decimal, value: Decimal, gain: Decimal,
         px: Mapping[str, Decimal], on: date,
     ) -> tuple[HarvestDecision | None, str]:
         group = self._group(lot.symbol)
@@ -407,7 +416,7 @@ class TaxLossHarvester:
 
     def _decision(
         self,
-        kind: HarvestKind, lot: Any, on: date, price: Decimal, value: Decimal, loss: Decimal, term: Term,
+        kind: HarvestKind, lot: Lot, on: date, price: Decimal, value: Decimal, loss: Decimal, term: Term,
         rate: float, saved: Decimal, benefit: Decimal, costs: Decimal, sub: str, sub_price: Decimal,
         sub_shares: Decimal, blocks: Sequence[str],
     ) -> HarvestDecision:

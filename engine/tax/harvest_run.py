@@ -26,12 +26,15 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model import AccountType, Household, Lot, Order, OrderSide, Universe
 from engine.tax.harvest import HarvestConfig, HarvestDecision, HarvestKind, HarvestSkip, TaxLossHarvester
-from engine.tax.ledger import LotLedger
+from engine.tax.ledger import Amount, LotLedger
 from engine.tax.rates import TaxTables
+
+if TYPE_CHECKING:
+    from engine.esg import EsgData
 
 __all__ = [
     "HarvestPlan",
@@ -139,7 +142,7 @@ def harvester_for(
 
 
 def buyable_tickers(
-    household: Household, universe: Universe, prices: Mapping[str, Any], esg: Any = None
+    household: Household, universe: Universe, prices: Mapping[str, Amount], esg: EsgData | None = None
 ) -> frozenset[str]:
     """Funds the household may buy today: a price, and not screened out by its values (with ``esg`` data)."""
     tickers = [t for t in universe.tickers if t in prices]
@@ -162,7 +165,7 @@ _SCREENS: dict[tuple[Any, ...], frozenset[str]] = {}
 
 
 def may_harvest(
-    harvester: TaxLossHarvester, ledger: LotLedger, prices: Mapping[str, Any], lots: Sequence[Lot]
+    harvester: TaxLossHarvester, ledger: LotLedger, prices: Mapping[str, Amount], lots: Sequence[Lot]
 ) -> bool:
     """A cheap, conservative pre-check of the scan: False only when no taxable lot could be acted on.
 
@@ -193,14 +196,14 @@ def may_harvest(
 def count_harvestable(
     household: Household,
     ledger: LotLedger,
-    prices: Mapping[str, Any],
+    prices: Mapping[str, Amount],
     as_of: date,
     universe: Universe,
     *,
     config: HarvestConfig | None = None,
     tables: TaxTables | None = None,
     lots: Sequence[Lot] | None = None,
-    esg: Any = None,
+    esg: EsgData | None = None,
 ) -> int:
     """How many harvest or switch-back decisions the run would make on ``as_of`` (the daily trigger's input)."""
     harvester = harvester_for(universe, household, config, tables)
@@ -212,13 +215,13 @@ def count_harvestable(
 def plan_harvest(
     household: Household,
     ledger: LotLedger,
-    prices: Mapping[str, Any],
+    prices: Mapping[str, Amount],
     as_of: date,
     universe: Universe,
     *,
     config: HarvestConfig | None = None,
     tables: TaxTables | None = None,
-    esg: Any = None,
+    esg: EsgData | None = None,
     max_position: float | None = None,
 ) -> HarvestPlan:
     """The harvest run of ``as_of``: what to sell and buy, and why (see the module docstring).
@@ -268,7 +271,7 @@ def _cap_positions(
     decisions: Sequence[HarvestDecision],
     household: Household,
     ledger: LotLedger,
-    prices: Mapping[str, Any],
+    prices: Mapping[str, Amount],
     max_position: float,
     universe: Universe,
     buyable: Collection[str],
@@ -316,8 +319,11 @@ def _cap_positions(
                        and t != d.substitute and cls is not None and universe[t].asset_class == cls]
             sub = universe[d.symbol].sub_class
             # Funds with no taxable lot at a loss first (a buy would wash their own harvest), then the sub-class.
-            options.sort(key=lambda t, sub=sub: (t in losing, universe[t].sub_class != sub,
-                                                 -(cap - held.get(t, _ZERO))))
+
+            def rank(t: str, sub: str = sub) -> tuple[bool, bool, Decimal]:
+                return t in losing, universe[t].sub_class != sub, -(cap - held.get(t, _ZERO))
+
+            options.sort(key=rank)
             picks: list[tuple[str, str, Decimal]] = []
             for t in options:
                 q = shares_of(t, min(left, max(cap - held.get(t, _ZERO), _ZERO)))
@@ -347,7 +353,7 @@ def _cap_positions(
 
 def wash_avoiding_buys(
     ledger: LotLedger,
-    prices: Mapping[str, Any],
+    prices: Mapping[str, Amount],
     tickers: Collection[str],
     universe: Universe,
     on: date,

@@ -12,13 +12,13 @@ the cent. Shares are exact ``Decimal``. Events must arrive in date order; a buy 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.errors import TaxRuleError, ValidationError
 from engine.model import AccountType, LossSale, Lot, to_decimal
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "WASH_SALE_DAYS",
     "AcquisitionKind",
+    "Amount",
     "LotLedger",
     "LotMethod",
     "Realization",
@@ -46,6 +47,9 @@ WASH_SALE_DAYS = 30
 """Days before and after a loss sale in which an acquisition of identical shares is a wash sale."""
 
 _ZERO = Decimal(0)
+
+Amount = Decimal | int | float | str
+"""A number of shares, a price or USD as the ledger accepts it; ``to_decimal`` reads it exactly (floats by repr)."""
 
 
 class Term(StrEnum):
@@ -279,7 +283,7 @@ class LotLedger:
     validate first and raise ``TaxRuleError`` with the ledger unchanged.
     """
 
-    def __init__(self, accounts: Mapping[str, AccountType], identical: Iterable[set[str]] = ()) -> None:
+    def __init__(self, accounts: Mapping[str, AccountType], identical: Iterable[Collection[str]] = ()) -> None:
         self._accounts: dict[str, AccountType] = {}
         for acct, kind in accounts.items():
             try:
@@ -556,11 +560,11 @@ class LotLedger:
         sale_until = max((r.purchased for r in recent), default=None)
         if sale_until is not None:
             sale_until += timedelta(days=WASH_SALE_DAYS)
-            for r in recent:
+            for b in recent:
                 reasons.append(
-                    f"loss sale of {'/'.join(sorted(group))} blocked: {fmt_shares(r.shares)} sh {r.symbol} "
-                    f"bought in {r.account} on {r.purchased} (lot {r.id}), window open to "
-                    f"{r.purchased + timedelta(days=WASH_SALE_DAYS)}"
+                    f"loss sale of {'/'.join(sorted(group))} blocked: {fmt_shares(b.shares)} sh {b.symbol} "
+                    f"bought in {b.account} on {b.purchased} (lot {b.id}), window open to "
+                    f"{b.purchased + timedelta(days=WASH_SALE_DAYS)}"
                 )
         return WashSaleWindow(
             symbols=group,
@@ -621,7 +625,8 @@ class LotLedger:
     # ------------------------------------------------------------------------------------------
 
     def buy(
-        self, account: str, symbol: str, shares: Any, price: Any, on: date, fees: Any = 0, *, lot_id: str | None = None
+        self, account: str, symbol: str, shares: Amount, price: Amount, on: date, fees: Amount = 0, *,
+        lot_id: str | None = None
     ) -> Lot:
         """Buy ``shares`` at ``price`` USD/share plus ``fees`` USD; returns the new lot.
 
@@ -635,7 +640,7 @@ class LotLedger:
             raise TaxRuleError(f"buy of {sym} in {account} on {on}: price must be > 0, got {px}", account=account)
         return self._acquire(account, sym, qty, _cents(qty * px + fee), on, on, on, AcquisitionKind.BUY, lot_id)
 
-    def reinvest(self, account: str, symbol: str, amount: Any, price: Any, on: date) -> Lot:
+    def reinvest(self, account: str, symbol: str, amount: Amount, price: Amount, on: date) -> Lot:
         """Reinvest a dividend of ``amount`` USD at ``price`` USD/share (shares rounded down to 1e-6).
 
         A reinvestment is an acquisition: it can wash a recent loss like any buy.
@@ -654,8 +659,8 @@ class LotLedger:
         self,
         account: str,
         symbol: str,
-        shares: Any,
-        basis: Any,
+        shares: Amount,
+        basis: Amount,
         acquired: date,
         on: date,
         purchased: date | None = None,
@@ -679,7 +684,7 @@ class LotLedger:
             raise TaxRuleError(f"transfer_in of {sym}: purchased {bought} is after {on}", account=account)
         return self._acquire(account, sym, qty, _cents(cost), acquired, bought, on, AcquisitionKind.TRANSFER_IN, lot_id)
 
-    def split(self, symbol: str, ratio: Any, on: date) -> list[Lot]:
+    def split(self, symbol: str, ratio: Amount, on: date) -> list[Lot]:
         """A stock split of ``ratio`` new shares per old (2 = 2-for-1, 0.1 = 1-for-10) in every account.
 
         Shares scale, total basis and dates stay; unmatched wash-sale loss shares scale alike.
@@ -713,12 +718,12 @@ class LotLedger:
         self,
         account: str,
         symbol: str,
-        shares: Any,
-        price: Any,
+        shares: Amount,
+        price: Amount,
         on: date,
         method: LotMethod = LotMethod.TAX_MIN,
         lots: Sequence[str] | None = None,
-        fees: Any = 0,
+        fees: Amount = 0,
     ) -> list[Realization]:
         """Sell ``shares`` at ``price`` USD/share less ``fees`` USD; one realization per relieved lot.
 
@@ -799,7 +804,7 @@ class LotLedger:
                 account=account,
             )
 
-    def _check_date(self, on: Any, what: str) -> None:
+    def _check_date(self, on: object, what: str) -> None:
         if not isinstance(on, date) or isinstance(on, datetime):
             raise TaxRuleError(f"{what}: the date must be a datetime.date, got {on!r}")
         if self._last is not None and on < self._last:
@@ -808,20 +813,20 @@ class LotLedger:
                 day=on,
             )
 
-    def _number(self, value: Any, name: str, account: str | None, on: date) -> Decimal:
+    def _number(self, value: Amount, name: str, account: str | None, on: date) -> Decimal:
         try:
             return to_decimal(value, name)
         except ValidationError as exc:
             raise TaxRuleError(f"{name} {value!r} on {on} is not a number", account=account) from exc
 
-    def _money(self, value: Any, name: str, account: str, on: date) -> Decimal:
+    def _money(self, value: Amount, name: str, account: str, on: date) -> Decimal:
         x = self._number(value, name, account, on)
         if x < 0:
             raise TaxRuleError(f"{name} must be ≥ 0 USD, got {x} (account {account}, {on})", account=account)
         return x
 
     def _check_trade(
-        self, account: str, symbol: str, shares: Any, price: Any, on: date, fees: Any, what: str
+        self, account: str, symbol: str, shares: Amount, price: Amount, on: date, fees: Amount, what: str
     ) -> tuple[str, Decimal, Decimal, Decimal]:
         self._require_account(account)
         if not isinstance(symbol, str) or not symbol.strip():

@@ -14,19 +14,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 from engine.errors import TaxRuleError
 from engine.model import Order, OrderSide, Proposal, TaxProfile, to_decimal
-from engine.tax.ledger import WASH_SALE_DAYS, LotLedger, LotMethod, Realization, Term, WashSale, fmt_shares
+from engine.tax.ledger import WASH_SALE_DAYS, Amount, LotLedger, LotMethod, Realization, Term, WashSale, fmt_shares
 from engine.tax.rates import TaxBill, TaxTables, load_tax_tables, tax_on
 
 __all__ = ["TaxImpactPreview", "preview"]
 
 _ZERO = Decimal(0)
 
-SellSpec = Order | tuple[Any, ...]
-BuySpec = Order | tuple[Any, ...]
+SellSpec = Order | tuple[str, str, Amount, Amount] | tuple[str, str, Amount, Amount, Sequence[str] | None]
+"""A sell: an order, or (account, symbol, shares, price[, lot ids])."""
+BuySpec = Order | tuple[str, str, Amount, Amount] | tuple[str, str]
+"""A buy: an order, (account, symbol, shares, price), or (account, symbol) for a buy of unknown size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +74,12 @@ def _sells_and_buys(
 ) -> tuple[list[SellSpec], list[BuySpec]]:
     if isinstance(sells, Proposal):
         orders = list(sells.orders)
-        return [o for o in orders if o.side is OrderSide.SELL], [o for o in orders if o.side is OrderSide.BUY] + list(
-            buys
-        )
+        buying: list[BuySpec] = [o for o in orders if o.side is OrderSide.BUY]
+        return [o for o in orders if o.side is OrderSide.SELL], buying + list(buys)
     return list(sells), list(buys)
 
 
-def _price(symbol: str, prices: Mapping[str, Any] | None, what: str) -> Decimal:
+def _price(symbol: str, prices: Mapping[str, Amount] | None, what: str) -> Decimal:
     if prices is None or symbol not in prices:
         raise TaxRuleError(f"{what}: no price for {symbol}; pass prices={{'{symbol}': ...}}", symbol=symbol)
     return to_decimal(prices[symbol], f"prices[{symbol}]")
@@ -92,7 +92,7 @@ def preview(
     profile: TaxProfile,
     *,
     buys: Iterable[BuySpec] = (),
-    prices: Mapping[str, Any] | None = None,
+    prices: Mapping[str, Amount] | None = None,
     method: LotMethod = LotMethod.TAX_MIN,
     tables: TaxTables | None = None,
 ) -> TaxImpactPreview:
@@ -124,16 +124,16 @@ def preview(
             lots = rest[0] if rest and rest[0] else None
             made += scratch.sell(account, symbol, shares, price, on, method=method, lots=lots)
     warnings: list[str] = []
-    for spec in buy_specs:
-        if isinstance(spec, Order):
-            px = _price(spec.symbol, prices, "buy order")
-            qty = spec.qty if spec.qty is not None else spec.notional / px  # type: ignore[operator]
-            scratch.buy(spec.account, spec.symbol, qty, px, on)
-        elif len(spec) >= 4:
-            account, symbol, shares, price = spec[:4]
+    for buy in buy_specs:
+        if isinstance(buy, Order):
+            px = _price(buy.symbol, prices, "buy order")
+            qty = buy.qty if buy.qty is not None else buy.notional / px  # type: ignore[operator]
+            scratch.buy(buy.account, buy.symbol, qty, px, on)
+        elif len(buy) >= 4:
+            account, symbol, shares, price = buy[:4]
             scratch.buy(account, symbol, shares, price, on)
         else:
-            account, symbol = spec[:2]
+            account, symbol = buy[:2]
             window = scratch.wash_sale_window(symbol, on)
             if window.buy_blocked:
                 scratch.buy(account, symbol, window.pending_shares, 1, on)

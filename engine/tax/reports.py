@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.model import to_decimal
-from engine.tax.ledger import CENT, LotLedger, Realization, Term, fmt_shares, holding_term, long_term_from
+from engine.tax.ledger import CENT, Amount, LotLedger, Realization, Term, fmt_shares, holding_term, long_term_from
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +139,7 @@ class UnrealizedLot:
 
 
 def unrealized(
-    ledger: LotLedger, prices: Mapping[str, Any], on: date, account: str | None = None
+    ledger: LotLedger, prices: Mapping[str, Amount], on: date, account: str | None = None
 ) -> list[UnrealizedLot]:
     """Every open lot (with a price, bought by ``on``) marked to ``prices`` on ``on``; gains in USD, cents."""
     out: list[UnrealizedLot] = []
@@ -161,7 +161,7 @@ def unrealized(
 
 
 def unrealized_frame(
-    ledger: LotLedger, prices: Mapping[str, Any], on: date, account: str | None = None
+    ledger: LotLedger, prices: Mapping[str, Amount], on: date, account: str | None = None
 ) -> pd.DataFrame:
     """``unrealized`` as a pandas DataFrame (one row per lot; Decimal money columns)."""
     import pandas as pd
