@@ -2,61 +2,31 @@
 
     universe = load_universe()                     # the shipped config/universe.yaml
     household = load_household("my_household.yaml")
+
+The household and universe schemas are the model's dataclasses read by ``engine.config.schema`` (fields, types,
+defaults; bounds from the model's constants); this module reads files, turns the first error into a
+``ConfigError`` and checks what spans fields: references, dates, substitute groups.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from types import GenericAlias
+from typing import Any, Literal, TypeVar, cast
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from engine.config.exact import Money
+from engine.config.schema import Strict, build, schema_of
 from engine.config.strict_yaml import MAX_BYTES, YamlFloat, strict_load
 from engine.errors import ConfigError
 from engine.errors import ValidationError as DomainValidationError
-from engine.model import (
-    CARBON_INTENSITY,
-    CLAIM_AGE,
-    DIVIDEND_YIELD,
-    EMERGENCY_MONTHS,
-    ESG_SCORE,
-    EXPENSE_RATIO,
-    FRACTION,
-    GOAL_PRIORITY,
-    GOAL_YEARS,
-    PENSION_START_AGE,
-    PLAN_TO_AGE,
-    RETIREMENT_AGE,
-    RISK_WILLINGNESS,
-    STATE_RATE,
-    Account,
-    AccountType,
-    Asset,
-    AssetClass,
-    BasisSource,
-    FilingStatus,
-    Goal,
-    GoalKind,
-    Household,
-    IncomeStability,
-    LifeEvent,
-    LifeEventKind,
-    LossSale,
-    Lot,
-    Member,
-    RiskProfile,
-    Sex,
-    TaxProfile,
-    Universe,
-    Values,
-    WithdrawalOrder,
-)
+from engine.model import AccountType, Asset, GoalKind, Household, LifeEventKind, Universe
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
@@ -144,7 +114,7 @@ def validate(data: Any, schema: type[Schema], *, file: str | None = None) -> Sch
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         fix = _fix_hint(err)
         raise ConfigError(
-            f"invalid value: {err['msg']}{more}",
+            f"invalid value: {_said(err)}{more}",
             file=file,
             field=loc,
             value=_shown(err.get("input")),
@@ -168,10 +138,17 @@ def load_yaml(path: str | Path, schema: type[Schema]) -> Schema:
     return validate(read_yaml(path), schema, file=str(path))
 
 
+def _said(err: Any) -> str:
+    """pydantic's message; a value where a mapping belongs is said so (not by the schema's class name)."""
+    return "expected a mapping of `key: value` fields" if err.get("type") == "model_type" else str(err["msg"])
+
+
 def _fix_hint(err: Any) -> str:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         return "remove this field or check its spelling"
+    if kind == "model_type":
+        return "write its fields as `key: value` lines, as in the shipped file"
     if kind == "missing":
         return "add this field"
     if kind == "enum":
@@ -191,37 +168,24 @@ def _fix_hint(err: Any) -> str:
 # Universe
 # ---------------------------------------------------------------------------------------------
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AssetSchema(_Strict):
-    name: str = ""
-    asset_class: AssetClass
-    sub_class: str = ""
-    fractionable: bool = True
-    expense_ratio: float = Field(0.0, ge=EXPENSE_RATIO[0], le=EXPENSE_RATIO[1])
-    dividend_yield: float = Field(0.0, ge=DIVIDEND_YIELD[0], le=DIVIDEND_YIELD[1])
-    qualified_share: float = Field(1.0, ge=FRACTION[0], le=FRACTION[1])
-    tax_exempt_share: float = Field(0.0, ge=FRACTION[0], le=FRACTION[1])
-    substitute_group: str | None = None
-    tags: list[str] = []
-
-
-class UniverseSchema(_Strict):
-    version: Literal[1] = 1
-    identical: list[list[str]] = []
-    assets: dict[str, AssetSchema] = Field(min_length=1)
+AssetSchema = schema_of(Asset)
+UniverseSchema = pydantic.create_model(
+    "UniverseSchema", __base__=Strict, __module__=__name__,
+    version=(Literal[1], 1),
+    identical=(list[list[str]], []),
+    assets=(cast(Any, GenericAlias(dict, (str, AssetSchema))), Field(min_length=1)),  # dict[str, AssetSchema]
+)
 
 
 def universe_from_dict(data: Any, *, file: str | None = None) -> Universe:
     """Build a ``Universe`` from parsed YAML (see ``config/universe.yaml``)."""
-    schema = validate(data, UniverseSchema, file=file)
+    schema = dict(validate(data, UniverseSchema, file=file))
+    specs: dict[str, BaseModel] = schema["assets"]
     groups: dict[str, list[str]] = {}
-    for t, spec in schema.assets.items():
-        if spec.substitute_group is not None:
-            groups.setdefault(spec.substitute_group, []).append(t)
+    for t, spec in specs.items():
+        group = dict(spec)["substitute_group"]
+        if group is not None:
+            groups.setdefault(group, []).append(t)
     for group, members in groups.items():
         if len(members) == 1:
             raise ConfigError(
@@ -230,19 +194,16 @@ def universe_from_dict(data: Any, *, file: str | None = None) -> Universe:
                 fix=f"use a group another fund shares ({', '.join(sorted(groups))}) or remove the field",
             )
     seen: dict[str, str] = {}
-    for t in schema.assets:
+    for t in specs:
         if t.upper() in seen:
             raise ConfigError(
                 f"ticker {t} is listed twice (also as {seen[t.upper()]})", file=file, field=f"assets.{t}",
                 fix="keep one entry per ticker",
             )
         seen[t.upper()] = t
-    assets = {
-        t.upper(): Asset(ticker=t, **spec.model_dump(exclude={"tags"}), tags=frozenset(spec.tags))
-        for t, spec in schema.assets.items()
-    }
+    assets = {t.upper(): build(Asset, spec, ticker=t) for t, spec in specs.items()}
     try:
-        return Universe(assets, tuple(frozenset(x.upper() for x in g) for g in schema.identical))
+        return Universe(assets, tuple(frozenset(x.upper() for x in g) for g in schema["identical"]))
     except DomainValidationError as exc:
         raise ConfigError(exc.reason, file=file, field="identical", value=exc.value) from exc
 
@@ -257,155 +218,21 @@ def load_universe(path: str | Path | None = None) -> Universe:
 # Household
 # ---------------------------------------------------------------------------------------------
 
-
-class SocialSecuritySchema(_Strict):
-    """One of: pia (USD/month at full retirement age), earnings_file (CSV year,earnings or SSA XML), auto."""
-
-    pia: Money | None = Field(None, ge=0)
-    earnings_file: str | None = None
-    auto: bool = False
+HouseholdSchema = schema_of(Household)
 
 
-class IncomeStreamSchema(_Strict):
-    name: str = Field(min_length=1)
-    annual: Money = Field(ge=0)
-    start_age: float = Field(65.0, ge=PENSION_START_AGE[0], le=PENSION_START_AGE[1])
-    cola: bool = True
-    survivor: float = Field(0.0, ge=FRACTION[0], le=FRACTION[1])
-
-
-class MemberSchema(_Strict):
-    id: str = Field(min_length=1)
-    name: str
-    birth_date: date
-    income: Money = Field(Decimal(0), ge=0)
-    retirement_age: int = Field(65, ge=RETIREMENT_AGE[0], le=RETIREMENT_AGE[1])
-    income_stability: IncomeStability = IncomeStability.STABLE
-    sex: Sex | None = None
-    social_security: Literal["auto"] | SocialSecuritySchema | None = None
-    claim_age: float | None = Field(None, ge=CLAIM_AGE[0], le=CLAIM_AGE[1])
-    pensions: list[IncomeStreamSchema] = []
-
-
-class AccountSchema(_Strict):
-    id: str = Field(min_length=1)
-    name: str = ""
-    type: AccountType
-    owner: str | None = None
-    cash: Money = Field(Decimal(0), ge=0)
-    broker_account: str | None = None
-
-
-class LotSchema(_Strict):
-    id: str = Field(min_length=1)
-    account: str
-    symbol: str
-    shares: Money = Field(gt=0)
-    basis: Money = Field(ge=0)
-    acquired: date
-    purchased: date | None = None
-    replaceable: bool = True  # false: the lot already replaced a washed loss (it cannot wash another)
-    basis_source: BasisSource = BasisSource.LEDGER  # broker: the basis is the broker's avg_entry_price
-
-
-class LossSaleSchema(_Strict):
-    """A sale at a loss in the last 30 days (here or at another firm) whose loss a purchase could still wash."""
-
-    id: str = Field(min_length=1)
-    account: str
-    symbol: str = Field(min_length=1)
-    sold: date
-    acquired: date
-    shares: Money = Field(gt=0)
-    loss: Money = Field(gt=0)
-    lot_id: str | None = None
-
-
-class GoalSchema(_Strict):
-    id: str = Field(min_length=1)
-    kind: GoalKind
-    name: str = ""
-    target: Money = Field(Decimal(0), ge=0)
-    target_date: date
-    priority: int = Field(1, ge=GOAL_PRIORITY[0], le=GOAL_PRIORITY[1])
-    accounts: list[str] = []
-    current_savings: Money = Field(Decimal(0), ge=0)
-    monthly_contribution: Money = Field(Decimal(0), ge=0)
-    flexibility: float = Field(1.0, ge=FRACTION[0], le=FRACTION[1])
-    annual_income: Money | None = Field(None, ge=0)
-    years: int | None = Field(None, ge=GOAL_YEARS[0], le=GOAL_YEARS[1])
-    withdrawal_order: WithdrawalOrder = "taxable_first"
-    guardrails: bool = False
-    plan_to_age: int | None = Field(None, ge=PLAN_TO_AGE[0], le=PLAN_TO_AGE[1])
-
-
-class EventSchema(_Strict):
-    @pydantic.model_validator(mode="before")
-    @classmethod
-    def _yaml_on_key(cls, data: Any) -> Any:
-        # YAML 1.1 reads a bare `on:` key as the boolean True; take it back as the field name.
-        if isinstance(data, dict) and True in data and "on" not in data:
-            data = {("on" if k is True else k): v for k, v in data.items()}
-        return data
-
-    id: str = ""
-    kind: LifeEventKind
-    on: date
-    member: str | None = None
-    amount: Money | None = Field(None, ge=0)
-    details: dict[str, Any] = {}
-    applied: bool = True  # false: recorded, its rule not yet run (the next cycle applies it)
-
-
-class RiskSchema(_Strict):
-    willingness: int = Field(5, ge=RISK_WILLINGNESS[0], le=RISK_WILLINGNESS[1])
-    answers: dict[str, int] = {}
-
-
-class ValuesSchema(_Strict):
-    exclude_tags: list[str] = []
-    exclude_tickers: list[str] = []
-    min_esg_score: float | None = Field(None, ge=ESG_SCORE[0], le=ESG_SCORE[1])
-    max_carbon: float | None = Field(None, ge=CARBON_INTENSITY[0], le=CARBON_INTENSITY[1])
-    carbon_relative: bool = False
-    tilt: float = Field(0.0, ge=FRACTION[0], le=FRACTION[1])
-
-
-class TaxSchema(_Strict):
-    filing_status: FilingStatus = FilingStatus.SINGLE
-    state: str = ""
-    state_rate: float = Field(0.0, ge=STATE_RATE[0], le=STATE_RATE[1])
-    ordinary_income: Money = Field(Decimal(0), ge=0)
-    st_loss_carryforward: Money = Field(Decimal(0), ge=0)
-    lt_loss_carryforward: Money = Field(Decimal(0), ge=0)
-
-
-class HouseholdSchema(_Strict):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str
-    members: list[MemberSchema] = Field(min_length=1)
-    accounts: list[AccountSchema] = Field(min_length=1)
-    lots: list[LotSchema] = []
-    loss_sales: list[LossSaleSchema] = []
-    goals: list[GoalSchema] = []
-    events: list[EventSchema] = []
-    risk: RiskSchema = RiskSchema()
-    values: ValuesSchema = ValuesSchema()
-    tax: TaxSchema = TaxSchema()
-    monthly_savings: Money = Field(Decimal(0), ge=0)
-    monthly_expenses: Money = Field(Decimal(0), ge=0)
-    emergency_months: float = Field(3.0, ge=EMERGENCY_MONTHS[0], le=EMERGENCY_MONTHS[1])
-
-
-def _member_fields(m: MemberSchema, file: str | None) -> dict[str, Any]:
-    """A member's fields; a relative earnings_file is resolved against the household file's folder."""
-    out = m.model_dump()
-    ss = out.get("social_security")
-    if isinstance(ss, dict) and ss.get("earnings_file") and file:
-        p = Path(ss["earnings_file"]).expanduser()
-        if not p.is_absolute():
-            out["social_security"] = {**ss, "earnings_file": str(Path(file).resolve().parent / p)}
-    return out
+def _earnings_files_resolved(household: Household, file: str | None) -> Household:
+    """A relative ``social_security.earnings_file`` is resolved against the household file's folder."""
+    if not file:
+        return household
+    members = []
+    for m in household.members:
+        ss = m.social_security
+        if ss is not None and ss.earnings_file and not Path(ss.earnings_file).expanduser().is_absolute():
+            where = Path(file).resolve().parent / Path(ss.earnings_file).expanduser()
+            m = replace(m, social_security=replace(ss, earnings_file=str(where)))
+        members.append(m)
+    return household if tuple(members) == household.members else replace(household, members=tuple(members))
 
 
 def household_from_dict(
@@ -418,31 +245,9 @@ def household_from_dict(
     today). With ``as_of`` (the planning day, e.g. the import day or a backtest's start) a goal must fall due
     after it. So a household that loads can be planned — or the error says why not.
     """
-    s = validate(data, HouseholdSchema, file=file)
+    validated = validate(data, HouseholdSchema, file=file)
     try:
-        household = Household(
-            id=s.id,
-            name=s.name,
-            members=tuple(Member(**_member_fields(m, file)) for m in s.members),
-            accounts=tuple(Account(**a.model_dump()) for a in s.accounts),
-            lots=tuple(Lot(**lot.model_dump()) for lot in s.lots),
-            goals=tuple(Goal(**{**g.model_dump(), "accounts": tuple(g.accounts)}) for g in s.goals),
-            events=tuple(LifeEvent(**e.model_dump()) for e in s.events),
-            risk=RiskProfile(**s.risk.model_dump()),
-            values=Values(
-                exclude_tags=frozenset(s.values.exclude_tags),
-                exclude_tickers=frozenset(s.values.exclude_tickers),
-                min_esg_score=s.values.min_esg_score,
-                max_carbon=s.values.max_carbon,
-                carbon_relative=s.values.carbon_relative,
-                tilt=s.values.tilt,
-            ),
-            tax=TaxProfile(**s.tax.model_dump()),
-            monthly_savings=s.monthly_savings,
-            monthly_expenses=s.monthly_expenses,
-            emergency_months=s.emergency_months,
-            loss_sales=tuple(LossSale(**sale.model_dump()) for sale in s.loss_sales),
-        )
+        household = _earnings_files_resolved(build(Household, validated), file)
     except DomainValidationError as exc:
         raise ConfigError(exc.reason, file=file, field=exc.field, value=exc.value, fix=exc.fix) from exc
     if universe is not None:
