@@ -11,7 +11,7 @@ defaults; bounds from the model's constants); this module reads files, turns the
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -390,6 +390,9 @@ def load_household(
 
 
 def _plain(value: Any) -> Any:
+    """A value as a YAML file writes it: dataclasses as mappings of their fields, exact text for money, ISO dates."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):
@@ -406,18 +409,9 @@ def _plain(value: Any) -> Any:
 
 
 def household_to_dict(household: Household) -> dict[str, Any]:
-    """The household as plain YAML-ready data; ``household_from_dict`` reads it back identically."""
-    from dataclasses import asdict, fields
-
-    out: dict[str, Any] = {}
-    for f in fields(household):
-        v = getattr(household, f.name)
-        if f.name in ("members", "accounts", "lots", "goals", "events", "loss_sales"):
-            out[f.name] = [{k: _plain(x) for k, x in asdict(item).items()} for item in v]
-        elif f.name in ("risk", "values", "tax"):
-            out[f.name] = {k: _plain(x) for k, x in asdict(v).items()}
-        else:
-            out[f.name] = _plain(v)
+    """The household as plain YAML-ready data (every field, a new section too); ``household_from_dict`` reads it
+    back identically."""
+    out: dict[str, Any] = _plain(household)
     return out
 
 
