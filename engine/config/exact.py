@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal, InvalidOperation, localcontext
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator
 
@@ -26,7 +26,7 @@ MAX_DECIMALS = 18
 MAX_INTEGER_DIGITS = 20
 
 
-def exact_decimal(value: Any) -> Decimal:
+def exact_decimal(value: object) -> Decimal:
     """The exact ``Decimal`` of a YAML/JSON number or numeric text; ``ValueError`` (pydantic's cue) otherwise.
 
     Accepted: int, ``YamlFloat`` (its text), a finite float (its shortest repr), ``Decimal`` and numeric text

@@ -95,7 +95,7 @@ def read_yaml(path: str | Path) -> Any:
     return strict_load(text, file=str(p))
 
 
-def validate(data: Any, schema: type[Schema], *, file: str | None = None) -> Schema:
+def validate(data: object, schema: type[Schema], *, file: str | None = None) -> Schema:
     """Validate plain data against a pydantic schema; the first error becomes a ``ConfigError``."""
     if data is None:
         raise ConfigError("the file is empty", file=file, fix="write the settings (see the shipped example)")
@@ -177,7 +177,7 @@ UniverseSchema = pydantic.create_model(
 )
 
 
-def universe_from_dict(data: Any, *, file: str | None = None) -> Universe:
+def universe_from_dict(data: object, *, file: str | None = None) -> Universe:
     """Build a ``Universe`` from parsed YAML (see ``config/universe.yaml``)."""
     schema = dict(validate(data, UniverseSchema, file=file))
     specs: dict[str, BaseModel] = schema["assets"]
@@ -236,7 +236,7 @@ def _earnings_files_resolved(household: Household, file: str | None) -> Househol
 
 
 def household_from_dict(
-    data: Any, *, file: str | None = None, universe: Universe | None = None, as_of: date | None = None
+    data: object, *, file: str | None = None, universe: Universe | None = None, as_of: date | None = None
 ) -> Household:
     """Build a ``Household`` from parsed YAML; with ``universe``, lots must name known tickers.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -89,7 +89,7 @@ class _AssumptionsSchema(_Strict):
     correlations: dict[AssetClass, dict[AssetClass, float]] = {}
 
 
-def market_assumptions_from_dict(data: Any, *, file: str | None = None) -> CapitalMarketAssumptions:
+def market_assumptions_from_dict(data: object, *, file: str | None = None) -> CapitalMarketAssumptions:
     """Build assumptions from parsed YAML; every class pair needs one correlation in [-1, 1].
 
     Raises:

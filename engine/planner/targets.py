@@ -163,7 +163,7 @@ def liquidation_targets(
         on=as_of,
         st_rate=float(rates.short_term),
         lt_rate=float(rates.long_term),
-        ordinary_rate=float(getattr(rates, "ordinary", rates.short_term)),
+        ordinary_rate=float(rates.ordinary),
         cash={a.id: a.cash for a in household.accounts},
         fractionable=fractionable,
     )
