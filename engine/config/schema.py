@@ -7,7 +7,8 @@ A schema's fields, types and defaults are the dataclass's (money as exact ``Mone
 YAML lists, nested dataclasses as their own schemas). What the YAML edge adds is declared once per dataclass in
 ``RULES``: the bounds (the model's own constants, ``engine.model.RETIREMENT_AGE`` …), other pydantic
 constraints, and the fields a YAML file does not carry, each with its reason. A field added to a dataclass is
-in its YAML schema at once; ``tests/config/test_schema.py`` fails for a rule that names no field.
+in its YAML schema at once; ``tests/config/test_schema.py`` fails for a rule that names no field, an exclusion
+without a reason, or a limit the dataclass checks differently.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ dataclass is in the schema with no change to the loader."""
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,8 +19,23 @@ from annotated_types import Ge, Gt, Le
 from engine.config import household_from_dict, household_to_dict, load_household, load_universe
 from engine.config.loader import validate
 from engine.config.schema import RULES, Rules, build, schema_of
-from engine.errors import ConfigError
-from engine.model import Asset, Household, Lot
+from engine.errors import ConfigError, ValidationError
+from engine.model import (
+    Account,
+    Asset,
+    Goal,
+    Household,
+    IncomeStream,
+    LifeEvent,
+    LifeEventKind,
+    LossSale,
+    Lot,
+    Member,
+    RiskProfile,
+    SocialSecurity,
+    TaxProfile,
+    Values,
+)
 
 
 def _dataclasses_under(root: type) -> list[type]:
@@ -164,3 +180,49 @@ def test_schemas_refuse_unknown_keys_and_are_frozen() -> None:
     assert schema.model_config.get("extra") == "forbid" and schema.model_config.get("frozen") is True
     with pytest.raises(pydantic.ValidationError):
         schema.model_validate({"id": "x", "name": "n", "members": [], "accounts": [], "unknown": 1})
+
+
+def _samples() -> dict[type, Any]:
+    """One valid instance of each YAML dataclass (the sample household's, or made here)."""
+    household = load_household()
+    day = household.lots[0].acquired
+    out: dict[type, Any] = {
+        Household: household, Member: household.members[0], Account: household.accounts[0],
+        Lot: household.lots[0], Goal: household.goals[0], RiskProfile: household.risk, Values: household.values,
+        TaxProfile: household.tax, SocialSecurity: SocialSecurity(pia=Decimal(2000)),
+        IncomeStream: IncomeStream("pension", Decimal(12000)), Asset: load_universe()["VTI"],
+        LifeEvent: LifeEvent(LifeEventKind.INHERITANCE, day, amount=Decimal(1)),
+        LossSale: LossSale("s1", household.lots[0].account, "VTI", day, day, Decimal(1), Decimal(1)),
+    }
+    assert set(out) >= set(YAML_TYPES)
+    return out
+
+
+@pytest.mark.parametrize("model", YAML_TYPES, ids=[m.__name__ for m in YAML_TYPES])
+def test_the_schemas_limits_are_the_models(model: type) -> None:
+    """Where the dataclass refuses a number, the schema declares the same limit (and the reverse): a bound added to
+    a dataclass's checks without its RULES entry fails here."""
+    obj, rules = _samples()[model], RULES.get(model, Rules())
+    hints = typing.get_type_hints(model)
+    for f in dataclasses.fields(model):
+        hint = hints[f.name]
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        kind = {t for t in (hint, *(typing.get_args(hint) if union else ())) if t in (int, float, Decimal)}
+        if not kind or f.name in rules.exclude:
+            continue
+        if Decimal in kind:
+            strict = "gt" in rules.limits.get(f.name, {})
+            with pytest.raises(ValidationError):
+                dataclasses.replace(obj, **{f.name: Decimal(0) if strict else Decimal(-1)})
+            if not strict:
+                dataclasses.replace(obj, **{f.name: Decimal(0)})
+            continue
+        step = 1 if int in kind and float not in kind else 0.01
+        if f.name in rules.bounds:
+            lo, hi = rules.bounds[f.name]
+            for bad in (lo - step, hi + step):
+                with pytest.raises(ValidationError):
+                    dataclasses.replace(obj, **{f.name: bad})
+            dataclasses.replace(obj, **{f.name: hi})
+        else:
+            dataclasses.replace(obj, **{f.name: 10**6 * step})  # no bound in the schema: none in the model
