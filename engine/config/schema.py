@@ -69,6 +69,8 @@ class Strict(BaseModel):
 
 
 class _EventBase(Strict):
+    """A life event's schema base: its date key ``on:`` survives YAML 1.1's reading of it as ``True``."""
+
     @pydantic.model_validator(mode="before")
     @classmethod
     def _yaml_on_key(cls, data: Any) -> Any:
@@ -94,7 +96,7 @@ class Rules:
     base: type[Strict] = Strict  # validators that run before the fields
 
 
-_ID = {"min_length": 1}
+_NONEMPTY = {"min_length": 1}
 _ESG = "ESG attributes come from esg.yaml (engine.esg.with_esg), not from the universe file"
 
 #: The one declaration of what each dataclass's YAML schema adds; a dataclass without an entry gets ``Rules()``.
@@ -105,17 +107,17 @@ RULES: dict[type, Rules] = {
         exclude={"ticker": "the key of the fund's entry under assets:", "esg_score": _ESG,
                  "carbon_intensity": _ESG, "controversy": _ESG},
     ),
-    IncomeStream: Rules(bounds={"start_age": PENSION_START_AGE, "survivor": FRACTION}, limits={"name": _ID}),
+    IncomeStream: Rules(bounds={"start_age": PENSION_START_AGE, "survivor": FRACTION}, limits={"name": _NONEMPTY}),
     Member: Rules(
-        bounds={"retirement_age": RETIREMENT_AGE, "claim_age": CLAIM_AGE}, limits={"id": _ID},
+        bounds={"retirement_age": RETIREMENT_AGE, "claim_age": CLAIM_AGE}, limits={"id": _NONEMPTY},
         also={"social_security": Literal["auto"]},
     ),
-    Account: Rules(limits={"id": _ID}),
-    Lot: Rules(limits={"id": _ID, "shares": {"gt": 0}}),
-    LossSale: Rules(limits={"id": _ID, "symbol": _ID, "shares": {"gt": 0}, "loss": {"gt": 0}}),
+    Account: Rules(limits={"id": _NONEMPTY}),
+    Lot: Rules(limits={"id": _NONEMPTY, "shares": {"gt": 0}}),
+    LossSale: Rules(limits={"id": _NONEMPTY, "symbol": _NONEMPTY, "shares": {"gt": 0}, "loss": {"gt": 0}}),
     Goal: Rules(
         bounds={"priority": GOAL_PRIORITY, "flexibility": FRACTION, "years": GOAL_YEARS, "plan_to_age": PLAN_TO_AGE},
-        limits={"id": _ID}, defaults={"target": Decimal(0)},  # a retirement goal's target comes from planning
+        limits={"id": _NONEMPTY}, defaults={"target": Decimal(0)},  # a retirement goal's target comes from planning
     ),
     LifeEvent: Rules(base=_EventBase),
     RiskProfile: Rules(bounds={"willingness": RISK_WILLINGNESS}),
@@ -123,13 +125,11 @@ RULES: dict[type, Rules] = {
     TaxProfile: Rules(bounds={"state_rate": STATE_RATE}),
     Household: Rules(
         bounds={"emergency_months": EMERGENCY_MONTHS},
-        limits={"id": {"min_length": 1, "pattern": r"^[A-Za-z0-9_.-]+$"}, "members": _ID, "accounts": _ID},
+        limits={"id": {"min_length": 1, "pattern": r"^[A-Za-z0-9_.-]+$"}, "members": _NONEMPTY, "accounts": _NONEMPTY},
     ),
 }
 
 _MODEL_OF: dict[type[BaseModel], type] = {}  # each generated schema → its dataclass (for ``build``)
-
-
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
