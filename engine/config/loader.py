@@ -179,11 +179,11 @@ UniverseSchema = pydantic.create_model(
 
 def universe_from_dict(data: object, *, file: str | None = None) -> Universe:
     """Build a ``Universe`` from parsed YAML (see ``config/universe.yaml``)."""
-    schema = dict(validate(data, UniverseSchema, file=file))
+    schema = vars(validate(data, UniverseSchema, file=file))
     specs: dict[str, BaseModel] = schema["assets"]
     groups: dict[str, list[str]] = {}
     for t, spec in specs.items():
-        group = dict(spec)["substitute_group"]
+        group = vars(spec)["substitute_group"]
         if group is not None:
             groups.setdefault(group, []).append(t)
     for group, members in groups.items():

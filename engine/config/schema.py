@@ -130,6 +130,7 @@ RULES: dict[type, Rules] = {
 }
 
 _MODEL_OF: dict[type[BaseModel], type] = {}  # each generated schema → its dataclass (for ``build``)
+_TO_BUILD: dict[type, tuple[str, ...]] = {}  # each dataclass → its fields whose YAML value ``build`` converts
 _HINTS: dict[type, dict[str, Any]] = {}
 
 
@@ -201,17 +202,28 @@ def schema_of(model: type) -> type[Strict]:
         f"{model.__name__}Schema", __base__=rules.base, __doc__=model.__doc__, __module__=__name__, **defined
     ))
     _MODEL_OF[schema] = model
+    _TO_BUILD[model] = tuple(name for name in defined if _needs_building(hints[name]))
     return schema
+
+
+def _needs_building(hint: Any) -> bool:
+    """True when a validated YAML value is not yet what the field holds: a dataclass, a tuple or a set inside."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (tuple, frozenset, set) or (isinstance(hint, type) and is_dataclass(hint)):
+        return True
+    return origin in (typing.Union, types.UnionType, list, Mapping, dict) and any(_needs_building(a) for a in args)
 
 
 def _from_yaml(hint: Any, value: Any) -> Any:
     """A validated YAML value as the model's field holds it: nested dataclasses built, lists as tuples or sets."""
     if isinstance(value, BaseModel):
         return build(_MODEL_OF[type(value)], value)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     if isinstance(value, list):
-        origin, args = typing.get_origin(hint), typing.get_args(hint)
         items = [_from_yaml(args[0] if args else Any, v) for v in value]
         return frozenset(items) if origin in (frozenset, set) else items if origin is list else tuple(items)
+    if isinstance(value, dict) and origin in (Mapping, dict):
+        return {k: _from_yaml(args[1], v) for k, v in value.items()}
     return value
 
 
@@ -221,5 +233,8 @@ def build(model: type[T], validated: BaseModel, **given: Any) -> T:
     Excluded fields keep the model's defaults; the dataclass's own checks run as always.
     """
     hints = _hints(model)
-    values = {name: _from_yaml(hints[name], value) for name, value in dict(validated).items()}
-    return model(**{**values, **given})
+    values = {**vars(validated), **given}  # the schema's fields, as validated
+    for name in _TO_BUILD[model]:
+        if name not in given:
+            values[name] = _from_yaml(hints[name], values[name])
+    return model(**values)
