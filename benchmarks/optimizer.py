@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.model import AccountType, AssetClass
 from engine.optimizer import FactorModel, Frontier, HouseholdInputs, LotInputs, ProblemCache, solve_household
-from engine.optimizer.household import _HouseholdProblem, shape_key
 from engine.optimizer.inputs import prepare
+from engine.optimizer.problem import HouseholdProblem
+from engine.optimizer.shape import shape_key
 
 CLASSES = [AssetClass.US_EQUITY, AssetClass.INTL_EQUITY, AssetClass.US_BONDS, AssetClass.REAL_ESTATE, AssetClass.CASH]
 MIX = {
@@ -83,7 +84,7 @@ def bench_household(repeat: int) -> list[tuple[str, float, float, float]]:
         for seed in range(1, min(repeat, 3) + 1):  # a fresh cvxpy build and solve of the same problem
             x = household(n, lots, seed, factor)
             start = time.perf_counter()
-            prob = _HouseholdProblem(shape_key(prepare(x)))
+            prob = HouseholdProblem(shape_key(prepare(x)))
             prob.assign(prepare(x))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
