@@ -2,14 +2,33 @@
 
 from engine.optimizer import Frontier, solve_household
 w = Frontier(mu, cov).max_sharpe(0.02)
+
+The household problem is the signed sum of its terms (``Term`` subclasses: ``ExpectedReturn``, ``FullRisk``
+...) under its constraint groups (``SoftConstraint`` subclasses: ``ClassBands`` ...), see docs/optimizer.md.
 """
 
+from engine.optimizer.constraints import (
+    AssetBands,
+    Balance,
+    CarbonCap,
+    CashBuffer,
+    ClassBands,
+    EsgFloor,
+    LiquidityReserve,
+    Slacks,
+    SoftConstraint,
+    TaxBudget,
+    TradeLimits,
+    Turnover,
+    soft_constraints,
+)
 from engine.optimizer.frontier import Frontier, Performance
 from engine.optimizer.household import (
     DEFAULT_CACHE,
     HOUSEHOLD_CHAIN,
     CacheStats,
     HouseholdOptimizer,
+    HouseholdProblem,
     ProblemCache,
     ShapeKey,
     lot_bucket,
@@ -29,6 +48,7 @@ from engine.optimizer.result import (
     Trade,
     format_explanation,
 )
+from engine.optimizer.shape import Variables
 from engine.optimizer.solvers import (
     DEFAULT_CHAIN,
     CompiledProblem,
@@ -37,37 +57,74 @@ from engine.optimizer.solvers import (
     SolverSpec,
     SolveStatus,
 )
+from engine.optimizer.terms import (
+    EsgTilt,
+    ExpectedReturn,
+    FactorRisk,
+    FullRisk,
+    Location,
+    TaxCost,
+    Term,
+    Tracking,
+    TradingCost,
+    household_terms,
+)
 
 __all__ = [
     "DEFAULT_CACHE",
     "DEFAULT_CHAIN",
     "HOUSEHOLD_CHAIN",
+    "AssetBands",
+    "Balance",
     "BindingConstraint",
     "CacheStats",
+    "CarbonCap",
+    "CashBuffer",
+    "ClassBands",
     "CompiledProblem",
     "ConstraintGroup",
+    "EsgFloor",
+    "EsgTilt",
+    "ExpectedReturn",
     "FactorModel",
+    "FactorRisk",
     "Frontier",
+    "FullRisk",
     "Holding",
     "HouseholdInputs",
     "HouseholdOptimizer",
+    "HouseholdProblem",
+    "LiquidityReserve",
+    "Location",
     "LotInputs",
     "LotSale",
     "OptimizationResult",
     "Performance",
     "ProblemCache",
     "ShapeKey",
+    "Slacks",
+    "SoftConstraint",
     "SolveRecord",
     "SolveStatus",
     "SolverName",
     "SolverSpec",
+    "TaxBudget",
+    "TaxCost",
+    "Term",
     "TermKind",
     "TermValue",
     "Timings",
+    "Tracking",
     "Trade",
+    "TradeLimits",
+    "TradingCost",
+    "Turnover",
+    "Variables",
     "WashSaleGuard",
     "format_explanation",
+    "household_terms",
     "lot_bucket",
     "shape_key",
+    "soft_constraints",
     "solve_household",
 ]

@@ -33,11 +33,11 @@ def diagnose(prob: HouseholdProblem, p: Prepared, record: SolveRecord, chain: Se
     """Re-solve with slacks on the soft groups; name the groups that need slack and how much."""
     x = p.inputs
     prob.silence_objective()
-    needs = _slack_solve(prob, [], chain)
+    needs = _slack_solve(prob, p, [], chain)
     first = [grp for grp, amt in needs.items() if amt > NEEDS_TOL]
     partners: dict[ConstraintGroup, float] = {}
     if first:
-        partner_needs = _slack_solve(prob, first, chain)
+        partner_needs = _slack_solve(prob, p, first, chain)
         partners = {grp: amt for grp, amt in partner_needs.items() if amt > NEEDS_TOL and grp not in first}
     prob.assign(p)
     conflicts = {grp.value: amt for grp, amt in needs.items() if amt > NEEDS_TOL}
@@ -60,13 +60,15 @@ def diagnose(prob: HouseholdProblem, p: Prepared, record: SolveRecord, chain: Se
 
 
 def _slack_solve(
-    prob: HouseholdProblem, hard: Sequence[ConstraintGroup], chain: Sequence[SolverSpec]
+    prob: HouseholdProblem, p: Prepared, hard: Sequence[ConstraintGroup], chain: Sequence[SolverSpec]
 ) -> dict[ConstraintGroup, float]:
+    """Each enabled group's slack at the cheapest relaxation (a switched-off group's slack is noise)."""
     prob.set_mode(diagnose=True, hard=hard)
     rec = prob.compiled.solve(chain)
     if rec.status is not SolveStatus.OPTIMAL:
         return {}
-    return prob.slacks.needs()
+    on = {group.group for group in prob.soft if group.enabled(p.inputs)}
+    return {grp: amount for grp, amount in prob.slacks.needs().items() if grp in on}
 
 
 def binding(prob: HouseholdProblem, p: Prepared) -> tuple[BindingConstraint, ...]:
