@@ -46,7 +46,9 @@ def reserve_in_mix(
     scale = (1.0 - target) / rest if rest > 0 else 0.0
     new_mix = {c: (target if c is AssetClass.CASH else w * scale) for c, w in mix.items()}
     new_mix.setdefault(AssetClass.CASH, target)
-    new_bands = {c: (b[0] * scale, min(1.0, b[1] * scale + 1e-9)) for c, b in bands.items() if c is not AssetClass.CASH}
+    new_bands: dict[AssetClass, tuple[float, float]] = {
+        c: (b[0] * scale, min(1.0, b[1] * scale + 1e-9)) for c, b in bands.items() if c is not AssetClass.CASH
+    }
     new_bands[AssetClass.CASH] = (max(lo, reserve), max(hi, target + (hi - cash)))
     return new_mix, new_bands, [
         f"Liquidity reserve {reserve:.1%} of household value is above the strategic cash {cash:.1%}: cash target "
@@ -215,7 +217,7 @@ def _stuck_over_limit(
     stuck = np.bincount(lots.asset, weights=np.where(stuck_lot, value, 0.0), minlength=len(tickers)) / total_value
     over = np.zeros(len(tickers))
     lines: list[str] = []
-    for i in np.flatnonzero((held > max_position) & (stuck > max_position)):
+    for i in np.flatnonzero((held > max_position) & (stuck > max_position)).tolist():
         over[i] = stuck[i] + 1e-9
         lines.append(f"{tickers[i]} is {held[i]:.1%} of household value, above the {max_position:.0%} position limit, "
                      f"and {stuck[i]:.1%} of it is lots at a loss in a wash-sale window: the limit waits there")

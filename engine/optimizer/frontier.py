@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import cvxpy as cp
 import numpy as np
 
 from engine.errors import Infeasible, OptimizationError, SolverFailed, ValidationError
 from engine.optimizer.inputs import FactorModel
+from engine.optimizer.shape import value_of
 from engine.optimizer.solvers import (
     DEFAULT_CHAIN,
     CompiledProblem,
@@ -123,7 +124,7 @@ class _FactorModel:
         return float(y @ y + self.idio_var @ (w * w))
 
     def dense(self) -> np.ndarray:
-        return self.exposure @ self.exposure.T + np.diag(self.idio_var)
+        return np.asarray(self.exposure @ self.exposure.T + np.diag(self.idio_var))
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +226,10 @@ class Frontier:
         pairs: Sequence[tuple[Bound, Bound]]
         if len(bounds) == 2 and not isinstance(bounds[0], tuple | list):
             # PyPortfolioOpt's convention, kept so answers agree: a single pair's None means ±1.
-            lo0, hi0 = bounds  # type: ignore[misc]
+            lo0, hi0 = cast(tuple[Bound, Bound], bounds)
             pairs = [(-1.0 if lo0 is None else lo0, 1.0 if hi0 is None else hi0)] * self.n
         else:
-            pairs = list(bounds)  # type: ignore[arg-type]
+            pairs = list(cast(Sequence[tuple[Bound, Bound]], bounds))
         if len(pairs) != self.n:
             raise ValidationError(f"needs one (lo, hi) pair per asset, got {len(pairs)} for {self.n}", field="bounds")
         lo = np.array([-np.inf if p[0] is None else float(p[0]) for p in pairs])
@@ -267,10 +268,13 @@ class Frontier:
             return
         if note:
             self.notes.append(note)
-        old = getattr(self, "_model", None)
-        if type(old) is not type(model) or (
-            isinstance(model, _FactorModel) and old.exposure.shape != model.exposure.shape  # type: ignore[union-attr]
-        ):
+        old: _DenseModel | _FactorModel | None = getattr(self, "_model", None)
+        same_shape = (isinstance(old, _DenseModel) and isinstance(model, _DenseModel)) or (
+            isinstance(old, _FactorModel)
+            and isinstance(model, _FactorModel)
+            and old.exposure.shape == model.exposure.shape
+        )
+        if not same_shape:
             self._problems.clear()
         self._model = model
 
@@ -333,7 +337,7 @@ class Frontier:
                 cp.Minimize(risk.expr),
                 [excess @ w == 1, cp.sum(w) == k, k >= 0, *risk.constraints, *self._bound_constraints(w, k)],
             )
-            weights = lambda: np.asarray(w.value) / float(k.value)  # noqa: E731
+            weights = lambda: value_of(w) / float(value_of(k))  # noqa: E731
         else:  # pragma: no cover - internal
             raise OptimizationError(f"internal: unknown objective {name}")
         for p in params.values():
