@@ -54,6 +54,7 @@ from engine.optimizer.solvers import (
     CompiledProblem,
     SolveRecord,
     SolverName,
+    SolverOption,
     SolverSpec,
     SolveStatus,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "SolveRecord",
     "SolveStatus",
     "SolverName",
+    "SolverOption",
     "SolverSpec",
     "TaxBudget",
     "TaxCost",

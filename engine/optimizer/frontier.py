@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, cast
 
 import cvxpy as cp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine.errors import Infeasible, OptimizationError, SolverFailed, ValidationError
 from engine.optimizer.inputs import FactorModel
@@ -170,8 +171,8 @@ class Frontier:
 
     def __init__(
         self,
-        mu: Any,
-        cov: Any = None,
+        mu: ArrayLike,
+        cov: ArrayLike | None = None,
         bounds: Bounds = (0.0, 1.0),
         *,
         factor_model: FactorModel | None = None,
@@ -205,15 +206,18 @@ class Frontier:
     @classmethod
     def from_factor_model(
         cls,
-        mu: Any,
-        loadings: Any,
-        factor_cov: Any,
-        idio_var: Any,
+        mu: ArrayLike,
+        loadings: ArrayLike,
+        factor_cov: ArrayLike,
+        idio_var: ArrayLike,
         bounds: Bounds = (0.0, 1.0),
-        **kwargs: Any,
+        *,
+        tickers: Sequence[str] | None = None,
+        solver_chain: Sequence[SolverSpec] = DEFAULT_CHAIN,
     ) -> Frontier:
         """A Frontier on Σ = B F Bᵀ + diag(d): ``loadings`` B (n×k), ``factor_cov`` F (k×k), ``idio_var`` d."""
-        return cls(mu, None, bounds, factor_model=FactorModel(loadings, factor_cov, idio_var), **kwargs)
+        fm = FactorModel(np.asarray(loadings), np.asarray(factor_cov), np.asarray(idio_var))
+        return cls(mu, None, bounds, factor_model=fm, tickers=tickers, solver_chain=solver_chain)
 
     @property
     def cov(self) -> np.ndarray:
@@ -247,7 +251,9 @@ class Frontier:
             )
         return lo, hi
 
-    def update(self, *, mu: Any = None, cov: Any = None, factor_model: FactorModel | None = None) -> None:
+    def update(
+        self, *, mu: ArrayLike | None = None, cov: ArrayLike | None = None, factor_model: FactorModel | None = None
+    ) -> None:
         """Replace expected returns and/or the risk model (same number of assets); the next call re-solves.
 
         Switching between a dense ``cov`` and a ``factor_model`` (or changing the number of factors)
@@ -425,11 +431,11 @@ class Frontier:
 
     # -- evaluation ----------------------------------------------------------------------------
 
-    def portfolio_variance(self, weights: Any) -> float:
+    def portfolio_variance(self, weights: ArrayLike) -> float:
         """wᵀΣw (annual variance)."""
         return self._model.variance(as_vector(weights, self.n, "weights"))
 
-    def performance(self, weights: Any, risk_free_rate: float = 0.0) -> Performance:
+    def performance(self, weights: ArrayLike, risk_free_rate: float = 0.0) -> Performance:
         """Expected return, volatility and Sharpe ratio of ``weights`` (annual)."""
         w = as_vector(weights, self.n, "weights")
         ret = float(self.mu @ w)
@@ -437,7 +443,7 @@ class Frontier:
         sharpe = (ret - risk_free_rate) / vol if vol > 0 else float("nan")
         return Performance(ret, vol, sharpe)
 
-    def as_dict(self, weights: Any) -> dict[str, float]:
+    def as_dict(self, weights: ArrayLike) -> dict[str, float]:
         """Weights keyed by ticker."""
         w = as_vector(weights, self.n, "weights")
         return dict(zip(self.tickers, (float(x) for x in w), strict=True))

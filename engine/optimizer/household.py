@@ -1,7 +1,11 @@
-"""The household problem: one cvxpy problem over holdings by account, lots, cash; compiled once per shape.
+"""Solving the household problem: the solve loop with its wash-sale guard, and the result it builds.
 
     result = solve_household(inputs)            # HouseholdInputs → OptimizationResult
     print(result.explain())
+
+The problem itself is the sum of its terms (``engine.optimizer.terms``) under its constraint groups
+(``engine.optimizer.constraints``), compiled once per shape (``engine.optimizer.problem``); an infeasible
+one is explained by ``engine.optimizer.diagnosis``.
 
 Variables (weights of household value): buys b per (account, asset), lot sells s (one pool of slots for
 every account's lots), asset weights w, post-trade cash c per account, class weights z, slacks σ per

@@ -34,6 +34,7 @@ __all__ = [
     "SolveRecord",
     "SolveStatus",
     "SolverName",
+    "SolverOption",
     "SolverSpec",
 ]
 
@@ -55,12 +56,16 @@ class SolveStatus(StrEnum):
     FAILED = "failed"
 
 
+SolverOption = bool | int | float | str
+"""A solver setting's value (Clarabel's, OSQP's and SCS's settings are flags, counts, tolerances, names)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SolverSpec:
     """One link of the fallback chain: a solver and its options (passed to the solver as-is)."""
 
     name: SolverName
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, SolverOption] = field(default_factory=dict)
 
 
 DEFAULT_CHAIN: tuple[SolverSpec, ...] = (
@@ -200,7 +205,7 @@ class CompiledProblem:
     solver's objective (not re-evaluated from the expression) and ``problem.solver_stats`` is not updated.
     """
 
-    def __init__(self, problem: cp.Problem, *, clarabel_options: Mapping[str, Any] | None = None):
+    def __init__(self, problem: cp.Problem, *, clarabel_options: Mapping[str, SolverOption] | None = None) -> None:
         if not _is_dpp(problem) and not _dpp_with_quad_obj(problem):
             raise OptimizationError(
                 "internal: the optimizer built a problem that is not DPP; parameters would force "
