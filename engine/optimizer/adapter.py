@@ -29,6 +29,16 @@ if TYPE_CHECKING:
     from engine.optimizer.inputs import HouseholdInputs, LotInputs
     from engine.tax import LotLedger, TaxTables
 
+__all__ = [
+    "MandateTerms",
+    "Price",
+    "achievable_class_target",
+    "build_inputs",
+    "drift_target",
+    "feasible_mix",
+    "reserve_in_mix",
+]
+
 Price = Decimal | float
 """A price per share as the rooms hold it (Decimal from the data room, float in tests)."""
 
@@ -50,16 +60,6 @@ class MandateTerms(Protocol):
 
     @property
     def liquidity_reserve(self) -> Decimal: ...
-
-__all__ = [
-    "MandateTerms",
-    "Price",
-    "achievable_class_target",
-    "build_inputs",
-    "drift_target",
-    "feasible_mix",
-    "reserve_in_mix",
-]
 
 
 def reserve_in_mix(

@@ -64,7 +64,7 @@ def tiny(**changes: object) -> HouseholdInputs:
         cov=np.diag([0.04, 0.01]),
         spread=np.zeros(2),
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 INVEST_ALL = {CASH: (0.0, 0.0)}  # a cash band of 0: every dollar is invested
@@ -81,7 +81,7 @@ def solve(x: HouseholdInputs, terms: Terms) -> tuple[HouseholdProblem, Prepared]
 
 
 def only(cls: type[Term]) -> Terms:
-    return lambda v, key: (cls(v, key),)  # type: ignore[call-arg]
+    return lambda v, key: (cls(v, key),)
 
 
 def weights(prob: HouseholdProblem) -> np.ndarray:
