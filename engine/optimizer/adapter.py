@@ -17,16 +17,49 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from engine.model import AccountType, AssetClass, Household, Lot, Universe
 
 if TYPE_CHECKING:
-    from engine.tax import TaxTables
+    from engine.esg import EsgData
+    from engine.estimates import Estimates
+    from engine.optimizer.inputs import HouseholdInputs, LotInputs
+    from engine.tax import LotLedger, TaxTables
 
-__all__ = ["achievable_class_target", "build_inputs", "feasible_mix", "reserve_in_mix"]
+__all__ = [
+    "MandateTerms",
+    "Price",
+    "achievable_class_target",
+    "build_inputs",
+    "drift_target",
+    "feasible_mix",
+    "reserve_in_mix",
+]
+
+Price = Decimal | float
+"""A price per share as the rooms hold it (Decimal from the data room, float in tests)."""
+
+
+class MandateTerms(Protocol):
+    """What the optimizer reads of an investment mandate (``engine.goals.Mandate`` has these fields).
+
+    A protocol, not an import: the goals room reaches the market-data client, which the optimizer may not.
+    """
+
+    @property
+    def strategic_mix(self) -> Mapping[AssetClass, float]: ...
+
+    @property
+    def class_bands(self) -> Mapping[AssetClass, tuple[float, float]]: ...
+
+    @property
+    def risk_aversion(self) -> float: ...
+
+    @property
+    def liquidity_reserve(self) -> Decimal: ...
 
 
 def reserve_in_mix(
@@ -46,7 +79,9 @@ def reserve_in_mix(
     scale = (1.0 - target) / rest if rest > 0 else 0.0
     new_mix = {c: (target if c is AssetClass.CASH else w * scale) for c, w in mix.items()}
     new_mix.setdefault(AssetClass.CASH, target)
-    new_bands = {c: (b[0] * scale, min(1.0, b[1] * scale + 1e-9)) for c, b in bands.items() if c is not AssetClass.CASH}
+    new_bands: dict[AssetClass, tuple[float, float]] = {
+        c: (b[0] * scale, min(1.0, b[1] * scale + 1e-9)) for c, b in bands.items() if c is not AssetClass.CASH
+    }
     new_bands[AssetClass.CASH] = (max(lo, reserve), max(hi, target + (hi - cash)))
     return new_mix, new_bands, [
         f"Liquidity reserve {reserve:.1%} of household value is above the strategic cash {cash:.1%}: cash target "
@@ -98,10 +133,10 @@ def _wash_blocked_floors(
     tickers: Sequence[str],
     buyable: np.ndarray,
     buy_blocked: np.ndarray,
-    lots: Any,
+    lots: LotInputs,
     px: np.ndarray,
     total_value: float,
-    ledger: Any,
+    ledger: LotLedger,
     as_of: date,
     max_position: float = 1.0,
 ) -> tuple[dict[AssetClass, tuple[float, float]], list[str]]:
@@ -152,14 +187,14 @@ def _wash_blocked_floors(
 
 
 def _avoid_washing(
-    ledger: Any,
-    prices: Mapping[str, Any],
+    ledger: LotLedger,
+    prices: Mapping[str, Price],
     tickers: Sequence[str],
     universe: Universe,
     as_of: date,
     buy_blocked: np.ndarray,
     excluded: np.ndarray | None,
-    lots: Any,
+    lots: LotInputs,
     px: np.ndarray,
     total_value: float,
     max_position: float,
@@ -193,7 +228,7 @@ def _avoid_washing(
 
 def _stuck_over_limit(
     tickers: Sequence[str],
-    lots: Any,
+    lots: LotInputs,
     px: np.ndarray,
     total_value: float,
     max_position: float,
@@ -215,7 +250,7 @@ def _stuck_over_limit(
     stuck = np.bincount(lots.asset, weights=np.where(stuck_lot, value, 0.0), minlength=len(tickers)) / total_value
     over = np.zeros(len(tickers))
     lines: list[str] = []
-    for i in np.flatnonzero((held > max_position) & (stuck > max_position)):
+    for i in np.flatnonzero((held > max_position) & (stuck > max_position)).tolist():
         over[i] = stuck[i] + 1e-9
         lines.append(f"{tickers[i]} is {held[i]:.1%} of household value, above the {max_position:.0%} position limit, "
                      f"and {stuck[i]:.1%} of it is lots at a loss in a wash-sale window: the limit waits there")
@@ -225,13 +260,13 @@ def _stuck_over_limit(
 def build_inputs(
     household: Household,
     universe: Universe,
-    estimates: Any,
-    mandate: Any,
-    ledger: Any,
+    estimates: Estimates,
+    mandate: MandateTerms,
+    ledger: LotLedger,
     prices: Mapping[str, Decimal | float],
     as_of: date,
     *,
-    esg: Any = None,
+    esg: EsgData | None = None,
     harvest: bool = True,
     asset_location: bool = True,
     turnover_limit: float | None = None,
@@ -243,7 +278,7 @@ def build_inputs(
     values_transition: bool = True,
     open_lots: Sequence[Lot] | None = None,
     tax_tables: TaxTables | None = None,
-) -> Any:
+) -> HouseholdInputs:
     """The household problem's inputs on ``as_of`` (money USD, rates and weights fractions, mu/cov annual).
 
     ``harvest`` lets the tax term reward realizing losses (when False — the "no harvesting" comparison — a
@@ -302,8 +337,9 @@ def build_inputs(
         drag = np.array([[m[t.value][x] for x in tickers] for t in types])
 
     cov = factor = None
-    if getattr(estimates, "loadings", None) is not None and len(tickers) > 60:
-        factor = FactorModel(estimates.loadings, estimates.factor_cov, estimates.idio_var)
+    loadings, factor_cov, idio_var = estimates.loadings, estimates.factor_cov, estimates.idio_var
+    if loadings is not None and factor_cov is not None and idio_var is not None and len(tickers) > 60:
+        factor = FactorModel(loadings, factor_cov, idio_var)
     else:
         cov = np.asarray(estimates.cov, dtype=float)
 
@@ -446,7 +482,7 @@ def build_inputs(
 def achievable_class_target(
     mix: Mapping[AssetClass, float],
     universe: Universe,
-    prices: Mapping[str, Any],
+    prices: Mapping[str, Price],
     *,
     excluded: Sequence[str] = (),
     reserve: float = 0.0,
@@ -469,13 +505,13 @@ def achievable_class_target(
 
 
 def drift_target(
-    mandate: Any,
+    mandate: MandateTerms,
     universe: Universe,
     household: Household,
-    prices: Mapping[str, Any],
+    prices: Mapping[str, Price],
     lots: Sequence[Lot],
     *,
-    esg: Any = None,
+    esg: EsgData | None = None,
 ) -> dict[str, float]:
     """The class target drift is measured against on the day of ``prices`` (fractions by class name).
 
@@ -492,6 +528,6 @@ def drift_target(
         p = prices.get(lot.symbol)
         if p is not None:
             total += float(lot.shares) * float(p)
-    reserve = float(getattr(mandate, "liquidity_reserve", 0) or 0)
+    reserve = float(mandate.liquidity_reserve)
     fraction = reserve / total if total > 0 else 0.0
     return achievable_class_target(mandate.strategic_mix, universe, prices, excluded=excluded, reserve=fraction)

@@ -16,13 +16,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import cvxpy as cp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine.errors import Infeasible, OptimizationError, SolverFailed, ValidationError
 from engine.optimizer.inputs import FactorModel
+from engine.optimizer.shape import value_of
 from engine.optimizer.solvers import (
     DEFAULT_CHAIN,
     CompiledProblem,
@@ -123,7 +125,7 @@ class _FactorModel:
         return float(y @ y + self.idio_var @ (w * w))
 
     def dense(self) -> np.ndarray:
-        return self.exposure @ self.exposure.T + np.diag(self.idio_var)
+        return np.asarray(self.exposure @ self.exposure.T + np.diag(self.idio_var))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +171,8 @@ class Frontier:
 
     def __init__(
         self,
-        mu: Any,
-        cov: Any = None,
+        mu: ArrayLike,
+        cov: ArrayLike | None = None,
         bounds: Bounds = (0.0, 1.0),
         *,
         factor_model: FactorModel | None = None,
@@ -204,15 +206,18 @@ class Frontier:
     @classmethod
     def from_factor_model(
         cls,
-        mu: Any,
-        loadings: Any,
-        factor_cov: Any,
-        idio_var: Any,
+        mu: ArrayLike,
+        loadings: ArrayLike,
+        factor_cov: ArrayLike,
+        idio_var: ArrayLike,
         bounds: Bounds = (0.0, 1.0),
-        **kwargs: Any,
+        *,
+        tickers: Sequence[str] | None = None,
+        solver_chain: Sequence[SolverSpec] = DEFAULT_CHAIN,
     ) -> Frontier:
         """A Frontier on Σ = B F Bᵀ + diag(d): ``loadings`` B (n×k), ``factor_cov`` F (k×k), ``idio_var`` d."""
-        return cls(mu, None, bounds, factor_model=FactorModel(loadings, factor_cov, idio_var), **kwargs)
+        fm = FactorModel(np.asarray(loadings), np.asarray(factor_cov), np.asarray(idio_var))
+        return cls(mu, None, bounds, factor_model=fm, tickers=tickers, solver_chain=solver_chain)
 
     @property
     def cov(self) -> np.ndarray:
@@ -225,10 +230,10 @@ class Frontier:
         pairs: Sequence[tuple[Bound, Bound]]
         if len(bounds) == 2 and not isinstance(bounds[0], tuple | list):
             # PyPortfolioOpt's convention, kept so answers agree: a single pair's None means ±1.
-            lo0, hi0 = bounds  # type: ignore[misc]
+            lo0, hi0 = cast(tuple[Bound, Bound], bounds)
             pairs = [(-1.0 if lo0 is None else lo0, 1.0 if hi0 is None else hi0)] * self.n
         else:
-            pairs = list(bounds)  # type: ignore[arg-type]
+            pairs = list(cast(Sequence[tuple[Bound, Bound]], bounds))
         if len(pairs) != self.n:
             raise ValidationError(f"needs one (lo, hi) pair per asset, got {len(pairs)} for {self.n}", field="bounds")
         lo = np.array([-np.inf if p[0] is None else float(p[0]) for p in pairs])
@@ -246,7 +251,9 @@ class Frontier:
             )
         return lo, hi
 
-    def update(self, *, mu: Any = None, cov: Any = None, factor_model: FactorModel | None = None) -> None:
+    def update(
+        self, *, mu: ArrayLike | None = None, cov: ArrayLike | None = None, factor_model: FactorModel | None = None
+    ) -> None:
         """Replace expected returns and/or the risk model (same number of assets); the next call re-solves.
 
         Switching between a dense ``cov`` and a ``factor_model`` (or changing the number of factors)
@@ -267,10 +274,13 @@ class Frontier:
             return
         if note:
             self.notes.append(note)
-        old = getattr(self, "_model", None)
-        if type(old) is not type(model) or (
-            isinstance(model, _FactorModel) and old.exposure.shape != model.exposure.shape  # type: ignore[union-attr]
-        ):
+        old: _DenseModel | _FactorModel | None = getattr(self, "_model", None)
+        same_shape = (isinstance(old, _DenseModel) and isinstance(model, _DenseModel)) or (
+            isinstance(old, _FactorModel)
+            and isinstance(model, _FactorModel)
+            and old.exposure.shape == model.exposure.shape
+        )
+        if not same_shape:
             self._problems.clear()
         self._model = model
 
@@ -333,7 +343,7 @@ class Frontier:
                 cp.Minimize(risk.expr),
                 [excess @ w == 1, cp.sum(w) == k, k >= 0, *risk.constraints, *self._bound_constraints(w, k)],
             )
-            weights = lambda: np.asarray(w.value) / float(k.value)  # noqa: E731
+            weights = lambda: value_of(w) / float(value_of(k))  # noqa: E731
         else:  # pragma: no cover - internal
             raise OptimizationError(f"internal: unknown objective {name}")
         for p in params.values():
@@ -421,11 +431,11 @@ class Frontier:
 
     # -- evaluation ----------------------------------------------------------------------------
 
-    def portfolio_variance(self, weights: Any) -> float:
+    def portfolio_variance(self, weights: ArrayLike) -> float:
         """wᵀΣw (annual variance)."""
         return self._model.variance(as_vector(weights, self.n, "weights"))
 
-    def performance(self, weights: Any, risk_free_rate: float = 0.0) -> Performance:
+    def performance(self, weights: ArrayLike, risk_free_rate: float = 0.0) -> Performance:
         """Expected return, volatility and Sharpe ratio of ``weights`` (annual)."""
         w = as_vector(weights, self.n, "weights")
         ret = float(self.mu @ w)
@@ -433,7 +443,7 @@ class Frontier:
         sharpe = (ret - risk_free_rate) / vol if vol > 0 else float("nan")
         return Performance(ret, vol, sharpe)
 
-    def as_dict(self, weights: Any) -> dict[str, float]:
+    def as_dict(self, weights: ArrayLike) -> dict[str, float]:
         """Weights keyed by ticker."""
         w = as_vector(weights, self.n, "weights")
         return dict(zip(self.tickers, (float(x) for x in w), strict=True))

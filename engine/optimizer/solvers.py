@@ -34,6 +34,7 @@ __all__ = [
     "SolveRecord",
     "SolveStatus",
     "SolverName",
+    "SolverOption",
     "SolverSpec",
 ]
 
@@ -55,12 +56,16 @@ class SolveStatus(StrEnum):
     FAILED = "failed"
 
 
+SolverOption = bool | int | float | str
+"""A solver setting's value (Clarabel's, OSQP's and SCS's settings are flags, counts, tolerances, names)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SolverSpec:
     """One link of the fallback chain: a solver and its options (passed to the solver as-is)."""
 
     name: SolverName
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, SolverOption] = field(default_factory=dict)
 
 
 DEFAULT_CHAIN: tuple[SolverSpec, ...] = (
@@ -189,7 +194,7 @@ class _Reader:
             g.target.save_dual_value(g.read(z))
         # cvxpy's own unpack sets these (value from re-evaluating the objective; here the solver's own)
         problem._status = cp.OPTIMAL
-        problem._value = self.value_sign * value
+        problem._value = self.value_sign * value  # type: ignore[assignment]  # cvxpy declares it None at first
 
 
 class CompiledProblem:
@@ -200,8 +205,8 @@ class CompiledProblem:
     solver's objective (not re-evaluated from the expression) and ``problem.solver_stats`` is not updated.
     """
 
-    def __init__(self, problem: cp.Problem, *, clarabel_options: Mapping[str, Any] | None = None):
-        if not problem.is_dcp(dpp=True) and not _dpp_with_quad_obj(problem):
+    def __init__(self, problem: cp.Problem, *, clarabel_options: Mapping[str, SolverOption] | None = None) -> None:
+        if not _is_dpp(problem) and not _dpp_with_quad_obj(problem):
             raise OptimizationError(
                 "internal: the optimizer built a problem that is not DPP; parameters would force "
                 "a re-compile on every solve — report this as a bug"
@@ -272,7 +277,7 @@ class CompiledProblem:
             if value is None:
                 raise OptimizationError(f"internal: parameter {par.name()} has no value")
             values.append(np.ravel(value, order="F"))
-        return np.concatenate(values)[self._param_gather]
+        return np.asarray(np.concatenate(values)[self._param_gather])
 
     def _probe_param_gather(self) -> np.ndarray | None:
         """The map from [1, every user parameter entry (Fortran order)] to cvxpy's parameter vector.
@@ -318,11 +323,13 @@ class CompiledProblem:
         for param in pp.parameters:
             if param.value is None:
                 raise OptimizationError(f"internal: parameter {param.name()} has no value")
-        return canonInterface.get_parameter_vector(
-            pp.total_param_size,
-            pp.param_id_to_col,
-            pp.param_id_to_size,
-            lambda pid: np.asarray(pp.id_to_param[pid].value),
+        return np.asarray(
+            canonInterface.get_parameter_vector(
+                pp.total_param_size,
+                pp.param_id_to_col,
+                pp.param_id_to_size,
+                lambda pid: np.asarray(pp.id_to_param[pid].value),
+            )
         )
 
     def _data(self) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, float]:
@@ -353,11 +360,12 @@ class CompiledProblem:
         p_mask = p_vals != 0 if p_vals is not None else None
         same = (
             self._solver is not None
+            and self._a_mask is not None
             and np.array_equal(a_mask, self._a_mask)
-            and (p_mask is None or np.array_equal(p_mask, self._p_mask))
+            and (p_mask is None or (self._p_mask is not None and np.array_equal(p_mask, self._p_mask)))
         )
         if same:
-            if self._has_p:
+            if p_vals is not None:
                 self._solver.update(P=p_vals[p_mask], q=q, A=a_vals[a_mask], b=b)
             else:
                 self._solver.update(q=q, A=a_vals[a_mask], b=b)
@@ -369,7 +377,7 @@ class CompiledProblem:
             for key, value in self._clarabel_options.items():
                 setattr(settings, key, value)
             a = _csc(a_vals, a_mask, self._a_indices, self._a_cols, (self._n_rows, self._n_vars))
-            if self._has_p:
+            if p_vals is not None and p_mask is not None:
                 p = _csc(p_vals, p_mask, self._p_indices, self._p_cols, (self._n_vars, self._n_vars))
             else:
                 p = sp.csc_matrix((self._n_vars, self._n_vars))
@@ -459,4 +467,9 @@ def _dpp_with_quad_obj(problem: cp.Problem) -> bool:
     except ImportError:  # pragma: no cover - older cvxpy
         return False
     with quad_form_dpp_scope():
-        return problem.is_dcp(dpp=True)
+        return _is_dpp(problem)
+
+
+def _is_dpp(problem: cp.Problem) -> bool:
+    """``problem.is_dcp(dpp=True)`` (cvxpy's compute-once decorator hides the keyword from type checkers)."""
+    return bool(problem.is_dcp(dpp=True))  # type: ignore[call-arg]

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine.errors import ValidationError
 
@@ -19,9 +19,10 @@ PSD_REPAIR_FLOOR = 1e-10
 """Smallest eigenvalue a repaired covariance keeps (annual variance units)."""
 
 
-def as_vector(value: Any, n: int, field: str, *, allow_nan: bool = False) -> np.ndarray:
+def as_vector(value: ArrayLike, n: int, field: str, *, allow_nan: bool = False) -> np.ndarray:
     """A float array of shape (n,); raises ValidationError naming ``field`` on a wrong shape or NaN."""
-    arr = np.asarray(value, dtype=float).reshape(-1) if np.ndim(value) else np.full(n, float(value))
+    arr = np.asarray(value, dtype=float)
+    arr = arr.reshape(-1) if arr.ndim else np.full(n, float(arr))
     if arr.shape != (n,):
         raise ValidationError(
             f"has shape {arr.shape}, expected ({n},)", field=field, fix="pass one value per asset/account"
@@ -32,7 +33,7 @@ def as_vector(value: Any, n: int, field: str, *, allow_nan: bool = False) -> np.
     return arr
 
 
-def as_matrix(value: Any, shape: tuple[int, int], field: str) -> np.ndarray:
+def as_matrix(value: ArrayLike, shape: tuple[int, int], field: str) -> np.ndarray:
     """A finite float array of exactly ``shape``; raises ValidationError naming ``field`` otherwise."""
     arr = np.asarray(value, dtype=float)
     if arr.shape != shape:
@@ -48,7 +49,7 @@ _REPAIRED_LOCK = threading.Lock()
 _REPAIRED_MAX = 16
 
 
-def repaired_covariance(cov: Any, n: int, field: str = "cov") -> tuple[np.ndarray, str | None]:
+def repaired_covariance(cov: ArrayLike, n: int, field: str = "cov") -> tuple[np.ndarray, str | None]:
     """Symmetrized covariance with negative eigenvalues lifted to a small floor (annual variance).
 
     Returns the matrix and a note saying what was repaired (None if nothing was). The result of a
