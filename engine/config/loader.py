@@ -16,6 +16,12 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.config.direct import (
+    DirectIndexSchema,
+    check_direct_index,
+    direct_index_from_schema,
+    sleeve_symbols,
+)
 from engine.config.exact import Money
 from engine.config.strict_yaml import MAX_BYTES, YamlFloat, strict_load
 from engine.errors import ConfigError
@@ -395,6 +401,7 @@ class HouseholdSchema(_Strict):
     monthly_savings: Money = Field(Decimal(0), ge=0)
     monthly_expenses: Money = Field(Decimal(0), ge=0)
     emergency_months: float = Field(3.0, ge=EMERGENCY_MONTHS[0], le=EMERGENCY_MONTHS[1])
+    direct_index: DirectIndexSchema | None = None  # engine/config/direct.py
 
 
 def _member_fields(m: MemberSchema, file: str | None) -> dict[str, Any]:
@@ -442,12 +449,14 @@ def household_from_dict(
             monthly_expenses=s.monthly_expenses,
             emergency_months=s.emergency_months,
             loss_sales=tuple(LossSale(**sale.model_dump()) for sale in s.loss_sales),
+            direct_index=None if s.direct_index is None else direct_index_from_schema(s.direct_index, file=file),
         )
     except DomainValidationError as exc:
         raise ConfigError(exc.reason, file=file, field=exc.field, value=exc.value, fix=exc.fix) from exc
     if universe is not None:
+        stocks = sleeve_symbols(household)  # a direct-index sleeve's stocks (checked in check_direct_index)
         for lot in household.lots:
-            if lot.symbol not in universe:
+            if lot.symbol not in universe and lot.symbol not in stocks:
                 raise ConfigError(
                     f"lot {lot.id} holds a ticker outside the universe",
                     file=file,
@@ -456,6 +465,7 @@ def household_from_dict(
                     fix="add the fund to config/universe.yaml or correct the ticker",
                 )
     _check_references(household, file=file, universe=universe)
+    check_direct_index(household, file=file, universe=universe)
     _check_dates(household, file=file, as_of=as_of)
     for sale in household.loss_sales:
         if household.account(sale.account).type is not AccountType.TAXABLE:
@@ -498,7 +508,7 @@ def _check_references(household: Household, *, file: str | None, universe: Unive
                 fix="correct the ticker or remove it; the universe is config/universe.yaml",
             )
     for sale in household.loss_sales:
-        if sale.symbol not in universe:
+        if sale.symbol not in universe and sale.symbol not in sleeve_symbols(household):
             raise ConfigError(
                 f"loss sale {sale.id} names a ticker outside the universe",
                 file=file, field=f"loss_sales[{sale.id}].symbol", value=sale.symbol,
@@ -609,6 +619,9 @@ def household_to_dict(household: Household) -> dict[str, Any]:
         v = getattr(household, f.name)
         if f.name in ("members", "accounts", "lots", "goals", "events", "loss_sales"):
             out[f.name] = [{k: _plain(x) for k, x in asdict(item).items()} for item in v]
+        elif f.name == "direct_index":
+            if v is not None:
+                out[f.name] = v.to_dict()
         elif f.name in ("risk", "values", "tax"):
             out[f.name] = {k: _plain(x) for k, x in asdict(v).items()}
         else:

@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import ConfigError, DataError, UnknownTicker
+
+if TYPE_CHECKING:
+    from engine.data.market import MarketData
 
 __all__ = [
     "SP500_MASKS",
@@ -37,7 +41,9 @@ __all__ = [
     "issuer_of",
     "load_sp500",
     "load_stock_universe",
+    "stock_universe",
     "universe_weights",
+    "with_stock_prices",
 ]
 
 _CLASS_SUFFIX = re.compile(r"\s*\((?:Class|Series)\s+[A-Z0-9]+\)\s*$", re.IGNORECASE)
@@ -373,3 +379,51 @@ def universe_weights(universe: StockUniverse, weights: Mapping[str, float] | Non
     if total <= 0:
         raise ConfigError("benchmark weights sum to 0", field="weights", fix="give at least one positive weight")
     return out / total
+
+
+def stock_universe(spec: str, *, base: str | Path | None = None) -> StockUniverse:
+    """The stock universe a household's direct-index sleeve names: ``embedded`` (the shipped demo set), a folder
+    holding the S&P 500 set (its ``sp500_sectors.csv``), or a universe CSV; a relative path is read from ``base``.
+
+    Raises:
+        ConfigError: the folder or file does not exist or is not a valid universe (the message names it).
+    """
+    if spec.strip().lower() == "embedded":
+        return _embedded_universe()
+    path = Path(spec).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    if path.is_dir():
+        path = path / "sp500_sectors.csv"
+    return _cached_universe(str(path.resolve()), path.stat().st_mtime if path.is_file() else 0.0)
+
+
+@lru_cache(maxsize=1)
+def _embedded_universe() -> StockUniverse:
+    return embedded_stocks().universe
+
+
+@lru_cache(maxsize=8)
+def _cached_universe(path: str, mtime: float) -> StockUniverse:
+    return load_stock_universe(path)
+
+
+def with_stock_prices(market: MarketData, data: StockData) -> MarketData:
+    """``market`` with ``data``'s stock closes as more columns, on the market's own days, up to the stocks' last
+    day (so a direct-index sleeve and the simulated broker price stocks and funds from one frame).
+
+    Raises:
+        DataError: the stock set and the market share no days.
+    """
+    from engine.data.market import MarketData
+
+    frame = market.prices
+    last = data.prices.index.max()
+    frame = frame.loc[frame.index <= last]
+    stocks = data.prices.reindex(frame.index)
+    stocks = stocks.loc[:, [t for t in stocks.columns if t not in frame.columns]]
+    if frame.empty or stocks.notna().sum().sum() == 0:
+        raise DataError(f"the stock set ({data.description or 'stocks'}) and the market data ({market.source}) "
+                        "share no days; use market data that covers the stocks' dates")
+    return MarketData(pd.concat([frame, stocks], axis=1), source=f"{market.source} + {len(stocks.columns)} stocks",
+                      as_of=market.cut)
