@@ -220,7 +220,7 @@ class DirectIndexPlanner:
         fund_px = {d.fund: float(prices[d.fund])} if d.fund in prices else {}
         px = {t: float(prices[t]) for t in stocks.tickers} | fund_px
         rules = self.rules(d, harvest=harvest)
-        x = sleeve_inputs(ledger, account, stocks, self.model(stocks, as_of), px, as_of, benchmark=bench,
+        x = sleeve_inputs(self._sleeve_ledger(household, ledger, account, as_of), account, stocks, self.model(stocks, as_of), px, as_of, benchmark=bench,
                           rules=rules, fund=d.fund, cash=target_usd - current)
         result = DirectIndexSleeve.for_inputs(x).solve(x)
         targets: dict[Key, Decimal] = {}
@@ -248,6 +248,24 @@ class DirectIndexPlanner:
                  f"(the fund's look-through is the benchmark)"]
         lines += [f"Direct index in {account}: {line}" for line in result.explanation]
         return SleevePlan(account, target_usd, current, targets, sell_lots, result, lines)
+
+    def _sleeve_ledger(self, household: Household, ledger: LotLedger, account: str, on: date) -> LotLedger:
+        """``ledger`` as the sleeve sees it: every account's lots and open loss sales (the wash-sale rule spans them
+        all), except the funds of ``account`` other than the sleeve's index fund (the household solve's, not the
+        sleeve's)."""
+        from engine.tax import LotLedger
+
+        d = household.direct_index
+        assert d is not None
+        if all(lot.symbol == d.fund or self.is_stock(household, lot.symbol) for lot in ledger.open_lots(account)):
+            return ledger
+        view = LotLedger({a.id: a.type for a in household.accounts}, self.identical(household))
+        for lot in ledger.open_lots():
+            if lot.account != account or lot.symbol == d.fund or self.is_stock(household, lot.symbol):
+                view.add_lot(lot)
+        for sale in ledger.open_loss_sales(on):
+            view.add_loss_sale(sale)
+        return view
 
     def _sell_all(self, household: Household, account: str, lots: Sequence[Lot], prices: Mapping[str, Decimal],
                   current: float) -> SleevePlan:
