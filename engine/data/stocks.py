@@ -20,15 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import ConfigError, DataError, UnknownTicker
-
-if TYPE_CHECKING:
-    from engine.data.market import MarketData
 
 __all__ = [
     "SP500_MASKS",
@@ -43,7 +39,6 @@ __all__ = [
     "load_stock_universe",
     "stock_universe",
     "universe_weights",
-    "with_stock_prices",
 ]
 
 _CLASS_SUFFIX = re.compile(r"\s*\((?:Class|Series)\s+[A-Z0-9]+\)\s*$", re.IGNORECASE)
@@ -407,23 +402,3 @@ def _embedded_universe() -> StockUniverse:
 def _cached_universe(path: str, mtime: float) -> StockUniverse:
     return load_stock_universe(path)
 
-
-def with_stock_prices(market: MarketData, data: StockData) -> MarketData:
-    """``market`` with ``data``'s stock closes as more columns, on the market's own days, up to the stocks' last
-    day (so a direct-index sleeve and the simulated broker price stocks and funds from one frame).
-
-    Raises:
-        DataError: the stock set and the market share no days.
-    """
-    from engine.data.market import MarketData
-
-    frame = market.prices
-    last = data.prices.index.max()
-    frame = frame.loc[frame.index <= last]
-    stocks = data.prices.reindex(frame.index)
-    stocks = stocks.loc[:, [t for t in stocks.columns if t not in frame.columns]]
-    if frame.empty or stocks.notna().sum().sum() == 0:
-        raise DataError(f"the stock set ({data.description or 'stocks'}) and the market data ({market.source}) "
-                        "share no days; use market data that covers the stocks' dates")
-    return MarketData(pd.concat([frame, stocks], axis=1), source=f"{market.source} + {len(stocks.columns)} stocks",
-                      as_of=market.cut)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from engine.errors import ValidationError
 
@@ -101,7 +101,7 @@ class DirectIndex:
                                       field=f"direct_index.tilts.{t}", value=v, fix="e.g. tilts: {MSFT: 0.01}")
         set_(self, "tilts", tilts)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain data (YAML/JSON-ready; the USD budget as text): ``DirectIndex.from_dict`` reads it back exactly."""
         return {
             "accounts": list(self.accounts), "fund": self.fund, "universe": self.universe,
@@ -113,11 +113,11 @@ class DirectIndex:
         }
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, object]) -> DirectIndex:
+    def from_dict(cls, doc: Mapping[str, Any]) -> DirectIndex:
         """The sleeve from ``to_dict``'s plain data (the store's JSON)."""
         d = dict(doc)
         for name in ("accounts", "exclude", "exclude_tickers", "exclude_sectors", "exclude_sub_industries"):
-            d[name] = tuple(d.get(name) or ())  # type: ignore[call-overload]
+            d[name] = tuple(d.get(name) or ())
         if d.get("tax_budget") is not None:
             d["tax_budget"] = Decimal(str(d["tax_budget"]))
-        return cls(**d)  # type: ignore[arg-type]
+        return cls(**d)

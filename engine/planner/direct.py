@@ -220,7 +220,8 @@ class DirectIndexPlanner:
         fund_px = {d.fund: float(prices[d.fund])} if d.fund in prices else {}
         px = {t: float(prices[t]) for t in stocks.tickers} | fund_px
         rules = self.rules(d, harvest=harvest)
-        x = sleeve_inputs(self._sleeve_ledger(household, ledger, account, as_of), account, stocks, self.model(stocks, as_of), px, as_of, benchmark=bench,
+        x = sleeve_inputs(self._sleeve_ledger(household, ledger, account, as_of), account, stocks,
+                          self.model(stocks, as_of), px, as_of, benchmark=bench,
                           rules=rules, fund=d.fund, cash=target_usd - current)
         result = DirectIndexSleeve.for_inputs(x).solve(x)
         targets: dict[Key, Decimal] = {}
@@ -243,7 +244,9 @@ class DirectIndexPlanner:
             key = (account, ticker)
             shares = Decimal(str(w * x.value / px[ticker])).quantize(_SHARE, rounding=ROUND_DOWN)
             targets[key] = targets.get(key, Decimal(0)) + shares
-        lines = [f"Direct index in {account}: the household solve's {d.fund} target ${target_usd:,.0f} is the "
+        lines = [f"Direct index in {account}: harvested lot by lot at its value ${current:,.0f}, replacements "
+                 f"within the tracking limit; it holds the index as single stocks of {d.universe}" if harvest else
+                 f"Direct index in {account}: the household solve's {d.fund} target ${target_usd:,.0f} is the "
                  f"sleeve's target (now ${current:,.0f}); it holds the index as single stocks of {d.universe} "
                  f"(the fund's look-through is the benchmark)"]
         lines += [f"Direct index in {account}: {line}" for line in result.explanation]

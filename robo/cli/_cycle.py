@@ -48,7 +48,8 @@ def market(kind: str) -> Any:
     if kind == "embedded":
         return MarketData.embedded()
     if kind == "stocks":
-        from engine.data.stocks import embedded_stocks, with_stock_prices
+        from engine.data.market import with_stock_prices
+        from engine.data.stocks import embedded_stocks
 
         return with_stock_prices(MarketData.embedded(), embedded_stocks())
     return load_market_data(YahooSource(cache_dir=Settings().cache_dir / "yahoo", offline=True))

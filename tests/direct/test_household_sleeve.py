@@ -12,14 +12,14 @@ import json
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from engine.config import load_universe
 from engine.config.loader import default_file, household_from_dict, household_to_dict, load_household
 from engine.data import MarketData
-from engine.data.stocks import embedded_stocks, with_stock_prices
+from engine.data.market import with_stock_prices
+from engine.data.stocks import embedded_stocks
 from engine.model import OrderSide, RunKind
 from engine.planner import Planner
 from engine.planner.direct import PROXY_PREFIX
