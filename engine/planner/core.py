@@ -338,7 +338,8 @@ class Planner:
             from engine.tax import LotLedger
 
             proxies = run_kind not in (RunKind.TAX_LOSS_HARVEST, RunKind.PARTIAL_LIQUIDATION)
-            fund_h = self.direct.fund_view(household, ctx.prices, proxies=proxies)
+            fund_h = self.direct.fund_view(household, ctx.prices, proxies=proxies,
+                                           keep_fund=run_kind is not RunKind.TAX_LOSS_HARVEST)
             fund_ledger = LotLedger.from_household(fund_h, self.universe)
         mandate = mandate or self.mandate(fund_h, as_of, ledger=fund_ledger)
         pid = proposal_id or f"{household.id}-{as_of:%Y%m%d}-{run_kind.value}-{int(time.time() * 1000) % 10**8:08d}"

@@ -106,11 +106,13 @@ class DirectIndexPlanner:
         d = household.direct_index
         return d is not None and symbol not in self.universe and symbol in self.stocks(d)
 
-    def fund_view(self, household: Household, prices: Mapping[str, Decimal], *, proxies: bool = True) -> Household:
+    def fund_view(self, household: Household, prices: Mapping[str, Decimal], *, proxies: bool = True,
+                  keep_fund: bool = True) -> Household:
         """The household as the fund-level rooms see it: a sleeve account's stocks become one lot of the index fund
         (``proxies``; worth the same, their summed basis, dated by the newest stock lot, never a wash-sale
         replacement) or are left out; loss sales of stocks are left out (a stock is not substantially identical
-        to a fund, docs/direct-indexing.md). The sleeve's own lot-level harvesting stays inside the sleeve."""
+        to a fund, docs/direct-indexing.md). The sleeve's own lot-level harvesting stays inside the sleeve; without
+        ``keep_fund`` the index fund's lots in the sleeve accounts are left to the sleeve too (a harvest run)."""
         d = household.direct_index
         if d is None:
             return household
@@ -120,6 +122,8 @@ class DirectIndexPlanner:
         for lot in household.lots:
             if self.is_stock(household, lot.symbol):
                 pooled.setdefault(lot.account, []).append(lot)
+            elif not keep_fund and lot.symbol == d.fund and lot.account in d.accounts:
+                continue
             else:
                 lots.append(lot)
         for account, group in pooled.items():
