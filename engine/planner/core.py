@@ -86,7 +86,7 @@ class Planner:
                 day=as_of,
             )
         prices = {t: Decimal(str(round(float(last[t]), 6))) for t in tradable}
-        # Columns beyond the fund universe (a direct-index sleeve's stocks, engine.data.stocks.with_stock_prices)
+        # Columns beyond the fund universe (a direct-index sleeve's stocks, engine.data.market.with_stock_prices)
         # are priced too: the sleeve, the orders and the cycle's rails read them here.
         prices |= {str(t): Decimal(str(round(float(v), 6))) for t, v in last.items()
                    if t not in self.universe and np.isfinite(v) and v > 0}
@@ -352,13 +352,15 @@ class Planner:
         current = steps.holdings(lots)
         fund_lots = lots if fund_ledger is ledger else fund_ledger.open_lots()
         fund_current = current if fund_ledger is ledger else steps.holdings(fund_lots)
+        # what the fund view leaves out (a sleeve's stocks; on a harvest run its fund lots too) stays as it is here
+        aside = {k: v for k, v in current.items() if k not in fund_current}
         if run_kind is RunKind.TAX_LOSS_HARVEST:  # the daily harvest run (engine.tax.harvest_run)
             from engine.tax import plan_harvest
 
             run = plan_harvest(fund_h, fund_ledger, ctx.prices, as_of, self.universe, tables=self.tax_tables(),
                                config=self.config.harvest_thresholds, esg=self.esg_data(),
                                max_position=self.config.max_position)
-            targets, sell_lots = {**current, **run.targets(fund_current)}, dict(run.sell_lots)
+            targets, sell_lots = {**aside, **run.targets(fund_current)}, dict(run.sell_lots)
             explanation += list(run.explanation)
         elif run_kind is RunKind.PARTIAL_LIQUIDATION:
             if amount is None or amount <= 0:
@@ -368,7 +370,7 @@ class Planner:
             targets, sell_lots, lines = steps.liquidation_targets(
                 fund_h, fund_lots, ctx.prices, as_of, Decimal(amount), cash_buffer=rules.cash_buffer,
                 fractionable=fractionable)
-            targets = {**current, **targets}  # a direct-index sleeve's stocks are not liquidated here
+            targets = {**aside, **targets}  # a direct-index sleeve's stocks are not liquidated here
             explanation += lines
         else:
             result, targets, sell_lots = self._optimize(fund_h, fund_ledger, ctx, mandate, fund_lots, fund_current)
