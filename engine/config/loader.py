@@ -22,6 +22,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, Field
 
+from engine.config.direct import check_direct_index, sleeve_symbols, with_universe_resolved
 from engine.config.schema import Strict, build, schema_of
 from engine.config.strict_yaml import MAX_BYTES, YamlFloat, strict_load
 from engine.errors import ConfigError
@@ -247,12 +248,13 @@ def household_from_dict(
     """
     validated = validate(data, HouseholdSchema, file=file)
     try:
-        household = _earnings_files_resolved(build(Household, validated), file)
+        household = with_universe_resolved(_earnings_files_resolved(build(Household, validated), file), file)
     except DomainValidationError as exc:
         raise ConfigError(exc.reason, file=file, field=exc.field, value=exc.value, fix=exc.fix) from exc
     if universe is not None:
+        stocks = sleeve_symbols(household)  # a direct-index sleeve's stocks (checked in check_direct_index)
         for lot in household.lots:
-            if lot.symbol not in universe:
+            if lot.symbol not in universe and lot.symbol not in stocks:
                 raise ConfigError(
                     f"lot {lot.id} holds a ticker outside the universe",
                     file=file,
@@ -261,6 +263,7 @@ def household_from_dict(
                     fix="add the fund to config/universe.yaml or correct the ticker",
                 )
     _check_references(household, file=file, universe=universe)
+    check_direct_index(household, file=file, universe=universe)
     _check_dates(household, file=file, as_of=as_of)
     for sale in household.loss_sales:
         if household.account(sale.account).type is not AccountType.TAXABLE:
@@ -303,7 +306,7 @@ def _check_references(household: Household, *, file: str | None, universe: Unive
                 fix="correct the ticker or remove it; the universe is config/universe.yaml",
             )
     for sale in household.loss_sales:
-        if sale.symbol not in universe:
+        if sale.symbol not in universe and sale.symbol not in sleeve_symbols(household):
             raise ConfigError(
                 f"loss sale {sale.id} names a ticker outside the universe",
                 file=file, field=f"loss_sales[{sale.id}].symbol", value=sale.symbol,

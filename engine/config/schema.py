@@ -43,8 +43,10 @@ from engine.model import (
     RETIREMENT_AGE,
     RISK_WILLINGNESS,
     STATE_RATE,
+    STOCK_ESG_SCORE,
     Account,
     Asset,
+    DirectIndex,
     Goal,
     Household,
     IncomeStream,
@@ -123,6 +125,11 @@ RULES: dict[type, Rules] = {
     RiskProfile: Rules(bounds={"willingness": RISK_WILLINGNESS}),
     Values: Rules(bounds={"min_esg_score": ESG_SCORE, "max_carbon": CARBON_INTENSITY, "tilt": FRACTION}),
     TaxProfile: Rules(bounds={"state_rate": STATE_RATE}),
+    DirectIndex: Rules(
+        # te_limit and max_weight are > 0 as well: the model refuses 0 with its own message
+        bounds={"esg_floor": STOCK_ESG_SCORE, "te_limit": FRACTION, "max_weight": FRACTION},
+        limits={"accounts": _NONEMPTY, "fund": _NONEMPTY},
+    ),
     Household: Rules(
         bounds={"emergency_months": EMERGENCY_MONTHS},
         limits={"id": {"min_length": 1, "pattern": r"^[A-Za-z0-9_.-]+$"}, "members": _NONEMPTY, "accounts": _NONEMPTY},

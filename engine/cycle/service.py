@@ -258,7 +258,7 @@ class Cycle:
                 guarded = self.rails.guard(broker, prices=day.prices, data_time=data_time)
                 self._book_earlier_fills(p, guarded, ledger)
                 runs.append(trade(guarded, members, [o for o in traded if o.account in members], ledger,
-                                  prices=day.prices, assets=self.planner.universe.assets,
+                                  prices=day.prices, assets=self.planner.assets_for(h),
                                   rules=self.planner.config.order_rules, timeout=self.planner.config.fill_timeout_s,
                                   notional_buys=self.planner.config.notional_buys))
         report = self._finish(p, runs, advised, actor, ledger)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,11 @@ from engine.data.sources import PriceSource, _norm_tickers, _tidy
 from engine.data.validate import validate_prices
 from engine.errors import DataError, EmptyRange, LookAheadError, UnknownTicker
 
-__all__ = ["TRADING_DAYS_PER_YEAR", "MarketData", "MarketSnapshot", "annualized_stats", "load_market_data"]
+if TYPE_CHECKING:
+    from engine.data.stocks import StockData
+
+__all__ = ["TRADING_DAYS_PER_YEAR", "MarketData", "MarketSnapshot", "annualized_stats", "load_market_data",
+           "with_stock_prices"]
 
 #: Trading days per year used to annualise daily volatility.
 TRADING_DAYS_PER_YEAR = 252
@@ -346,3 +351,22 @@ def annualized_stats(prices: pd.DataFrame, years: float = 10, end: date | None =
     )
     out.index.name = "ticker"
     return out
+
+
+def with_stock_prices(market: MarketData, data: StockData) -> MarketData:
+    """``market`` with ``data``'s stock closes as more columns, on the market's own days, up to the stocks' last
+    day (so a direct-index sleeve and the simulated broker price stocks and funds from one frame).
+
+    Raises:
+        DataError: the stock set and the market share no days.
+    """
+    frame = market.prices
+    last = data.prices.index.max()
+    frame = frame.loc[frame.index <= last]
+    stocks = data.prices.reindex(frame.index)
+    stocks = stocks.loc[:, [t for t in stocks.columns if t not in frame.columns]]
+    if frame.empty or stocks.notna().sum().sum() == 0:
+        raise DataError(f"the stock set ({data.description or 'stocks'}) and the market data ({market.source}) "
+                        "share no days; use market data that covers the stocks' dates")
+    return MarketData(pd.concat([frame, stocks], axis=1), source=f"{market.source} + {len(stocks.columns)} stocks",
+                      as_of=market.cut)

@@ -37,6 +37,7 @@ __all__ = [
     "issuer_of",
     "load_sp500",
     "load_stock_universe",
+    "stock_universe",
     "universe_weights",
 ]
 
@@ -373,3 +374,31 @@ def universe_weights(universe: StockUniverse, weights: Mapping[str, float] | Non
     if total <= 0:
         raise ConfigError("benchmark weights sum to 0", field="weights", fix="give at least one positive weight")
     return out / total
+
+
+def stock_universe(spec: str, *, base: str | Path | None = None) -> StockUniverse:
+    """The stock universe a household's direct-index sleeve names: ``embedded`` (the shipped demo set), a folder
+    holding the S&P 500 set (its ``sp500_sectors.csv``), or a universe CSV; a relative path is read from ``base``.
+
+    Raises:
+        ConfigError: the folder or file does not exist or is not a valid universe (the message names it).
+    """
+    if spec.strip().lower() == "embedded":
+        return _embedded_universe()
+    path = Path(spec).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    if path.is_dir():
+        path = path / "sp500_sectors.csv"
+    return _cached_universe(str(path.resolve()), path.stat().st_mtime if path.is_file() else 0.0)
+
+
+@lru_cache(maxsize=1)
+def _embedded_universe() -> StockUniverse:
+    return embedded_stocks().universe
+
+
+@lru_cache(maxsize=8)
+def _cached_universe(path: str, mtime: float) -> StockUniverse:
+    return load_stock_universe(path)
+

@@ -8,5 +8,6 @@ from engine.model.broker import *  # noqa: F403
 from engine.model.broker import __all__ as _broker_all
 from engine.model.core import *  # noqa: F403
 from engine.model.core import __all__ as _core_all
+from engine.model.direct import BENCHMARKS, EXCLUSION_PRESETS, STOCK_ESG_SCORE, DirectIndex
 
-__all__ = [*_core_all, *_broker_all]
+__all__ = [*_core_all, *_broker_all, "BENCHMARKS", "EXCLUSION_PRESETS", "STOCK_ESG_SCORE", "DirectIndex"]

@@ -20,6 +20,7 @@ from numbers import Real
 from typing import Any, Final, Literal, get_args
 
 from engine.errors import ValidationError
+from engine.model.direct import DirectIndex
 
 __all__ = [
     "CARBON_INTENSITY",
@@ -813,6 +814,7 @@ class Household:
     monthly_expenses: Decimal = Decimal(0)
     emergency_months: float = 3.0
     loss_sales: tuple[LossSale, ...] = ()
+    direct_index: DirectIndex | None = None  # a sleeve holding an index as single stocks (engine/model/direct.py)
 
     def __post_init__(self) -> None:
         _nonempty(self, "id")
@@ -871,6 +873,17 @@ class Household:
                         value=acct_id,
                         fix=f"use one of: {', '.join(sorted(account_ids))}",
                     )
+        if self.direct_index is not None:
+            for acct_id in self.direct_index.accounts:
+                if acct_id not in account_ids:
+                    raise ValidationError(
+                        "the direct-index sleeve names an unknown account", field="direct_index.accounts",
+                        value=acct_id, fix=f"use one of: {', '.join(sorted(account_ids))}")
+                if self.account(acct_id).type is not AccountType.TAXABLE:
+                    raise ValidationError(
+                        f"the direct-index sleeve's account {acct_id} is not taxable: lot-level harvesting is worth "
+                        "nothing where gains are not taxed", field="direct_index.accounts", value=acct_id,
+                        fix="hold the sleeve in a taxable account")
 
     def account(self, account_id: str) -> Account:
         """The account with this id (raises ``ValidationError`` if there is none)."""

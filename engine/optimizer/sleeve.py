@@ -383,7 +383,7 @@ class DirectIndexSleeve:
         self.held = cp.Parameter(m, nonneg=True, name="held")
         self.lot_w = cp.Parameter((m, s), nonneg=True, name="lot_weight")
         self.lot_tax = cp.Parameter((m, s), name="lot_tax")
-        self.cash = cp.Parameter(nonneg=True, name="cash")
+        self.cash = cp.Parameter(name="cash")  # < 0: the sleeve must raise that much (its target is below its value)
         self.te2 = cp.Parameter(nonneg=True, name="te_limit_squared")
         self.budget = cp.Parameter(name="tax_budget")
         self.kappa = cp.Parameter(nonneg=True, name="risk_aversion")

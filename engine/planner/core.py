@@ -23,9 +23,10 @@ import numpy as np
 
 from engine.config import load_universe
 from engine.errors import DataError, LookAheadError, ValidationError
-from engine.model import Household, LifeEvent, Lot, Proposal, RunKind, Universe
+from engine.model import Asset, Household, LifeEvent, Lot, Proposal, RunKind, Universe
 from engine.planner import targets as steps
 from engine.planner.config import Day, EngineConfig
+from engine.planner.direct import DirectIndexPlanner, SleevePlan
 from engine.rebalancer import PortfolioState, TriggerDecision, build_orders, default_policy
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Planner:
         self._last_estimates: Estimates | None = None
         self._mandates: dict[str, tuple[str, Mandate]] = {}
         self._config: dict[str, Any] = {}  # config YAML (goals, assumptions, tax tables) read once per planner
+        self.direct = DirectIndexPlanner(market, self.universe)  # households' direct-index sleeves
 
     # ------------------------------------------------------------------------------------------
     # Shared, per-day context
@@ -93,6 +95,10 @@ class Planner:
                 day=as_of,
             )
         prices = {t: Decimal(str(round(float(last[t]), 6))) for t in tradable}
+        # Columns beyond the fund universe (a direct-index sleeve's stocks, engine.data.market.with_stock_prices)
+        # are priced too: the sleeve, the orders and the cycle's rails read them here.
+        prices |= {str(t): Decimal(str(round(float(v), 6))) for t, v in last.items()
+                   if t not in self.universe and np.isfinite(v) and v > 0}
         estimates = self.estimates(as_of, view=view, tickers=tradable)
         ctx = Day(as_of, prices, tradable, estimates)
         if len(self._days) > 8:  # keep a few days: backtests walk forward, batches reuse one day
@@ -191,7 +197,19 @@ class Planner:
         """A lot ledger holding the household's lots and open loss sales (for planning without a live ledger)."""
         from engine.tax import LotLedger
 
-        return LotLedger.from_household(household, self.universe)
+        if household.direct_index is None:
+            return LotLedger.from_household(household, self.universe)
+        # a sleeve's share classes are substantially identical too, across every account (docs/direct-indexing.md)
+        ledger = LotLedger({a.id: a.type for a in household.accounts}, self.direct.identical(household))
+        for lot in household.lots:
+            ledger.add_lot(lot)
+        for sale in household.loss_sales:
+            ledger.add_loss_sale(sale)
+        return ledger
+
+    def assets_for(self, household: Household) -> dict[str, Asset]:
+        """The assets a household's orders may name: the fund universe's, plus its direct-index sleeve's stocks."""
+        return self.direct.assets(household)
 
     def tax_tables(self) -> TaxTables:
         """The tax tables, read once per planner (like the goals configuration), not once per household."""
@@ -229,6 +247,11 @@ class Planner:
     ) -> TriggerDecision | None:
         """Run the household's trigger policy on ``as_of``; ``None`` when nothing needs doing."""
         ctx = self.day(as_of)
+        if household.direct_index is not None:  # the fund-level rooms see the sleeve as its index fund
+            from engine.tax import LotLedger
+
+            household = self.direct.fund_view(household, ctx.prices)
+            ledger = LotLedger.from_household(household, self.universe)
         ledger = ledger or self.ledger(household)
         mandate = mandate or self.mandate(household, as_of, ledger=ledger)
         lots = ledger.open_lots()  # read once: the ledger builds fresh views on every call
@@ -318,7 +341,17 @@ class Planner:
         if estimates is not None:
             ctx = replace(ctx, estimates=estimates)
         ledger = ledger or self.ledger(household)
-        mandate = mandate or self.mandate(household, as_of, ledger=ledger)
+        # The fund-level rooms (mandate, household solve, fund harvest, liquidation) see a direct-index sleeve as
+        # its index fund (engine/planner/direct.py); the sleeve then turns the fund's target into stocks and lots.
+        fund_h, fund_ledger = household, ledger
+        if household.direct_index is not None:
+            from engine.tax import LotLedger
+
+            proxies = run_kind not in (RunKind.TAX_LOSS_HARVEST, RunKind.PARTIAL_LIQUIDATION)
+            fund_h = self.direct.fund_view(household, ctx.prices, proxies=proxies,
+                                           keep_fund=run_kind is not RunKind.TAX_LOSS_HARVEST)
+            fund_ledger = LotLedger.from_household(fund_h, self.universe)
+        mandate = mandate or self.mandate(fund_h, as_of, ledger=fund_ledger)
         pid = proposal_id or f"{household.id}-{as_of:%Y%m%d}-{run_kind.value}-{int(time.time() * 1000) % 10**8:08d}"
         rules = self.config.order_rules
 
@@ -327,13 +360,17 @@ class Planner:
         sell_lots: dict[tuple[str, str], list[str]] = {}
         lots = ledger.open_lots()  # read once: the holdings and the optimizer's inputs both need them
         current = steps.holdings(lots)
+        fund_lots = lots if fund_ledger is ledger else fund_ledger.open_lots()
+        fund_current = current if fund_ledger is ledger else steps.holdings(fund_lots)
+        # what the fund view leaves out (a sleeve's stocks; on a harvest run its fund lots too) stays as it is here
+        aside = {k: v for k, v in current.items() if k not in fund_current}
         if run_kind is RunKind.TAX_LOSS_HARVEST:  # the daily harvest run (engine.tax.harvest_run)
             from engine.tax import plan_harvest
 
-            run = plan_harvest(household, ledger, ctx.prices, as_of, self.universe, tables=self.tax_tables(),
+            run = plan_harvest(fund_h, fund_ledger, ctx.prices, as_of, self.universe, tables=self.tax_tables(),
                                config=self.config.harvest_thresholds, esg=self.esg_data(),
                                max_position=self.config.max_position)
-            targets, sell_lots = run.targets(current), run.sell_lots
+            targets, sell_lots = {**aside, **run.targets(fund_current)}, dict(run.sell_lots)
             explanation += list(run.explanation)
         elif run_kind is RunKind.PARTIAL_LIQUIDATION:
             if amount is None or amount <= 0:
@@ -341,16 +378,22 @@ class Planner:
                                       value=amount)
             fractionable = {t: a.fractionable for t, a in self.universe.assets.items()}
             targets, sell_lots, lines = steps.liquidation_targets(
-                household, lots, ctx.prices, as_of, Decimal(amount), cash_buffer=rules.cash_buffer,
+                fund_h, fund_lots, ctx.prices, as_of, Decimal(amount), cash_buffer=rules.cash_buffer,
                 fractionable=fractionable)
+            targets = {**aside, **targets}  # a direct-index sleeve's stocks are not liquidated here
             explanation += lines
         else:
-            result, targets, sell_lots = self._optimize(household, ledger, ctx, mandate, lots, current)
+            result, targets, sell_lots = self._optimize(fund_h, fund_ledger, ctx, mandate, fund_lots, fund_current)
             explanation += list(result.explanation)
             explanation += ledger.buy_block_reasons(as_of)  # funds no account may buy today, and why
+        sleeves: list[Any] = []
+        if household.direct_index is not None and run_kind is not RunKind.PARTIAL_LIQUIDATION:
+            sleeves = self._sleeves(household, ledger, ctx, targets, sell_lots, run_kind, lots)
+            for s in sleeves:
+                explanation += s.explanation
         cash = {a.id: a.cash for a in household.accounts}
         plan = build_orders(
-            pid, current, targets, ctx.prices, cash, self.universe.assets, rules=rules, sell_lots=sell_lots,
+            pid, current, targets, ctx.prices, cash, self.assets_for(household), rules=rules, sell_lots=sell_lots,
             allow_sells=run_kind is not RunKind.INVEST_CASH,
             allow_buys=run_kind is not RunKind.PARTIAL_LIQUIDATION,
         )
@@ -383,10 +426,42 @@ class Planner:
                 "binding": [] if result is None else [f"{b.group.value}:{b.subject}" for b in result.binding],
                 "plan_seconds": round(time.perf_counter() - started, 4),
                 "trigger_sources": list(decision.sources) if decision else ["manual"],
+                **({"direct_index": [s.summary() for s in sleeves]} if sleeves else {}),
             },
         )
         log.info("planned %s: %d orders", pid, len(plan.orders), extra={"household": household.id, "proposal": pid})
         return proposal
+
+    def _sleeves(
+        self,
+        household: Household,
+        ledger: LotLedger,
+        ctx: Day,
+        targets: dict[tuple[str, str], Decimal],
+        sell_lots: dict[tuple[str, str], list[str]],
+        run_kind: RunKind,
+        lots: Sequence[Lot],
+    ) -> list[SleevePlan]:
+        """Turn the index fund's target in each sleeve account into stocks and lots (``targets`` and ``sell_lots``
+        are updated in place). A harvest run keeps each sleeve's value and harvests it lot by lot."""
+        d = household.direct_index
+        assert d is not None
+        harvest = run_kind is RunKind.TAX_LOSS_HARVEST
+        out = []
+        for account in d.accounts:
+            key = (account, d.fund)
+            if harvest:
+                target = self.direct.current_usd(household, account, lots, ctx.prices)
+            else:
+                target = float(targets.get(key, Decimal(0)) * ctx.prices[d.fund])
+            targets.pop(key, None)
+            sell_lots.pop(key, None)
+            plan = self.direct.solve(household, ledger, ctx.prices, ctx.as_of, account, target_usd=target,
+                                     harvest=harvest)
+            targets.update(plan.targets)
+            sell_lots.update(plan.sell_lots)
+            out.append(plan)
+        return out
 
     def _optimize(
         self,

@@ -41,6 +41,7 @@ from engine.model import (
     TaxProfile,
     Values,
 )
+from engine.store.direct_index import DirectIndexRow, direct_index_rows, with_direct_index
 from engine.store.mapping import RowMapper
 from engine.store.records import (
     ORDER_TRANSITIONS,
@@ -621,6 +622,7 @@ def _child_rows(h: Household) -> list[tuple[type[Any], list[dict[str, Any]]]]:
             for i, g in enumerate(h.goals)
         ]),
         (LifeEventRow, [_event_values(h.id, i, e) for i, e in enumerate(h.events)]),
+        *direct_index_rows(h),
     ]
 
 
@@ -666,7 +668,7 @@ def _event_values(household_id: str, position: int, e: LifeEvent) -> dict[str, A
 
 def _replace_household(session: Session, row: HouseholdRow, h: Household) -> None:
     # Children are replaced wholesale: delete (dependents first), then insert the new ones.
-    for table in (LotRow, LossSaleRow, GoalRow, LifeEventRow, AccountRow, MemberRow):
+    for table in (LotRow, LossSaleRow, GoalRow, LifeEventRow, AccountRow, MemberRow, DirectIndexRow):
         session.execute(delete(table).where(table.household_id == h.id))
     _fill_household_row(row, h, _now())
     session.flush()
@@ -690,7 +692,7 @@ def _load_household(session: Session, household_id: str) -> Household:
         return session.scalars(stmt).all()
 
     values = row.values
-    return _with_planning(Household(
+    household = _with_planning(Household(
         id=row.id,
         name=row.name,
         members=tuple(
@@ -779,6 +781,7 @@ def _load_household(session: Session, household_id: str) -> Household:
             for sale in children(LossSaleRow)
         ),
     ), values.get("planning"))
+    return with_direct_index(session, household)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -388,5 +388,7 @@ for _dialect, _statements in AUDIT_GUARD_DDL.items():
 
 # The scheduler's tables share this metadata (job runs, pauses, wake-ups, alerts); see scheduler_tables.py.
 # The web service's tables (firms, users, tokens, idempotency keys); see people_tables.py.
+# A household's direct-index sleeve; see direct_index.py.
+from engine.store import direct_index as _direct_index  # noqa: E402, F401
 from engine.store import people_tables as _people_tables  # noqa: E402, F401
 from engine.store import scheduler_tables as _scheduler_tables  # noqa: E402, F401

@@ -40,12 +40,18 @@ def emit(doc: Any) -> None:
 
 
 def market(kind: str) -> Any:
-    """The embedded prices, or the yfinance cache filled by ``robo data update`` (offline)."""
+    """The embedded prices, the yfinance cache filled by ``robo data update`` (offline), or ``stocks``: the embedded
+    funds with the shipped 20-stock demo set as more columns (to its last day), for a direct-index sleeve."""
     from engine.data import MarketData, YahooSource, load_market_data
     from engine.settings import Settings
 
     if kind == "embedded":
         return MarketData.embedded()
+    if kind == "stocks":
+        from engine.data.market import with_stock_prices
+        from engine.data.stocks import embedded_stocks
+
+        return with_stock_prices(MarketData.embedded(), embedded_stocks())
     return load_market_data(YahooSource(cache_dir=Settings().cache_dir / "yahoo", offline=True))
 
 
@@ -74,7 +80,7 @@ def brokers_for(args: argparse.Namespace, cycle: Any, household: Any, start: dat
     from brokers import household_brokers
 
     return household_brokers(household, cycle.planner.market, default=args.broker, start=start,
-                             universe=cycle.planner.universe, key_file=args.key_file, live=args.live,
+                             universe=cycle.planner.assets_for(household), key_file=args.key_file, live=args.live,
                              confirm_live=args.confirm_live, only=args.account)
 
 

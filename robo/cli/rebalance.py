@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--amount", type=_args.usd("--amount"), help="USD to raise (partial_liquidation)")
     p.add_argument("--as-of", type=_args.trading_day("--as-of"),
                    help="trading day to plan for (default: from the data)")
-    p.add_argument("--data", choices=["embedded", "yahoo"], default="embedded",
-                   help="price data: the embedded set, or the yfinance cache filled by 'robo data update'")
+    p.add_argument("--data", choices=["embedded", "yahoo", "stocks"], default="embedded",
+                   help="price data: the embedded set, the yfinance cache filled by 'robo data update', or stocks "
+                        "(the embedded funds with the 20-stock demo set, to 2022-12-28, for a direct index)")
     broker_args(p)
     json_arg(p)
     mode = p.add_mutually_exclusive_group()
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("execute", help="execute an approved proposal through its accounts' brokers")
     e.add_argument("proposal", type=_args.identifier("PROPOSAL", "proposal id"))
-    e.add_argument("--data", choices=["embedded", "yahoo"], default="embedded")
+    e.add_argument("--data", choices=["embedded", "yahoo", "stocks"], default="embedded")
     broker_args(e)
     json_arg(e)
     e.set_defaults(func=run_execute)
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("sync", help="read broker fills and positions into the household, with reconciliation")
     s.add_argument("household", type=_args.identifier("HOUSEHOLD", "household id"))
-    s.add_argument("--data", choices=["embedded", "yahoo"], default="embedded")
+    s.add_argument("--data", choices=["embedded", "yahoo", "stocks"], default="embedded")
     s.add_argument("--adopt-broker", action="store_true",
                    help="replace a differing account's lots with the broker's positions (audited)")
     broker_args(s, default="alpaca")

@@ -649,6 +649,43 @@ ESGS = [
                                            "controversy: sometimes,  tags: [weapons, gambling]", 1), "controversy"),
 ]
 
+
+# --------------------------------------------------------------------------------------------------
+# Direct index: the household's sleeve of single stocks (direct_index:)
+# --------------------------------------------------------------------------------------------------
+_SLEEVE = "events: []\ndirect_index:\n  accounts: [brokerage]\n  fund: IVV\n  universe: embedded\n"
+
+
+def d(case_id: str, extra: str, *words: str, sleeve: str = _SLEEVE) -> Case:
+    """A household whose ``direct_index:`` section has one mistake (``extra`` lines appended to a good one)."""
+    return h(case_id, "direct", [("events: []", sleeve + extra)], "ConfigError", *words)
+
+
+DIRECT = [
+    d("direct-account-unknown", "", "direct_index.accounts", "brokrage",
+      sleeve=_SLEEVE.replace("[brokerage]", "[brokrage]")),
+    d("direct-account-not-taxable", "", "direct_index.accounts", "jordan_ira", "taxable",
+      sleeve=_SLEEVE.replace("[brokerage]", "[jordan_ira]")),
+    d("direct-fund-not-a-fund", "", "direct_index.fund", "IVVX", "universe",
+      sleeve=_SLEEVE.replace("fund: IVV", "fund: IVVX")),
+    d("direct-preset-unknown", "  exclude: [alcohol]\n", "direct_index.exclude", "alcohol", "fossil_fuels"),
+    d("direct-te-limit-percent", "  te_limit: 1.5\n", "direct_index.te_limit", "1.5"),
+    d("direct-tax-budget-negative", "  tax_budget: -100\n", "direct_index.tax_budget", "-100"),
+    d("direct-ticker-not-in-universe", "  exclude_tickers: [TSLA]\n", "direct_index.exclude_tickers", "TSLA",
+      "embedded"),
+    d("direct-sector-misspelt", "  exclude_sectors: [Oil]\n", "direct_index.exclude_sectors", "Oil", "Energy"),
+    d("direct-sub-industry-misspelt", "  exclude_sub_industries: [Tobaco]\n", "direct_index.exclude_sub_industries",
+      "Tobaco"),
+    d("direct-universe-missing", "", "direct_index.universe", "nowhere.csv",
+      sleeve=_SLEEVE.replace("universe: embedded", "universe: nowhere.csv")),
+    d("direct-field-misspelt", "  te_limt: 0.02\n", "direct_index.te_limt", "spelling"),
+    d("direct-tilt-too-big", "  tilts: {MSFT: 0.5}\n", "direct_index.tilts.MSFT", "0.5"),
+    h("direct-stock-lot-outside-sleeve", "direct", [("events: []", _SLEEVE), ("symbol: VTI, shares: 240",
+                                                                              "symbol: MSFT, shares: 240")],
+      "ConfigError", "lots[r1].account", "alex_401k", "direct_index.accounts"),
+]
+
+
 CASES: list[Case] = [
-    *YAML, *MONEY, *DATES, *REFS, *SCHEMA, *UNIVERSES, *SCENARIOS, *CSVS, *CACHES, *CLI, *SETTINGS, *ESGS,
+    *YAML, *MONEY, *DATES, *REFS, *SCHEMA, *DIRECT, *UNIVERSES, *SCENARIOS, *CSVS, *CACHES, *CLI, *SETTINGS, *ESGS,
 ]

@@ -23,6 +23,7 @@ from engine.errors import ConfigError, ValidationError
 from engine.model import (
     Account,
     Asset,
+    DirectIndex,
     Goal,
     Household,
     IncomeStream,
@@ -193,6 +194,8 @@ def _samples() -> dict[type, Any]:
         IncomeStream: IncomeStream("pension", Decimal(12000)), Asset: load_universe()["VTI"],
         LifeEvent: LifeEvent(LifeEventKind.INHERITANCE, day, amount=Decimal(1)),
         LossSale: LossSale("s1", household.lots[0].account, "VTI", day, day, Decimal(1), Decimal(1)),
+        DirectIndex: DirectIndex(accounts=(household.accounts[0].id,), fund="IVV", tax_budget=Decimal(3000),
+                                 esg_floor=40.0),
     }
     assert set(out) >= set(YAML_TYPES)
     return out

@@ -11,6 +11,7 @@ from engine.model import (
     Account,
     AccountType,
     BasisSource,
+    DirectIndex,
     FilingStatus,
     Fill,
     Goal,
@@ -208,6 +209,33 @@ def households(draw: st.DrawFn) -> Household:
         monthly_expenses=draw(money()),
         emergency_months=draw(st.floats(0.0, 36.0)),
         loss_sales=tuple(loss_sales),
+        direct_index=draw(direct_indexes(tuple(a.id for a in accounts if a.type is AccountType.TAXABLE))),
+    )
+
+
+@st.composite
+def direct_indexes(draw: st.DrawFn, taxable: tuple[str, ...]) -> DirectIndex | None:
+    """A direct-index sleeve over some of the ``taxable`` accounts (None when there are none, or drawn so)."""
+    if not taxable or draw(st.booleans()):
+        return None
+    tickers = st.from_regex(r"[A-Z]{1,5}", fullmatch=True)
+    return DirectIndex(
+        accounts=tuple(draw(st.lists(st.sampled_from(taxable), min_size=1, max_size=2, unique=True))),
+        fund=draw(tickers),
+        universe=draw(st.sampled_from(["embedded", "/data/sp500", "universe.csv"])),
+        benchmark=draw(st.sampled_from(["cap", "equal"])),
+        benchmark_weights=draw(st.dictionaries(tickers, st.floats(0.01, 1.0), max_size=3)),
+        te_limit=draw(st.floats(0.001, 1.0)),
+        tax_budget=draw(st.none() | money()),
+        exclude=tuple(draw(st.lists(st.sampled_from(["tobacco", "defense", "fossil_fuels"]), min_size=1, max_size=3,
+                                    unique=True))),
+        exclude_tickers=tuple(draw(st.lists(tickers, max_size=3))),
+        exclude_sectors=tuple(draw(st.lists(st.sampled_from(["Energy", "Financials"]), max_size=2))),
+        exclude_sub_industries=tuple(draw(st.lists(st.sampled_from(["Tobacco", "Coal & Consumable Fuels"]),
+                                                   min_size=1, max_size=2))),
+        esg_floor=draw(st.none() | st.floats(0.0, 100.0)),
+        tilts=draw(st.dictionaries(tickers, st.floats(-0.1, 0.1), min_size=1, max_size=3)),
+        max_weight=draw(st.floats(0.01, 1.0)),
     )
 
 

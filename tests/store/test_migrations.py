@@ -37,6 +37,7 @@ EXPECTED_TABLES = {
     "user_households",
     "api_tokens",
     "idempotency_keys",
+    "household_direct_index",
 }
 
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from engine.model import (
     Account,
+    DirectIndex,
     Fill,
     Goal,
     Household,
@@ -45,7 +46,7 @@ from tests.store.strategies import fills, households, proposals, realizations
 #: Every domain type the store persists (directly or as a part of an aggregate).
 STORED: tuple[type, ...] = (
     Household, Member, SocialSecurity, IncomeStream, Account, Lot, LossSale, Goal, LifeEvent, RiskProfile, Values,
-    TaxProfile, Proposal, Order, Fill, Realization,
+    TaxProfile, Proposal, Order, Fill, Realization, DirectIndex,
 )
 
 _ROUND_TRIP = settings(
