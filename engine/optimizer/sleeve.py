@@ -372,48 +372,57 @@ class DirectIndexSleeve:
         self.sectors = sectors
         self.shape = (m, k, s)
         self.n = n
-        self.bench = cp.Parameter(n, nonneg=True, name="benchmark")
+        # The trade d = p − sell per asset is what the solver sees; the holdings h enter only through parameters
+        # (the active weights before trading, the room below the upper bound), so no weight variable and no
+        # equality per asset: a smaller KKT system than w = h − Σz + p (docs/direct-indexing.md, "Speed").
         self.gsqrt = cp.Parameter((k, k), name="factor_cov_sqrt")
-        # X (stock → sector) is a constant of the compiled shape: Xᵀw is k sector sums, then Gᵀ(Xᵀw).
+        # X (stock → sector) is a constant of the compiled shape: Xᵀd is k sector sums, then Gᵀ(Xᵀd).
         xt = sp.csr_matrix((np.ones(n), (np.asarray(sectors, dtype=int), np.arange(n))), shape=(k, n))
         self.spec = cp.Parameter(n, nonneg=True, name="specific_sd")
+        self.bench_f = cp.Parameter(k, name="benchmark_factor_exposure")  # Gᵀ Xᵀ b
+        self.bench_s = cp.Parameter(n, nonneg=True, name="benchmark_specific")  # √d∘b
+        self.act_f = cp.Parameter(k, name="factor_active_held")  # Gᵀ Xᵀ a₀, a₀ = h_stocks + h_fund·b − b
+        self.act_s = cp.Parameter(n, name="specific_active_held")  # √d∘a₀
         self.ret = cp.Parameter(m, name="return_plus_tilt")
-        self.ub = cp.Parameter(m, nonneg=True, name="upper")
+        self.ret_held = cp.Parameter(name="return_of_holdings")  # (μ + tilt)ᵀh: the objective's constant
+        self.room = cp.Parameter(m, name="room_below_upper")  # ub − h
         self.buy_ok = cp.Parameter(m, nonneg=True, name="buy_ok")
-        self.held = cp.Parameter(m, nonneg=True, name="held")
-        self.lot_w = cp.Parameter((m, s), nonneg=True, name="lot_weight")
-        self.lot_tax = cp.Parameter((m, s), name="lot_tax")
+        self.sellable = cp.Parameter(m, nonneg=True, name="sellable")  # Σ of the open slots' weights
+        # The tax of selling `sell` of an asset: its slots relieved cheapest first, a convex piecewise-linear
+        # curve, max over slots j of slope_j·sell + intercept_j (one epigraph variable per asset, not one per slot).
+        self.slope = cp.Parameter((m, s), name="slot_tax_slope")
+        self.icpt = cp.Parameter((m, s), name="slot_tax_intercept")
         self.cash = cp.Parameter(nonneg=True, name="cash")
         self.te2 = cp.Parameter(nonneg=True, name="te_limit_squared")
         self.budget = cp.Parameter(name="tax_budget")
         self.kappa = cp.Parameter(nonneg=True, name="risk_aversion")
         self.cost = cp.Parameter(nonneg=True, name="cost")
-        self.z = cp.Variable((m, s), name="sell")
+        self.sell = cp.Variable(m, name="sell")
         self.p = cp.Variable(m, name="buy")
-        w = cp.Variable(m, name="weight")  # its own variable: Bᵀw must not multiply the parameter `held`
-        self.w = w
-        stocks = w[:n]
-        # Bᵀb and √d∘b are parameters of their own so that the fund's look-through w_fund·b stays DPP.
-        self.bench_f = cp.Parameter(k, name="benchmark_factor_exposure")
-        self.bench_s = cp.Parameter(n, nonneg=True, name="benchmark_specific")
-        fund = w[n] if m > n else 0.0
-        self.y = cp.Variable(k, name="sector_weight")
-        factor_active = self.gsqrt.T @ self.y + fund * self.bench_f - self.bench_f
-        specific_active = cp.multiply(self.spec, stocks) + fund * self.bench_s - self.bench_s
+        self.tax_by_asset = cp.Variable(m, name="tax")
+        d = self.p - self.sell
+        self.y = cp.Variable(k, name="sector_trade")
+        factor_active = self.act_f + self.gsqrt.T @ self.y
+        specific_active = self.act_s + cp.multiply(self.spec, d[:n])
+        if m > n:  # selling the index fund sells its look-through, the benchmark
+            factor_active = factor_active + d[n] * self.bench_f
+            specific_active = specific_active + d[n] * self.bench_s
         self.te2_expr = cp.sum_squares(factor_active) + cp.sum_squares(specific_active)
-        self.tax = cp.sum(cp.multiply(self.lot_tax, self.z))
+        self.tax = cp.sum(self.tax_by_asset)
         # TE² through an epigraph variable, so κ multiplies a variable, not a parametrised expression (DPP).
         self.risk = cp.Variable(name="te_squared")
         self.excess = cp.Variable(name="te_squared_over_limit")
         objective = (self.kappa * self.risk + OVER_LIMIT_PENALTY * self.excess + self.tax
-                     + self.cost * (cp.sum(self.z) + cp.sum(self.p)) - self.ret @ w)
+                     + self.cost * (cp.sum(self.sell) + cp.sum(self.p)) - self.ret @ d - self.ret_held)
+        # w = h − sell + p ≥ 0 needs no row: sell ≤ sellable ≤ h and p ≥ 0.
+        self.buy_cap = self.p <= self.buy_ok
         self.constraints = [
-            w == self.held - cp.sum(self.z, axis=1) + self.p,
-            self.y == xt @ stocks,
-            cp.sum(self.p) - cp.sum(self.z) <= self.cash,  # what is not bought stays cash (zero risk, active −w)
-            self.z >= 0, self.z <= self.lot_w,
-            self.p >= 0, self.p <= self.buy_ok,
-            w >= 0, w <= self.ub,
+            self.y == xt @ d[:n],
+            cp.sum(self.p) - cp.sum(self.sell) <= self.cash,  # what is not bought stays cash (zero risk, active −w)
+            self.sell >= 0, self.sell <= self.sellable,
+            *(self.tax_by_asset >= cp.multiply(self.slope[:, j], self.sell) + self.icpt[:, j] for j in range(s)),
+            self.p >= 0, self.buy_cap,
+            d <= self.room,
             self.te2_expr <= self.risk,
             # The limit is soft by a steep penalty: wash-sale blocks or the tax budget may keep today's holdings
             # above it, and a daily plan must still come out (solve() explains it, or raises when the exclusions
@@ -426,6 +435,10 @@ class DirectIndexSleeve:
         start = time.perf_counter()
         self.compiled = CompiledProblem(self.problem)
         self.compile_seconds = time.perf_counter() - start
+        self._order: np.ndarray | None = None  # the last assignment's slots, cheapest first, per asset
+        self._width: np.ndarray | None = None
+        self._held: np.ndarray | None = None
+        self._before: np.ndarray | None = None
 
     @classmethod
     def for_inputs(cls, inputs: SleeveInputs) -> DirectIndexSleeve:
@@ -439,22 +452,68 @@ class DirectIndexSleeve:
 
     def _assign(self, x: SleeveInputs, ub: np.ndarray | None = None) -> None:
         r = x.rules
-        self.bench.value = x.benchmark
-        self.gsqrt.value = x.factor_sqrt
+        n, k = self.n, self.shape[1]
+        b, held, g = x.benchmark, x.held, x.factor_sqrt
+        a0 = held[:n] + (held[n] if len(held) > n else 0.0) * b - b  # active weights before any trade
+
+        def factor(v: np.ndarray) -> np.ndarray:  # Gᵀ Xᵀ v
+            return np.asarray(g.T @ np.bincount(x.sector_index, weights=v, minlength=k), dtype=float)
+
+        self.gsqrt.value = g
         self.spec.value = x.specific_sd
-        self.bench_f.value = x.loadings.T @ x.benchmark
-        self.bench_s.value = x.specific_sd * x.benchmark
-        self.ret.value = x.mu + x.tilt
-        self.ub.value = x.ub if ub is None else ub
+        self.bench_f.value = factor(b)
+        self.bench_s.value = x.specific_sd * b
+        self.act_f.value = factor(a0)
+        self.act_s.value = x.specific_sd * a0
+        ret = x.mu + x.tilt
+        self.ret.value = ret
+        self.ret_held.value = float(ret @ held)
+        self._held = held
+        self.room.value = (x.ub if ub is None else ub) - held
         self.buy_ok.value = x.buy_ok
-        self.held.value = x.held
-        self.lot_w.value = x.lot_weight
-        self.lot_tax.value = x.lot_tax
+        self._tax_curve(x.lot_weight, x.lot_tax)
         self.cash.value = x.cash
         self.te2.value = r.te_limit**2
-        self.budget.value = 1e6 if r.tax_budget is None else r.tax_budget / x.value
+        # No budget: the most any sale can realize, plus 1 (never binding, and no 1e6 row to spoil the scaling).
+        most = float(np.clip(x.lot_tax, 0.0, None).ravel() @ x.lot_weight.ravel()) + 1.0
+        self.budget.value = most if r.tax_budget is None else r.tax_budget / x.value
         self.kappa.value = r.risk_aversion
         self.cost.value = r.cost
+
+    def _tax_curve(self, weight: np.ndarray, tax: np.ndarray) -> None:
+        """Each asset's tax of selling as a convex piecewise-linear curve: its slots cheapest first.
+
+        The LP with one sell variable per slot (0 ≤ z ≤ slot weight) relieves the cheaper slots first at any
+        optimum, so its tax is this curve, max_j slope_j·sell + intercept_j. A slot of zero weight gets its left
+        neighbour's slope (the right one's when it has none): a supporting line, so it does not bend the curve.
+        """
+        order = np.argsort(tax, axis=1, kind="stable")
+        width = np.take_along_axis(weight, order, 1)
+        tau = np.take_along_axis(tax, order, 1)
+        s = width.shape[1]
+        j = np.arange(s)
+        has = width > 0
+        left = np.maximum.accumulate(np.where(has, j, -1), axis=1)
+        right = np.minimum.accumulate(np.where(has, j, s)[:, ::-1], axis=1)[:, ::-1]
+        src = np.where(left >= 0, left, np.where(right < s, right, -1))
+        slope = np.where(src >= 0, np.take_along_axis(tau, np.clip(src, 0, None), 1), 0.0)
+        before = np.cumsum(width, axis=1) - width  # weight of the cheaper slots
+        taxed = np.cumsum(width * tau, axis=1) - width * tau  # their tax
+        self.slope.value = slope
+        self.icpt.value = taxed - slope * before
+        self.sellable.value = before[:, -1] + width[:, -1]
+        self._order, self._width, self._before = order, width, before
+
+    def _solution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weights w ≥ 0, sells per slot z, buys p) of the last solve, z in the inputs' slot order."""
+        assert self._held is not None and self._order is not None and self._width is not None
+        assert self._before is not None
+        sell = np.clip(np.asarray(self.sell.value, dtype=float).ravel(), 0.0, None)
+        p = np.asarray(self.p.value, dtype=float).ravel()
+        w = np.clip(self._held - sell + p, 0.0, None)
+        z = np.empty_like(self._width)
+        np.put_along_axis(z, self._order, np.clip(sell[:, None] - self._before, 0.0, self._width), 1)
+        return w, z, p
 
     def _run(self, x: SleeveInputs, what: str) -> float:
         start = time.perf_counter()
@@ -489,9 +548,7 @@ class DirectIndexSleeve:
         if released:
             self._assign(x)
             seconds += self._run(x, "the plan, second pass")
-        w = np.clip(np.asarray(self.w.value, dtype=float).ravel(), 0.0, None)
-        z = np.asarray(self.z.value, dtype=float)
-        p = np.asarray(self.p.value, dtype=float)
+        w, z, p = self._solution()
         assets = x.universe.tickers + ([x.fund] if x.fund else [])
         te = self._te(x, w)
         over: list[str] = []
@@ -551,7 +608,7 @@ class DirectIndexSleeve:
         """
         if x.harvest_block is None or x.group_id is None or not x.harvest_block.any():
             return x, 0
-        z = np.asarray(self.z.value, dtype=float)
+        z = self._solution()[1]
         # A group is harvested when a sold slot holds a loss lot (so pass 1's solution stays feasible in pass 2).
         harvested = {int(x.group_id[i]) for i in range(len(x.ub))
                      for s_, lots in enumerate(x.lot_ids[i])
@@ -619,9 +676,9 @@ class DirectIndexSleeve:
                 if other != label:
                     for t in ts:
                         ub[pos[t]] = 0.0
-            self.ub.value = ub
+            self.room.value = ub - bare.held
             self._run(x, f"without {label}")
-            w = np.asarray(self.w.value, dtype=float).ravel()
+            w = self._solution()[0]
             out.append(ExclusionCost(label, tuple(tickers), float(x.benchmark[[pos[t] for t in tickers]].sum()),
                                      max(te_all - self._te(x, w), 0.0),
                                      ret_all - float(x.mu[:self.n] @ self._active(x, w))))
@@ -632,8 +689,9 @@ class DirectIndexSleeve:
         bare = bare or self._bare(x)
         self._assign(bare)
         self.ret.value = np.zeros(len(x.ub))  # tracking only: the values' cost, not a return bet
+        self.ret_held.value = 0.0
         self._run(bare, "least tracking error")
-        w = np.asarray(self.w.value, dtype=float).ravel()
+        w = self._solution()[0]
         return self._te(x, w), float(x.mu[:self.n] @ self._active(x, w))
 
     def _bare(self, x: SleeveInputs) -> SleeveInputs:
