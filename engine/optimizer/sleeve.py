@@ -39,7 +39,7 @@ from engine.errors import ConfigError, Infeasible, OptimizationError
 from engine.estimates.sector_model import SectorRiskModel
 from engine.model import Lot
 from engine.optimizer.solvers import DEFAULT_CHAIN, CompiledProblem, SolveStatus
-from engine.tax.ledger import WASH_SALE_DAYS, LotLedger, Term, holding_term
+from engine.tax.ledger import WASH_SALE_DAYS, LotLedger, long_term_from
 
 __all__ = [
     "DirectIndexSleeve",
@@ -248,84 +248,107 @@ def sleeve_inputs(
     """
     accts = [accounts] if isinstance(accounts, str) else list(accounts)
     n = len(universe)
-    if tuple(model.tickers) != tuple(universe.tickers):
-        model = model.subset(universe.tickers)
+    tickers = universe.tickers
+    if tuple(model.tickers) != tuple(tickers):
+        model = model.subset(tickers)
     b = np.asarray(benchmark, dtype=float)
     if b.shape != (n,) or abs(b.sum() - 1) > 1e-6 or (b < 0).any():
         raise ConfigError("benchmark must be n weights ≥ 0 summing to 1 in universe order", field="benchmark",
                           value=b.shape)
-    assets = universe.tickers + ([fund.upper()] if fund else [])
+    assets = tickers + ([fund.upper()] if fund else [])
     pos = {t: i for i, t in enumerate(assets)}
-    lots: list[Lot] = [lot for a in accts for lot in ledger.open_lots(a)]
-    strangers = sorted({lot.symbol for lot in lots} - set(pos))
+    m = len(assets)
+    every = ledger.open_lots()  # every account: purchases anywhere can wash a loss (IRC §1091)
+    by_account: dict[str, list[Lot]] = {a: [] for a in accts}
+    for lot in every:
+        if lot.account in by_account:
+            by_account[lot.account].append(lot)
+    lots: list[Lot] = [lot for a in accts for lot in by_account[a]]
+    held_symbols = {lot.symbol for lot in lots}
+    strangers = sorted(held_symbols - set(pos))
     if strangers:
         raise ConfigError("the sleeve's accounts hold stocks outside the universe", field="lots", value=strangers[:5],
                           fix="add them to the universe (to keep or sell them) or move them out of the sleeve")
-    px = {}
-    for t in {lot.symbol for lot in lots} | set(assets):
+    price = np.full(m, np.nan)
+    for t in held_symbols | set(assets):
         p = prices.get(t)
         if p is None or not (p > 0 and math.isfinite(p)):
-            if t in {lot.symbol for lot in lots}:
+            if t in held_symbols:
                 raise ConfigError("no price for a held stock", field=f"prices.{t}", value=p, fix="price every holding")
             continue
-        px[t] = float(p)
-    per_asset: list[list[Lot]] = [[] for _ in assets]
-    for lot in lots:
-        per_asset[pos[lot.symbol]].append(lot)
-    values = {lot.id: float(lot.shares) * px[lot.symbol] for lot in lots}
-    value = sum(values.values()) + float(cash)
+        price[pos[t]] = float(p)
+    # One row per lot, as arrays (the per-lot work below is numpy group-bys, not Python loops).
+    lo = on - timedelta(days=WASH_SALE_DAYS)
+    symbol = [lot.symbol for lot in lots]
+    acquired = [lot.acquired for lot in lots]
+    purchased = [lot.purchased for lot in lots]
+    lot_id = [lot.id for lot in lots]
+    asset = np.array([pos[t] for t in symbol], dtype=np.intp)
+    shares = np.array([lot.shares for lot in lots], dtype=float)
+    basis = np.array([lot.basis for lot in lots], dtype=float)
+    values = shares * price[asset]
+    value = sum(values.tolist()) + float(cash)  # in lot order, as a plain sum: the same value to the last bit
     if value <= 0:
         raise ConfigError("the sleeve holds nothing and has no cash", field="cash", value=cash)
-    slots = min(_slots(max((len(g) for g in per_asset), default=1)), rules.lot_slots)
-    m = len(assets)
-    lot_w = np.zeros((m, slots))
-    lot_tax = np.zeros((m, slots))
-    ids: list[list[tuple[tuple[str, float, float], ...]]] = [[] for _ in assets]
+    counts = np.bincount(asset, minlength=m)
+    slots = min(_slots(int(counts.max()) if len(lots) else 1), rules.lot_slots)
+    # Share-class groups (ledger.identical_to), numbered; every symbol any account holds gets one.
+    group_key: dict[frozenset[str], int] = {}
+    symbol_group = {t: group_key.setdefault(ledger.identical_to(t), len(group_key))
+                    for t in [*assets, *sorted({lot.symbol for lot in every} - set(pos))]}
     # Wash sales (IRC §1091) over share-class groups: purchases in the last 30 days, per group, in any account.
-    lo = on - timedelta(days=WASH_SALE_DAYS)
-    every = ledger.open_lots()
-    recent: dict[frozenset[str], list[tuple[date, str]]] = {}
+    recent_count = np.zeros(len(group_key), dtype=int)
     for lot in every:
-        if lo <= (lot.purchased or lot.acquired) <= on and lot.replaceable:
-            recent.setdefault(ledger.identical_to(lot.symbol), []).append((lot.purchased or lot.acquired, lot.id))
-    harvest_groups: set[frozenset[str]] = set()
+        if lot.replaceable and lo <= (lot.purchased or lot.acquired) <= on:
+            recent_count[symbol_group[lot.symbol]] += 1
+    lot_group = np.array([symbol_group[t] for t in symbol], dtype=np.intp)
+    recent_day = {d: lo <= d <= on for d in set(purchased)}
+    own_recent = np.array([lot.replaceable and recent_day[d] for lot, d in zip(lots, purchased, strict=True)],
+                          dtype=bool)
+    short_day = {d: on < long_term_from(d) for d in set(acquired)}
+    short = np.array([short_day[d] for d in acquired], dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(values > 0, (values - basis) / values, 0.0)
+    tax = np.where(short, rules.short_rate, rules.long_rate) * gain
+    # A loss lot of a group with another recent purchase earns no credit: its loss would be washed into it.
+    washed_lot = (gain < 0) & (recent_count[lot_group] - own_recent > 0)
+    tax[washed_lot] = 0.0
+    washed = int(washed_lot.sum())
+    harvest_groups = set(lot_group[(gain < 0) & ~washed_lot & (-gain >= rules.min_loss)].tolist())
+    weight = values / value
     notes: list[str] = []
-    washed = 0
-    for i, group in enumerate(per_asset):
-        rows: list[tuple[float, float, str]] = []  # (tax per unit weight, weight, lot id)
-        for lot in group:
-            v = values[lot.id]
-            gain = (v - float(lot.basis)) / v if v > 0 else 0.0
-            rate = rules.short_rate if holding_term(lot.acquired, on) is Term.SHORT else rules.long_rate
-            tax = rate * gain
-            if gain < 0:
-                g = ledger.identical_to(lot.symbol)
-                if any(other != lot.id for _, other in recent.get(g, [])):
-                    tax, washed = 0.0, washed + 1  # the loss would be washed into a recent purchase: no credit
-                elif -gain >= rules.min_loss:
-                    harvest_groups.add(g)
-            rows.append((tax, v / value, lot.id))
-        # Cheapest lots first (a sale of this stock relieves them in this order); beyond `slots` lots, neighbours
-        # in that order share a slot at their weighted mean tax: the chord of a convex cost curve, so the modelled
-        # tax is never below what relieving the lots in order realizes (the tax budget holds).
-        rows.sort(key=lambda r: (r[0], r[2]))
-        for s_, chunk in enumerate(np.array_split(np.arange(len(rows)), min(slots, len(rows))) if rows else []):
-            weight = sum(rows[j][1] for j in chunk)
-            lot_w[i, s_] = weight
-            lot_tax[i, s_] = sum(rows[j][0] * rows[j][1] for j in chunk) / weight if weight > 0 else 0.0
-            ids[i].append(tuple((rows[j][2], rows[j][1], rows[j][0]) for j in chunk))
+    # Cheapest lots first (a sale of this stock relieves them in this order); beyond `slots` lots, neighbours
+    # in that order share a slot at their weighted mean tax: the chord of a convex cost curve, so the modelled
+    # tax is never below what relieving the lots in order realizes (the tax budget holds). The split is
+    # np.array_split's: the first L mod S slots of an asset with L lots get one lot more.
+    order = np.lexsort((np.array(lot_id, dtype=str), tax, asset)) if lots else np.zeros(0, dtype=np.intp)
+    a_s, w_s, t_s = asset[order], weight[order], tax[order]
+    first = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    rank = np.arange(len(order)) - first[a_s]
+    size = counts[a_s]
+    parts = np.minimum(slots, size)
+    q, rem = size // np.maximum(parts, 1), size % np.maximum(parts, 1)
+    big = rem * (q + 1)  # lots in the first `rem` (bigger) slots
+    slot = np.where(rank < big, rank // (q + 1), rem + (rank - big) // np.maximum(q, 1))
+    cell = a_s * slots + slot
+    lot_w = np.bincount(cell, weights=w_s, minlength=m * slots).reshape(m, slots)
+    taxed = np.bincount(cell, weights=t_s * w_s, minlength=m * slots).reshape(m, slots)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lot_tax = np.where(lot_w > 0, taxed / lot_w, 0.0)
+    ids: list[list[tuple[tuple[str, float, float], ...]]] = [[] for _ in assets]
+    rows = list(zip([lot_id[j] for j in order.tolist()], w_s.tolist(), t_s.tolist(), strict=True))
+    if lots:
+        bounds = (np.flatnonzero(np.diff(cell)) + 1).tolist()
+        starts = [0, *bounds]
+        for a, lo_, hi in zip(a_s[starts].tolist(), starts, [*bounds, len(cell)], strict=True):
+            ids[a].append(tuple(rows[lo_:hi]))
     blocked = set(ledger.blocked_buys(assets, on))
     buy_ok = np.ones(m)
-    harvest_block = np.zeros(m, dtype=bool)
-    group_of: dict[frozenset[str], int] = {}
-    group_id = np.zeros(m, dtype=int)
-    for t, i in pos.items():
-        g = ledger.identical_to(t)
-        group_id[i] = group_of.setdefault(g, len(group_of))
-        if t in blocked:
-            buy_ok[i] = 0.0
-        elif g in harvest_groups:
-            buy_ok[i], harvest_block[i] = 0.0, True
+    group_id = np.array([symbol_group[t] for t in assets], dtype=int)
+    harvest_block = np.isin(group_id, list(harvest_groups))
+    stop = np.array([t in blocked for t in assets], dtype=bool)
+    harvest_block &= ~stop
+    buy_ok[stop | harvest_block] = 0.0
     if blocked:
         notes.append(f"no buy of {', '.join(sorted(blocked))}: a loss sold in the last 30 days (IRC §1091)")
     if washed:
