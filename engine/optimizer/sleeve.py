@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import ClassVar
@@ -50,6 +50,7 @@ __all__ = [
     "SleeveRules",
     "SleeveSell",
     "sleeve_inputs",
+    "solve_sleeves",
 ]
 
 #: Tobacco; aerospace & defense; oil, gas & coal — GICS sub-industries (GICS structure, MSCI/S&P, 2023).
@@ -66,6 +67,10 @@ CACHE_SHAPES = 8
 MIN_TRADE = 1e-5
 #: Objective cost per unit of TE² above the limit (annual-return units): 1 %/yr of TE over a 1.5 % limit costs ≈ 4.
 OVER_LIMIT_PENALTY = 1e4
+#: The second harvest pass is skipped when the reduced costs of the buys it re-opens are at most DUAL_TOL
+#: (objective units, the solver's tolerance) and the first pass sold at most FROZEN_TOL of those assets.
+DUAL_TOL = 1e-8
+FROZEN_TOL = 1e-6  # a tenth of MIN_TRADE: the interior point leaves ~1e-7 where the answer is 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +173,17 @@ class SleeveInputs:
     notes: list[str]
     harvest_block: np.ndarray | None = None  # m bools: buy blocked only because the group holds a harvestable loss
     group_id: np.ndarray | None = None  # m ints: share-class group of each asset
+    slot_loss: np.ndarray | None = None  # m×slots bools: the slot holds a loss lot (None: read from lot_ids)
+
+    def loss_slots(self) -> np.ndarray:
+        """m×slots bools: the slot holds a lot sold at a loss (negative tax per weight)."""
+        if self.slot_loss is not None:
+            return self.slot_loss
+        out = np.zeros(self.lot_weight.shape, dtype=bool)
+        for i, slots in enumerate(self.lot_ids):
+            for s_, lots in enumerate(slots):
+                out[i, s_] = any(tax < 0 for _, _, tax in lots)
+        return out
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -219,6 +235,7 @@ class SleeveResult:
     passes: int  # 2 when the second pass re-opened buys in groups the first pass did not harvest
     exclusion_costs: list[ExclusionCost]
     explanation: list[str]
+    solves: int = 1  # solver runs for the plan: 2 only when the second pass had to re-solve (its answer could move)
 
 
 def _slots(count: int) -> int:
@@ -332,6 +349,7 @@ def sleeve_inputs(
     slot = np.where(rank < big, rank // (q + 1), rem + (rank - big) // np.maximum(q, 1))
     cell = a_s * slots + slot
     lot_w = np.bincount(cell, weights=w_s, minlength=m * slots).reshape(m, slots)
+    slot_loss = np.bincount(cell, weights=t_s < 0, minlength=m * slots).reshape(m, slots) > 0
     taxed = np.bincount(cell, weights=t_s * w_s, minlength=m * slots).reshape(m, slots)
     with np.errstate(divide="ignore", invalid="ignore"):
         lot_tax = np.where(lot_w > 0, taxed / lot_w, 0.0)
@@ -379,7 +397,7 @@ def sleeve_inputs(
     held = lot_w.sum(axis=1)
     return SleeveInputs(universe, fund.upper() if fund else None, value, b, model.sector_index, model.factor_sqrt(),
                         np.sqrt(model.specific_var), mu_full, tilt, ub, buy_ok, held, lot_w, lot_tax, ids,
-                        float(cash) / value, rules, excluded, notes, harvest_block, group_id)
+                        float(cash) / value, rules, excluded, notes, harvest_block, group_id, slot_loss)
 
 
 class DirectIndexSleeve:
@@ -438,13 +456,13 @@ class DirectIndexSleeve:
         objective = (self.kappa * self.risk + OVER_LIMIT_PENALTY * self.excess + self.tax
                      + self.cost * (cp.sum(self.sell) + cp.sum(self.p)) - self.ret @ d - self.ret_held)
         # w = h − sell + p ≥ 0 needs no row: sell ≤ sellable ≤ h and p ≥ 0.
-        self.buy_cap = self.p <= self.buy_ok
+        self.buy_floor, self.buy_cap = self.p >= 0, self.p <= self.buy_ok
         self.constraints = [
             self.y == xt @ d[:n],
             cp.sum(self.p) - cp.sum(self.sell) <= self.cash,  # what is not bought stays cash (zero risk, active −w)
             self.sell >= 0, self.sell <= self.sellable,
             *(self.tax_by_asset >= cp.multiply(self.slope[:, j], self.sell) + self.icpt[:, j] for j in range(s)),
-            self.p >= 0, self.buy_cap,
+            self.buy_floor, self.buy_cap,
             d <= self.room,
             self.te2_expr <= self.risk,
             # The limit is soft by a steep penalty: wash-sale blocks or the tax budget may keep today's holdings
@@ -568,9 +586,11 @@ class DirectIndexSleeve:
         except Infeasible as exc:
             raise self._diagnose(x) from exc
         x, released = self._release_unharvested(x) if x.rules.second_pass else (x, 0)
-        if released:
+        solves = 1
+        if released and not self._first_pass_stands(x):
             self._assign(x)
             seconds += self._run(x, "the plan, second pass")
+            solves = 2
         w, z, p = self._solution()
         assets = x.universe.tickers + ([x.fund] if x.fund else [])
         te = self._te(x, w)
@@ -619,6 +639,7 @@ class DirectIndexSleeve:
             names_held=int((w[:self.n] > 1e-5).sum()),
             solve_seconds=seconds,
             passes=2 if released else 1,
+            solves=solves,
             exclusion_costs=costs,
             explanation=expl,
         )
@@ -632,10 +653,9 @@ class DirectIndexSleeve:
         if x.harvest_block is None or x.group_id is None or not x.harvest_block.any():
             return x, 0
         z = self._solution()[1]
+        loss = x.loss_slots()
         # A group is harvested when a sold slot holds a loss lot (so pass 1's solution stays feasible in pass 2).
-        harvested = {int(x.group_id[i]) for i in range(len(x.ub))
-                     for s_, lots in enumerate(x.lot_ids[i])
-                     if z[i, s_] > MIN_TRADE and any(tax < 0 for _, _, tax in lots)}
+        harvested = set(x.group_id[((z > MIN_TRADE) & loss).any(axis=1)].tolist())
         release = x.harvest_block & ~np.isin(x.group_id, list(harvested)) & (x.ub > 0)
         if not release.any():
             return x, 0
@@ -644,15 +664,29 @@ class DirectIndexSleeve:
         # In a released group a loss lot may not be sold today (beside a buy it would be washed): every slot holding
         # one is frozen; slots of gain lots only stay sellable.
         lot_weight = x.lot_weight.copy()
-        for i in np.flatnonzero(release):
-            for s_, lots in enumerate(x.lot_ids[i]):
-                if any(tax < 0 for _, _, tax in lots):
-                    lot_weight[i, s_] = 0.0  # the sell bound only; the holding (held) is unchanged
+        lot_weight[release[:, None] & loss] = 0.0  # the sell bound only; the holding (held) is unchanged
         groups = len(set(x.group_id[release].tolist()))
         notes = [*x.notes, f"{len(harvested)} share-class group(s) harvested today, no buys in them; "
                            f"{groups} group(s) with a loss not worth harvesting today stay buyable"]
         return replace(x, buy_ok=buy_ok, lot_weight=lot_weight, harvest_block=x.harvest_block & ~release,
                        notes=notes), groups
+
+    def _first_pass_stands(self, released: SleeveInputs) -> bool:
+        """True when the first pass's solution is also optimal for the second (``released``), so no re-solve.
+
+        The second pass re-opens the buys of the released assets (p ≤ 0 becomes p ≤ 1) and stops the sale of their
+        loss slots (their tax curve only rises). When the first pass sold (next to) nothing of those assets, its
+        solution is feasible and no worse in the second, and it stays optimal if buying them would not lower the
+        objective: each one's reduced cost, the multiplier of p ≤ 0 less that of p ≥ 0 (both rows are tight, so
+        only their difference is defined), is at most the solver's tolerance.
+        """
+        cap, floor = self.buy_cap.dual_value, self.buy_floor.dual_value
+        if cap is None or floor is None:
+            return False
+        opened = released.buy_ok > self.buy_ok.value
+        sell = np.asarray(self.sell.value, dtype=float).ravel()
+        reduced = np.asarray(cap, dtype=float) - np.asarray(floor, dtype=float)
+        return bool(np.all(reduced[opened] <= DUAL_TOL) and np.all(sell[opened] <= FROZEN_TOL))
 
     def _diagnose(self, x: SleeveInputs) -> Infeasible:
         """Which constraint makes the sleeve infeasible: the least tracking error the exclusions allow from cash."""
@@ -729,3 +763,29 @@ class DirectIndexSleeve:
             x.excluded, [],
         )
 
+
+
+def solve_sleeves(
+    inputs: Iterable[SleeveInputs], *, explain_exclusions: bool = False
+) -> list[SleeveResult | OptimizationError]:
+    """Solve many households' sleeves in this process: one compiled problem per shape, shared by every household
+    of that shape (the compile is paid once, then each household only assigns values and solves).
+
+    Households are taken shape by shape, so the batch compiles each shape at most once whatever its order and
+    however many shapes it has; results come back in input order. A household whose solve fails gets its error
+    (``Infeasible`` or ``OptimizationError``, with the message of ``DirectIndexSleeve.solve``) in its place and
+    the batch goes on.
+    """
+    items = list(inputs)
+    out: list[SleeveResult | OptimizationError | None] = [None] * len(items)
+    by_shape: dict[tuple[object, ...], list[int]] = {}
+    for i, x in enumerate(items):
+        by_shape.setdefault((*x.shape, x.sector_index.tobytes()), []).append(i)
+    for members in by_shape.values():
+        sleeve = DirectIndexSleeve.for_inputs(items[members[0]])
+        for i in members:
+            try:
+                out[i] = sleeve.solve(items[i], explain_exclusions=explain_exclusions)
+            except OptimizationError as exc:
+                out[i] = exc
+    return [r for r in out if r is not None]
