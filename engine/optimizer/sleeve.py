@@ -464,7 +464,8 @@ class DirectIndexSleeve:
             *(self.tax_by_asset >= cp.multiply(self.slope[:, j], self.sell) + self.icpt[:, j] for j in range(s)),
             self.buy_floor, self.buy_cap,
             d <= self.room,
-            self.te2_expr <= self.risk,
+            # As a 1-vector: cvxpy hands this dual out with shape (1,), which the fast path then reads directly.
+            cp.reshape(self.te2_expr, (1,), order="F") <= cp.reshape(self.risk, (1,), order="F"),
             # The limit is soft by a steep penalty: wash-sale blocks or the tax budget may keep today's holdings
             # above it, and a daily plan must still come out (solve() explains it, or raises when the exclusions
             # alone cannot meet the limit).
