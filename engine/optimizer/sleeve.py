@@ -611,16 +611,15 @@ class DirectIndexSleeve:
                            else f"the tax budget ${x.rules.tax_budget:,.0f} bounds the sales")
                         + "; it comes back within the limit as the 30-day windows lapse")
         sells = []
-        for i, slots in enumerate(x.lot_ids):
-            for s, lots in enumerate(slots):
-                left = float(z[i, s])
-                for lot_id, weight, tax in lots:  # relieve the slot's lots cheapest first
-                    take = min(left, weight)
-                    if take > MIN_TRADE:
-                        sells.append(SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value))
-                    left -= take
-                    if left <= 1e-9:
-                        break
+        for i, s in zip(*np.nonzero(z > MIN_TRADE), strict=True):  # a smaller sale sells no lot above MIN_TRADE
+            left = float(z[i, s])
+            for lot_id, weight, tax in x.lot_ids[i][s]:  # relieve the slot's lots cheapest first
+                take = min(left, weight)
+                if take > MIN_TRADE:
+                    sells.append(SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value))
+                left -= take
+                if left <= 1e-9:
+                    break
         costs = self.exclusion_costs(x) if explain_exclusions and x.excluded else []
         active = self._active(x, w)
         expl = list(x.notes) + over
