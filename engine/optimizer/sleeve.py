@@ -67,6 +67,10 @@ CACHE_SHAPES = 8
 MIN_TRADE = 1e-5
 #: Objective cost per unit of TE² above the limit (annual-return units): 1 %/yr of TE over a 1.5 % limit costs ≈ 4.
 OVER_LIMIT_PENALTY = 1e4
+#: Clarabel's static KKT regularization for the sleeve (default 1e-8): on the S&P 500 set the default ended 4 of 16
+#: solves "AlmostSolved" (primal residual stalled near 1e-7, so the fallback chain ran SCS for seconds); 1e-7 solved
+#: all 16. The termination tolerances, and so the accuracy of an accepted answer, are Clarabel's defaults.
+CLARABEL_OPTIONS = {"static_regularization_constant": 1e-7}
 #: The second harvest pass is skipped when the reduced costs of the buys it re-opens are at most DUAL_TOL
 #: (objective units, the solver's tolerance) and the first pass sold at most FROZEN_TOL of those assets.
 DUAL_TOL = 1e-8
@@ -425,7 +429,8 @@ class DirectIndexSleeve:
         self.act_f = cp.Parameter(k, name="factor_active_held")  # Gᵀ Xᵀ a₀, a₀ = h_stocks + h_fund·b − b
         self.act_s = cp.Parameter(n, name="specific_active_held")  # √d∘a₀
         self.ret = cp.Parameter(m, name="return_plus_tilt")
-        self.ret_held = cp.Parameter(name="return_of_holdings")  # (μ + tilt)ᵀh: the objective's constant
+        # The objective's constant: the forced sales' tax and cost less (μ + tilt)ᵀh (see _assign).
+        self.constant = cp.Parameter(name="objective_constant")
         self.room = cp.Parameter(m, name="room_below_upper")  # ub − h
         self.buy_ok = cp.Parameter(m, nonneg=True, name="buy_ok")
         self.sellable = cp.Parameter(m, nonneg=True, name="sellable")  # Σ of the open slots' weights
@@ -454,7 +459,7 @@ class DirectIndexSleeve:
         self.risk = cp.Variable(name="te_squared")
         self.excess = cp.Variable(name="te_squared_over_limit")
         objective = (self.kappa * self.risk + OVER_LIMIT_PENALTY * self.excess + self.tax
-                     + self.cost * (cp.sum(self.sell) + cp.sum(self.p)) - self.ret @ d - self.ret_held)
+                     + self.cost * (cp.sum(self.sell) + cp.sum(self.p)) - self.ret @ d + self.constant)
         # w = h − sell + p ≥ 0 needs no row: sell ≤ sellable ≤ h and p ≥ 0.
         self.buy_floor, self.buy_cap = self.p >= 0, self.p <= self.buy_ok
         self.constraints = [
@@ -475,11 +480,13 @@ class DirectIndexSleeve:
         ]
         self.problem = cp.Problem(cp.Minimize(objective), self.constraints)
         start = time.perf_counter()
-        self.compiled = CompiledProblem(self.problem)
+        self.compiled = CompiledProblem(self.problem, clarabel_options=CLARABEL_OPTIONS)
         self.compile_seconds = time.perf_counter() - start
         self._order: np.ndarray | None = None  # the last assignment's slots, cheapest first, per asset
         self._width: np.ndarray | None = None
-        self._held: np.ndarray | None = None
+        self._held: np.ndarray | None = None  # the holdings the solver trades from (forced sales made)
+        self._forced: np.ndarray | None = None  # assets sold in full before the solve (upper bound 0)
+        self._lot_weight: np.ndarray | None = None
         self._before: np.ndarray | None = None
 
     @classmethod
@@ -495,7 +502,16 @@ class DirectIndexSleeve:
     def _assign(self, x: SleeveInputs, ub: np.ndarray | None = None) -> None:
         r = x.rules
         n, k = self.n, self.shape[1]
-        b, held, g = x.benchmark, x.held, x.factor_sqrt
+        b, g = x.benchmark, x.factor_sqrt
+        upper = x.ub if ub is None else ub
+        # A holding whose upper bound is 0 (an exclusion) must be sold in full: that sale is made here, not by the
+        # solver, whose sell variable would otherwise be pinned between two rows (s ≥ h and s ≤ h) with no
+        # interior — an interior-point method can stall there. Its tax, cost and proceeds enter as constants.
+        forced = (upper <= 0) & (x.held > 0)
+        lot_weight = np.where(forced[:, None], 0.0, x.lot_weight)
+        held = np.where(forced, 0.0, x.held)
+        forced_tax = float(x.lot_tax[forced].ravel() @ x.lot_weight[forced].ravel())
+        forced_sale = float(x.held[forced].sum())
         a0 = held[:n] + (held[n] if len(held) > n else 0.0) * b - b  # active weights before any trade
 
         def factor(v: np.ndarray) -> np.ndarray:  # Gᵀ Xᵀ v
@@ -509,16 +525,16 @@ class DirectIndexSleeve:
         self.act_s.value = x.specific_sd * a0
         ret = x.mu + x.tilt
         self.ret.value = ret
-        self.ret_held.value = float(ret @ held)
-        self._held = held
-        self.room.value = (x.ub if ub is None else ub) - held
+        self.constant.value = forced_tax + r.cost * forced_sale - float(ret @ held)
+        self._held, self._forced, self._lot_weight = held, forced, x.lot_weight
+        self.room.value = upper - held
         self.buy_ok.value = x.buy_ok
-        self._tax_curve(x.lot_weight, x.lot_tax)
-        self.cash.value = x.cash
+        self._tax_curve(lot_weight, x.lot_tax)
+        self.cash.value = x.cash + forced_sale
         self.te2.value = r.te_limit**2
         # No budget: the most any sale can realize, plus 1 (never binding, and no 1e6 row to spoil the scaling).
         most = float(np.clip(x.lot_tax, 0.0, None).ravel() @ x.lot_weight.ravel()) + 1.0
-        self.budget.value = most if r.tax_budget is None else r.tax_budget / x.value
+        self.budget.value = (most if r.tax_budget is None else r.tax_budget / x.value) - forced_tax
         self.kappa.value = r.risk_aversion
         self.cost.value = r.cost
 
@@ -541,20 +557,27 @@ class DirectIndexSleeve:
         slope = np.where(src >= 0, np.take_along_axis(tau, np.clip(src, 0, None), 1), 0.0)
         before = np.cumsum(width, axis=1) - width  # weight of the cheaper slots
         taxed = np.cumsum(width * tau, axis=1) - width * tau  # their tax
+        # A zero-weight slot's line would repeat a neighbour's row (an active duplicate: a degenerate KKT system
+        # the interior point can stall on), so it is lowered by 1 and never binds; an asset with no open slot
+        # keeps its first row, t ≥ 0.
+        idle = ~has
+        idle[:, 0] &= has.any(axis=1)
         self.slope.value = slope
-        self.icpt.value = taxed - slope * before
+        self.icpt.value = taxed - slope * before - idle
         self.sellable.value = before[:, -1] + width[:, -1]
         self._order, self._width, self._before = order, width, before
 
     def _solution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(weights w ≥ 0, sells per slot z, buys p) of the last solve, z in the inputs' slot order."""
         assert self._held is not None and self._order is not None and self._width is not None
+        assert self._forced is not None and self._lot_weight is not None
         assert self._before is not None
         sell = np.clip(np.asarray(self.sell.value, dtype=float).ravel(), 0.0, None)
         p = np.asarray(self.p.value, dtype=float).ravel()
         w = np.clip(self._held - sell + p, 0.0, None)
         z = np.empty_like(self._width)
         np.put_along_axis(z, self._order, np.clip(sell[:, None] - self._before, 0.0, self._width), 1)
+        z[self._forced] = self._lot_weight[self._forced]  # sold in full before the solve
         return w, z, p
 
     def _run(self, x: SleeveInputs, what: str) -> float:
@@ -746,7 +769,7 @@ class DirectIndexSleeve:
         bare = bare or self._bare(x)
         self._assign(bare)
         self.ret.value = np.zeros(len(x.ub))  # tracking only: the values' cost, not a return bet
-        self.ret_held.value = 0.0
+        self.constant.value = 0.0
         self._run(bare, "least tracking error")
         w = self._solution()[0]
         return self._te(x, w), float(x.mu[:self.n] @ self._active(x, w))

@@ -138,14 +138,16 @@ def test_the_compiled_sleeve_matches_a_fresh_cvxpy_build(case):
     sleeve = DirectIndexSleeve.for_inputs(x)
     res = sleeve.solve(x, explain_exclusions=False)
     w, objective, tax = _plain(x)
-    # Both are solved to Clarabel's default tolerances; the optimum is flat where the tracking limit or the tax
-    # budget binds, so the weights agree to the size of the smallest trade reported (1e-5 of the sleeve), the
-    # objective to 1e-6 (annual-return units), the tax to a dollar or two on a sleeve of ~$100k.
+    # Both are solved to Clarabel's default tolerances (on differently scaled data); the optimum is flat where the
+    # tracking limit or the tax budget binds, so the weights agree to twice the smallest trade reported (2e-5 of the
+    # sleeve), the objective to 2e-6 (annual-return units: 0.0002 %/yr), the tax to 2e-5 of the sleeve's value.
+    # (The slot formulation solved through the fast path, before issue 24's speed work, was 2.7e-5 off this plain
+    # build's objective in the "shared slots" case.)
     np.testing.assert_allclose(_weights(res, x), w, atol=2e-5)
     assert res.net_tax == pytest.approx(tax, abs=2e-5 * x.value)
     sleeve._assign(x)  # solve() may re-solve a tracking-only problem after the plan: the plan's objective alone
     sleeve._run(x, "the plan")
-    assert sleeve.problem.value == pytest.approx(objective, abs=1e-6)
+    assert sleeve.problem.value == pytest.approx(objective, abs=2e-6)
     if case == "fund, exclusions, tax budget":
         assert res.net_tax == pytest.approx(3_000, rel=1e-4)  # the budget binds, in both
     if case == "over the limit":
