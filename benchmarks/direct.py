@@ -90,13 +90,14 @@ def moved(price: dict[str, float], rng: np.random.Generator) -> dict[str, float]
 class _CvxpySolve:
     """Stands in for CompiledProblem in a fresh build: cvxpy's own ``problem.solve`` with Clarabel."""
 
-    def __init__(self, problem: cp.Problem) -> None:
+    def __init__(self, problem: cp.Problem, clarabel_options: dict[str, Any] | None = None) -> None:
         self.problem = problem
+        self.options = dict(clarabel_options or {})  # the sleeve's own Clarabel settings, as the fast path uses
         self.solves = 0
 
     def solve(self, chain: Any = None) -> SolveRecord:
         start = time.perf_counter()
-        self.problem.solve(solver=cp.CLARABEL)
+        self.problem.solve(solver=cp.CLARABEL, **self.options)
         self.solves += 1
         status = {cp.OPTIMAL: SolveStatus.OPTIMAL, cp.INFEASIBLE: SolveStatus.INFEASIBLE}.get(
             self.problem.status, SolveStatus.FAILED)

@@ -19,6 +19,11 @@ The index fund is modelled as holding the benchmark
 in the last 30 days are blocked (``LotLedger.blocked_buys``); a loss lot of a group with a purchase in the last
 30 days earns no tax credit (its loss would be deferred); and in a group with a harvestable loss lot no buy is
 allowed in the same solve, so a harvest is never washed by its own replacement.
+
+Compiled form (the same optimum, a smaller KKT system): the solver sees the trades, sell and p per asset, with
+w = h − sell + p; each asset's slots, cheapest first, become a convex piecewise-linear tax curve under one epigraph
+variable (an LP with one sell variable per slot relieves them in that order at any optimum); holdings that must go
+(upper bound 0) are sold before the solve. ``solve_sleeves`` solves a batch with one compiled problem per shape.
 """
 
 from __future__ import annotations
@@ -67,10 +72,11 @@ CACHE_SHAPES = 8
 MIN_TRADE = 1e-5
 #: Objective cost per unit of TE² above the limit (annual-return units): 1 %/yr of TE over a 1.5 % limit costs ≈ 4.
 OVER_LIMIT_PENALTY = 1e4
-#: Clarabel's static KKT regularization for the sleeve (default 1e-8): on the S&P 500 set the default ended 4 of 16
-#: solves "AlmostSolved" (primal residual stalled near 1e-7, so the fallback chain ran SCS for seconds); 1e-7 solved
-#: all 16. The termination tolerances, and so the accuracy of an accepted answer, are Clarabel's defaults.
-CLARABEL_OPTIONS = {"static_regularization_constant": 1e-7}
+#: Clarabel settings for the sleeve. Static KKT regularization 1e-7 (default 1e-8): on the S&P 500 set the default
+#: ended 4 of 16 solves "AlmostSolved" (primal residual stalled near 1e-7, so the fallback chain ran SCS for
+#: seconds); 1e-7 solved all 16. At most 3 iterative-refinement steps (default 10) keep its solve as fast as the
+#: default's. The termination tolerances, and so the accuracy of an accepted answer, are Clarabel's defaults.
+CLARABEL_OPTIONS = {"static_regularization_constant": 1e-7, "iterative_refinement_max_iter": 3}
 #: The second harvest pass is skipped when the reduced costs of the buys it re-opens are at most DUAL_TOL
 #: (objective units, the solver's tolerance) and the first pass sold at most FROZEN_TOL of those assets.
 DUAL_TOL = 1e-8
@@ -135,7 +141,7 @@ class SleeveRules:
     # Penalty per unit of index-fund weight still held (annual-return units): 1.0 moves out of the fund as fast as
     # the tax budget allows (the fund holds what the exclusions forbid); 0 sells it only where tracking pays.
     fund_exit: float = 1.0
-    lot_slots: int = 4  # sell variables per stock; more lots than this share slots (see sleeve_inputs)
+    lot_slots: int = 4  # pieces of each stock's tax curve; more lots than this share slots (see sleeve_inputs)
     second_pass: bool = True  # re-open buys in groups the first pass did not harvest (docs/direct-indexing.md)
 
     def __post_init__(self) -> None:
