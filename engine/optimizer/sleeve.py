@@ -19,13 +19,18 @@ The index fund is modelled as holding the benchmark
 in the last 30 days are blocked (``LotLedger.blocked_buys``); a loss lot of a group with a purchase in the last
 30 days earns no tax credit (its loss would be deferred); and in a group with a harvestable loss lot no buy is
 allowed in the same solve, so a harvest is never washed by its own replacement.
+
+Compiled form (the same optimum, a smaller KKT system): the solver sees the trades, sell and p per asset, with
+w = h − sell + p; each asset's slots, cheapest first, become a convex piecewise-linear tax curve under one epigraph
+variable (an LP with one sell variable per slot relieves them in that order at any optimum); holdings that must go
+(upper bound 0) are sold before the solve. ``solve_sleeves`` solves a batch with one compiled problem per shape.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import ClassVar
@@ -39,7 +44,7 @@ from engine.errors import ConfigError, Infeasible, OptimizationError
 from engine.estimates.sector_model import SectorRiskModel
 from engine.model import Lot
 from engine.optimizer.solvers import DEFAULT_CHAIN, CompiledProblem, SolveStatus
-from engine.tax.ledger import WASH_SALE_DAYS, LotLedger, Term, holding_term
+from engine.tax.ledger import WASH_SALE_DAYS, LotLedger, long_term_from
 
 __all__ = [
     "DirectIndexSleeve",
@@ -50,6 +55,7 @@ __all__ = [
     "SleeveRules",
     "SleeveSell",
     "sleeve_inputs",
+    "solve_sleeves",
 ]
 
 #: Tobacco; aerospace & defense; oil, gas & coal — GICS sub-industries (GICS structure, MSCI/S&P, 2023).
@@ -66,6 +72,15 @@ CACHE_SHAPES = 8
 MIN_TRADE = 1e-5
 #: Objective cost per unit of TE² above the limit (annual-return units): 1 %/yr of TE over a 1.5 % limit costs ≈ 4.
 OVER_LIMIT_PENALTY = 1e4
+#: Clarabel settings for the sleeve. Static KKT regularization 1e-7 (default 1e-8): on the S&P 500 set the default
+#: ended 4 of 16 solves "AlmostSolved" (primal residual stalled near 1e-7, so the fallback chain ran SCS for
+#: seconds); 1e-7 solved all 16. At most 3 iterative-refinement steps (default 10) keep its solve as fast as the
+#: default's. The termination tolerances, and so the accuracy of an accepted answer, are Clarabel's defaults.
+CLARABEL_OPTIONS = {"static_regularization_constant": 1e-7, "iterative_refinement_max_iter": 3}
+#: The second harvest pass is skipped when the reduced costs of the buys it re-opens are at most DUAL_TOL
+#: (objective units, the solver's tolerance) and the first pass sold at most FROZEN_TOL of those assets.
+DUAL_TOL = 1e-8
+FROZEN_TOL = 1e-6  # a tenth of MIN_TRADE: the interior point leaves ~1e-7 where the answer is 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +141,7 @@ class SleeveRules:
     # Penalty per unit of index-fund weight still held (annual-return units): 1.0 moves out of the fund as fast as
     # the tax budget allows (the fund holds what the exclusions forbid); 0 sells it only where tracking pays.
     fund_exit: float = 1.0
-    lot_slots: int = 4  # sell variables per stock; more lots than this share slots (see sleeve_inputs)
+    lot_slots: int = 4  # pieces of each stock's tax curve; more lots than this share slots (see sleeve_inputs)
     second_pass: bool = True  # re-open buys in groups the first pass did not harvest (docs/direct-indexing.md)
 
     def __post_init__(self) -> None:
@@ -168,6 +183,17 @@ class SleeveInputs:
     notes: list[str]
     harvest_block: np.ndarray | None = None  # m bools: buy blocked only because the group holds a harvestable loss
     group_id: np.ndarray | None = None  # m ints: share-class group of each asset
+    slot_loss: np.ndarray | None = None  # m×slots bools: the slot holds a loss lot (None: read from lot_ids)
+
+    def loss_slots(self) -> np.ndarray:
+        """m×slots bools: the slot holds a lot sold at a loss (negative tax per weight)."""
+        if self.slot_loss is not None:
+            return self.slot_loss
+        out = np.zeros(self.lot_weight.shape, dtype=bool)
+        for i, slots in enumerate(self.lot_ids):
+            for s_, lots in enumerate(slots):
+                out[i, s_] = any(tax < 0 for _, _, tax in lots)
+        return out
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -219,6 +245,7 @@ class SleeveResult:
     passes: int  # 2 when the second pass re-opened buys in groups the first pass did not harvest
     exclusion_costs: list[ExclusionCost]
     explanation: list[str]
+    solves: int = 1  # solver runs for the plan: 2 only when the second pass had to re-solve (its answer could move)
 
 
 def _slots(count: int) -> int:
@@ -248,84 +275,108 @@ def sleeve_inputs(
     """
     accts = [accounts] if isinstance(accounts, str) else list(accounts)
     n = len(universe)
-    if tuple(model.tickers) != tuple(universe.tickers):
-        model = model.subset(universe.tickers)
+    tickers = universe.tickers
+    if tuple(model.tickers) != tuple(tickers):
+        model = model.subset(tickers)
     b = np.asarray(benchmark, dtype=float)
     if b.shape != (n,) or abs(b.sum() - 1) > 1e-6 or (b < 0).any():
         raise ConfigError("benchmark must be n weights ≥ 0 summing to 1 in universe order", field="benchmark",
                           value=b.shape)
-    assets = universe.tickers + ([fund.upper()] if fund else [])
+    assets = tickers + ([fund.upper()] if fund else [])
     pos = {t: i for i, t in enumerate(assets)}
-    lots: list[Lot] = [lot for a in accts for lot in ledger.open_lots(a)]
-    strangers = sorted({lot.symbol for lot in lots} - set(pos))
+    m = len(assets)
+    every = ledger.open_lots()  # every account: purchases anywhere can wash a loss (IRC §1091)
+    by_account: dict[str, list[Lot]] = {a: [] for a in accts}
+    for lot in every:
+        if lot.account in by_account:
+            by_account[lot.account].append(lot)
+    lots: list[Lot] = [lot for a in accts for lot in by_account[a]]
+    held_symbols = {lot.symbol for lot in lots}
+    strangers = sorted(held_symbols - set(pos))
     if strangers:
         raise ConfigError("the sleeve's accounts hold stocks outside the universe", field="lots", value=strangers[:5],
                           fix="add them to the universe (to keep or sell them) or move them out of the sleeve")
-    px = {}
-    for t in {lot.symbol for lot in lots} | set(assets):
+    price = np.full(m, np.nan)
+    for t in held_symbols | set(assets):
         p = prices.get(t)
         if p is None or not (p > 0 and math.isfinite(p)):
-            if t in {lot.symbol for lot in lots}:
+            if t in held_symbols:
                 raise ConfigError("no price for a held stock", field=f"prices.{t}", value=p, fix="price every holding")
             continue
-        px[t] = float(p)
-    per_asset: list[list[Lot]] = [[] for _ in assets]
-    for lot in lots:
-        per_asset[pos[lot.symbol]].append(lot)
-    values = {lot.id: float(lot.shares) * px[lot.symbol] for lot in lots}
-    value = sum(values.values()) + float(cash)
+        price[pos[t]] = float(p)
+    # One row per lot, as arrays (the per-lot work below is numpy group-bys, not Python loops).
+    lo = on - timedelta(days=WASH_SALE_DAYS)
+    symbol = [lot.symbol for lot in lots]
+    acquired = [lot.acquired for lot in lots]
+    purchased = [lot.purchased or lot.acquired for lot in lots]  # Lot sets purchased = acquired when not given
+    lot_id = [lot.id for lot in lots]
+    asset = np.array([pos[t] for t in symbol], dtype=np.intp)
+    shares = np.array([lot.shares for lot in lots], dtype=float)
+    basis = np.array([lot.basis for lot in lots], dtype=float)
+    values = shares * price[asset]
+    value = sum(values.tolist()) + float(cash)  # in lot order, as a plain sum: the same value to the last bit
     if value <= 0:
         raise ConfigError("the sleeve holds nothing and has no cash", field="cash", value=cash)
-    slots = min(_slots(max((len(g) for g in per_asset), default=1)), rules.lot_slots)
-    m = len(assets)
-    lot_w = np.zeros((m, slots))
-    lot_tax = np.zeros((m, slots))
-    ids: list[list[tuple[tuple[str, float, float], ...]]] = [[] for _ in assets]
+    counts = np.bincount(asset, minlength=m)
+    slots = min(_slots(int(counts.max()) if len(lots) else 1), rules.lot_slots)
+    # Share-class groups (ledger.identical_to), numbered; every symbol any account holds gets one.
+    group_key: dict[frozenset[str], int] = {}
+    symbol_group = {t: group_key.setdefault(ledger.identical_to(t), len(group_key))
+                    for t in [*assets, *sorted({lot.symbol for lot in every} - set(pos))]}
     # Wash sales (IRC §1091) over share-class groups: purchases in the last 30 days, per group, in any account.
-    lo = on - timedelta(days=WASH_SALE_DAYS)
-    every = ledger.open_lots()
-    recent: dict[frozenset[str], list[tuple[date, str]]] = {}
+    recent_count = np.zeros(len(group_key), dtype=int)
     for lot in every:
-        if lo <= (lot.purchased or lot.acquired) <= on and lot.replaceable:
-            recent.setdefault(ledger.identical_to(lot.symbol), []).append((lot.purchased or lot.acquired, lot.id))
-    harvest_groups: set[frozenset[str]] = set()
+        if lot.replaceable and lo <= (lot.purchased or lot.acquired) <= on:
+            recent_count[symbol_group[lot.symbol]] += 1
+    lot_group = np.array([symbol_group[t] for t in symbol], dtype=np.intp)
+    recent_day = {d: lo <= d <= on for d in set(purchased)}
+    own_recent = np.array([lot.replaceable and recent_day[d] for lot, d in zip(lots, purchased, strict=True)],
+                          dtype=bool)
+    short_day = {d: on < long_term_from(d) for d in set(acquired)}
+    short = np.array([short_day[d] for d in acquired], dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(values > 0, (values - basis) / values, 0.0)
+    tax = np.where(short, rules.short_rate, rules.long_rate) * gain
+    # A loss lot of a group with another recent purchase earns no credit: its loss would be washed into it.
+    washed_lot = (gain < 0) & (recent_count[lot_group] - own_recent > 0)
+    tax[washed_lot] = 0.0
+    washed = int(washed_lot.sum())
+    harvest_groups = set(lot_group[(gain < 0) & ~washed_lot & (-gain >= rules.min_loss)].tolist())
+    weight = values / value
     notes: list[str] = []
-    washed = 0
-    for i, group in enumerate(per_asset):
-        rows: list[tuple[float, float, str]] = []  # (tax per unit weight, weight, lot id)
-        for lot in group:
-            v = values[lot.id]
-            gain = (v - float(lot.basis)) / v if v > 0 else 0.0
-            rate = rules.short_rate if holding_term(lot.acquired, on) is Term.SHORT else rules.long_rate
-            tax = rate * gain
-            if gain < 0:
-                g = ledger.identical_to(lot.symbol)
-                if any(other != lot.id for _, other in recent.get(g, [])):
-                    tax, washed = 0.0, washed + 1  # the loss would be washed into a recent purchase: no credit
-                elif -gain >= rules.min_loss:
-                    harvest_groups.add(g)
-            rows.append((tax, v / value, lot.id))
-        # Cheapest lots first (a sale of this stock relieves them in this order); beyond `slots` lots, neighbours
-        # in that order share a slot at their weighted mean tax: the chord of a convex cost curve, so the modelled
-        # tax is never below what relieving the lots in order realizes (the tax budget holds).
-        rows.sort(key=lambda r: (r[0], r[2]))
-        for s_, chunk in enumerate(np.array_split(np.arange(len(rows)), min(slots, len(rows))) if rows else []):
-            weight = sum(rows[j][1] for j in chunk)
-            lot_w[i, s_] = weight
-            lot_tax[i, s_] = sum(rows[j][0] * rows[j][1] for j in chunk) / weight if weight > 0 else 0.0
-            ids[i].append(tuple((rows[j][2], rows[j][1], rows[j][0]) for j in chunk))
+    # Cheapest lots first (a sale of this stock relieves them in this order); beyond `slots` lots, neighbours
+    # in that order share a slot at their weighted mean tax: the chord of a convex cost curve, so the modelled
+    # tax is never below what relieving the lots in order realizes (the tax budget holds). The split is
+    # np.array_split's: the first L mod S slots of an asset with L lots get one lot more.
+    order = np.lexsort((np.array(lot_id, dtype=str), tax, asset)) if lots else np.zeros(0, dtype=np.intp)
+    a_s, w_s, t_s = asset[order], weight[order], tax[order]
+    first = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    rank = np.arange(len(order)) - first[a_s]
+    size = counts[a_s]
+    parts = np.minimum(slots, size)
+    q, rem = size // np.maximum(parts, 1), size % np.maximum(parts, 1)
+    big = rem * (q + 1)  # lots in the first `rem` (bigger) slots
+    slot = np.where(rank < big, rank // (q + 1), rem + (rank - big) // np.maximum(q, 1))
+    cell = a_s * slots + slot
+    lot_w = np.bincount(cell, weights=w_s, minlength=m * slots).reshape(m, slots)
+    slot_loss = np.bincount(cell, weights=t_s < 0, minlength=m * slots).reshape(m, slots) > 0
+    taxed = np.bincount(cell, weights=t_s * w_s, minlength=m * slots).reshape(m, slots)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lot_tax = np.where(lot_w > 0, taxed / lot_w, 0.0)
+    ids: list[list[tuple[tuple[str, float, float], ...]]] = [[] for _ in assets]
+    rows = list(zip([lot_id[j] for j in order.tolist()], w_s.tolist(), t_s.tolist(), strict=True))
+    if lots:
+        bounds = (np.flatnonzero(np.diff(cell)) + 1).tolist()
+        starts = [0, *bounds]
+        for a, lo_, hi in zip(a_s[starts].tolist(), starts, [*bounds, len(cell)], strict=True):
+            ids[a].append(tuple(rows[lo_:hi]))
     blocked = set(ledger.blocked_buys(assets, on))
     buy_ok = np.ones(m)
-    harvest_block = np.zeros(m, dtype=bool)
-    group_of: dict[frozenset[str], int] = {}
-    group_id = np.zeros(m, dtype=int)
-    for t, i in pos.items():
-        g = ledger.identical_to(t)
-        group_id[i] = group_of.setdefault(g, len(group_of))
-        if t in blocked:
-            buy_ok[i] = 0.0
-        elif g in harvest_groups:
-            buy_ok[i], harvest_block[i] = 0.0, True
+    group_id = np.array([symbol_group[t] for t in assets], dtype=int)
+    harvest_block = np.isin(group_id, list(harvest_groups))
+    stop = np.array([t in blocked for t in assets], dtype=bool)
+    harvest_block &= ~stop
+    buy_ok[stop | harvest_block] = 0.0
     if blocked:
         notes.append(f"no buy of {', '.join(sorted(blocked))}: a loss sold in the last 30 days (IRC §1091)")
     if washed:
@@ -356,7 +407,7 @@ def sleeve_inputs(
     held = lot_w.sum(axis=1)
     return SleeveInputs(universe, fund.upper() if fund else None, value, b, model.sector_index, model.factor_sqrt(),
                         np.sqrt(model.specific_var), mu_full, tilt, ub, buy_ok, held, lot_w, lot_tax, ids,
-                        float(cash) / value, rules, excluded, notes, harvest_block, group_id)
+                        float(cash) / value, rules, excluded, notes, harvest_block, group_id, slot_loss)
 
 
 class DirectIndexSleeve:
@@ -372,49 +423,60 @@ class DirectIndexSleeve:
         self.sectors = sectors
         self.shape = (m, k, s)
         self.n = n
-        self.bench = cp.Parameter(n, nonneg=True, name="benchmark")
+        # The trade d = p − sell per asset is what the solver sees; the holdings h enter only through parameters
+        # (the active weights before trading, the room below the upper bound), so no weight variable and no
+        # equality per asset: a smaller KKT system than w = h − Σz + p (docs/direct-indexing.md, "Speed").
         self.gsqrt = cp.Parameter((k, k), name="factor_cov_sqrt")
-        # X (stock → sector) is a constant of the compiled shape: Xᵀw is k sector sums, then Gᵀ(Xᵀw).
+        # X (stock → sector) is a constant of the compiled shape: Xᵀd is k sector sums, then Gᵀ(Xᵀd).
         xt = sp.csr_matrix((np.ones(n), (np.asarray(sectors, dtype=int), np.arange(n))), shape=(k, n))
         self.spec = cp.Parameter(n, nonneg=True, name="specific_sd")
+        self.bench_f = cp.Parameter(k, name="benchmark_factor_exposure")  # Gᵀ Xᵀ b
+        self.bench_s = cp.Parameter(n, nonneg=True, name="benchmark_specific")  # √d∘b
+        self.act_f = cp.Parameter(k, name="factor_active_held")  # Gᵀ Xᵀ a₀, a₀ = h_stocks + h_fund·b − b
+        self.act_s = cp.Parameter(n, name="specific_active_held")  # √d∘a₀
         self.ret = cp.Parameter(m, name="return_plus_tilt")
-        self.ub = cp.Parameter(m, nonneg=True, name="upper")
+        # The objective's constant: the forced sales' tax and cost less (μ + tilt)ᵀh (see _assign).
+        self.constant = cp.Parameter(name="objective_constant")
+        self.room = cp.Parameter(m, name="room_below_upper")  # ub − h
         self.buy_ok = cp.Parameter(m, nonneg=True, name="buy_ok")
-        self.held = cp.Parameter(m, nonneg=True, name="held")
-        self.lot_w = cp.Parameter((m, s), nonneg=True, name="lot_weight")
-        self.lot_tax = cp.Parameter((m, s), name="lot_tax")
+        self.sellable = cp.Parameter(m, nonneg=True, name="sellable")  # Σ of the open slots' weights
+        # The tax of selling `sell` of an asset: its slots relieved cheapest first, a convex piecewise-linear
+        # curve, max over slots j of slope_j·sell + intercept_j (one epigraph variable per asset, not one per slot).
+        self.slope = cp.Parameter((m, s), name="slot_tax_slope")
+        self.icpt = cp.Parameter((m, s), name="slot_tax_intercept")
         self.cash = cp.Parameter(name="cash")  # < 0: the sleeve must raise that much (its target is below its value)
         self.te2 = cp.Parameter(nonneg=True, name="te_limit_squared")
         self.budget = cp.Parameter(name="tax_budget")
         self.kappa = cp.Parameter(nonneg=True, name="risk_aversion")
         self.cost = cp.Parameter(nonneg=True, name="cost")
-        self.z = cp.Variable((m, s), name="sell")
+        self.sell = cp.Variable(m, name="sell")
         self.p = cp.Variable(m, name="buy")
-        w = cp.Variable(m, name="weight")  # its own variable: Bᵀw must not multiply the parameter `held`
-        self.w = w
-        stocks = w[:n]
-        # Bᵀb and √d∘b are parameters of their own so that the fund's look-through w_fund·b stays DPP.
-        self.bench_f = cp.Parameter(k, name="benchmark_factor_exposure")
-        self.bench_s = cp.Parameter(n, nonneg=True, name="benchmark_specific")
-        fund = w[n] if m > n else 0.0
-        self.y = cp.Variable(k, name="sector_weight")
-        factor_active = self.gsqrt.T @ self.y + fund * self.bench_f - self.bench_f
-        specific_active = cp.multiply(self.spec, stocks) + fund * self.bench_s - self.bench_s
+        self.tax_by_asset = cp.Variable(m, name="tax")
+        d = self.p - self.sell
+        self.y = cp.Variable(k, name="sector_trade")
+        factor_active = self.act_f + self.gsqrt.T @ self.y
+        specific_active = self.act_s + cp.multiply(self.spec, d[:n])
+        if m > n:  # selling the index fund sells its look-through, the benchmark
+            factor_active = factor_active + d[n] * self.bench_f
+            specific_active = specific_active + d[n] * self.bench_s
         self.te2_expr = cp.sum_squares(factor_active) + cp.sum_squares(specific_active)
-        self.tax = cp.sum(cp.multiply(self.lot_tax, self.z))
+        self.tax = cp.sum(self.tax_by_asset)
         # TE² through an epigraph variable, so κ multiplies a variable, not a parametrised expression (DPP).
         self.risk = cp.Variable(name="te_squared")
         self.excess = cp.Variable(name="te_squared_over_limit")
         objective = (self.kappa * self.risk + OVER_LIMIT_PENALTY * self.excess + self.tax
-                     + self.cost * (cp.sum(self.z) + cp.sum(self.p)) - self.ret @ w)
+                     + self.cost * (cp.sum(self.sell) + cp.sum(self.p)) - self.ret @ d + self.constant)
+        # w = h − sell + p ≥ 0 needs no row: sell ≤ sellable ≤ h and p ≥ 0.
+        self.buy_floor, self.buy_cap = self.p >= 0, self.p <= self.buy_ok
         self.constraints = [
-            w == self.held - cp.sum(self.z, axis=1) + self.p,
-            self.y == xt @ stocks,
-            cp.sum(self.p) - cp.sum(self.z) <= self.cash,  # what is not bought stays cash (zero risk, active −w)
-            self.z >= 0, self.z <= self.lot_w,
-            self.p >= 0, self.p <= self.buy_ok,
-            w >= 0, w <= self.ub,
-            self.te2_expr <= self.risk,
+            self.y == xt @ d[:n],
+            cp.sum(self.p) - cp.sum(self.sell) <= self.cash,  # what is not bought stays cash (zero risk, active −w)
+            self.sell >= 0, self.sell <= self.sellable,
+            *(self.tax_by_asset >= cp.multiply(self.slope[:, j], self.sell) + self.icpt[:, j] for j in range(s)),
+            self.buy_floor, self.buy_cap,
+            d <= self.room,
+            # As a 1-vector: cvxpy hands this dual out with shape (1,), which the fast path then reads directly.
+            cp.reshape(self.te2_expr, (1,), order="F") <= cp.reshape(self.risk, (1,), order="F"),
             # The limit is soft by a steep penalty: wash-sale blocks or the tax budget may keep today's holdings
             # above it, and a daily plan must still come out (solve() explains it, or raises when the exclusions
             # alone cannot meet the limit).
@@ -424,8 +486,14 @@ class DirectIndexSleeve:
         ]
         self.problem = cp.Problem(cp.Minimize(objective), self.constraints)
         start = time.perf_counter()
-        self.compiled = CompiledProblem(self.problem)
+        self.compiled = CompiledProblem(self.problem, clarabel_options=CLARABEL_OPTIONS)
         self.compile_seconds = time.perf_counter() - start
+        self._order: np.ndarray | None = None  # the last assignment's slots, cheapest first, per asset
+        self._width: np.ndarray | None = None
+        self._held: np.ndarray | None = None  # the holdings the solver trades from (forced sales made)
+        self._forced: np.ndarray | None = None  # assets sold in full before the solve (upper bound 0)
+        self._lot_weight: np.ndarray | None = None
+        self._before: np.ndarray | None = None
 
     @classmethod
     def for_inputs(cls, inputs: SleeveInputs) -> DirectIndexSleeve:
@@ -439,22 +507,84 @@ class DirectIndexSleeve:
 
     def _assign(self, x: SleeveInputs, ub: np.ndarray | None = None) -> None:
         r = x.rules
-        self.bench.value = x.benchmark
-        self.gsqrt.value = x.factor_sqrt
+        n, k = self.n, self.shape[1]
+        b, g = x.benchmark, x.factor_sqrt
+        upper = x.ub if ub is None else ub
+        # A holding whose upper bound is 0 (an exclusion) must be sold in full: that sale is made here, not by the
+        # solver, whose sell variable would otherwise be pinned between two rows (s ≥ h and s ≤ h) with no
+        # interior — an interior-point method can stall there. Its tax, cost and proceeds enter as constants.
+        forced = (upper <= 0) & (x.held > 0)
+        lot_weight = np.where(forced[:, None], 0.0, x.lot_weight)
+        held = np.where(forced, 0.0, x.held)
+        forced_tax = float(x.lot_tax[forced].ravel() @ x.lot_weight[forced].ravel())
+        forced_sale = float(x.held[forced].sum())
+        a0 = held[:n] + (held[n] if len(held) > n else 0.0) * b - b  # active weights before any trade
+
+        def factor(v: np.ndarray) -> np.ndarray:  # Gᵀ Xᵀ v
+            return np.asarray(g.T @ np.bincount(x.sector_index, weights=v, minlength=k), dtype=float)
+
+        self.gsqrt.value = g
         self.spec.value = x.specific_sd
-        self.bench_f.value = x.loadings.T @ x.benchmark
-        self.bench_s.value = x.specific_sd * x.benchmark
-        self.ret.value = x.mu + x.tilt
-        self.ub.value = x.ub if ub is None else ub
+        self.bench_f.value = factor(b)
+        self.bench_s.value = x.specific_sd * b
+        self.act_f.value = factor(a0)
+        self.act_s.value = x.specific_sd * a0
+        ret = x.mu + x.tilt
+        self.ret.value = ret
+        self.constant.value = forced_tax + r.cost * forced_sale - float(ret @ held)
+        self._held, self._forced, self._lot_weight = held, forced, x.lot_weight
+        self.room.value = upper - held
         self.buy_ok.value = x.buy_ok
-        self.held.value = x.held
-        self.lot_w.value = x.lot_weight
-        self.lot_tax.value = x.lot_tax
-        self.cash.value = x.cash
+        self._tax_curve(lot_weight, x.lot_tax)
+        self.cash.value = x.cash + forced_sale
         self.te2.value = r.te_limit**2
-        self.budget.value = 1e6 if r.tax_budget is None else r.tax_budget / x.value
+        # No budget: the most any sale can realize, plus 1 (never binding, and no 1e6 row to spoil the scaling).
+        most = float(np.clip(x.lot_tax, 0.0, None).ravel() @ x.lot_weight.ravel()) + 1.0
+        self.budget.value = (most if r.tax_budget is None else r.tax_budget / x.value) - forced_tax
         self.kappa.value = r.risk_aversion
         self.cost.value = r.cost
+
+    def _tax_curve(self, weight: np.ndarray, tax: np.ndarray) -> None:
+        """Each asset's tax of selling as a convex piecewise-linear curve: its slots cheapest first.
+
+        The LP with one sell variable per slot (0 ≤ z ≤ slot weight) relieves the cheaper slots first at any
+        optimum, so its tax is this curve, max_j slope_j·sell + intercept_j. A slot of zero weight gets its left
+        neighbour's slope (the right one's when it has none): a supporting line, so it does not bend the curve.
+        """
+        order = np.argsort(tax, axis=1, kind="stable")
+        width = np.take_along_axis(weight, order, 1)
+        tau = np.take_along_axis(tax, order, 1)
+        s = width.shape[1]
+        j = np.arange(s)
+        has = width > 0
+        left = np.maximum.accumulate(np.where(has, j, -1), axis=1)
+        right = np.minimum.accumulate(np.where(has, j, s)[:, ::-1], axis=1)[:, ::-1]
+        src = np.where(left >= 0, left, np.where(right < s, right, -1))
+        slope = np.where(src >= 0, np.take_along_axis(tau, np.clip(src, 0, None), 1), 0.0)
+        before = np.cumsum(width, axis=1) - width  # weight of the cheaper slots
+        taxed = np.cumsum(width * tau, axis=1) - width * tau  # their tax
+        # A zero-weight slot's line would repeat a neighbour's row (an active duplicate: a degenerate KKT system
+        # the interior point can stall on), so it is lowered by 1 and never binds; an asset with no open slot
+        # keeps its first row, t ≥ 0.
+        idle = ~has
+        idle[:, 0] &= has.any(axis=1)
+        self.slope.value = slope
+        self.icpt.value = taxed - slope * before - idle
+        self.sellable.value = before[:, -1] + width[:, -1]
+        self._order, self._width, self._before = order, width, before
+
+    def _solution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weights w ≥ 0, sells per slot z, buys p) of the last solve, z in the inputs' slot order."""
+        assert self._held is not None and self._order is not None and self._width is not None
+        assert self._forced is not None and self._lot_weight is not None
+        assert self._before is not None
+        sell = np.clip(np.asarray(self.sell.value, dtype=float).ravel(), 0.0, None)
+        p = np.asarray(self.p.value, dtype=float).ravel()
+        w = np.clip(self._held - sell + p, 0.0, None)
+        z = np.empty_like(self._width)
+        np.put_along_axis(z, self._order, np.clip(sell[:, None] - self._before, 0.0, self._width), 1)
+        z[self._forced] = self._lot_weight[self._forced]  # sold in full before the solve
+        return w, z, p
 
     def _run(self, x: SleeveInputs, what: str) -> float:
         start = time.perf_counter()
@@ -486,12 +616,12 @@ class DirectIndexSleeve:
         except Infeasible as exc:
             raise self._diagnose(x) from exc
         x, released = self._release_unharvested(x) if x.rules.second_pass else (x, 0)
-        if released:
+        solves = 1
+        if released and not self._first_pass_stands(x):
             self._assign(x)
             seconds += self._run(x, "the plan, second pass")
-        w = np.clip(np.asarray(self.w.value, dtype=float).ravel(), 0.0, None)
-        z = np.asarray(self.z.value, dtype=float)
-        p = np.asarray(self.p.value, dtype=float)
+            solves = 2
+        w, z, p = self._solution()
         assets = x.universe.tickers + ([x.fund] if x.fund else [])
         te = self._te(x, w)
         over: list[str] = []
@@ -510,16 +640,15 @@ class DirectIndexSleeve:
                            else f"the tax budget ${x.rules.tax_budget:,.0f} bounds the sales")
                         + "; it comes back within the limit as the 30-day windows lapse")
         sells = []
-        for i, slots in enumerate(x.lot_ids):
-            for s, lots in enumerate(slots):
-                left = float(z[i, s])
-                for lot_id, weight, tax in lots:  # relieve the slot's lots cheapest first
-                    take = min(left, weight)
-                    if take > MIN_TRADE:
-                        sells.append(SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value))
-                    left -= take
-                    if left <= 1e-9:
-                        break
+        for i, s in zip(*np.nonzero(z > MIN_TRADE), strict=True):  # a smaller sale sells no lot above MIN_TRADE
+            left = float(z[i, s])
+            for lot_id, weight, tax in x.lot_ids[i][s]:  # relieve the slot's lots cheapest first
+                take = min(left, weight)
+                if take > MIN_TRADE:
+                    sells.append(SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value))
+                left -= take
+                if left <= 1e-9:
+                    break
         costs = self.exclusion_costs(x) if explain_exclusions and x.excluded else []
         active = self._active(x, w)
         expl = list(x.notes) + over
@@ -539,6 +668,7 @@ class DirectIndexSleeve:
             names_held=int((w[:self.n] > 1e-5).sum()),
             solve_seconds=seconds,
             passes=2 if released else 1,
+            solves=solves,
             exclusion_costs=costs,
             explanation=expl,
         )
@@ -551,11 +681,10 @@ class DirectIndexSleeve:
         """
         if x.harvest_block is None or x.group_id is None or not x.harvest_block.any():
             return x, 0
-        z = np.asarray(self.z.value, dtype=float)
+        z = self._solution()[1]
+        loss = x.loss_slots()
         # A group is harvested when a sold slot holds a loss lot (so pass 1's solution stays feasible in pass 2).
-        harvested = {int(x.group_id[i]) for i in range(len(x.ub))
-                     for s_, lots in enumerate(x.lot_ids[i])
-                     if z[i, s_] > MIN_TRADE and any(tax < 0 for _, _, tax in lots)}
+        harvested = set(x.group_id[((z > MIN_TRADE) & loss).any(axis=1)].tolist())
         release = x.harvest_block & ~np.isin(x.group_id, list(harvested)) & (x.ub > 0)
         if not release.any():
             return x, 0
@@ -564,15 +693,29 @@ class DirectIndexSleeve:
         # In a released group a loss lot may not be sold today (beside a buy it would be washed): every slot holding
         # one is frozen; slots of gain lots only stay sellable.
         lot_weight = x.lot_weight.copy()
-        for i in np.flatnonzero(release):
-            for s_, lots in enumerate(x.lot_ids[i]):
-                if any(tax < 0 for _, _, tax in lots):
-                    lot_weight[i, s_] = 0.0  # the sell bound only; the holding (held) is unchanged
+        lot_weight[release[:, None] & loss] = 0.0  # the sell bound only; the holding (held) is unchanged
         groups = len(set(x.group_id[release].tolist()))
         notes = [*x.notes, f"{len(harvested)} share-class group(s) harvested today, no buys in them; "
                            f"{groups} group(s) with a loss not worth harvesting today stay buyable"]
         return replace(x, buy_ok=buy_ok, lot_weight=lot_weight, harvest_block=x.harvest_block & ~release,
                        notes=notes), groups
+
+    def _first_pass_stands(self, released: SleeveInputs) -> bool:
+        """True when the first pass's solution is also optimal for the second (``released``), so no re-solve.
+
+        The second pass re-opens the buys of the released assets (p ≤ 0 becomes p ≤ 1) and stops the sale of their
+        loss slots (their tax curve only rises). When the first pass sold (next to) nothing of those assets, its
+        solution is feasible and no worse in the second, and it stays optimal if buying them would not lower the
+        objective: each one's reduced cost, the multiplier of p ≤ 0 less that of p ≥ 0 (both rows are tight, so
+        only their difference is defined), is at most the solver's tolerance.
+        """
+        cap, floor = self.buy_cap.dual_value, self.buy_floor.dual_value
+        if cap is None or floor is None:
+            return False
+        opened = released.buy_ok > self.buy_ok.value
+        sell = np.asarray(self.sell.value, dtype=float).ravel()
+        reduced = np.asarray(cap, dtype=float) - np.asarray(floor, dtype=float)
+        return bool(np.all(reduced[opened] <= DUAL_TOL) and np.all(sell[opened] <= FROZEN_TOL))
 
     def _diagnose(self, x: SleeveInputs) -> Infeasible:
         """Which constraint makes the sleeve infeasible: the least tracking error the exclusions allow from cash."""
@@ -619,9 +762,9 @@ class DirectIndexSleeve:
                 if other != label:
                     for t in ts:
                         ub[pos[t]] = 0.0
-            self.ub.value = ub
+            self.room.value = ub - bare.held
             self._run(x, f"without {label}")
-            w = np.asarray(self.w.value, dtype=float).ravel()
+            w = self._solution()[0]
             out.append(ExclusionCost(label, tuple(tickers), float(x.benchmark[[pos[t] for t in tickers]].sum()),
                                      max(te_all - self._te(x, w), 0.0),
                                      ret_all - float(x.mu[:self.n] @ self._active(x, w))))
@@ -632,8 +775,9 @@ class DirectIndexSleeve:
         bare = bare or self._bare(x)
         self._assign(bare)
         self.ret.value = np.zeros(len(x.ub))  # tracking only: the values' cost, not a return bet
+        self.constant.value = 0.0
         self._run(bare, "least tracking error")
-        w = np.asarray(self.w.value, dtype=float).ravel()
+        w = self._solution()[0]
         return self._te(x, w), float(x.mu[:self.n] @ self._active(x, w))
 
     def _bare(self, x: SleeveInputs) -> SleeveInputs:
@@ -648,3 +792,29 @@ class DirectIndexSleeve:
             x.excluded, [],
         )
 
+
+
+def solve_sleeves(
+    inputs: Iterable[SleeveInputs], *, explain_exclusions: bool = False
+) -> list[SleeveResult | OptimizationError]:
+    """Solve many households' sleeves in this process: one compiled problem per shape, shared by every household
+    of that shape (the compile is paid once, then each household only assigns values and solves).
+
+    Households are taken shape by shape, so the batch compiles each shape at most once whatever its order and
+    however many shapes it has; results come back in input order. A household whose solve fails gets its error
+    (``Infeasible`` or ``OptimizationError``, with the message of ``DirectIndexSleeve.solve``) in its place and
+    the batch goes on.
+    """
+    items = list(inputs)
+    out: list[SleeveResult | OptimizationError | None] = [None] * len(items)
+    by_shape: dict[tuple[object, ...], list[int]] = {}
+    for i, x in enumerate(items):
+        by_shape.setdefault((*x.shape, x.sector_index.tobytes()), []).append(i)
+    for members in by_shape.values():
+        sleeve = DirectIndexSleeve.for_inputs(items[members[0]])
+        for i in members:
+            try:
+                out[i] = sleeve.solve(items[i], explain_exclusions=explain_exclusions)
+            except OptimizationError as exc:
+                out[i] = exc
+    return [r for r in out if r is not None]
