@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import ValidationError
-from engine.store.repositories import SYSTEM, _normalized, _Repository
+from engine.store.base import SYSTEM, Repository, normalized
 from engine.store.scheduler_tables import JobRunRow, SchedulerAlertRow, SchedulerPauseRow, SchedulerWakeupRow
 
 __all__ = [
@@ -165,7 +165,7 @@ def _need(value: str, name: str) -> None:
         raise ValidationError("must be a non-empty string", field=f"job_runs.{name}", value=value)
 
 
-class JobRunRepository(_Repository):
+class JobRunRepository(Repository):
     """Job runs, pauses, wake-ups and alerts (``store.job_runs``); each method is one transaction."""
 
     # ------------------------------------------------------------------------------------------
@@ -262,7 +262,7 @@ class JobRunRepository(_Repository):
             status=JobRunStatus.SUCCEEDED.value,
             finished_at=now,
             heartbeat_at=now,
-            produced=_normalized(produced),
+            produced=normalized(produced),
             error=None,
         )
 
@@ -285,7 +285,7 @@ class JobRunRepository(_Repository):
             heartbeat_at=now,
             next_attempt_at=retry_at,
             error=error[:4000],
-            produced=_normalized(produced),
+            produced=normalized(produced),
         )
 
     def _fenced(self, run_id: str, owner: str, **values: Any) -> bool:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine.store.repositories import SYSTEM, _now, _Repository
+from engine.store.base import SYSTEM, Repository, utc_now
 from engine.store.tables import RealizationRow
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _num(x: Decimal) -> str:
     return format(x.normalize(), "f")
 
 
-class RealizationRepository(_Repository):
+class RealizationRepository(Repository):
     """Realized gains and losses per household (see the module docstring)."""
 
     def add_many(
@@ -62,7 +62,7 @@ class RealizationRepository(_Repository):
         rows = [(r, False) for r in realizations] + [(r, True) for r in amendments]
         if not rows:
             return 0
-        now = _now()
+        now = utc_now()
         new = 0
         with self._tx() as session:
             for r, amend in rows:

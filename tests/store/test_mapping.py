@@ -11,7 +11,7 @@ from enum import StrEnum
 import pytest
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-import engine.store.repositories as repos
+import engine.store.households as repos
 from engine.model import BasisSource, Lot
 from engine.store.mapping import RowMapper
 
@@ -76,9 +76,9 @@ def test_a_column_no_field_or_key_fills_is_refused() -> None:
 
 def test_the_lot_mapper_covers_every_lot_field() -> None:
     """Every field of Lot has a column (the mapper is built from them), so none can be dropped by hand."""
-    assert [name for name, _ in repos._LOTS.pairs] == [f.name for f in dataclasses.fields(Lot)]
+    assert [name for name, _ in repos.LOTS.pairs] == [f.name for f in dataclasses.fields(Lot)]
     lot = Lot("b1", "brk", "VTI", Decimal("2.5"), Decimal("250"), date(2026, 1, 5), date(2026, 1, 6),
               replaceable=False, basis_source=BasisSource.BROKER)
     values = repos._lot_values("h1", 3, lot)
     assert values["account_id"] == "brk" and values["basis_source"] == "broker" and values["replaceable"] is False
-    assert repos._LOTS.to_domain(repos.LotRow(**values)) == lot
+    assert repos.LOTS.to_domain(repos.LotRow(**values)) == lot
