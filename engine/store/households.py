@@ -245,6 +245,7 @@ def _check_firm(session: Session, firm: str | None) -> None:
 
 def _wake_for_event(session: Session, household_id: str, event: LifeEvent, now: datetime) -> None:
     """Ask the scheduler to run the household's cycle (a wake-up row, in the caller's transaction)."""
+    from engine.store.jobs import WAKEUPS, Wakeup
     from engine.store.scheduler_tables import SchedulerWakeupRow
 
     ref = f"event:{event.id}"  # the scheduler's own ref for life events: one wake-up per event
@@ -254,8 +255,8 @@ def _wake_for_event(session: Session, household_id: str, event: LifeEvent, now: 
         )
     ).first()
     if exists is None:
-        session.add(SchedulerWakeupRow(id=uuid.uuid4().hex, household_id=household_id, reason="life_event", ref=ref,
-                                       created_at=now, consumed_at=None, run_id=None))
+        wakeup = Wakeup(uuid.uuid4().hex, household_id, "life_event", ref, now, None, None)
+        session.add(SchedulerWakeupRow(**WAKEUPS.values(wakeup)))
 
 
 def _household_values(h: Household, at: datetime) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound, ValidationError
 from engine.store.base import SYSTEM, Repository, normalized, store_error
+from engine.store.mapping import RowMapper
 from engine.store.people_tables import (
     ApiTokenRow,
     FirmRow,
@@ -127,6 +127,17 @@ class IdempotencyRecord:
         return self.status_code is not None
 
 
+#: Firms, users, tokens and idempotency keys ↔ their rows (engine/store/mapping.py); secrets' hashes, a user's
+#: households (``user_households`` rows) and the rows' times are the repository's own.
+FIRMS: RowMapper[Firm] = RowMapper(Firm, FirmRow, keys=("created_at",))
+USERS: RowMapper[User] = RowMapper(User, UserRow, renames={"firm": "firm_id"}, children=("households",),
+                                   keys=("password_hash", "created_at", "updated_at"))
+TOKENS: RowMapper[TokenRecord] = RowMapper(TokenRecord, ApiTokenRow, keys=("secret_hash",), renames={
+    "user": "user_id", "created": "created_at", "expires": "expires_at", "revoked": "revoked_at"})
+IDEMPOTENCY: RowMapper[IdempotencyRecord] = RowMapper(IdempotencyRecord, IdempotencyRow, keys=("completed_at",),
+                                                      renames={"user": "user_id", "created": "created_at"})
+
+
 def _check_id(value: Any, field: str) -> None:
     if not isinstance(value, str) or not _ID.match(value):
         raise ValidationError("must be 1–64 lowercase letters, digits, '.', '_', '@' or '-'", field=field,
@@ -151,8 +162,7 @@ class UserRepository(Repository):
         with self._tx() as session:
             if session.get(FirmRow, firm.id) is not None:
                 raise store_error(Conflict, f"firm {firm.id!r} already exists", "pick another id")
-            session.add(FirmRow(id=firm.id, name=firm.name, clients_may_approve=firm.clients_may_approve,
-                                created_at=utc_now()))
+            session.add(FirmRow(**FIRMS.values(firm, created_at=utc_now())))
             self._record(session, actor=actor, action="firm.add", entity="firm", entity_id=firm.id, household=None,
                          after=firm)
 
@@ -225,8 +235,7 @@ class UserRepository(Repository):
             for h in user.households:
                 _household_or_raise(session, h)
             now = utc_now()
-            session.add(UserRow(id=user.id, name=user.name, role=user.role.value, firm_id=user.firm,
-                                password_hash=password_hash, active=user.active, created_at=now, updated_at=now))
+            session.add(UserRow(**USERS.values(user, password_hash=password_hash, created_at=now, updated_at=now)))
             session.flush()
             for h in dict.fromkeys(user.households):
                 session.add(UserHouseholdRow(user_id=user.id, household_id=h))
@@ -324,9 +333,8 @@ class UserRepository(Repository):
             _user_or_raise(session, token.user)
             if session.get(ApiTokenRow, token.id) is not None:
                 raise store_error(Conflict, f"token id {token.id!r} is taken", "generate a new token")
-            session.add(ApiTokenRow(id=token.id, user_id=token.user, kind=TokenKind(token.kind).value,
-                                    name=token.name, secret_hash=secret_hash, created_at=token.created,
-                                    expires_at=token.expires, revoked_at=None))
+            session.add(ApiTokenRow(**TOKENS.values(replace(token, kind=TokenKind(token.kind), revoked=None),
+                                                  secret_hash=secret_hash)))
             if token.kind is TokenKind.API:  # sign-ins are not audited one by one; API tokens are credentials
                 self._record(session, actor=actor, action="token.add", entity="token", entity_id=token.id,
                              household=None, after={"user": token.user, "name": token.name})
@@ -401,9 +409,8 @@ class UserRepository(Repository):
             raise ValidationError("an Idempotency-Key is 1–255 characters", field="Idempotency-Key", value=key)
         try:
             with self._tx() as session:
-                session.add(IdempotencyRow(user_id=user_id, key=key, method=method, path=path,
-                                           fingerprint=fingerprint, status_code=None, response=None,
-                                           created_at=utc_now(), completed_at=None))
+                seen = IdempotencyRecord(user_id, key, method, path, fingerprint, None, None, utc_now())
+                session.add(IdempotencyRow(**IDEMPOTENCY.values(seen, completed_at=None)))
                 session.flush()
                 return None
         except Conflict as exc:
@@ -458,19 +465,17 @@ def _user_or_raise(session: Session, user_id: str) -> UserRow:
 
 
 def _firm(r: FirmRow) -> Firm:
-    return Firm(r.id, r.name, clients_may_approve=r.clients_may_approve)
+    return FIRMS.to_domain(r)
 
 
 def _user(session: Session, r: UserRow) -> User:
     stmt = select(UserHouseholdRow.household_id).where(UserHouseholdRow.user_id == r.id)
-    households: Sequence[str] = sorted(session.scalars(stmt))
-    return User(r.id, r.name, Role(r.role), firm=r.firm_id, households=tuple(households), active=r.active)
+    return USERS.to_domain(r, {"households": tuple(sorted(session.scalars(stmt)))})
 
 
 def _token(r: ApiTokenRow) -> TokenRecord:
-    return TokenRecord(r.id, r.user_id, TokenKind(r.kind), r.name, r.created_at, r.expires_at, r.revoked_at)
+    return TOKENS.to_domain(r)
 
 
 def _idempotency(r: IdempotencyRow) -> IdempotencyRecord:
-    return IdempotencyRecord(r.user_id, r.key, r.method, r.path, r.fingerprint, r.status_code, r.response,
-                             r.created_at)
+    return IDEMPOTENCY.to_domain(r)
