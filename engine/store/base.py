@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy import CursorResult, Result, Table, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError, StatementError
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 
 from engine.errors import Conflict, EngineError, StoreError
 from engine.store.types import decode_json, encode_json
@@ -25,7 +25,7 @@ from engine.store.types import decode_json, encode_json
 if TYPE_CHECKING:
     from engine.store.audit import AuditLog
 
-__all__ = ["SYSTEM", "Repository", "bulk_insert", "normalized", "present", "store_error", "utc_now"]
+__all__ = ["SYSTEM", "Repository", "bulk_insert", "changed", "normalized", "present", "store_error", "utc_now"]
 
 SYSTEM = "system"
 """The actor of changes no person made."""
@@ -49,6 +49,11 @@ def normalized(value: Any) -> Any:
     return None if value is None else decode_json(encode_json(value))
 
 
+def changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE statement's ``result`` changed (a compare-and-set's verdict)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 def _missing_table(exc: DBAPIError) -> bool:
     orig = exc.orig
     return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig)
@@ -63,13 +68,13 @@ def present(session: Session, column: InstrumentedAttribute[str], values: Iterab
     return found
 
 
-def bulk_insert(session: Session, table: type[Any], values: Sequence[dict[str, Any]]) -> None:
+def bulk_insert(session: Session, table: type[DeclarativeBase], values: Sequence[dict[str, Any]]) -> None:
     """One Core ``executemany`` INSERT of rows given by ORM attribute name (no ORM objects, no per-row round trip
     to fetch keys); the columns' types (Money, UTCDateTime, JSON) still convert every value."""
     if not values:
         return
     column = {c.key: c.columns[0].key for c in sa_inspect(table).column_attrs}
-    session.execute(table.__table__.insert(), [{column[k]: v for k, v in row.items()} for row in values])
+    session.execute(cast(Table, table.__table__).insert(), [{column[k]: v for k, v in row.items()} for row in values])
 
 
 class Repository:

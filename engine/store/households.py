@@ -326,7 +326,7 @@ def _load_household(session: Session, household_id: str) -> Household:
     documents = {"members": planning.get("members", {}), "goals": planning.get("goals", {})}
     children: dict[str, tuple[Any, ...]] = {}
     for name, mapper in _CHILDREN:
-        table = mapper.table
+        table: Any = mapper.table  # a child table: household_id and position columns
         stmt = select(table).where(table.household_id == household_id).order_by(table.position)
         docs = documents.get(name, {})
         children[name] = tuple(mapper.to_domain(r, document=docs.get(r.id)) for r in session.scalars(stmt))

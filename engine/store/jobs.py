@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import ValidationError
-from engine.store.base import SYSTEM, Repository, normalized
+from engine.store.base import SYSTEM, Repository, changed, normalized
 from engine.store.mapping import RowMapper
 from engine.store.scheduler_tables import JobRunRow, SchedulerAlertRow, SchedulerPauseRow, SchedulerWakeupRow
 
@@ -283,7 +283,7 @@ class JobRunRepository(Repository):
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount)
+            return bool(changed(result))
 
     # ------------------------------------------------------------------------------------------
     # Reading runs
@@ -368,11 +368,11 @@ class JobRunRepository(Repository):
     def resume(self, household: str, *, actor: str = SYSTEM) -> bool:
         """Resume the household's jobs (audited); False when it was not paused."""
         with self._tx() as session:
-            gone = session.execute(
+            gone = changed(session.execute(
                 delete(SchedulerPauseRow)
                 .where(SchedulerPauseRow.household_id == household)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             if gone:
                 self._record(
                     session,
@@ -426,7 +426,7 @@ class JobRunRepository(Repository):
                 .values(consumed_at=now, run_id=run_id)
                 .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount)
+            return bool(changed(result))
 
     # ------------------------------------------------------------------------------------------
     # Alerts
@@ -444,7 +444,7 @@ class JobRunRepository(Repository):
         alerts; the others (and a worker that retried it meanwhile) get None.
         """
         with self._tx() as session:
-            taken = session.execute(
+            taken = changed(session.execute(
                 update(JobRunRow)
                 .where(
                     JobRunRow.id == run.id,
@@ -453,7 +453,7 @@ class JobRunRepository(Repository):
                 )
                 .values(status=JobRunStatus.GAVE_UP.value, next_attempt_at=None)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             if not taken:
                 return None
             return self._alert(session, run, now=now, message=message)

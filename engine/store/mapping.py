@@ -26,6 +26,7 @@ from operator import attrgetter
 from typing import Any, Generic, NamedTuple, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import DeclarativeBase
 
 __all__ = ["Converter", "DocumentMapper", "Nested", "RowMapper"]
 
@@ -68,7 +69,7 @@ def _sorted_list(value: Iterable[Any]) -> list[Any]:
     return sorted(value)
 
 
-def converter_for(hint: Any, *, document: bool) -> Converter | None:
+def converter_for(hint: object, *, document: bool) -> Converter | None:
     """The converter a field of type ``hint`` needs (None: stored as it is).
 
     ``document``: the value goes into a JSON document, where a Decimal is kept as its exact text and a nested
@@ -95,8 +96,8 @@ def converter_for(hint: Any, *, document: bool) -> Converter | None:
     if document and hint is Decimal:
         return Converter(str, Decimal)
     if origin is tuple:
-        args = get_args(hint)
-        item = converter_for(args[0], document=document) if len(args) == 2 and args[1] is Ellipsis else None
+        items = get_args(hint)
+        item = converter_for(items[0], document=document) if len(items) == 2 and items[1] is Ellipsis else None
         return _each(item, tuple)
     if origin is frozenset or hint is frozenset:
         return Converter(_sorted_list, frozenset)
@@ -116,7 +117,8 @@ class _Fields(Generic[T]):
         names = [f.name for f in self.fields]
         self.renames = dict(renames or {})
         given = dict(converters or {})
-        for what, named in {"renames": self.renames, "converters": given, **declared}.items():
+        said: dict[str, Iterable[str]] = {"renames": self.renames, "converters": given, **declared}
+        for what, named in said.items():
             unknown = sorted(set(named) - set(names))
             if unknown:
                 raise TypeError(f"{what} name no field of {domain.__name__}: {unknown}")
@@ -154,7 +156,7 @@ class RowMapper(Generic[T]):
     def __init__(
         self,
         domain: type[T],
-        table: type[Any],
+        table: type[DeclarativeBase],
         *,
         renames: Mapping[str, str] | None = None,
         keys: Sequence[str] = (),
@@ -227,12 +229,12 @@ class RowMapper(Generic[T]):
         """The ``document`` fields of ``obj`` that differ from their defaults, as plain JSON (empty if none)."""
         return {} if self._document is None else self._document.to_doc(obj)
 
-    def to_domain(self, row: Any, children: Mapping[str, Any] | None = None,
+    def to_domain(self, row: object, children: Mapping[str, Any] | None = None,
                   document: Mapping[str, Any] | None = None) -> T:
         """The domain object a row holds, with its ``children`` (all of them) and its ``document`` (if any)."""
         return self.domain(**self._kwargs(row, children, document))
 
-    def _kwargs(self, row: Any, children: Mapping[str, Any] | None = None,
+    def _kwargs(self, row: object, children: Mapping[str, Any] | None = None,
                 document: Mapping[str, Any] | None = None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         for name, column, _, to_domain in self._columns:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound, ValidationError
-from engine.store.base import SYSTEM, Repository, normalized, store_error
+from engine.store.base import SYSTEM, Repository, changed, normalized, store_error
 from engine.store.mapping import RowMapper
 from engine.store.people_tables import (
     ApiTokenRow,
@@ -314,7 +314,7 @@ class UserRepository(Repository):
             _user_or_raise(session, user_id)
             gone = session.execute(delete(UserHouseholdRow).where(UserHouseholdRow.user_id == user_id,
                                                                   UserHouseholdRow.household_id == household_id))
-            if gone.rowcount:
+            if changed(gone):
                 self._record(session, actor=actor, action="user.unlink", entity="user", entity_id=user_id,
                              household=household_id, before={"household": household_id})
 

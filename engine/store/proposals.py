@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, EngineError, NotFound, ValidationError
 from engine.model import PROPOSAL_TRANSITIONS, Proposal, ProposalStatus
-from engine.store.base import SYSTEM, Repository, present, store_error, utc_now
+from engine.store.base import SYSTEM, Repository, changed, present, store_error, utc_now
 from engine.store.mapping import Converter, RowMapper
 from engine.store.orders import ORDERS, insert_orders, order_refusal, order_rows
 from engine.store.records import ProposalTransition
@@ -173,7 +173,7 @@ class ProposalRepository(Repository):
                 .values(status=target.value, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount != 1:  # pragma: no cover - needs two concurrent writers
+            if changed(result) != 1:  # pragma: no cover - needs two concurrent writers
                 raise store_error(
                     Conflict,
                     f"proposal {proposal_id!r} changed while moving it to {target.value}",

@@ -129,7 +129,7 @@ class SummaryRepository(Repository):
             return int(session.execute(stmt).scalar_one())
 
     @staticmethod
-    def _proposal_filter(stmt: Select[Any], scope: Scope, status: ProposalStatus | str | None,
+    def _proposal_filter(stmt: Select[*tuple[Any, ...]], scope: Scope, status: ProposalStatus | str | None,
                          household: str | None) -> Select[Any]:
         stmt = scope.where(stmt.select_from(ProposalRow), ProposalRow.household_id)
         if status is not None:

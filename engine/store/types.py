@@ -105,15 +105,16 @@ class UTCDateTime(TypeDecorator[datetime]):
                 value=value,
                 fix="pass a timezone-aware datetime, e.g. datetime.now(timezone.utc)",
             )
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        instant: datetime = value.astimezone(UTC)
+        return instant.replace(tzinfo=None) if dialect.name == "sqlite" else instant
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        instant: datetime = value
+        if instant.tzinfo is None:
+            return instant.replace(tzinfo=UTC)
+        return instant.astimezone(UTC)
 
 
 # ---------------------------------------------------------------------------------------------
