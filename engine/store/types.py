@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
@@ -220,7 +219,6 @@ class JSONValue(TypeDecorator[Any]):
         return None if value is None else encode_json(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if isinstance(value, str) and dialect.name == "sqlite":  # pragma: no cover - JSON is decoded by the impl
-            value = json.loads(value)
+        # The JSON impl has decoded the text already: a str here is a JSON string value, not JSON to parse again.
         return None if value is None else decode_json(value)
 
