@@ -197,7 +197,17 @@ class RowMapper(Generic[T]):
                 )
         self._columns: tuple[tuple[str, str, Callable[[Any], Any] | None, Callable[[Any], Any] | None], ...] = tuple(
             (name, column, *(spec.converters[name] or (None, None))) for name, column in self.pairs)
-        self._written = tuple(c for c in self._columns if c[1] not in self.generated)
+        written = [c for c in self._columns if c[1] not in self.generated]
+        # Plain values are read with one C-level attrgetter per direction; converted ones one by one.
+        plain_out = [(n, c) for n, c, to_row, _ in written if to_row is None]
+        self._out_columns = tuple(c for _, c in plain_out)
+        self._out_get = _getter([n for n, _ in plain_out])
+        self._out_converted = tuple((n, c, to_row) for n, c, to_row, _ in written if to_row is not None)
+        plain_in = [(n, c) for n, c, _, to_domain in self._columns if to_domain is None]
+        self._in_names = tuple(n for n, _ in plain_in)
+        self._in_get = _getter([c for _, c in plain_in])
+        self._in_converted = tuple((n, c, to_domain) for n, c, _, to_domain in self._columns if to_domain is not None)
+        self._keyset = frozenset(self.keys)
         if not _part:
             covered = set(self.columns()) | set(self.keys) | set(self.generated)
             extra = sorted(columns - covered)
@@ -210,17 +220,16 @@ class RowMapper(Generic[T]):
 
     def values(self, obj: T, **keys: Any) -> dict[str, Any]:
         """The row values of ``obj`` by row attribute name, with the ``keys`` given (all of them)."""
-        if keys.keys() != set(self.keys):
+        if keys.keys() != self._keyset:
             raise TypeError(f"{self.table.__name__} rows need keys {self.keys}, got {tuple(keys)}")
         out = self._row(obj)
         out.update(keys)
         return out
 
     def _row(self, obj: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, column, to_row, _ in self._written:
-            value = getattr(obj, name)
-            out[column] = value if to_row is None else to_row(value)
+        out = dict(zip(self._out_columns, self._out_get(obj), strict=True))
+        for name, column, to_row in self._out_converted:
+            out[column] = to_row(getattr(obj, name))
         for name, sub in self._nested:
             out.update(sub._row(getattr(obj, name)))
         return out
@@ -236,10 +245,9 @@ class RowMapper(Generic[T]):
 
     def _kwargs(self, row: object, children: Mapping[str, Any] | None = None,
                 document: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        for name, column, _, to_domain in self._columns:
-            value = getattr(row, column)
-            kwargs[name] = value if to_domain is None else to_domain(value)
+        kwargs = dict(zip(self._in_names, self._in_get(row), strict=True))
+        for name, column, to_domain in self._in_converted:
+            kwargs[name] = to_domain(getattr(row, column))
         for name, sub in self._nested:
             kwargs[name] = sub.to_domain(row)
         if self.children:
@@ -295,6 +303,16 @@ class DocumentMapper(Generic[T]):
     def from_doc(self, doc: Mapping[str, Any]) -> T:
         """The instance a document holds."""
         return self.domain(**self.fields_of(doc))
+
+
+def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving the attributes ``names`` of an object as a tuple (one C call for all of them)."""
+    if not names:
+        return lambda _obj: ()
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    return cast(Callable[[Any], tuple[Any, ...]], attrgetter(*names))
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
