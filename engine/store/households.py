@@ -275,19 +275,12 @@ def _planning_doc(h: Household) -> dict[str, Any]:
     return {k: v for k, v in (("members", members), ("goals", goals)) if v}
 
 
-def _lot_values(household_id: str, position: int, lot: Lot) -> dict[str, Any]:
-    return LOTS.values(lot, household_id=household_id, position=position)
-
-
 def _child_rows(h: Household) -> builtins.list[tuple[type[Any], builtins.list[dict[str, Any]]]]:
     """The household's child rows per table as values by attribute name, parents first: ``Row(**values)`` for the
     ORM, or a bulk insert (``bulk_insert``)."""
     out: builtins.list[tuple[type[Any], builtins.list[dict[str, Any]]]] = []
     for name, mapper in _CHILDREN:
-        if mapper is LOTS:
-            rows = [_lot_values(h.id, i, lot) for i, lot in enumerate(h.lots)]
-        else:
-            rows = [mapper.values(x, household_id=h.id, position=i) for i, x in enumerate(getattr(h, name))]
+        rows = [mapper.values(x, household_id=h.id, position=i) for i, x in enumerate(getattr(h, name))]
         out.append((mapper.table, rows))
     return out
 

@@ -59,16 +59,16 @@ def test_money_that_would_be_rounded_is_refused_and_nothing_is_written(store: St
 @pytest.mark.parametrize("bulk", [False, True], ids=["add", "add_many"])
 def test_failure_in_the_middle_of_add_leaves_no_rows(store: Store, household: Household, monkeypatch,
                                                      bulk: bool) -> None:
-    real = repos._lot_values  # the values of each lot row, for add and add_many alike
+    real = repos.LOTS.values  # the values of each lot row, for add and add_many alike
     calls = []
 
-    def failing(household_id: str, position: int, lot: Lot):
+    def failing(lot: Lot, *, household_id: str, position: int):
         calls.append(position)
         if position == 5:
             raise RuntimeError("disk on fire")
-        return real(household_id, position, lot)
+        return real(lot, household_id=household_id, position=position)
 
-    monkeypatch.setattr(repos, "_lot_values", failing)
+    monkeypatch.setattr(repos.LOTS, "values", failing)
     with pytest.raises(RuntimeError, match=r"disk on fire"):
         if bulk:
             store.households.add_many([dataclasses.replace(household, id="first"), household])

@@ -80,7 +80,7 @@ def test_the_lot_mapper_covers_every_lot_field() -> None:
     assert [name for name, _ in repos.LOTS.pairs] == [f.name for f in dataclasses.fields(Lot)]
     lot = Lot("b1", "brk", "VTI", Decimal("2.5"), Decimal("250"), date(2026, 1, 5), date(2026, 1, 6),
               replaceable=False, basis_source=BasisSource.BROKER)
-    values = repos._lot_values("h1", 3, lot)
+    values = repos.LOTS.values(lot, household_id="h1", position=3)
     assert values["account_id"] == "brk" and values["basis_source"] == "broker" and values["replaceable"] is False
     assert repos.LOTS.to_domain(repos.LotRow(**values)) == lot
 
