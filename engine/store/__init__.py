@@ -6,7 +6,11 @@
 SQLite under ``ROBO_HOME`` by default; PostgreSQL via ``ROBO_DATABASE_URL`` (``pip install 'adaptive-robo[postgres]'``).
 """
 
+from engine.store.audit import AuditLog
+from engine.store.fills import FillRepository
+from engine.store.households import HouseholdRepository
 from engine.store.migrate import current, head, upgrade
+from engine.store.orders import OrderRepository
 from engine.store.people import (
     Firm,
     IdempotencyRecord,
@@ -17,6 +21,7 @@ from engine.store.people import (
     UserRepository,
     sign_in_key,
 )
+from engine.store.proposals import ProposalRepository
 from engine.store.realizations import RealizationRepository
 from engine.store.records import (
     AuditEntry,
@@ -26,15 +31,7 @@ from engine.store.records import (
     RunRecord,
     RunStatus,
 )
-from engine.store.repositories import (
-    AuditLog,
-    FillRepository,
-    HouseholdRepository,
-    OrderRepository,
-    ProposalRepository,
-    RunRepository,
-    config_hash,
-)
+from engine.store.runs import RunRepository, config_hash
 from engine.store.store import Store
 from engine.store.summaries import HouseholdSummaryRecord, ProposalSummaryRecord, Scope, SummaryRepository
 

@@ -1,7 +1,7 @@
 """A household's direct-index sleeve in the store: one row per household holding the sleeve's settings as JSON.
 
     rows = direct_index_rows(household)          # (DirectIndexRow, [values]) for the household's child rows
-    household = with_direct_index(session, household)   # put the stored sleeve back on a loaded household
+    sleeve = load_direct_index(session, household_id)    # the stored sleeve, or None
 
 Registered on the store's one ``Base`` (imported at the end of ``engine/store/tables.py``); created by migration
 ``0009``. The settings are ``DirectIndex.to_dict()``'s plain data, so a stored sleeve reads back exactly.
@@ -9,7 +9,6 @@ Registered on the store's one ``Base`` (imported at the end of ``engine/store/ta
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ForeignKey, select
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from engine.model import DirectIndex, Household
 from engine.store.tables import Base
 
-__all__ = ["DirectIndexRow", "direct_index_rows", "with_direct_index"]
+__all__ = ["DirectIndexRow", "direct_index_rows", "load_direct_index"]
 
 
 class DirectIndexRow(Base):
@@ -36,7 +35,7 @@ def direct_index_rows(h: Household) -> list[tuple[type[Any], list[dict[str, Any]
     return [(DirectIndexRow, rows)]
 
 
-def with_direct_index(session: Session, h: Household) -> Household:
-    """``h`` with its stored sleeve (unchanged when it has none)."""
-    doc = session.scalars(select(DirectIndexRow.settings).where(DirectIndexRow.household_id == h.id)).first()
-    return h if doc is None else replace(h, direct_index=DirectIndex.from_dict(doc))
+def load_direct_index(session: Session, household_id: str) -> DirectIndex | None:
+    """The household's stored sleeve, or None when it has none."""
+    doc = session.scalars(select(DirectIndexRow.settings).where(DirectIndexRow.household_id == household_id)).first()
+    return None if doc is None else DirectIndex.from_dict(doc)

@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import ValidationError
-from engine.store.repositories import SYSTEM, _normalized, _Repository
+from engine.store.base import SYSTEM, Repository, changed, normalized
+from engine.store.mapping import RowMapper
 from engine.store.scheduler_tables import JobRunRow, SchedulerAlertRow, SchedulerPauseRow, SchedulerWakeupRow
 
 __all__ = [
@@ -136,28 +137,23 @@ def _insert_if_new(session: Session, row: Any) -> bool:
     return True
 
 
+#: Job runs, pauses, wake-ups and alerts ↔ their rows (engine/store/mapping.py).
+JOB_RUNS: RowMapper[JobRun] = RowMapper(JobRun, JobRunRow, renames={
+    "household": "household_id", "started": "started_at", "heartbeat": "heartbeat_at", "finished": "finished_at",
+    "next_attempt": "next_attempt_at"})
+PAUSES: RowMapper[Pause] = RowMapper(Pause, SchedulerPauseRow, renames={"household": "household_id", "at": "paused_at"})
+WAKEUPS: RowMapper[Wakeup] = RowMapper(Wakeup, SchedulerWakeupRow, renames={
+    "household": "household_id", "created": "created_at", "consumed": "consumed_at"})
+ALERTS: RowMapper[SchedulerAlert] = RowMapper(SchedulerAlert, SchedulerAlertRow, renames={"household": "household_id"},
+                                              generated=("seq",))
+
+
 def _run(r: JobRunRow) -> JobRun:
-    return JobRun(
-        id=r.id,
-        job=r.job,
-        household=r.household_id,
-        trading_day=r.trading_day,
-        ref=r.ref,
-        status=JobRunStatus(r.status),
-        attempt=r.attempt,
-        takeovers=r.takeovers,
-        owner=r.owner,
-        started=r.started_at,
-        heartbeat=r.heartbeat_at,
-        finished=r.finished_at,
-        next_attempt=r.next_attempt_at,
-        error=r.error,
-        produced=r.produced,
-    )
+    return JOB_RUNS.to_domain(r)
 
 
 def _wakeup(r: SchedulerWakeupRow) -> Wakeup:
-    return Wakeup(r.id, r.household_id, r.reason, r.ref, r.created_at, r.consumed_at, r.run_id)
+    return WAKEUPS.to_domain(r)
 
 
 def _need(value: str, name: str) -> None:
@@ -165,7 +161,7 @@ def _need(value: str, name: str) -> None:
         raise ValidationError("must be a non-empty string", field=f"job_runs.{name}", value=value)
 
 
-class JobRunRepository(_Repository):
+class JobRunRepository(Repository):
     """Job runs, pauses, wake-ups and alerts (``store.job_runs``); each method is one transaction."""
 
     # ------------------------------------------------------------------------------------------
@@ -193,23 +189,10 @@ class JobRunRepository(_Repository):
         for value, name in ((job, "job"), (household, "household"), (owner, "owner")):
             _need(value, name)
         with self._tx() as session:
-            row = JobRunRow(
-                id=uuid.uuid4().hex,
-                job=job,
-                household_id=household,
-                trading_day=trading_day,
-                ref=ref,
-                status=JobRunStatus.RUNNING.value,
-                attempt=1,
-                takeovers=0,
-                owner=owner,
-                started_at=now,
-                heartbeat_at=now,
-                finished_at=None,
-                next_attempt_at=None,
-                error=None,
-                produced=None,
-            )
+            row = JobRunRow(**JOB_RUNS.values(JobRun(
+                id=uuid.uuid4().hex, job=job, household=household, trading_day=trading_day, ref=ref,
+                status=JobRunStatus.RUNNING, attempt=1, takeovers=0, owner=owner, started=now, heartbeat=now,
+                finished=None, next_attempt=None, error=None, produced=None)))
             if _insert_if_new(session, row):
                 return Claim(_run(row), resumed=False)
             key = and_(
@@ -262,7 +245,7 @@ class JobRunRepository(_Repository):
             status=JobRunStatus.SUCCEEDED.value,
             finished_at=now,
             heartbeat_at=now,
-            produced=_normalized(produced),
+            produced=normalized(produced),
             error=None,
         )
 
@@ -285,7 +268,7 @@ class JobRunRepository(_Repository):
             heartbeat_at=now,
             next_attempt_at=retry_at,
             error=error[:4000],
-            produced=_normalized(produced),
+            produced=normalized(produced),
         )
 
     def _fenced(self, run_id: str, owner: str, **values: Any) -> bool:
@@ -300,7 +283,7 @@ class JobRunRepository(_Repository):
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount)
+            return bool(changed(result))
 
     # ------------------------------------------------------------------------------------------
     # Reading runs
@@ -370,7 +353,7 @@ class JobRunRepository(_Repository):
         with self._tx() as session:
             if session.get(SchedulerPauseRow, household) is not None:
                 return False
-            session.add(SchedulerPauseRow(household_id=household, paused_at=now, actor=actor, reason=reason))
+            session.add(SchedulerPauseRow(**PAUSES.values(Pause(household, now, actor, reason))))
             self._record(
                 session,
                 actor=actor,
@@ -385,11 +368,11 @@ class JobRunRepository(_Repository):
     def resume(self, household: str, *, actor: str = SYSTEM) -> bool:
         """Resume the household's jobs (audited); False when it was not paused."""
         with self._tx() as session:
-            gone = session.execute(
+            gone = changed(session.execute(
                 delete(SchedulerPauseRow)
                 .where(SchedulerPauseRow.household_id == household)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             if gone:
                 self._record(
                     session,
@@ -405,7 +388,7 @@ class JobRunRepository(_Repository):
         """Every paused household by id."""
         with self._tx() as session:
             rows = session.execute(select(SchedulerPauseRow)).scalars()
-            return {r.household_id: Pause(r.household_id, r.paused_at, r.actor, r.reason) for r in rows}
+            return {r.household_id: PAUSES.to_domain(r) for r in rows}
 
     # ------------------------------------------------------------------------------------------
     # Wake-ups
@@ -416,15 +399,8 @@ class JobRunRepository(_Repository):
         for value, name in ((household, "household"), (reason, "reason"), (ref, "ref")):
             _need(value, name)
         with self._tx() as session:
-            row = SchedulerWakeupRow(
-                id=uuid.uuid4().hex,
-                household_id=household,
-                reason=reason,
-                ref=ref,
-                created_at=now,
-                consumed_at=None,
-                run_id=None,
-            )
+            wakeup = Wakeup(uuid.uuid4().hex, household, reason, ref, now, None, None)
+            row = SchedulerWakeupRow(**WAKEUPS.values(wakeup))
             if not _insert_if_new(session, row):
                 row = session.execute(
                     select(SchedulerWakeupRow).where(
@@ -450,7 +426,7 @@ class JobRunRepository(_Repository):
                 .values(consumed_at=now, run_id=run_id)
                 .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount)
+            return bool(changed(result))
 
     # ------------------------------------------------------------------------------------------
     # Alerts
@@ -468,7 +444,7 @@ class JobRunRepository(_Repository):
         alerts; the others (and a worker that retried it meanwhile) get None.
         """
         with self._tx() as session:
-            taken = session.execute(
+            taken = changed(session.execute(
                 update(JobRunRow)
                 .where(
                     JobRunRow.id == run.id,
@@ -477,21 +453,14 @@ class JobRunRepository(_Repository):
                 )
                 .values(status=JobRunStatus.GAVE_UP.value, next_attempt_at=None)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             if not taken:
                 return None
             return self._alert(session, run, now=now, message=message)
 
     def _alert(self, session: Any, run: JobRun, *, now: datetime, message: str) -> SchedulerAlert:
-        row = SchedulerAlertRow(
-            at=now,
-            job=run.job,
-            household_id=run.household,
-            trading_day=run.trading_day,
-            run_id=run.id,
-            attempts=run.attempt,
-            message=message,
-        )
+        row = SchedulerAlertRow(**ALERTS.values(
+            SchedulerAlert(0, now, run.job, run.household, run.trading_day, run.id, run.attempt, message)))
         session.add(row)
         session.flush()
         self._record(
@@ -503,9 +472,7 @@ class JobRunRepository(_Repository):
             household=None if run.household == ALL_HOUSEHOLDS else run.household,
             after={"job": run.job, "attempts": run.attempt, "message": message},
         )
-        return SchedulerAlert(
-            row.seq, row.at, row.job, row.household_id, row.trading_day, row.run_id, row.attempts, row.message
-        )
+        return ALERTS.to_domain(row)
 
     def alerts(self, *, household: str | None = None, limit: int | None = None) -> builtins.list[SchedulerAlert]:
         """Alerts, newest first."""
@@ -515,7 +482,4 @@ class JobRunRepository(_Repository):
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._tx() as session:
-            return [
-                SchedulerAlert(r.seq, r.at, r.job, r.household_id, r.trading_day, r.run_id, r.attempts, r.message)
-                for r in session.execute(stmt).scalars()
-            ]
+            return [ALERTS.to_domain(r) for r in session.execute(stmt).scalars()]

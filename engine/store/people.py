@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound, ValidationError
+from engine.store.base import SYSTEM, Repository, changed, normalized, store_error
+from engine.store.mapping import RowMapper
 from engine.store.people_tables import (
     ApiTokenRow,
     FirmRow,
@@ -30,7 +31,6 @@ from engine.store.people_tables import (
     UserHouseholdRow,
     UserRow,
 )
-from engine.store.repositories import SYSTEM, _error, _normalized, _Repository
 from engine.store.tables import AuditRow, HouseholdRow
 
 __all__ = ["Firm", "IdempotencyRecord", "Role", "TokenKind", "TokenRecord", "User", "UserRepository", "sign_in_key"]
@@ -127,17 +127,28 @@ class IdempotencyRecord:
         return self.status_code is not None
 
 
+#: Firms, users, tokens and idempotency keys ↔ their rows (engine/store/mapping.py); secrets' hashes, a user's
+#: households (``user_households`` rows) and the rows' times are the repository's own.
+FIRMS: RowMapper[Firm] = RowMapper(Firm, FirmRow, keys=("created_at",))
+USERS: RowMapper[User] = RowMapper(User, UserRow, renames={"firm": "firm_id"}, children=("households",),
+                                   keys=("password_hash", "created_at", "updated_at"))
+TOKENS: RowMapper[TokenRecord] = RowMapper(TokenRecord, ApiTokenRow, keys=("secret_hash",), renames={
+    "user": "user_id", "created": "created_at", "expires": "expires_at", "revoked": "revoked_at"})
+IDEMPOTENCY: RowMapper[IdempotencyRecord] = RowMapper(IdempotencyRecord, IdempotencyRow, keys=("completed_at",),
+                                                      renames={"user": "user_id", "created": "created_at"})
+
+
 def _check_id(value: Any, field: str) -> None:
     if not isinstance(value, str) or not _ID.match(value):
         raise ValidationError("must be 1–64 lowercase letters, digits, '.', '_', '@' or '-'", field=field,
                               value=value, fix="e.g. alex or alex@northwind.example")
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class UserRepository(_Repository):
+class UserRepository(Repository):
     """Firms, users, their households, tokens and idempotency keys (``store.users``)."""
 
     # -- firms ---------------------------------------------------------------------------------
@@ -150,9 +161,8 @@ class UserRepository(_Repository):
         """
         with self._tx() as session:
             if session.get(FirmRow, firm.id) is not None:
-                raise _error(Conflict, f"firm {firm.id!r} already exists", "pick another id")
-            session.add(FirmRow(id=firm.id, name=firm.name, clients_may_approve=firm.clients_may_approve,
-                                created_at=_now()))
+                raise store_error(Conflict, f"firm {firm.id!r} already exists", "pick another id")
+            session.add(FirmRow(**FIRMS.values(firm, created_at=utc_now())))
             self._record(session, actor=actor, action="firm.add", entity="firm", entity_id=firm.id, household=None,
                          after=firm)
 
@@ -219,14 +229,13 @@ class UserRepository(_Repository):
                                   fix="link the client to a household (robo user add --household ID)")
         with self._tx() as session:
             if session.get(UserRow, user.id) is not None:
-                raise _error(Conflict, f"user {user.id!r} already exists", "pick another user name")
+                raise store_error(Conflict, f"user {user.id!r} already exists", "pick another user name")
             if user.firm is not None:
                 _firm_or_raise(session, user.firm)
             for h in user.households:
                 _household_or_raise(session, h)
-            now = _now()
-            session.add(UserRow(id=user.id, name=user.name, role=user.role.value, firm_id=user.firm,
-                                password_hash=password_hash, active=user.active, created_at=now, updated_at=now))
+            now = utc_now()
+            session.add(UserRow(**USERS.values(user, password_hash=password_hash, created_at=now, updated_at=now)))
             session.flush()
             for h in dict.fromkeys(user.households):
                 session.add(UserHouseholdRow(user_id=user.id, household_id=h))
@@ -264,14 +273,14 @@ class UserRepository(_Repository):
         with self._tx() as session:
             row = _user_or_raise(session, user_id)
             if not row.active:
-                raise _error(NotFound, f"user {user_id!r} is deactivated", "ask an admin to reactivate the user")
+                raise store_error(NotFound, f"user {user_id!r} is deactivated", "ask an admin to reactivate the user")
             return row.password_hash
 
     def set_password(self, user_id: str, password_hash: str, *, actor: str = SYSTEM) -> None:
         """Replace a user's password hash (audited without the hash); every session of the user is revoked."""
         with self._tx() as session:
             row = _user_or_raise(session, user_id)
-            now = _now()
+            now = utc_now()
             row.password_hash = password_hash
             row.updated_at = now
             session.execute(update(ApiTokenRow)
@@ -285,7 +294,7 @@ class UserRepository(_Repository):
         """Activate or deactivate a user; a deactivated user's tokens stop working at once."""
         with self._tx() as session:
             row = _user_or_raise(session, user_id)
-            before, row.active, row.updated_at = row.active, active, _now()
+            before, row.active, row.updated_at = row.active, active, utc_now()
             self._record(session, actor=actor, action="user.set_active", entity="user", entity_id=user_id,
                          household=None, before={"active": before}, after={"active": active})
 
@@ -305,7 +314,7 @@ class UserRepository(_Repository):
             _user_or_raise(session, user_id)
             gone = session.execute(delete(UserHouseholdRow).where(UserHouseholdRow.user_id == user_id,
                                                                   UserHouseholdRow.household_id == household_id))
-            if gone.rowcount:
+            if changed(gone):
                 self._record(session, actor=actor, action="user.unlink", entity="user", entity_id=user_id,
                              household=household_id, before={"household": household_id})
 
@@ -323,10 +332,9 @@ class UserRepository(_Repository):
         with self._tx() as session:
             _user_or_raise(session, token.user)
             if session.get(ApiTokenRow, token.id) is not None:
-                raise _error(Conflict, f"token id {token.id!r} is taken", "generate a new token")
-            session.add(ApiTokenRow(id=token.id, user_id=token.user, kind=TokenKind(token.kind).value,
-                                    name=token.name, secret_hash=secret_hash, created_at=token.created,
-                                    expires_at=token.expires, revoked_at=None))
+                raise store_error(Conflict, f"token id {token.id!r} is taken", "generate a new token")
+            session.add(ApiTokenRow(**TOKENS.values(replace(token, kind=TokenKind(token.kind), revoked=None),
+                                                  secret_hash=secret_hash)))
             if token.kind is TokenKind.API:  # sign-ins are not audited one by one; API tokens are credentials
                 self._record(session, actor=actor, action="token.add", entity="token", entity_id=token.id,
                              household=None, after={"user": token.user, "name": token.name})
@@ -340,10 +348,10 @@ class UserRepository(_Repository):
         with self._tx() as session:
             row = session.get(ApiTokenRow, token_id)
             if row is None:
-                raise _error(NotFound, "no such token", "sign in again or create a token (robo user token)")
+                raise store_error(NotFound, "no such token", "sign in again or create a token (robo user token)")
             owner = _user_or_raise(session, row.user_id)
             if not owner.active:
-                raise _error(NotFound, "no such token", "sign in again or create a token (robo user token)")
+                raise store_error(NotFound, "no such token", "sign in again or create a token (robo user token)")
             return _token(row), row.secret_hash, _user(session, owner)
 
     def tokens(self, user_id: str, *, kind: TokenKind | None = None) -> builtins.list[TokenRecord]:
@@ -359,9 +367,9 @@ class UserRepository(_Repository):
         with self._tx() as session:
             row = session.get(ApiTokenRow, token_id)
             if row is None:
-                raise _error(NotFound, f"no token {token_id!r}", "list tokens with robo user list")
+                raise store_error(NotFound, f"no token {token_id!r}", "list tokens with robo user list")
             if row.revoked_at is None:
-                row.revoked_at = _now()
+                row.revoked_at = utc_now()
                 if row.kind == TokenKind.API.value:
                     self._record(session, actor=actor, action="token.revoke", entity="token", entity_id=token_id,
                                  household=None, after={"user": row.user_id})
@@ -401,9 +409,8 @@ class UserRepository(_Repository):
             raise ValidationError("an Idempotency-Key is 1–255 characters", field="Idempotency-Key", value=key)
         try:
             with self._tx() as session:
-                session.add(IdempotencyRow(user_id=user_id, key=key, method=method, path=path,
-                                           fingerprint=fingerprint, status_code=None, response=None,
-                                           created_at=_now(), completed_at=None))
+                seen = IdempotencyRecord(user_id, key, method, path, fingerprint, None, None, utc_now())
+                session.add(IdempotencyRow(**IDEMPOTENCY.values(seen, completed_at=None)))
                 session.flush()
                 return None
         except Conflict as exc:
@@ -412,7 +419,7 @@ class UserRepository(_Repository):
         with self._tx() as session:
             row = session.get(IdempotencyRow, (user_id, key))
             if row is None:  # released between our insert and this read: the caller may retry
-                raise _error(Conflict, "the earlier request under this Idempotency-Key just failed", "retry")
+                raise store_error(Conflict, "the earlier request under this Idempotency-Key just failed", "retry")
             return _idempotency(row)
 
     def finish_key(self, user_id: str, key: str, *, status_code: int, response: Any) -> None:
@@ -420,7 +427,7 @@ class UserRepository(_Repository):
         with self._tx() as session:
             session.execute(update(IdempotencyRow)
                             .where(IdempotencyRow.user_id == user_id, IdempotencyRow.key == key)
-                            .values(status_code=status_code, response=_normalized(response), completed_at=_now()))
+                            .values(status_code=status_code, response=normalized(response), completed_at=utc_now()))
 
     def release_key(self, user_id: str, key: str) -> None:
         """Forget a claimed key whose request failed unexpectedly, so the client may retry under it."""
@@ -440,37 +447,35 @@ def sign_in_key(kind: str, value: str) -> str:
 def _firm_or_raise(session: Session, firm_id: str) -> FirmRow:
     row = session.get(FirmRow, firm_id)
     if row is None:
-        raise _error(NotFound, f"no firm {firm_id!r}", "add it first (robo user firm add ID NAME)", firm=firm_id)
+        raise store_error(NotFound, f"no firm {firm_id!r}", "add it first (robo user firm add ID NAME)", firm=firm_id)
     return row
 
 
 def _household_or_raise(session: Session, household_id: str) -> None:
     if session.get(HouseholdRow, household_id) is None:
-        raise _error(NotFound, f"no household {household_id!r} in the store",
+        raise store_error(NotFound, f"no household {household_id!r} in the store",
                      "import it first (robo household import FILE)", household=household_id)
 
 
 def _user_or_raise(session: Session, user_id: str) -> UserRow:
     row = session.get(UserRow, user_id)
     if row is None:
-        raise _error(NotFound, f"no user {user_id!r}", "list users with robo user list", user=user_id)
+        raise store_error(NotFound, f"no user {user_id!r}", "list users with robo user list", user=user_id)
     return row
 
 
 def _firm(r: FirmRow) -> Firm:
-    return Firm(r.id, r.name, clients_may_approve=r.clients_may_approve)
+    return FIRMS.to_domain(r)
 
 
 def _user(session: Session, r: UserRow) -> User:
     stmt = select(UserHouseholdRow.household_id).where(UserHouseholdRow.user_id == r.id)
-    households: Sequence[str] = sorted(session.scalars(stmt))
-    return User(r.id, r.name, Role(r.role), firm=r.firm_id, households=tuple(households), active=r.active)
+    return USERS.to_domain(r, {"households": tuple(sorted(session.scalars(stmt)))})
 
 
 def _token(r: ApiTokenRow) -> TokenRecord:
-    return TokenRecord(r.id, r.user_id, TokenKind(r.kind), r.name, r.created_at, r.expires_at, r.revoked_at)
+    return TOKENS.to_domain(r)
 
 
 def _idempotency(r: IdempotencyRow) -> IdempotencyRecord:
-    return IdempotencyRecord(r.user_id, r.key, r.method, r.path, r.fingerprint, r.status_code, r.response,
-                             r.created_at)
+    return IDEMPOTENCY.to_domain(r)

@@ -20,17 +20,26 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from engine.store.repositories import SYSTEM, _now, _Repository
+from engine.store.base import SYSTEM, Repository, utc_now
+from engine.store.mapping import RowMapper
 from engine.store.tables import RealizationRow
+from engine.tax.ledger import Realization
 
 if TYPE_CHECKING:
-    from engine.tax import Form8949Row, Realization
+    from engine.tax import Form8949Row
 
-__all__ = ["RealizationRepository", "realization_key"]
+__all__ = ["REALIZATIONS", "RealizationRepository", "realization_key"]
+
+#: Realizations ↔ ``realizations`` rows; the household, the idempotency key, whether the row is an amendment
+#: and its times are the row's own.
+REALIZATIONS: RowMapper[Realization] = RowMapper(
+    Realization, RealizationRow, renames={"id": "realization_id"},
+    keys=("household_id", "key", "amendment", "recorded_at", "updated_at"),
+)
 
 
 def realization_key(r: Realization, *, amendment: bool = False) -> str:
@@ -48,7 +57,7 @@ def _num(x: Decimal) -> str:
     return format(x.normalize(), "f")
 
 
-class RealizationRepository(_Repository):
+class RealizationRepository(Repository):
     """Realized gains and losses per household (see the module docstring)."""
 
     def add_many(
@@ -62,7 +71,7 @@ class RealizationRepository(_Repository):
         rows = [(r, False) for r in realizations] + [(r, True) for r in amendments]
         if not rows:
             return 0
-        now = _now()
+        now = utc_now()
         new = 0
         with self._tx() as session:
             for r, amend in rows:
@@ -70,13 +79,8 @@ class RealizationRepository(_Repository):
                 row = session.get(RealizationRow, (household_id, key))
                 if row is None:
                     new += 1
-                    session.add(RealizationRow(
-                        household_id=household_id, key=key, realization_id=r.id, account=r.account, symbol=r.symbol,
-                        lot_id=r.lot_id, shares=r.shares, acquired=r.acquired, sold=r.sold, proceeds=r.proceeds,
-                        basis=r.basis, disallowed=r.disallowed, lost=r.lost, term=r.term.value,
-                        reportable=r.reportable, amendment=amend, replacements=list(r.replacements),
-                        recorded_at=now, updated_at=now,
-                    ))
+                    session.add(RealizationRow(**REALIZATIONS.values(
+                        r, household_id=household_id, key=key, amendment=amend, recorded_at=now, updated_at=now)))
                 elif (row.disallowed, row.lost, list(row.replacements or [])) != (
                         r.disallowed, r.lost, list(r.replacements)):
                     row.disallowed, row.lost, row.replacements, row.updated_at = (
@@ -121,12 +125,5 @@ class RealizationRepository(_Repository):
         return form_8949_rows(self.for_year(household_id, year), year)
 
 
-def _view(row: Any) -> tuple[Realization, bool]:
-    from engine.tax import Realization, Term
-
-    return Realization(
-        id=row.realization_id, account=row.account, symbol=row.symbol, shares=Decimal(row.shares),
-        acquired=row.acquired, sold=row.sold, proceeds=Decimal(row.proceeds), basis=Decimal(row.basis),
-        disallowed=Decimal(row.disallowed), term=Term(row.term), lot_id=row.lot_id, reportable=bool(row.reportable),
-        lost=Decimal(row.lost), replacements=tuple(row.replacements or ()),
-    ), bool(row.amendment)
+def _view(row: RealizationRow) -> tuple[Realization, bool]:
+    return REALIZATIONS.to_domain(row), bool(row.amendment)

@@ -14,19 +14,17 @@ from sqlalchemy.orm import ORMExecuteState, sessionmaker
 
 from engine.errors import StoreError
 from engine.settings import Settings
+from engine.store.audit import AuditLog
 from engine.store.db import make_engine, redact
+from engine.store.fills import FillRepository
+from engine.store.households import HouseholdRepository
 from engine.store.jobs import JobRunRepository
 from engine.store.migrate import current_engine, upgrade_engine
+from engine.store.orders import OrderRepository
 from engine.store.people import UserRepository
+from engine.store.proposals import ProposalRepository
 from engine.store.realizations import RealizationRepository
-from engine.store.repositories import (
-    AuditLog,
-    FillRepository,
-    HouseholdRepository,
-    OrderRepository,
-    ProposalRepository,
-    RunRepository,
-)
+from engine.store.runs import RunRepository
 from engine.store.summaries import SummaryRepository
 from engine.store.tables import AuditRow
 

@@ -19,9 +19,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from engine.model import ProposalStatus
+from engine.store.audit import audit_entry
+from engine.store.base import Repository
 from engine.store.people_tables import HouseholdFirmRow, UserHouseholdRow
+from engine.store.proposals import proposal_status
 from engine.store.records import AuditEntry
-from engine.store.repositories import _audit_entry, _proposal_status, _Repository
 from engine.store.tables import AuditRow, HouseholdRow, OrderRow, ProposalRow
 
 __all__ = ["HouseholdSummaryRecord", "ProposalSummaryRecord", "Scope", "SummaryRepository"]
@@ -83,7 +85,7 @@ class HouseholdSummaryRecord:
     pending: int
 
 
-class SummaryRepository(_Repository):
+class SummaryRepository(Repository):
     """Scoped, paged list queries for the service (``store.summaries``)."""
 
     def proposals(self, scope: Scope = Scope(), *, status: ProposalStatus | str | None = None,
@@ -127,11 +129,11 @@ class SummaryRepository(_Repository):
             return int(session.execute(stmt).scalar_one())
 
     @staticmethod
-    def _proposal_filter(stmt: Select[Any], scope: Scope, status: ProposalStatus | str | None,
+    def _proposal_filter(stmt: Select[*tuple[Any, ...]], scope: Scope, status: ProposalStatus | str | None,
                          household: str | None) -> Select[Any]:
         stmt = scope.where(stmt.select_from(ProposalRow), ProposalRow.household_id)
         if status is not None:
-            stmt = stmt.where(ProposalRow.status == _proposal_status(status).value)
+            stmt = stmt.where(ProposalRow.status == proposal_status(status).value)
         if household is not None:
             stmt = stmt.where(ProposalRow.household_id == household)
         return stmt
@@ -162,4 +164,4 @@ class SummaryRepository(_Repository):
             stmt = stmt.where(AuditRow.household_id == household)
         stmt = stmt.order_by(AuditRow.seq.desc()).limit(limit)
         with self._tx() as session:
-            return [_audit_entry(r) for r in reversed(session.scalars(stmt).all())]
+            return [audit_entry(r) for r in reversed(session.scalars(stmt).all())]

@@ -384,7 +384,8 @@ AUDIT_GUARD_DDL: dict[str, tuple[str, ...]] = {
 
 for _dialect, _statements in AUDIT_GUARD_DDL.items():
     for _sql in _statements:
-        event.listen(AuditRow.__table__, "after_create", DDL(_sql).execute_if(dialect=_dialect))
+        _guard = DDL(_sql)  # type: ignore[no-untyped-call]  # SQLAlchemy's DDL.__init__ has no annotations
+        event.listen(AuditRow.__table__, "after_create", _guard.execute_if(dialect=_dialect))
 
 # The scheduler's tables share this metadata (job runs, pauses, wake-ups, alerts); see scheduler_tables.py.
 # The web service's tables (firms, users, tokens, idempotency keys); see people_tables.py.

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
@@ -105,15 +104,16 @@ class UTCDateTime(TypeDecorator[datetime]):
                 value=value,
                 fix="pass a timezone-aware datetime, e.g. datetime.now(timezone.utc)",
             )
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        instant: datetime = value.astimezone(UTC)
+        return instant.replace(tzinfo=None) if dialect.name == "sqlite" else instant
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        instant: datetime = value
+        if instant.tzinfo is None:
+            return instant.replace(tzinfo=UTC)
+        return instant.astimezone(UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +219,6 @@ class JSONValue(TypeDecorator[Any]):
         return None if value is None else encode_json(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if isinstance(value, str) and dialect.name == "sqlite":  # pragma: no cover - JSON is decoded by the impl
-            value = json.loads(value)
+        # The JSON impl has decoded the text already: a str here is a JSON string value, not JSON to parse again.
         return None if value is None else decode_json(value)
 

@@ -41,12 +41,12 @@ def test_no_wake_up_without_the_event_and_no_event_without_the_wake_up(store, ho
         store.households.record_event("h00", LifeEvent(LifeEventKind.CHILD, DAY, member="nobody"))
     assert store.job_runs.wakeups(pending=False) == []
 
-    import engine.store.repositories as repositories
+    import engine.store.households as households
 
     def broken(*_a, **_k):
         raise Conflict("wake-up refused")
 
-    monkeypatch.setattr(repositories, "_wake_for_event", broken)
+    monkeypatch.setattr(households, "_wake_for_event", broken)
     with pytest.raises(Conflict):
         store.households.record_event("h00", LifeEvent(LifeEventKind.CHILD, DAY))
     assert store.households.get("h00").events == ()  # one transaction: the event rolled back with it

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import func, select
 
-import engine.store.repositories as repos
+import engine.store.households as repos
 from engine.errors import Conflict, NotFound, StoreError, ValidationError
 from engine.model import Household, LifeEvent, LifeEventKind, LossSale, Lot
 from engine.store import Store, upgrade
+from engine.store.audit import AuditLog
 from engine.store.migrate import downgrade, head
 from engine.store.tables import Base, LotRow
 from tests.store.strategies import households
@@ -58,16 +59,16 @@ def test_money_that_would_be_rounded_is_refused_and_nothing_is_written(store: St
 @pytest.mark.parametrize("bulk", [False, True], ids=["add", "add_many"])
 def test_failure_in_the_middle_of_add_leaves_no_rows(store: Store, household: Household, monkeypatch,
                                                      bulk: bool) -> None:
-    real = repos._lot_values  # the values of each lot row, for add and add_many alike
+    real = repos.LOTS.values  # the values of each lot row, for add and add_many alike
     calls = []
 
-    def failing(household_id: str, position: int, lot: Lot):
+    def failing(lot: Lot, *, household_id: str, position: int):
         calls.append(position)
         if position == 5:
             raise RuntimeError("disk on fire")
-        return real(household_id, position, lot)
+        return real(lot, household_id=household_id, position=position)
 
-    monkeypatch.setattr(repos, "_lot_values", failing)
+    monkeypatch.setattr(repos.LOTS, "values", failing)
     with pytest.raises(RuntimeError, match=r"disk on fire"):
         if bulk:
             store.households.add_many([dataclasses.replace(household, id="first"), household])
@@ -86,7 +87,7 @@ def test_failing_audit_write_rolls_back_the_flushed_household(
         seen.append(session.scalar(select(func.count()).select_from(LotRow)))  # rows already sent to the database
         raise StoreError("audit unavailable")
 
-    monkeypatch.setattr(repos.AuditLog, "_write", refuse)
+    monkeypatch.setattr(AuditLog, "_write", refuse)
     with pytest.raises(StoreError, match=r"audit unavailable"):
         store.households.add(household)
     assert seen == [12]
@@ -103,7 +104,7 @@ def test_failing_audit_write_rolls_back_a_bulk_import(store: Store, household: H
         seen.append(session.scalar(select(func.count()).select_from(LotRow)))
         raise StoreError("audit unavailable")
 
-    monkeypatch.setattr(repos.AuditLog, "_write_many", refuse)
+    monkeypatch.setattr(AuditLog, "_write_many", refuse)
     with pytest.raises(StoreError, match=r"audit unavailable"):
         store.households.add_many([dataclasses.replace(household, id=f"h{i}") for i in range(3)])
     assert seen == [36]
