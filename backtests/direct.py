@@ -110,14 +110,17 @@ def _need(raw: Mapping[str, Any], key: str, file: str, kind: type | tuple[type, 
 
 
 def _num(raw: Mapping[str, Any], key: str, file: str, default: float | None = None, *, lo: float = 0.0,
-         hi: float = math.inf) -> float:
+         hi: float = math.inf, at: str = "") -> float:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("must be a mapping", file=file, field=at.rstrip(".") or key, value=raw,
+                          fix="see backtests/scenarios/direct.yaml for the expected form")
     v = raw.get(key, default)
     try:
         x = float(v)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         x = math.nan
     if isinstance(v, bool) or not math.isfinite(x) or not lo <= x <= hi:
-        raise ConfigError(f"must be a number in [{lo:g}, {hi:g}]", file=file, field=key, value=v,
+        raise ConfigError(f"must be a number in [{lo:g}, {hi:g}]", file=file, field=at + key, value=v,
                           fix="write a plain number (fractions: 0.015 = 1.5 %)")
     return x
 
@@ -164,15 +167,18 @@ def load_direct_scenario(path_or_name: str | Path = "direct") -> DirectScenario:
                           value=tax.get("filing_status"), fix=f"one of {', '.join(s.value for s in FilingStatus)}"
                           ) from None
     profile = TaxProfile(filing_status=status, state=str(tax.get("state", "")),
-                         state_rate=_num(tax, "state_rate", file, 0.0, hi=0.2),
-                         ordinary_income=Decimal(repr(_num(tax, "ordinary_income", file, hi=1e9))))
-    sleeve = raw.get("sleeve") or {}
-    harvest = raw.get("fund_harvest") or {}
+                         state_rate=_num(tax, "state_rate", file, 0.0, hi=0.2, at="tax."),
+                         ordinary_income=Decimal(repr(_num(tax, "ordinary_income", file, hi=1e9, at="tax."))))
+    sleeve, harvest, costs, risk = (_section(raw, k, file) for k in ("sleeve", "fund_harvest", "costs", "risk_model"))
     exclusions = []
-    for i, e in enumerate(sleeve.get("exclusions") or []):
+    items = sleeve.get("exclusions") or []
+    if not isinstance(items, list):
+        raise ConfigError("must be a list", file=file, field="sleeve.exclusions", value=items,
+                          fix="e.g. exclusions: [tobacco, XOM]")
+    for i, e in enumerate(items):
         if isinstance(e, str) and e in _PRESETS:
             exclusions.append(_PRESETS[e]())
-        elif isinstance(e, str):
+        elif isinstance(e, str) and e.strip():
             exclusions.append(Exclusion(e, tickers=(e.upper(),)))
         else:
             raise ConfigError("an exclusion is a ticker or one of " + ", ".join(_PRESETS), file=file,
@@ -182,28 +188,37 @@ def load_direct_scenario(path_or_name: str | Path = "direct") -> DirectScenario:
     if unknown:
         raise ConfigError("unknown strategy", file=file, field="strategies", value=unknown,
                           fix=f"the direct scenario runs {', '.join(STRATEGIES)}")
+    bps = _num(costs, "bps_per_side", file, 3.0, hi=100.0, at="costs.")
     return DirectScenario(
         name=str(raw.get("name", p.stem)), description=str(raw.get("description", "")), start=start, end=end,
         lump_sum=_num(raw, "lump_sum", file, lo=1000.0, hi=1e9), profile=profile,
-        outside_st=_num(tax, "outside_st_gains", file, 0.0, hi=1e9),
-        outside_lt=_num(tax, "outside_lt_gains", file, 0.0, hi=1e9),
-        cost_bps=_num(raw.get("costs") or {}, "bps_per_side", file, 3.0, hi=100.0),
+        outside_st=_num(tax, "outside_st_gains", file, 0.0, hi=1e9, at="tax."),
+        outside_lt=_num(tax, "outside_lt_gains", file, 0.0, hi=1e9, at="tax."),
+        cost_bps=bps,
         cadence_days=int(_num(raw, "cadence_days", file, 5, lo=1, hi=252)),
-        te_limit=_num(sleeve, "te_limit", file, 0.015, lo=1e-4, hi=1.0),
-        max_weight=_num(sleeve, "max_weight", file, 0.10, lo=1e-3, hi=1.0),
-        min_loss=_num(sleeve, "min_loss", file, 0.05, hi=1.0),
-        lot_slots=int(_num(sleeve, "lot_slots", file, 4, lo=1, hi=64)),
+        te_limit=_num(sleeve, "te_limit", file, 0.015, lo=1e-4, hi=1.0, at="sleeve."),
+        max_weight=_num(sleeve, "max_weight", file, 0.10, lo=1e-3, hi=1.0, at="sleeve."),
+        min_loss=_num(sleeve, "min_loss", file, 0.05, hi=1.0, at="sleeve."),
+        lot_slots=int(_num(sleeve, "lot_slots", file, 4, lo=1, hi=64, at="sleeve.")),
         exclusions=tuple(exclusions),
-        harvest=HarvestConfig(min_loss_usd=Decimal(repr(_num(harvest, "min_loss_usd", file, 500.0, hi=1e9))),
-                              min_loss_fraction=_num(harvest, "min_loss_fraction", file, 0.03, hi=0.99),
-                              cost_fraction=_num(raw.get("costs") or {}, "bps_per_side", file, 3.0, hi=100.0) / 1e4,
-                              tracking_allowance=0.0),
-        lookback_days=int(_num(raw.get("risk_model") or {}, "lookback_days", file, 756, lo=60, hi=5000)),
-        refit_days=int(_num(raw.get("risk_model") or {}, "refit_days", file, 21, lo=1, hi=252)),
+        harvest=HarvestConfig(
+            min_loss_usd=Decimal(repr(_num(harvest, "min_loss_usd", file, 500.0, hi=1e9, at="fund_harvest."))),
+            min_loss_fraction=_num(harvest, "min_loss_fraction", file, 0.03, hi=0.99, at="fund_harvest."),
+            cost_fraction=bps / 1e4, tracking_allowance=0.0),  # the substitute has the fund's returns here
+        lookback_days=int(_num(risk, "lookback_days", file, 756, lo=60, hi=5000, at="risk_model.")),
+        refit_days=int(_num(risk, "refit_days", file, 21, lo=1, hi=252, at="risk_model.")),
         min_trade_usd=_num(raw, "min_trade_usd", file, 100.0, hi=1e7),
         tickers=tuple(str(t).upper() for t in raw.get("tickers") or ()),
         strategies=strategies, file=file,
     )
+
+
+def _section(raw: Mapping[str, Any], key: str, file: str) -> Mapping[str, Any]:
+    v = raw.get(key) or {}
+    if not isinstance(v, Mapping):
+        raise ConfigError("must be a mapping", file=file, field=key, value=v,
+                          fix="see backtests/scenarios/direct.yaml for the expected form")
+    return v
 
 
 def load_direct_data(prices: str | Path) -> StockData:
@@ -339,6 +354,7 @@ class DirectRun:
     flows_pre_tax: np.ndarray
     harvested: np.ndarray  # USD of losses harvested per day (reportable, after wash-sale disallowance)
     returns_index: np.ndarray  # daily total return of the benchmark index (fractions)
+    income: np.ndarray = field(default_factory=lambda: np.zeros(0))  # USD of dividends received each day
     traded: float = 0.0
     costs: float = 0.0
     dividends: float = 0.0
@@ -350,6 +366,7 @@ class DirectRun:
     max_ex_ante_te: float = 0.0
     held_excluded: int = 0  # solves whose target held an excluded stock (must stay 0)
     over_limit: int = 0  # solves whose ex-ante tracking error ended above the limit (wash blocks; see the sleeve)
+    over_limit_unexplained: int = 0  # of those, solves whose explanation does not say why (must stay 0)
     kept_washing: int = 0  # loss-lot sales of the solve not made because a recent buy would wash them
     notes: list[str] = field(default_factory=list)
     lots_open: int = 0
@@ -404,7 +421,7 @@ class _Sim:
         self.rates = marginal_rates(sc.profile)
         T = len(m.days)
         self.run = DirectRun(name, m.days, np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T),
-                             np.zeros(T))
+                             np.zeros(T), np.zeros(T))
         self.cash = float(sc.lump_sum)
         self.tax_due = 0.0
         self.owed = 0.0
@@ -446,6 +463,7 @@ class _Sim:
                 if div:
                     self.cash += div
                     r.dividends += div
+                    r.income[t] = div
                     self.taxes.accrue_income(div, 0.0, 0.0)  # qualified dividends (held > 60 days: the index's)
             self.corporate(t)
             if t in decision_days and t < T - 1:
@@ -585,8 +603,9 @@ class _DirectSim(_Sim):
         if any(res.weights.get(tk, 0.0) > 1e-6 for tk in self.excluded):
             r.held_excluded += 1
         sells, buys = self._net(res.sells, {tk: w * x.value for tk, w in res.buys.items()}, prices, day)
-        if any(v > 0 for v in res.buys.values()) or sells:
-            r.over_limit += int(res.tracking_error > self.sc.te_limit * 1.001)
+        if res.tracking_error > self.sc.te_limit * 1.001 + 1e-6:
+            r.over_limit += 1
+            r.over_limit_unexplained += not any("is above the limit" in e for e in res.explanation)
         for s in sells:
             if s.value < self.sc.min_trade_usd / 10:
                 continue
