@@ -116,7 +116,7 @@ def _num(raw: Mapping[str, Any], key: str, file: str, default: float | None = No
                           fix="see backtests/scenarios/direct.yaml for the expected form")
     v = raw.get(key, default)
     try:
-        x = float(v)  # type: ignore[arg-type]
+        x = float(v)
     except (TypeError, ValueError):
         x = math.nan
     if isinstance(v, bool) or not math.isfinite(x) or not lo <= x <= hi:
@@ -382,6 +382,13 @@ class DirectRun:
         paid = pd.Series(time_weighted_returns(self.after_tax_paid, np.zeros(len(self.days))), index=idx)
         s_pre, s_post = summary(pre), summary(post)
         years = max((self.days[-1] - self.days[0]).days / 365.25, 1e-9)
+        per_year = []
+        for y in self.taxes:
+            rows = [i for i, d in enumerate(self.days) if d.year == y.year]
+            per_year.append({"year": y.year, "harvested": float(self.harvested[rows].sum()),
+                          "dividends": float(self.income[rows].sum()), "st_gain": y.st_gain, "lt_gain": y.lt_gain,
+                          "tax": y.tax, "carried_out": y.st_carry + y.lt_carry,
+                          "value_end": float(self.value[rows[-1]])})
         return {
             "twr_pre_tax": s_pre["annual_return"],
             "twr_after_tax": s_post["annual_return"],
@@ -394,7 +401,7 @@ class DirectRun:
             "dividend_tax": float(sum(t.dividend_tax for t in self.taxes)),
             "dividends": self.dividends,
             "harvested": float(self.harvested.sum()),
-            "harvest_yield": harvest_yield(self.harvested, self.value, self.days),
+            "harvest_yield": harvest_yield(self.harvested.tolist(), self.value.tolist(), self.days),
             "turnover": turnover(self.traded, float(np.mean(self.value)), years),
             "costs": self.costs,
             "tracking_error": tracking_error(pre, pd.Series(self.returns_index[1:], index=idx)),
@@ -407,6 +414,7 @@ class DirectRun:
             "solves": self.solves,
             "lots_open": self.lots_open,
             "seconds": self.seconds,
+            "years": per_year,
         }
 
 
@@ -503,9 +511,15 @@ class _Sim:
 
     def raise_cash(self, t: int, prices: Mapping[str, float]) -> None:
         """Cash below 0 (a tax bill): sell every holding pro rata, lots that cost the least tax first."""
-        held = {}
+        held: dict[str, Decimal] = {}
         for lot in self.ledger.open_lots(ACCOUNT):
             held[lot.symbol] = held.get(lot.symbol, Decimal(0)) + lot.shares
+        # Groups bought in the last 30 days are left alone where the rest covers the bill (their loss lots, sold
+        # first by TAX_MIN, would only be washed).
+        washing = self.ledger.blocked_loss_sales(held, self.m.days[t])
+        rest = {s: q for s, q in held.items() if s not in washing}
+        if sum(float(q) * prices[s] for s, q in rest.items()) > -self.cash * 1.5:
+            held = rest
         total = sum(float(q) * prices[s] for s, q in held.items())
         if total <= 0:
             return
@@ -755,7 +769,10 @@ class DirectResult:
         if "direct" in out and "fund_tlh" in out:
             a, b = out["direct"], out["fund_tlh"]
             a.update(tax_alpha_split(a["twr_pre_tax"], a["twr_after_tax"], b["twr_pre_tax"], b["twr_after_tax"]))
-            b.update({"tax_alpha": 0.0, "tax_drag_alpha": 0.0, "pre_tax_alpha": 0.0})
+            # The same split on taxes paid only (no deferred tax on the lowered basis, no value of carried losses).
+            a["tax_drag_alpha_paid"] = tax_alpha_split(a["twr_pre_tax"], a["twr_after_tax_paid"], b["twr_pre_tax"],
+                                                       b["twr_after_tax_paid"])["tax_drag_alpha"]
+            b.update({"tax_alpha": 0.0, "tax_drag_alpha": 0.0, "pre_tax_alpha": 0.0, "tax_drag_alpha_paid": 0.0})
         sc = self.scenario
         rates = marginal_rates(sc.profile)
         return {
