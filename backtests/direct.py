@@ -355,6 +355,7 @@ class DirectRun:
     harvested: np.ndarray  # USD of losses harvested per day (reportable, after wash-sale disallowance)
     returns_index: np.ndarray  # daily total return of the benchmark index (fractions)
     income: np.ndarray = field(default_factory=lambda: np.zeros(0))  # USD of dividends received each day
+    cash: np.ndarray = field(default_factory=lambda: np.zeros(0))  # USD of cash at each close
     traded: float = 0.0
     costs: float = 0.0
     dividends: float = 0.0
@@ -383,9 +384,13 @@ class DirectRun:
         s_pre, s_post = summary(pre), summary(post)
         years = max((self.days[-1] - self.days[0]).days / 365.25, 1e-9)
         per_year = []
+        realized: dict[int, list[Any]] = {}
+        for x in self.ledger.realized() if self.ledger is not None else []:
+            realized.setdefault(x.sold.year, []).append(x)
         for y in self.taxes:
             rows = [i for i, d in enumerate(self.days) if d.year == y.year]
             per_year.append({"year": y.year, "harvested": float(self.harvested[rows].sum()),
+                             "realized_gains": float(sum(max(float(x.gain), 0.0) for x in realized.get(y.year, []))),
                           "dividends": float(self.income[rows].sum()), "st_gain": y.st_gain, "lt_gain": y.lt_gain,
                           "tax": y.tax, "carried_out": y.st_carry + y.lt_carry,
                           "value_end": float(self.value[rows[-1]])})
@@ -409,6 +414,7 @@ class DirectRun:
             "solves_over_te_limit": self.over_limit,
             "loss_sales_kept_from_washing": self.kept_washing,
             "max_drawdown": s_pre["max_drawdown"],
+            "average_cash": float(np.mean(self.cash[1:] / self.value[1:])),
             "wash_sales": self.wash_sales,
             "delistings": len(self.delistings),
             "solves": self.solves,
@@ -429,7 +435,7 @@ class _Sim:
         self.rates = marginal_rates(sc.profile)
         T = len(m.days)
         self.run = DirectRun(name, m.days, np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T),
-                             np.zeros(T), np.zeros(T))
+                             np.zeros(T), np.zeros(T), np.zeros(T))
         self.cash = float(sc.lump_sum)
         self.tax_due = 0.0
         self.owed = 0.0
@@ -483,6 +489,7 @@ class _Sim:
                 self.refresh(day.year)
             v = self.holdings_value(t) + self.cash
             r.value[t] = v
+            r.cash[t] = self.cash
             ytd = self.gains[0] + self.taxes.income_tax_so_far()
             deferred = (v - self.cash - self.basis - self.gains[1]) * self.rates.long_term
             r.after_tax[t] = v - self.tax_due - self.owed - ytd - deferred
