@@ -146,6 +146,11 @@ def test_cli_json_on_a_short_window(sp500, tmp_path, capsys):
     d = out["strategies"]["direct"]
     assert d["tax_drag_alpha"] == pytest.approx(out["tax_drag_alpha"])
     assert d["tax_drag_alpha"] == pytest.approx(out["strategies"]["fund_tlh"]["tax_drag"] - d["tax_drag"])
+    # The text report prints the same number next to Chaudhuri–Burnham–Lo's.
+    assert main(["backtest", str(path), "--prices", str(sp500_dir() / "sp500_adj_close.csv.gz"), "--cadence",
+                 "10", "--strategies", "direct,fund_tlh"]) == 0
+    text = capsys.readouterr().out
+    assert f"{out['tax_drag_alpha']:+.2%}/yr" in text and "Chaudhuri, Burnham & Lo (FAJ 2020): 0.82%/yr" in text
 
 
 def test_example_runs_offline_on_a_short_window(sp500, tmp_path):
