@@ -611,7 +611,10 @@ class _DirectSim(_Sim):
                 self.model_day = t
             x = sleeve_inputs(self.ledger, ACCOUNT, self.universe, self.model, prices, day, benchmark=b,
                               rules=self.rules, cash=max(self.cash, 0.0))
-            ub = np.where(alive, x.ub, 0.0)  # dead or not yet listed: neither held nor bought
+            # Dead or not yet listed: neither held nor bought. The concentration cap never forces a sale below the
+            # benchmark's own weight (an equal-start index lets a winner pass 10 %: MNST reaches 13 %); selling
+            # it there would realize gains the fund never does. Exclusions (ub 0) stay.
+            ub = np.where(alive, np.where(x.ub > 0, np.maximum(x.ub, 1.1 * b), 0.0), 0.0)
             x = replace(x, ub=ub, buy_ok=np.where(alive, x.buy_ok, 0.0))
             res = DirectIndexSleeve.for_inputs(x).solve(x, explain_exclusions=False)
         except (Infeasible, OptimizationError, ConfigError, DataError) as exc:
