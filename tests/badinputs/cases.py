@@ -686,6 +686,50 @@ DIRECT = [
 ]
 
 
+# --------------------------------------------------------------------------------------------------
+# The direct-indexing backtest (robo backtest direct --prices FILE): the S&P 500 set is never shipped
+# --------------------------------------------------------------------------------------------------
+SP_PRICES = gzip.compress(b"Date,AAPL\n2020-01-02,75.0\n2020-01-03,74.3\n")
+SP_SECTORS = "ticker,name,gics_sector,gics_sub_industry\nAAPL,Apple Inc.,Information Technology,Hardware\n"
+SP_DIVS = gzip.compress(b"date,ticker,dividend_amount,split_coefficient,div_pct_prev_close,flag\n")
+DIRECT_YAML = ("version: 1\nkind: direct\nname: d\nstart: 2020-01-02\nend: 2020-06-30\nlump_sum: 1000000\n"
+               "tax: {ordinary_income: 1000000}\nsleeve: {te_limit: 0.015}\n")
+
+
+def direct(case_id: str, argv: tuple[str, ...], error: str, words: tuple[str, ...],
+           files: dict[str, str | bytes]) -> Case:
+    return Case(case_id, "backtest_direct", ("backtest", *argv), error, words, files=files)
+
+
+DIRECTS = [
+    direct("direct-without-prices", ("direct",), "ConfigError", ("--prices", "sp500_adj_close.csv.gz"), {}),
+    direct("direct-prices-not-the-set", ("direct", "--prices", "{dir}/mine.csv.gz"), "DataError",
+           ("mine.csv.gz", "sp500_adj_close.csv.gz"), {"mine.csv.gz": SP_PRICES}),
+    direct("direct-sectors-missing", ("direct", "--prices", "{dir}/sp/sp500_adj_close.csv.gz"), "DataError",
+           ("sp500_sectors.csv", "sp500_dividends_splits.csv.gz"), {"sp/sp500_adj_close.csv.gz": SP_PRICES}),
+    direct("direct-prices-not-gzip", ("direct", "--prices", "{dir}/sp/sp500_adj_close.csv.gz"), "DataError",
+           ("cannot be read", "build.py"), {"sp/sp500_adj_close.csv.gz": b"Date,AAPL\n2020-01-02,75.0\n",
+                                            "sp/sp500_sectors.csv": SP_SECTORS,
+                                            "sp/sp500_dividends_splits.csv.gz": SP_DIVS}),
+    direct("direct-dividends-no-columns", ("direct", "--prices", "{dir}/sp/sp500_adj_close.csv.gz"), "DataError",
+           ("sp500_dividends_splits.csv.gz", "div_pct_prev_close"),
+           {"sp/sp500_adj_close.csv.gz": SP_PRICES, "sp/sp500_sectors.csv": SP_SECTORS,
+            "sp/sp500_dividends_splits.csv.gz": gzip.compress(b"date,ticker\n")}),
+    direct("direct-te-limit-word", ("{dir}/d.yaml", "--prices", "{dir}/sp500_adj_close.csv.gz"), "ConfigError",
+           ("d.yaml", "sleeve.te_limit", "lots"),
+           {"d.yaml": DIRECT_YAML.replace("te_limit: 0.015", "te_limit: lots"), "sp500_adj_close.csv.gz": SP_PRICES}),
+    direct("direct-unknown-strategy", ("{dir}/d.yaml", "--prices", "{dir}/sp500_adj_close.csv.gz"), "ConfigError",
+           ("strategies", "robo_advisor", "fund_tlh"),
+           {"d.yaml": DIRECT_YAML + "strategies: [direct, robo_advisor]\n", "sp500_adj_close.csv.gz": SP_PRICES}),
+    direct("direct-exclusion-not-a-name", ("{dir}/d.yaml", "--prices", "{dir}/sp500_adj_close.csv.gz"),
+           "ConfigError", ("sleeve.exclusions.0", "tobacco"),
+           {"d.yaml": DIRECT_YAML.replace("{te_limit: 0.015}", "{exclusions: [{sector: Energy}]}"),
+            "sp500_adj_close.csv.gz": SP_PRICES}),
+    direct("direct-cadence-elsewhere", ("{dir}/s.yaml", "--cadence", "5"), "ConfigError", ("--cadence", "direct"),
+           {"s.yaml": SCENARIO}),
+]
+
 CASES: list[Case] = [
     *YAML, *MONEY, *DATES, *REFS, *SCHEMA, *DIRECT, *UNIVERSES, *SCENARIOS, *CSVS, *CACHES, *CLI, *SETTINGS, *ESGS,
+    *DIRECTS,
 ]
