@@ -11,7 +11,7 @@ A YAML float arrives as ``YamlFloat`` (a float that keeps its source text); the 
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from pydantic import BeforeValidator
@@ -62,15 +62,18 @@ def exact_decimal(value: object) -> Decimal:
         raise ValueError(f"expected a number, got {type(value).__name__}")
     if not result.is_finite():
         raise ValueError("must be a finite number (not NaN or infinity)")
-    with localcontext(prec=200):
-        exponent = result.as_tuple().exponent
-        assert isinstance(exponent, int)
-        if exponent < -MAX_DECIMALS and result != result.quantize(Decimal(1).scaleb(-MAX_DECIMALS)):
-            raise ValueError(
-                f"has more than {MAX_DECIMALS} decimals; it cannot be stored exactly and is refused, not rounded"
-            )
-        if abs(result) >= Decimal(10) ** MAX_INTEGER_DIGITS:
-            raise ValueError(f"has more than {MAX_INTEGER_DIGITS} integer digits; it cannot be stored exactly")
+    # Digits and exponent only, no arithmetic: a context could overflow on an exponent like 1E1000000.
+    _, digits, exponent = result.as_tuple()
+    assert isinstance(exponent, int)
+    below = -MAX_DECIMALS - exponent  # digits below 1e-18
+    if below > 0 and any(digits[-below:]):
+        raise ValueError(
+            f"has more than {MAX_DECIMALS} decimals; it cannot be stored exactly and is refused, not rounded"
+        )
+    if not any(digits) and exponent > 0:
+        return Decimal(0)  # 0E+1000000 is zero; its exponent would not fit the store's column
+    if result.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValueError(f"has more than {MAX_INTEGER_DIGITS} integer digits; it cannot be stored exactly")
     return result
 
 

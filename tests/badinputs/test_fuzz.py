@@ -205,3 +205,15 @@ def test_a_non_number_in_a_file_whose_rows_outgrow_the_header_is_a_typed_error(t
                     encoding="utf-8")
     with pytest.raises(EngineError):
         CsvSource(path).prices()
+
+
+@pytest.mark.parametrize("text", ["1E1000000", "-1E+999999999", "1E-1000000", "7E-999999999"])
+def test_an_exponent_beyond_decimals_context_is_refused_not_overflowed(text: str) -> None:
+    """Found by the fuzzer: ``abs(1E1000000)`` raised ``decimal.Overflow`` (not ``ValueError``) under the default
+    context; the checks read the digits and the exponent only."""
+    with pytest.raises(ValueError, match=r"integer digits|decimals"):
+        exact_decimal(text)
+
+
+def test_a_zero_with_a_large_exponent_is_zero() -> None:
+    assert exact_decimal("0E1000000") == 0 and exact_decimal("0E1000000").as_tuple().exponent == 0
