@@ -211,8 +211,13 @@ class LiquidityReserve(SoftConstraint):
         return f"liquidity reserve ${p.inputs.liquidity_reserve:,.0f}", ""
 
 
-def _invested(v: Variables) -> float:
-    return max(float(value_of(v.w).sum()), 1e-9) if v.w.value is not None else 1.0
+def _invested(v: Variables) -> float | None:
+    """The invested weight at the diagnosis solution; None when next to nothing is invested (an average over it
+    would be noise divided by noise)."""
+    if v.w.value is None:
+        return 1.0
+    invested = float(value_of(v.w).sum())
+    return invested if invested > 1e-4 else None
 
 
 class EsgFloor(SoftConstraint):
@@ -230,7 +235,10 @@ class EsgFloor(SoftConstraint):
         put(self.excess, p.esg - floor if floor is not None else np.zeros(p.inputs.n_assets))
 
     def describe(self, p: Prepared, amount: float) -> str:
-        return f"the ESG floor {p.inputs.esg_floor:g} (short by {amount / _invested(self.v):.2f} score points)"
+        floor, invested = p.inputs.esg_floor, _invested(self.v)
+        if invested is None:  # nothing held: say how far the best asset is from the floor
+            return f"the ESG floor {floor:g} (the best asset scores {float(np.max(p.esg)):.2f})"
+        return f"the ESG floor {floor:g} (short by {amount / invested:.2f} score points)"
 
     def enabled(self, x: HouseholdInputs) -> bool:
         return x.esg_floor is not None
@@ -254,7 +262,10 @@ class CarbonCap(SoftConstraint):
         put(self.excess, p.carbon - cap if cap is not None else np.zeros(p.inputs.n_assets))
 
     def describe(self, p: Prepared, amount: float) -> str:
-        return f"the carbon cap {p.inputs.carbon_cap:g} (over by {amount / _invested(self.v):.1f} tCO2e/$M)"
+        cap, invested = p.inputs.carbon_cap, _invested(self.v)
+        if invested is None:  # nothing held: say how far the cleanest asset is from the cap
+            return f"the carbon cap {cap:g} (the cleanest asset emits {float(np.min(p.carbon)):.1f} tCO2e/$M)"
+        return f"the carbon cap {cap:g} (over by {amount / invested:.1f} tCO2e/$M)"
 
     def enabled(self, x: HouseholdInputs) -> bool:
         return x.carbon_cap is not None

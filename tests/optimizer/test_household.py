@@ -325,3 +325,15 @@ def test_term_values_are_their_expressions_at_the_optimum(factor):
         assert shown.value != 0.0 or term.name == "tax"
     signs = {t.name: (1.0 if t.kind.value == "penalty" else -1.0) for t in prob.terms}
     assert sum(signs[t.name] * t.value for t in res.terms) == pytest.approx(prob.problem.value, abs=1e-7)
+
+
+@pytest.mark.parametrize("floor", [9.9, 7.5])
+def test_an_esg_floor_no_asset_reaches_is_explained_by_the_best_score(floor: float) -> None:
+    """When the diagnosis invests next to nothing, the shortfall is the best asset's distance from the floor, not
+    noise divided by noise ("short by 1770000002.27 score points" before)."""
+    x = household(esg_floor=floor, class_bands={AssetClass.US_BONDS: (0.30, 0.40)},
+                  esg_score=np.array([6.5, 6.5, 7.0, 4.0, 4.0, 4.0]))
+    with pytest.raises(Infeasible) as err:
+        solve_household(x, cache=ProblemCache())
+    assert f"the ESG floor {floor:g} (the best asset scores 7.00)" in str(err.value)
+    assert "score points" not in str(err.value)
