@@ -246,7 +246,7 @@ class SleeveResult:
     passes: int  # 2 when the second pass re-opened buys in groups the first pass did not harvest
     exclusion_costs: list[ExclusionCost]
     explanation: list[str]
-    solves: int = 1  # solver runs for the plan: 2 only when the second pass had to re-solve (its answer could move)
+    solves: int = 1  # solver runs for the plan: +1 when the second pass re-solved, +1 when netting needed a re-solve
     # USD the netting of a share-class group sold and bought in one solve added to the solve's net tax (a washed
     # loss's credit not taken, less the tax of a gain sale not made); net_tax already includes it.
     netted_tax: float = 0.0
@@ -254,7 +254,7 @@ class SleeveResult:
 
 def _net_same_day(
     x: SleeveInputs, w: np.ndarray, p: np.ndarray, lot_sales: list[tuple[int, str, float, float]]
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, float, float]], int]:
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, float, float]], set[int]]:
     """The solve's trades with no share-class group both sold and bought: each such group's sales and buys are
     both reduced by the smaller of the two (IRC §1091: a purchase the same day washes a loss sold, and a round
     trip of a gain lot only realizes tax). Why not in the problem: "sell or buy, not both" is not convex.
@@ -264,7 +264,7 @@ def _net_same_day(
     down, so what remains relieves the lots the solve chose in its cheapest-first order. A sale forced by an
     exclusion (upper bound 0) is never cut: the group's buys go instead. Cash only rises (Σ buys − Σ sales falls).
 
-    Returns (weights, buys, lot sales (asset, lot id, weight, tax per weight), groups netted).
+    Returns (weights, buys, lot sales (asset, lot id, weight, tax per weight), the groups netted).
     """
     m = len(w)
     gid = x.group_id if x.group_id is not None else np.arange(m)
@@ -275,7 +275,7 @@ def _net_same_day(
     bought = np.where(p > MIN_TRADE, p, 0.0)
     both = set(gid[sold > 0].tolist()) & set(gid[bought > 0].tolist())
     if not both:
-        return w, p, lot_sales, 0
+        return w, p, lot_sales, set()
     forced = x.ub <= 0
     dropped = np.zeros(m)  # sales cut, per asset
     cut = np.zeros(m)  # buys cut, per asset
@@ -313,7 +313,7 @@ def _net_same_day(
     p = p - cut
     w = np.clip(w + dropped - cut, 0.0, None)
     kept = [(i, lot_id, take[k], tax) for k, (i, lot_id, _, tax) in enumerate(lot_sales) if take[k] > MIN_TRADE]
-    return w, p, kept, len(both)
+    return w, p, kept, both
 
 
 def _slots(count: int) -> int:
@@ -689,20 +689,18 @@ class DirectIndexSleeve:
             self._assign(x)
             seconds += self._run(x, "the plan, second pass")
             solves = 2
-        w, z, p = self._solution()
         assets = x.universe.tickers + ([x.fund] if x.fund else [])
-        lot_sales: list[tuple[int, str, float, float]] = []  # (asset, lot id, weight, tax per weight)
-        for i, s in zip(*np.nonzero(z > MIN_TRADE), strict=True):  # a smaller sale sells no lot above MIN_TRADE
-            left = float(z[i, s])
-            for lot_id, weight, tax in x.lot_ids[i][s]:  # relieve the slot's lots cheapest first
-                take = min(left, weight)
-                if take > MIN_TRADE:
-                    lot_sales.append((int(i), lot_id, take, tax))
-                left -= take
-                if left <= 1e-9:
-                    break
-        modelled_tax = sum(take * tax for _, _, take, tax in lot_sales) * x.value
-        w, p, lot_sales, netted = _net_same_day(x, w, p, lot_sales)
+        w, p, lot_sales, netted, modelled_tax = self._netted_trades(x)
+        budget = x.rules.tax_budget
+        if netted and budget is not None and sum(t * tax for _, _, t, tax in lot_sales) * x.value > budget + 0.5:
+            # The solve met the tax budget only with the credit of losses the netting took back: solve again with
+            # the loss lots of those groups kept, so the budget holds for the trades made.
+            x = self._keep_netted_losses(x, netted)
+            self._assign(x)
+            seconds += self._run(x, "the plan, the netted groups' loss lots kept")
+            solves += 1
+            w, p, lot_sales, again, modelled_tax = self._netted_trades(x)
+            netted |= again
         sells = [SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value)
                  for i, lot_id, take, tax in lot_sales]
         netted_tax = float(sum(s.tax for s in sells)) - modelled_tax
@@ -723,7 +721,7 @@ class DirectIndexSleeve:
                            else f"the tax budget ${x.rules.tax_budget:,.0f} bounds the sales")
                         + "; it comes back within the limit as the 30-day windows lapse")
         if netted:
-            over.append(f"{netted} share-class group(s) both sold and bought by the solve were netted (a purchase "
+            over.append(f"{len(netted)} share-class group(s) both sold and bought by the solve were netted (a purchase "
                         "the same day would wash a loss sold, IRC §1091): the smaller side is not traded, "
                         f"net tax {netted_tax:+,.0f} USD against the solve's")
             if x.rules.tax_budget is not None and sum(s.tax for s in sells) > x.rules.tax_budget + 0.5:
@@ -754,6 +752,36 @@ class DirectIndexSleeve:
             exclusion_costs=costs,
             explanation=expl,
         )
+
+    def _netted_trades(
+        self, x: SleeveInputs
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, float, float]], set[int], float]:
+        """The last solve's trades, lot by lot, netted (``_net_same_day``): (weights, buys, lot sales (asset, lot id,
+        weight, tax per weight), the groups netted, the solve's own net tax in USD before netting)."""
+        w, z, p = self._solution()
+        lot_sales: list[tuple[int, str, float, float]] = []
+        for i, s in zip(*np.nonzero(z > MIN_TRADE), strict=True):  # a smaller sale sells no lot above MIN_TRADE
+            left = float(z[i, s])
+            for lot_id, weight, tax in x.lot_ids[i][s]:  # relieve the slot's lots cheapest first
+                take = min(left, weight)
+                if take > MIN_TRADE:
+                    lot_sales.append((int(i), lot_id, take, tax))
+                left -= take
+                if left <= 1e-9:
+                    break
+        modelled_tax = sum(take * tax for _, _, take, tax in lot_sales) * x.value
+        w, p, lot_sales, netted = _net_same_day(x, w, p, lot_sales)
+        return w, p, lot_sales, netted, modelled_tax
+
+    @staticmethod
+    def _keep_netted_losses(x: SleeveInputs, netted: set[int]) -> SleeveInputs:
+        """``x`` with the loss lots of the ``netted`` share-class groups unsellable today (their slots' sell bound
+        0; the holdings are unchanged): a sale of one beside the group's buy would be washed."""
+        gid = x.group_id if x.group_id is not None else np.arange(len(x.ub))
+        frozen = np.isin(gid, sorted(netted))[:, None] & x.loss_slots()
+        return replace(x, lot_weight=np.where(frozen, 0.0, x.lot_weight),
+                       notes=[*x.notes, f"{len(netted)} share-class group(s) bought today keep their loss lots "
+                                        "(the tax budget holds without their washed credit)"])
 
     def _release_unharvested(self, x: SleeveInputs) -> tuple[SleeveInputs, int]:
         """Second pass of the harvest rule: groups whose buys were blocked for a harvest the first pass did not
