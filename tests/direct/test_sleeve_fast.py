@@ -234,7 +234,7 @@ def test_no_share_class_group_is_both_sold_and_bought_in_one_result(seed, lots, 
                                                                       budget):
     # IRC §1091: a purchase within 30 days washes a loss, so a loss sold and its group bought the same day is no
     # harvest; and a live plan must not send a sell and a buy of one stock (or its other class) on one day. The
-    # "shared slots" case above sold and bought 4 stocks before the sleeve netted them.
+    # "shared slots" case above sells and buys 3 stocks in its solve (the result nets them).
     uni, model = _universe(30, seed=1, classes=5)
     led, price = _household(uni, lots, seed=seed)
     rules = SleeveRules(te_limit=0.03, lot_slots=slots, second_pass=second_pass, min_loss=min_loss,
