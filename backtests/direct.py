@@ -626,7 +626,8 @@ class _DirectSim(_Sim):
         r.max_ex_ante_te = max(r.max_ex_ante_te, res.tracking_error)
         if any(res.weights.get(tk, 0.0) > 1e-6 for tk in self.excluded):
             r.held_excluded += 1
-        sells, buys = self._net(res.sells, {tk: w * x.value for tk, w in res.buys.items()}, prices, day)
+        sells = self._unwashed(res.sells, prices, day)
+        buys = {tk: w * x.value for tk, w in res.buys.items()}
         if res.tracking_error > self.sc.te_limit * 1.001 + 1e-6:
             r.over_limit += 1
             r.over_limit_unexplained += not any("is above the limit" in e for e in res.explanation)
@@ -654,30 +655,19 @@ class _DirectSim(_Sim):
             budget = self.cash
         self._sync_units()
 
-    def _net(self, sells: Sequence[SleeveSell], buys: dict[str, float], prices: Mapping[str, float],
-             day: date) -> tuple[list[SleeveSell], dict[str, float]]:
-        """The solve's trades made wash-free where that costs nothing: a stock sold and bought in one solve is
-        netted (the loss lots' sales go first), and a loss lot whose share-class group was bought in the last 30
-        days is kept (the solve gives it no credit, and its sale would only be washed into the new lot)."""
+    def _unwashed(self, sells: Sequence[SleeveSell], prices: Mapping[str, float], day: date) -> list[SleeveSell]:
+        """The solve's sales less the loss lots whose share-class group was bought in the last 30 days: kept (the
+        solve gives them no credit, and a sale would only be washed into the new lot). A group sold and bought in
+        one solve is already netted by the sleeve (``DirectIndexSleeve.solve``)."""
         blocked = self.ledger.blocked_loss_sales({s.symbol for s in sells}, day)
         out: list[SleeveSell] = []
-        for s in sorted(sells, key=lambda s: s.tax):  # losses first: they are the sales netting removes
+        for s in sells:
             lot = self.ledger.lot(s.lot_id)
-            loss = float(lot.shares) * prices[s.symbol] < float(lot.basis)
-            bought = buys.get(s.symbol, 0.0)
-            if loss and (s.symbol in blocked or bought > 0):
-                take = min(bought, s.value) if s.symbol not in blocked else s.value
-                buys[s.symbol] = max(bought - take, 0.0)
+            if s.symbol in blocked and float(lot.shares) * prices[s.symbol] < float(lot.basis):
                 self.run.kept_washing += 1
                 continue
-            if bought > 0:  # a gain lot sold while the stock is bought: net the two
-                take = min(bought, s.value)
-                buys[s.symbol] = bought - take
-                if s.value - take <= self.sc.min_trade_usd / 10:
-                    continue
-                s = replace(s, value=s.value - take, weight=s.weight * (s.value - take) / s.value)
             out.append(s)
-        return out, buys
+        return out
 
     def _buy(self, t: int, tk: str, usd: float, px: float) -> None:
         qty = _qty(usd / (1 + self.sc.cost_bps / 1e4), px)

@@ -18,7 +18,8 @@ The index fund is modelled as holding the benchmark
 ``ub`` = 0 (they hold in every solve). Wash-sale rule across share classes: buys of a group that sold at a loss
 in the last 30 days are blocked (``LotLedger.blocked_buys``); a loss lot of a group with a purchase in the last
 30 days earns no tax credit (its loss would be deferred); and in a group with a harvestable loss lot no buy is
-allowed in the same solve, so a harvest is never washed by its own replacement.
+allowed in the same solve, so a harvest is never washed by its own replacement. No result holds both a sale and
+a buy of one share-class group: ``solve`` nets them (``_net_same_day``), for every caller.
 
 Compiled form (the same optimum, a smaller KKT system): the solver sees the trades, sell and p per asset, with
 w = h − sell + p; each asset's slots, cheapest first, become a convex piecewise-linear tax curve under one epigraph
@@ -245,7 +246,74 @@ class SleeveResult:
     passes: int  # 2 when the second pass re-opened buys in groups the first pass did not harvest
     exclusion_costs: list[ExclusionCost]
     explanation: list[str]
-    solves: int = 1  # solver runs for the plan: 2 only when the second pass had to re-solve (its answer could move)
+    solves: int = 1  # solver runs for the plan: +1 when the second pass re-solved, +1 when netting needed a re-solve
+    # USD the netting of a share-class group sold and bought in one solve added to the solve's net tax (a washed
+    # loss's credit not taken, less the tax of a gain sale not made); net_tax already includes it.
+    netted_tax: float = 0.0
+
+
+def _net_same_day(
+    x: SleeveInputs, w: np.ndarray, p: np.ndarray, lot_sales: list[tuple[int, str, float, float]]
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, float, float]], set[int]]:
+    """The solve's trades with no share-class group both sold and bought: each such group's sales and buys are
+    both reduced by the smaller of the two (IRC §1091: a purchase the same day washes a loss sold, and a round
+    trip of a gain lot only realizes tax). Why not in the problem: "sell or buy, not both" is not convex.
+
+    Within one ticker first (its weight is unchanged), then across the group's share classes (the sold class keeps
+    more, never above what it holds; the bought classes get less, pro rata). Sales are cut from the most taxed lot
+    down, so what remains relieves the lots the solve chose in its cheapest-first order. A sale forced by an
+    exclusion (upper bound 0) is never cut: the group's buys go instead. Cash only rises (Σ buys − Σ sales falls).
+
+    Returns (weights, buys, lot sales (asset, lot id, weight, tax per weight), the groups netted).
+    """
+    m = len(w)
+    gid = x.group_id if x.group_id is not None else np.arange(m)
+    take = [t for _, _, t, _ in lot_sales]
+    sold = np.zeros(m)
+    for i, _, t, _ in lot_sales:
+        sold[i] += t
+    bought = np.where(p > MIN_TRADE, p, 0.0)
+    both = set(gid[sold > 0].tolist()) & set(gid[bought > 0].tolist())
+    if not both:
+        return w, p, lot_sales, set()
+    forced = x.ub <= 0
+    dropped = np.zeros(m)  # sales cut, per asset
+    cut = np.zeros(m)  # buys cut, per asset
+    ranked = sorted(range(len(lot_sales)), key=lambda k: -lot_sales[k][3])  # most taxed first
+
+    def drop(assets: set[int], amount: float) -> None:
+        for k in ranked:
+            i = lot_sales[k][0]
+            if amount <= 0:
+                return
+            if i in assets and not forced[i]:
+                d = min(amount, take[k])
+                take[k] -= d
+                dropped[i] += d
+                amount -= d
+
+    for g in sorted(both):
+        members = np.flatnonzero(gid == g).tolist()
+        for i in members:  # the same ticker: its weight stays
+            q = min(sold[i], bought[i]) if not forced[i] else 0.0
+            if q > 0:
+                drop({i}, q)
+                cut[i] += q
+        rest_buy = bought[members] - cut[members]
+        rest_sold = sold[members] - dropped[members]
+        want = float(rest_buy.sum())
+        if want <= 0 or rest_sold.sum() <= 0:
+            continue
+        q = min(float(rest_sold.sum()), want)
+        drop(set(members), q)
+        # What a forced sale leaves sold cannot be cut, so then the group's buys go in full.
+        left = float((sold[members] - dropped[members]).sum())
+        q_buy = want if left > MIN_TRADE else q
+        cut[members] += rest_buy * (q_buy / want)
+    p = p - cut
+    w = np.clip(w + dropped - cut, 0.0, None)
+    kept = [(i, lot_id, take[k], tax) for k, (i, lot_id, _, tax) in enumerate(lot_sales) if take[k] > MIN_TRADE]
+    return w, p, kept, both
 
 
 def _slots(count: int) -> int:
@@ -621,8 +689,21 @@ class DirectIndexSleeve:
             self._assign(x)
             seconds += self._run(x, "the plan, second pass")
             solves = 2
-        w, z, p = self._solution()
         assets = x.universe.tickers + ([x.fund] if x.fund else [])
+        w, p, lot_sales, netted, modelled_tax = self._netted_trades(x)
+        budget = x.rules.tax_budget
+        if netted and budget is not None and sum(t * tax for _, _, t, tax in lot_sales) * x.value > budget + 0.5:
+            # The solve met the tax budget only with the credit of losses the netting took back: solve again with
+            # the loss lots of those groups kept, so the budget holds for the trades made.
+            x = self._keep_netted_losses(x, netted)
+            self._assign(x)
+            seconds += self._run(x, "the plan, the netted groups' loss lots kept")
+            solves += 1
+            w, p, lot_sales, again, modelled_tax = self._netted_trades(x)
+            netted |= again
+        sells = [SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value)
+                 for i, lot_id, take, tax in lot_sales]
+        netted_tax = float(sum(s.tax for s in sells)) - modelled_tax
         te = self._te(x, w)
         over: list[str] = []
         if te > x.rules.te_limit * (1 + 1e-4) + 1e-6:
@@ -639,16 +720,14 @@ class DirectIndexSleeve:
                         + ("no buy may replace what is sold" if x.rules.tax_budget is None
                            else f"the tax budget ${x.rules.tax_budget:,.0f} bounds the sales")
                         + "; it comes back within the limit as the 30-day windows lapse")
-        sells = []
-        for i, s in zip(*np.nonzero(z > MIN_TRADE), strict=True):  # a smaller sale sells no lot above MIN_TRADE
-            left = float(z[i, s])
-            for lot_id, weight, tax in x.lot_ids[i][s]:  # relieve the slot's lots cheapest first
-                take = min(left, weight)
-                if take > MIN_TRADE:
-                    sells.append(SleeveSell(lot_id, assets[i], take, take * x.value, take * tax * x.value))
-                left -= take
-                if left <= 1e-9:
-                    break
+        if netted:
+            over.append(f"{len(netted)} share-class group(s) both sold and bought by the solve were netted (a purchase "
+                        "the same day would wash a loss sold, IRC §1091): the smaller side is not traded, "
+                        f"net tax {netted_tax:+,.0f} USD against the solve's")
+            if x.rules.tax_budget is not None and sum(s.tax for s in sells) > x.rules.tax_budget + 0.5:
+                over.append(f"net tax ${sum(s.tax for s in sells):,.0f} is above the tax budget "
+                            f"${x.rules.tax_budget:,.0f}: the solve counted the credit of losses a same-day "
+                            "purchase would have washed")
         costs = self.exclusion_costs(x) if explain_exclusions and x.excluded else []
         active = self._active(x, w)
         expl = list(x.notes) + over
@@ -669,9 +748,40 @@ class DirectIndexSleeve:
             solve_seconds=seconds,
             passes=2 if released else 1,
             solves=solves,
+            netted_tax=netted_tax,
             exclusion_costs=costs,
             explanation=expl,
         )
+
+    def _netted_trades(
+        self, x: SleeveInputs
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, float, float]], set[int], float]:
+        """The last solve's trades, lot by lot, netted (``_net_same_day``): (weights, buys, lot sales (asset, lot id,
+        weight, tax per weight), the groups netted, the solve's own net tax in USD before netting)."""
+        w, z, p = self._solution()
+        lot_sales: list[tuple[int, str, float, float]] = []
+        for i, s in zip(*np.nonzero(z > MIN_TRADE), strict=True):  # a smaller sale sells no lot above MIN_TRADE
+            left = float(z[i, s])
+            for lot_id, weight, tax in x.lot_ids[i][s]:  # relieve the slot's lots cheapest first
+                take = min(left, weight)
+                if take > MIN_TRADE:
+                    lot_sales.append((int(i), lot_id, take, tax))
+                left -= take
+                if left <= 1e-9:
+                    break
+        modelled_tax = sum(take * tax for _, _, take, tax in lot_sales) * x.value
+        w, p, lot_sales, netted = _net_same_day(x, w, p, lot_sales)
+        return w, p, lot_sales, netted, modelled_tax
+
+    @staticmethod
+    def _keep_netted_losses(x: SleeveInputs, netted: set[int]) -> SleeveInputs:
+        """``x`` with the loss lots of the ``netted`` share-class groups unsellable today (their slots' sell bound
+        0; the holdings are unchanged): a sale of one beside the group's buy would be washed."""
+        gid = x.group_id if x.group_id is not None else np.arange(len(x.ub))
+        frozen = np.isin(gid, sorted(netted))[:, None] & x.loss_slots()
+        return replace(x, lot_weight=np.where(frozen, 0.0, x.lot_weight),
+                       notes=[*x.notes, f"{len(netted)} share-class group(s) bought today keep their loss lots "
+                                        "(the tax budget holds without their washed credit)"])
 
     def _release_unharvested(self, x: SleeveInputs) -> tuple[SleeveInputs, int]:
         """Second pass of the harvest rule: groups whose buys were blocked for a harvest the first pass did not

@@ -247,9 +247,14 @@ class Planner:
     ) -> TriggerDecision | None:
         """Run the household's trigger policy on ``as_of``; ``None`` when nothing needs doing."""
         ctx = self.day(as_of)
+        stock_harvest = 0  # a direct-index sleeve's stock lots worth harvesting (the fund view hides them)
         if household.direct_index is not None:  # the fund-level rooms see the sleeve as its index fund
-            from engine.tax import LotLedger
+            from engine.tax import LotLedger, harvester_for
 
+            if self.config.harvest:
+                stock_harvest = self.direct.harvestable(
+                    household, ledger or self.ledger(household), ctx.prices, as_of,
+                    harvester_for(self.universe, household, self.config.harvest_thresholds, self.tax_tables()))
             household = self.direct.fund_view(household, ctx.prices)
             ledger = LotLedger.from_household(household, self.universe)
         ledger = ledger or self.ledger(household)
@@ -263,7 +268,7 @@ class Planner:
         harvest = count_harvestable(household, ledger, ctx.prices, as_of, self.universe,
                                     config=self.config.harvest_thresholds,
                                     tables=self.tax_tables(), lots=lots,
-                                    esg=self.esg_data()) if self.config.harvest else 0
+                                    esg=self.esg_data()) + stock_harvest if self.config.harvest else 0
         policy = default_policy(
             sell_drift=self.config.sell_drift,
             cash_flow_drift=self.config.cash_flow_drift,

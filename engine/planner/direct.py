@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from engine.model import Universe
     from engine.optimizer.sleeve import SleeveResult, SleeveRules
     from engine.tax import LotLedger
+    from engine.tax.harvest import TaxLossHarvester
 
 __all__ = ["PROXY_PREFIX", "DirectIndexPlanner", "SleevePlan"]
 
@@ -105,6 +106,20 @@ class DirectIndexPlanner:
         """A sleeve stock (not a fund of the universe)."""
         d = household.direct_index
         return d is not None and symbol not in self.universe and symbol in self.stocks(d)
+
+    def harvestable(self, household: Household, ledger: LotLedger, prices: Mapping[str, Decimal], on: date,
+                    harvester: TaxLossHarvester) -> int:
+        """How many of the sleeve's stock lots are worth harvesting on ``on`` by ``harvester``'s thresholds and in
+        no wash window (the trigger policy's input: the fund view shows the sleeve as one fund lot).
+
+        ``ledger`` must be the household's real one, with the sleeve's share classes identical
+        (``Planner.ledger``)."""
+        d = household.direct_index
+        if d is None:
+            return 0
+        lots = [lot for lot in ledger.open_lots()
+                if lot.account in d.accounts and self.is_stock(household, lot.symbol)]
+        return len(harvester.worth_harvesting(ledger, lots, prices, on))
 
     def fund_view(self, household: Household, prices: Mapping[str, Decimal], *, proxies: bool = True,
                   keep_fund: bool = True) -> Household:

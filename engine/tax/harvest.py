@@ -231,10 +231,7 @@ class TaxLossHarvester:
     ) -> tuple[list[HarvestDecision], list[HarvestSkip]]:
         px = {k.upper(): to_decimal(v, f"prices[{k}]") for k, v in prices.items()}
         self._buyable = None if buyable is None else frozenset(t.upper() for t in buyable)
-        self._st_room = None
-        if self.config.usable_rate:
-            net_st = sum((r.gain for r in ledger.realized(year=on.year) if r.term is Term.SHORT), Decimal(0))
-            self._st_room = max(net_st, Decimal(0))
+        self._start(ledger, on)
         scratch, copied = ledger, False  # checks read the ledger until the first decision is booked on a copy
         decisions: list[HarvestDecision] = []
         skips: list[HarvestSkip] = []
@@ -270,6 +267,36 @@ class TaxLossHarvester:
                 raise TaxRuleError(f"internal: harvest of lot {lot.id} on {on} would create a wash sale")
             decisions.append(d)
         return decisions, skips
+
+    def worth_harvesting(
+        self, ledger: LotLedger, lots: Sequence[Lot], prices: Mapping[str, Amount], on: date
+    ) -> list[str]:
+        """Ids of ``lots`` (taxable ones with a price) whose loss is worth harvesting on ``on`` by these thresholds:
+        both loss floors, no purchase of an identical security within the wash-sale window, and a benefit above
+        costs. No substitute fund is asked for: a direct-index sleeve's stock is replaced by other stocks."""
+        self._start(ledger, on)
+        taxable = {a for a, t in ledger.accounts.items() if t is AccountType.TAXABLE}
+        out: list[str] = []
+        for lot in lots:
+            price = prices.get(lot.symbol)
+            if price is None or lot.account not in taxable or (lot.purchased or lot.acquired) > on:
+                continue
+            value = (lot.shares * to_decimal(price, f"prices[{lot.symbol}]")).quantize(CENT)
+            if value >= lot.basis:
+                continue
+            worth, _ = self._worth(ledger, lot, value, lot.basis - value, on)
+            if worth is not None:
+                out.append(lot.id)
+                if self._st_room is not None and worth[0] is Term.SHORT:
+                    self._st_room -= min(lot.basis - value, self._st_room)
+        return out
+
+    def _start(self, ledger: LotLedger, on: date) -> None:
+        """Scan state for ``on``: the year's net short-term gains a short-term loss can offset at its rate."""
+        self._st_room = None
+        if self.config.usable_rate:
+            net_st = sum((r.gain for r in ledger.realized(year=on.year) if r.term is Term.SHORT), Decimal(0))
+            self._st_room = max(net_st, Decimal(0))
 
     def _group(self, symbol: str) -> str | None:
         return self.universe[symbol].substitute_group if symbol in self.universe else None
@@ -350,6 +377,25 @@ class TaxLossHarvester:
         self, ledger: LotLedger, lot: Lot, price: Decimal, value: Decimal, loss: Decimal,
         px: Mapping[str, Decimal], on: date,
     ) -> tuple[HarvestDecision | None, str]:
+        worth, why = self._worth(ledger, lot, value, loss, on)
+        if worth is None:
+            return None, why
+        term, rate, saved, benefit, costs, clean = worth
+        sub, notes = self._pick_substitute(ledger, lot.symbol, px, on)
+        if sub is None:
+            return None, "no substitute can be bought: " + ("; ".join(notes) or f"{lot.symbol} has no substitute group")
+        shares = self._shares_for(sub, value, px[sub])
+        blocks = (clean, f"{sub} not identical to {lot.symbol} and no loss sale of it in the last 30 days", *notes)
+        if self._st_room is not None and term is Term.SHORT:
+            self._st_room -= min(loss, self._st_room)
+        return self._decision(HarvestKind.HARVEST, lot, on, price, value, loss, term, rate, saved, benefit, costs,
+                              sub, px[sub], shares, blocks), ""
+
+    def _worth(
+        self, ledger: LotLedger, lot: Lot, value: Decimal, loss: Decimal, on: date
+    ) -> tuple[tuple[Term, float, Decimal, Decimal, Decimal, str] | None, str]:
+        """Whether selling ``lot`` at ``value`` (a ``loss``) is worth it: (term, rate, tax saved, benefit, costs,
+        the wash-sale check passed) or None and why not."""
         c = self.config
         if loss < c.min_loss_usd:
             return None, f"loss ${loss:,.2f} below the ${c.min_loss_usd:,.2f} floor"
@@ -371,15 +417,7 @@ class TaxLossHarvester:
         costs = self._costs(value)
         if benefit <= costs:
             return None, f"benefit ${benefit:,.2f} does not exceed costs ${costs:,.2f}"
-        sub, notes = self._pick_substitute(ledger, lot.symbol, px, on)
-        if sub is None:
-            return None, "no substitute can be bought: " + ("; ".join(notes) or f"{lot.symbol} has no substitute group")
-        shares = self._shares_for(sub, value, px[sub])
-        blocks = (clean, f"{sub} not identical to {lot.symbol} and no loss sale of it in the last 30 days", *notes)
-        if self._st_room is not None and term is Term.SHORT:
-            self._st_room -= min(loss, self._st_room)
-        return self._decision(HarvestKind.HARVEST, lot, on, price, value, loss, term, rate, saved, benefit, costs,
-                              sub, px[sub], shares, blocks), ""
+        return (term, rate, saved, benefit, costs, clean), ""
 
     def _switch_back(
         self, ledger: LotLedger, lot: Lot, price: Decimal, value: Decimal, gain: Decimal,

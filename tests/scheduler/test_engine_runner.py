@@ -4,6 +4,7 @@ proposal executed once, and a half-executed one resumed after its worker died (n
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from brokers import rails_for
 from engine.data import MarketData
@@ -145,3 +146,55 @@ def test_a_take_over_resumes_a_half_executed_proposal_re_using_the_orders_at_the
         _assert_each_order_once_and_fills_booked_once(store, broker, proposal)
         clock.advance(minutes=30)
         assert worker.poll() == []
+
+
+def _direct_household(day: date, *, washed: bool):
+    """The shipped direct household on ``day`` with the sleeve's AMD lot at a long-term loss worth harvesting and
+    everything else at a gain, so the fund view (the sleeve as one IVV lot) has no fund-level harvest candidate.
+    ``washed``: AMD was also bought 10 days ago, so its loss is in a wash window."""
+    from dataclasses import replace
+
+    from engine.config import load_universe
+    from engine.config.loader import default_file, load_household
+    from engine.model import Lot
+
+    h = load_household(default_file("households/direct.yaml"), universe=load_universe(), as_of=day)
+    lots = [replace(lot, shares=Decimal(400), basis=Decimal(1000)) if lot.id == "s2" else lot for lot in h.lots]
+    if washed:
+        lots.append(Lot("s3", "brokerage", "AMD", Decimal(10), Decimal(640), day - timedelta(days=10)))
+    return replace(h, lots=tuple(lots))
+
+
+def test_a_harvest_scan_sees_the_direct_index_sleeves_stock_losses(tmp_path, config):
+    """Issue 24: stock-level losses start the harvest run by themselves (the trigger policy used to see the sleeve
+    only as one fund lot); a loss in a wash window does not."""
+    from brokers.simulated import SimulatedBroker
+    from engine.data.market import with_stock_prices
+    from engine.data.stocks import embedded_stocks
+    from engine.planner import Planner
+
+    day = date(2022, 12, 22)
+    market = with_stock_prices(MarketData.embedded(), embedded_stocks())
+    prices = Planner(market).day(day).prices
+    woke = {}
+    for washed in (False, True):
+        h = _direct_household(day, washed=washed)
+        sleeve = [lot for lot in h.lots if lot.account == "brokerage" and lot.symbol not in ("IVV",)]
+        assert sum(lot.shares * prices[lot.symbol] for lot in sleeve) > sum(lot.basis for lot in sleeve)
+        assert h.lots[1].symbol == "AMD" and h.lots[1].shares * prices["AMD"] < Decimal("0.7") * h.lots[1].basis
+        broker = SimulatedBroker(market.prices, accounts={a.id: a.cash for a in h.accounts}, start=day,
+                                 assets=Planner(market).assets_for(h))
+        with Store(f"sqlite:///{tmp_path / f'washed-{washed}.db'}") as store:
+            store.upgrade()
+            store.households.add(h)
+            runner = EngineRunner(store, market=lambda m=market: m, broker_for=lambda _h, b=broker: b,
+                                  rails=rails_for())
+            worker = Worker(store, runner, config, clock=FixedClock(datetime(2022, 12, 22, 20, 5, tzinfo=UTC)))
+            (run,) = worker.run_job(JobKind.HARVEST_SCAN, day)
+            assert run.state is RunState.SUCCEEDED, run.error
+            woke[washed] = store.job_runs.find("harvest_scan", h.id, day).produced["wake"]
+            decision = runner.cycle.check(h.id, day)  # what the scan saw, through the one cycle
+            assert decision is not None  # the brokerage's cash drifts in both
+            assert ("harvest" in decision.sources) is (not washed)
+            assert ("1 lot worth harvesting" in decision.reason) is (not washed)
+    assert woke == {False: [["harvest", "harvest:2022-12-22"]], True: []}  # the harvest run is woken, or not
