@@ -206,7 +206,8 @@ class SleeveInputs:
         """B = X G (n×k): B Bᵀ = X F Xᵀ."""
         x = np.zeros((len(self.sector_index), self.factor_sqrt.shape[0]))
         x[np.arange(len(self.sector_index)), self.sector_index] = 1.0
-        return x @ self.factor_sqrt
+        loadings: np.ndarray = x @ self.factor_sqrt
+        return loadings
 
 
 @dataclass(frozen=True, slots=True)
@@ -846,7 +847,8 @@ class DirectIndexSleeve:
 
     def _active(self, x: SleeveInputs, w: np.ndarray) -> np.ndarray:
         fund_w = w[self.n] if x.fund else 0.0
-        return w[:self.n] + fund_w * x.benchmark - x.benchmark
+        active: np.ndarray = w[:self.n] + fund_w * x.benchmark - x.benchmark
+        return active
 
     def _te(self, x: SleeveInputs, w: np.ndarray) -> float:
         a = self._active(x, w)
