@@ -62,10 +62,16 @@ SolverOption = bool | int | float | str
 
 @dataclass(frozen=True, slots=True)
 class SolverSpec:
-    """One link of the fallback chain: a solver and its options (passed to the solver as-is)."""
+    """One link of the fallback chain: a solver and its options (passed to the solver as-is).
+
+    ``accept_reduced`` (Clarabel only): take an "AlmostSolved" answer — one that meets Clarabel's reduced
+    tolerances (feasibility 1e-4, gap 5e-5, relative) — instead of falling back to a first-order solver that takes
+    seconds. For problems whose answer is rounded to trades far coarser than that (the direct-index sleeve).
+    """
 
     name: SolverName
     options: Mapping[str, SolverOption] = field(default_factory=dict)
+    accept_reduced: bool = False
 
 
 DEFAULT_CHAIN: tuple[SolverSpec, ...] = (
@@ -93,6 +99,7 @@ class SolveRecord:
 
 _CVXPY_NAMES = {SolverName.OSQP: cp.OSQP, SolverName.SCS: cp.SCS, SolverName.CLARABEL: cp.CLARABEL}
 _CLARABEL_OK = {"Solved"}
+_CLARABEL_REDUCED = {"AlmostSolved"}  # met the reduced tolerances only: taken when SolverSpec.accept_reduced
 _CLARABEL_INFEASIBLE = {"PrimalInfeasible"}
 _CLARABEL_UNBOUNDED = {"DualInfeasible"}
 
@@ -396,7 +403,7 @@ class CompiledProblem:
             return SolveStatus.INFEASIBLE, raw.solve_time, raw.iterations
         if status in _CLARABEL_UNBOUNDED:
             return SolveStatus.UNBOUNDED, raw.solve_time, raw.iterations
-        if status not in _CLARABEL_OK:
+        if status not in _CLARABEL_OK and not (spec.accept_reduced and status in _CLARABEL_REDUCED):
             return SolveStatus.FAILED, raw.solve_time, raw.iterations
         self._inverse[-1].inverse_data[cp.settings.OFFSET] = offset
         if not self._probed:

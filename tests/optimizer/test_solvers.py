@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cvxpy as cp
 import numpy as np
 import pytest
 
 from engine.optimizer import CompiledProblem, Frontier, ProblemCache, SolveStatus, solve_household
 from engine.optimizer.household import shape_key
+from engine.optimizer.solvers import SolverName, SolverSpec
 from tests.optimizer._households import COV, MU, household
 
 
@@ -128,3 +131,32 @@ def test_a_variable_stored_in_another_form_keeps_cvxpy_s_unpacking():
     assert compiled.solve().status is SolveStatus.OPTIMAL
     assert compiled._reader is None
     np.testing.assert_allclose(np.diag(x.value.toarray()), [0.5, 1.0, 2.0], atol=1e-6)
+
+
+def test_clarabel_almost_solved_is_taken_only_when_the_spec_accepts_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An "AlmostSolved" answer (Clarabel's reduced tolerances) falls back by default; a spec with
+    ``accept_reduced`` (the direct-index sleeve's) takes it instead of a seconds-long SCS fallback."""
+    x = cp.Variable(2)
+    a = cp.Parameter(2, name="a")
+    a.value = np.array([1.0, 2.0])
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(x - a)), [cp.sum(x) <= 2])
+    compiled = CompiledProblem(problem)
+    real = CompiledProblem._clarabel
+
+    class Almost:
+        def __init__(self, raw: Any) -> None:
+            self._raw = raw
+
+        def __getattr__(self, name: str) -> Any:
+            return "AlmostSolved" if name == "status" else getattr(self._raw, name)
+
+    def almost(self: CompiledProblem) -> tuple[Any, float]:
+        raw, offset = real(self)
+        return Almost(raw), offset
+
+    monkeypatch.setattr(CompiledProblem, "_clarabel", almost)
+    strict = compiled.solve((SolverSpec(SolverName.CLARABEL),))
+    assert strict.status is SolveStatus.FAILED and strict.attempts == (("clarabel", "failed"),)
+    taken = compiled.solve((SolverSpec(SolverName.CLARABEL, accept_reduced=True),))
+    assert taken.status is SolveStatus.OPTIMAL and taken.solver is SolverName.CLARABEL
+    assert np.allclose(x.value, [0.5, 1.5], atol=1e-6)
